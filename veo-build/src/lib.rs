@@ -1,0 +1,1 @@
+//! Build VE kernels.

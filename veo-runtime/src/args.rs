@@ -1,0 +1,329 @@
+//! Call arguments: register values with their class, and the stack image with intents.
+
+use crate::error::{Error, Result};
+use crate::ptr::VePtr;
+use veo_urpc::proto::{ArgClass, Intent, StackArg, MAX_ARGS};
+
+/// The arguments of one kernel call, built at run time.
+///
+/// This is the dynamic counterpart of the stubs `#[ve_kernel]` generates
+/// (VEO's `veo_args`): every integer width, `f32`, `f64`, VE pointers, and
+/// buffers placed on the VE stack with an [`Intent`]. `IN` data is copied
+/// here, at once; `OUT`/`INOUT` buffers stay borrowed for `'a`, until the
+/// request that carries them has been waited for.
+#[derive(Default)]
+pub struct Args<'a> {
+    pub(crate) classes: Vec<ArgClass>,
+    pub(crate) values: Vec<u64>,
+    pub(crate) stack: Vec<StackArg>,
+    pub(crate) image: Vec<u8>,
+    /// Host buffers that receive OUT/INOUT bytes, in `stack` order.
+    pub(crate) outs: Vec<(usize, &'a mut [u8])>,
+    /// Set when more than [`MAX_ARGS`] were pushed; reported when the call is made.
+    pub(crate) overflow: usize,
+}
+
+macro_rules! scalar_setters {
+    ($($(#[$doc:meta])* $name:ident: $t:ty => $class:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $name(&mut self, value: $t) -> &mut Self {
+            self.push_raw(ArgClass::$class, value as u64)
+        }
+    )*};
+}
+
+impl<'a> Args<'a> {
+    /// No arguments yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many arguments have been pushed.
+    pub fn len(&self) -> usize {
+        self.classes.len() + self.overflow
+    }
+
+    /// Whether no argument has been pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Pushes any value a kernel can take (see [`KernelArg`]).
+    pub fn push<A: KernelArg<'a>>(&mut self, arg: A) -> &mut Self {
+        arg.push_to(self);
+        self
+    }
+
+    fn push_raw(&mut self, class: ArgClass, value: u64) -> &mut Self {
+        if self.classes.len() >= MAX_ARGS {
+            self.overflow += 1;
+        } else {
+            self.classes.push(class);
+            self.values.push(value);
+        }
+        self
+    }
+
+    scalar_setters! {
+        /// A C `int8_t` / `signed char`.
+        i8: i8 => I8,
+        /// A C `uint8_t` / `unsigned char`.
+        u8: u8 => U8,
+        /// A C `int16_t` / `short`.
+        i16: i16 => I16,
+        /// A C `uint16_t` / `unsigned short`.
+        u16: u16 => U16,
+        /// A C `int32_t` / `int`.
+        i32: i32 => I32,
+        /// A C `uint32_t` / `unsigned int`.
+        u32: u32 => U32,
+        /// A C `int64_t` / `long`.
+        i64: i64 => I64,
+        /// A C `uint64_t` / `unsigned long`.
+        u64: u64 => U64,
+    }
+
+    /// A C `float`.
+    pub fn f32(&mut self, value: f32) -> &mut Self {
+        self.push_raw(ArgClass::F32, value.to_bits() as u64)
+    }
+
+    /// A C `double`.
+    pub fn f64(&mut self, value: f64) -> &mut Self {
+        self.push_raw(ArgClass::F64, value.to_bits())
+    }
+
+    /// A pointer into VE memory.
+    pub fn ptr<T>(&mut self, ptr: VePtr<T>) -> &mut Self {
+        self.push_raw(ArgClass::Ptr, ptr.addr())
+    }
+
+    /// A buffer copied onto the VE stack; the kernel gets a pointer to it
+    /// (py-veo's `OnStack(buf, inout=VEO_INTENT_IN)`).
+    pub fn stack_in(&mut self, data: &[u8]) -> &mut Self {
+        self.push_stack(data.len(), Intent::In, Some(data))
+    }
+
+    /// A buffer copied onto the VE stack and back into `data` when the
+    /// request completes (`VEO_INTENT_INOUT`).
+    pub fn stack_inout(&mut self, data: &'a mut [u8]) -> &mut Self {
+        let index = self.stack.len();
+        self.push_stack(data.len(), Intent::InOut, Some(data));
+        self.outs.push((index, data));
+        self
+    }
+
+    /// Room on the VE stack whose contents are copied into `data` when the
+    /// request completes (`VEO_INTENT_OUT`).
+    pub fn stack_out(&mut self, data: &'a mut [u8]) -> &mut Self {
+        let index = self.stack.len();
+        self.push_stack(data.len(), Intent::Out, None);
+        self.outs.push((index, data));
+        self
+    }
+
+    fn push_stack(&mut self, len: usize, intent: Intent, data: Option<&[u8]>) -> &mut Self {
+        if self.classes.len() >= MAX_ARGS {
+            self.overflow += 1;
+            return self;
+        }
+        // Each buffer starts 16-byte aligned, as a C compiler would align a
+        // stack temporary of any scalar type.
+        let offset = self.image.len().next_multiple_of(16);
+        self.image.resize(offset, 0);
+        match data {
+            Some(bytes) if intent != Intent::Out => self.image.extend_from_slice(bytes),
+            _ => self.image.resize(offset + len, 0),
+        }
+        let index = self.stack.len() as u64;
+        self.stack.push(StackArg {
+            offset: offset as u64,
+            len: len as u64,
+            intent,
+        });
+        self.push_raw(ArgClass::Stack, index)
+    }
+
+    /// Checks the limits a call must respect.
+    pub(crate) fn check(&self, stack_max: usize) -> Result<()> {
+        if self.overflow > 0 {
+            return Err(Error::TooManyArguments {
+                count: self.len(),
+                max: MAX_ARGS,
+            });
+        }
+        if self.image.len() > stack_max {
+            return Err(Error::StackTooLarge {
+                size: self.image.len(),
+                max: stack_max,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Args<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("classes", &self.classes)
+            .field("values", &self.values)
+            .field("stack", &self.stack)
+            .finish_non_exhaustive()
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A Rust type that can be passed to a VE kernel (DESIGN.md section 6).
+///
+/// Sealed: the set of types is the type table of `#[ve_kernel]`. Integers and
+/// floats go in registers, [`VePtr`] is a VE address, `&T`/`&[T]` of a
+/// [`bytemuck::Pod`] type go on the VE stack with intent IN, `&mut T`/`&mut [T]`
+/// with intent INOUT, and [`Out`] with intent OUT.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be passed to a VE kernel",
+    label = "not a VE kernel argument",
+    note = "a VE kernel takes integers, f32, f64, VePtr<T>, or &T / &[T] / &mut T / &mut [T] of a bytemuck::Pod type (on the VE stack)",
+    note = "for strings pass `s.as_bytes()` with a NUL byte (`&[u8]`); for Vec<T> pass `&v[..]` or copy it to a VeBuffer"
+)]
+pub trait KernelArg<'a>: sealed::Sealed {
+    /// Appends `self` to `args`.
+    fn push_to(self, args: &mut Args<'a>);
+}
+
+macro_rules! scalar_args {
+    ($($t:ty => $method:ident),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl<'a> KernelArg<'a> for $t {
+            fn push_to(self, args: &mut Args<'a>) {
+                args.$method(self as _);
+            }
+        }
+    )*};
+}
+scalar_args!(i8 => i8, u8 => u8, i16 => i16, u16 => u16, i32 => i32, u32 => u32,
+    i64 => i64, u64 => u64, f32 => f32, f64 => f64);
+
+// `isize`/`usize` are C's `long`/`unsigned long` on both the VH and the VE.
+impl sealed::Sealed for isize {}
+impl<'a> KernelArg<'a> for isize {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.i64(self as i64);
+    }
+}
+impl sealed::Sealed for usize {}
+impl<'a> KernelArg<'a> for usize {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.u64(self as u64);
+    }
+}
+
+impl<T> sealed::Sealed for VePtr<T> {}
+impl<'a, T> KernelArg<'a> for VePtr<T> {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.ptr(self);
+    }
+}
+
+impl<T: bytemuck::Pod> sealed::Sealed for &T {}
+impl<'a, T: bytemuck::Pod> KernelArg<'a> for &T {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.stack_in(bytemuck::bytes_of(self));
+    }
+}
+impl<T: bytemuck::Pod> sealed::Sealed for &[T] {}
+impl<'a, T: bytemuck::Pod> KernelArg<'a> for &[T] {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.stack_in(bytemuck::cast_slice(self));
+    }
+}
+impl<T: bytemuck::Pod> sealed::Sealed for &mut T {}
+impl<'a, T: bytemuck::Pod> KernelArg<'a> for &'a mut T {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.stack_inout(bytemuck::bytes_of_mut(self));
+    }
+}
+impl<T: bytemuck::Pod> sealed::Sealed for &mut [T] {}
+impl<'a, T: bytemuck::Pod> KernelArg<'a> for &'a mut [T] {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.stack_inout(bytemuck::cast_slice_mut(self));
+    }
+}
+
+/// A buffer passed with intent OUT: room on the VE stack, copied back into
+/// the host buffer when the request completes. `#[out]` in `#[ve_kernel]`.
+pub struct Out<T>(pub T);
+
+impl<T: bytemuck::Pod> sealed::Sealed for Out<&mut T> {}
+impl<'a, T: bytemuck::Pod> KernelArg<'a> for Out<&'a mut T> {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.stack_out(bytemuck::bytes_of_mut(self.0));
+    }
+}
+impl<T: bytemuck::Pod> sealed::Sealed for Out<&mut [T]> {}
+impl<'a, T: bytemuck::Pod> KernelArg<'a> for Out<&'a mut [T]> {
+    fn push_to(self, args: &mut Args<'a>) {
+        args.stack_out(bytemuck::cast_slice_mut(self.0));
+    }
+}
+
+/// A Rust type a VE kernel can return: the 64-bit result, decoded.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a VE kernel",
+    label = "not a VE kernel return type",
+    note = "a VE kernel returns (), an integer, f32, f64 or VePtr<T>; return larger data through an OUT argument (#[out] &mut T) or a VE buffer"
+)]
+pub trait KernelRet: ret_sealed::Sealed + Sized {
+    /// How the helper must read the C return value.
+    const CLASS: ArgClass;
+    /// Decodes the raw 64-bit result.
+    fn decode(raw: u64) -> Self;
+}
+
+mod ret_sealed {
+    pub trait Sealed {}
+}
+
+impl ret_sealed::Sealed for () {}
+impl KernelRet for () {
+    const CLASS: ArgClass = ArgClass::Void;
+    fn decode(_: u64) -> Self {}
+}
+
+macro_rules! int_rets {
+    ($($t:ty => $class:ident),*) => {$(
+        impl ret_sealed::Sealed for $t {}
+        impl KernelRet for $t {
+            const CLASS: ArgClass = ArgClass::$class;
+            fn decode(raw: u64) -> Self {
+                raw as $t
+            }
+        }
+    )*};
+}
+int_rets!(i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U32,
+    i64 => I64, u64 => U64, isize => I64, usize => U64);
+
+impl ret_sealed::Sealed for f32 {}
+impl KernelRet for f32 {
+    const CLASS: ArgClass = ArgClass::F32;
+    fn decode(raw: u64) -> Self {
+        f32::from_bits(raw as u32)
+    }
+}
+impl ret_sealed::Sealed for f64 {}
+impl KernelRet for f64 {
+    const CLASS: ArgClass = ArgClass::F64;
+    fn decode(raw: u64) -> Self {
+        f64::from_bits(raw)
+    }
+}
+impl<T> ret_sealed::Sealed for VePtr<T> {}
+impl<T> KernelRet for VePtr<T> {
+    const CLASS: ArgClass = ArgClass::Ptr;
+    fn decode(raw: u64) -> Self {
+        VePtr::new(raw)
+    }
+}

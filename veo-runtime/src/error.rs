@@ -1,0 +1,131 @@
+//! The one error type of the runtime.
+
+use std::io;
+
+/// Everything that can go wrong when offloading, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The helper process (the emulated VE) could not be started.
+    #[error("the VE helper failed to start ({helper}): {reason}")]
+    HelperStart {
+        /// The program that was started as the helper.
+        helper: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The helper speaks another protocol version or layout.
+    #[error("the VE helper {helper} speaks protocol {found:#x}, this runtime speaks {expected:#x}; rebuild the helper with this version of veo-runtime")]
+    ProtocolMismatch {
+        /// The program that was started as the helper.
+        helper: String,
+        /// The protocol this runtime expects.
+        expected: u64,
+        /// The protocol the helper announced.
+        found: u64,
+    },
+    /// The helper process is gone; every pending and later request fails with this.
+    #[error("the VE helper (pid {pid}) died: {status}")]
+    HelperDied {
+        /// Process id of the helper.
+        pid: u32,
+        /// Its exit status or signal, in words.
+        status: String,
+    },
+    /// A kernel raised an exception (a fatal signal) while running this request.
+    #[error("kernel raised {signal_name} (signal {signal}) at address {addr:#x}; the VE helper has exited")]
+    KernelException {
+        /// The signal number.
+        signal: i32,
+        /// Its name, such as `SIGSEGV`.
+        signal_name: &'static str,
+        /// The faulting address (`si_addr`), 0 when the signal has none.
+        addr: u64,
+    },
+    /// The library could not be loaded.
+    #[error("cannot load library {path}: {message}")]
+    LibraryNotFound {
+        /// The path given.
+        path: String,
+        /// The loader's message.
+        message: String,
+    },
+    /// The symbol is not in the library.
+    #[error("symbol {name:?} not found in {library}: {message}")]
+    SymbolNotFound {
+        /// The symbol looked up.
+        name: String,
+        /// The library searched.
+        library: String,
+        /// The loader's message.
+        message: String,
+    },
+    /// A VE address that is not mapped, already freed, or a length that overflows.
+    #[error("invalid VE address {addr:#x} (length {len}): {reason}")]
+    InvalidAddress {
+        /// The address.
+        addr: u64,
+        /// The length of the access.
+        len: u64,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// VE memory is exhausted.
+    #[error("out of VE memory allocating {size} bytes")]
+    OutOfMemory {
+        /// The size asked for.
+        size: u64,
+    },
+    /// More arguments than a kernel call can take.
+    #[error("too many arguments: {count} given, at most {max} are supported")]
+    TooManyArguments {
+        /// The number given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The stack image of a call does not fit the context's call frame area.
+    #[error("stack arguments too large: {size} bytes, the call frame area holds {max}; pass a VE buffer (VePtr) instead or raise the stack size with Proc::builder().stack_size(..)")]
+    StackTooLarge {
+        /// Bytes of stack arguments.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A wait with a time limit ran out; the request is still pending.
+    #[error("timed out after {0:?}; the request is still pending")]
+    Timeout(std::time::Duration),
+    /// The proc or context was closed before this use.
+    #[error("{0} used after it was closed")]
+    Closed(&'static str),
+    /// A name or path with a NUL byte, or another argument the VE cannot take.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The result of this request was already taken by `peek`.
+    #[error("the result of this request was already taken")]
+    AlreadyTaken,
+    /// The helper reported an error of its own.
+    #[error("VE helper error: {0}")]
+    Helper(String),
+    /// An operating system call failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// The system's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// `Result` with the runtime's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(context: &'static str, source: impl Into<io::Error>) -> Self {
+        Error::Io {
+            context,
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The syntax model of `#[ve_kernel]` blocks.

@@ -1,0 +1,1 @@
+//! The URPC transport.
