@@ -1,0 +1,477 @@
+//! Message kinds and bodies, and their checked decoding.
+//!
+//! All fields are little-endian (both sides run on the same machine; the
+//! layout fingerprint in the segment header catches mismatched builds).
+//! A request is one command message, possibly followed by `DATA` messages
+//! (stack image, written bytes); its answer is zero or more `RDATA` messages
+//! (read bytes, OUT/INOUT bytes) then one `RESULT`.
+
+use std::fmt;
+
+/// The protocol version; bump it whenever a layout or message changes.
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// The most arguments a kernel call takes.
+pub const MAX_ARGS: usize = 256;
+
+/// Ring filler up to the end of the data area.
+pub const KIND_PAD: u16 = 0;
+/// Call a function: [`CallHeader`] + classes + values + stack descriptors.
+pub const KIND_CALL: u16 = 1;
+/// Bytes for the preceding command, at an offset: `offset: u64` + bytes.
+pub const KIND_DATA: u16 = 2;
+/// Write `len` bytes at `addr`: `addr, len`; the bytes follow as `DATA`.
+pub const KIND_WRITE: u16 = 3;
+/// Read `len` bytes at `addr`: `addr, len`; answered by `RDATA`s.
+pub const KIND_READ: u16 = 4;
+/// Allocate: `size`.
+pub const KIND_ALLOC: u16 = 5;
+/// Free: `addr`.
+pub const KIND_FREE: u16 = 6;
+/// Copy inside VE memory: `dst, src, len`.
+pub const KIND_MEMCPY: u16 = 7;
+/// Load a library: the path bytes.
+pub const KIND_LOAD: u16 = 8;
+/// Unload a library: `handle`.
+pub const KIND_UNLOAD: u16 = 9;
+/// Look up a symbol: `handle` + name bytes.
+pub const KIND_SYMBOL: u16 = 10;
+/// Start the worker of a channel: `index`.
+pub const KIND_OPEN: u16 = 11;
+/// Stop this channel's worker after everything queued before.
+pub const KIND_CLOSE: u16 = 12;
+/// Reap a closed channel's worker: `index`.
+pub const KIND_JOIN: u16 = 13;
+/// Stop until the VH releases the gate (a VH closure in queue order).
+pub const KIND_GATE: u16 = 14;
+/// Do nothing; answered in queue order (context sync).
+pub const KIND_NOP: u16 = 15;
+/// End the helper process.
+pub const KIND_EXIT: u16 = 16;
+/// The answer to a request: [`ResultHeader`] + error text on failure.
+pub const KIND_RESULT: u16 = 32;
+/// Bytes of an answer, at an offset: `offset: u64` + bytes.
+pub const KIND_RDATA: u16 = 33;
+
+/// Status of a `RESULT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Status {
+    /// Done; `value` is the result.
+    Ok = 0,
+    /// A bad VE address or length; `value` is the address.
+    InvalidAddress = 1,
+    /// Allocation failed.
+    OutOfMemory = 2,
+    /// A library could not be loaded.
+    Library = 3,
+    /// A symbol was not found.
+    Symbol = 4,
+    /// A malformed or impossible request.
+    Invalid = 5,
+}
+
+impl Status {
+    /// Decodes a status word.
+    pub fn from_u32(v: u32) -> Result<Status, ProtoError> {
+        Ok(match v {
+            0 => Status::Ok,
+            1 => Status::InvalidAddress,
+            2 => Status::OutOfMemory,
+            3 => Status::Library,
+            4 => Status::Symbol,
+            5 => Status::Invalid,
+            _ => return Err(ProtoError::Corrupt("unknown status")),
+        })
+    }
+}
+
+/// A message that cannot be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtoError {
+    /// The bytes are not a valid message.
+    #[error("corrupt message: {0}")]
+    Corrupt(&'static str),
+}
+
+/// How an argument travels and how the kernel sees it; also the return class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ArgClass {
+    /// No value (returns only).
+    Void = 0,
+    /// `int8_t`.
+    I8 = 1,
+    /// `uint8_t`.
+    U8 = 2,
+    /// `int16_t`.
+    I16 = 3,
+    /// `uint16_t`.
+    U16 = 4,
+    /// `int32_t`.
+    I32 = 5,
+    /// `uint32_t`.
+    U32 = 6,
+    /// `int64_t`.
+    I64 = 7,
+    /// `uint64_t`.
+    U64 = 8,
+    /// `float`.
+    F32 = 9,
+    /// `double`.
+    F64 = 10,
+    /// A VE pointer.
+    Ptr = 11,
+    /// A pointer to a buffer on the VE stack; the value is its stack index.
+    Stack = 12,
+}
+
+impl ArgClass {
+    /// Decodes a class byte.
+    pub fn from_u8(v: u8) -> Result<ArgClass, ProtoError> {
+        use ArgClass::*;
+        Ok(match v {
+            0 => Void,
+            1 => I8,
+            2 => U8,
+            3 => I16,
+            4 => U16,
+            5 => I32,
+            6 => U32,
+            7 => I64,
+            8 => U64,
+            9 => F32,
+            10 => F64,
+            11 => Ptr,
+            12 => Stack,
+            _ => return Err(ProtoError::Corrupt("unknown argument class")),
+        })
+    }
+}
+
+/// Which way a stack buffer's bytes travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Intent {
+    /// Copied to the VE before the call.
+    In = 0,
+    /// Copied back to the VH after the call.
+    Out = 1,
+    /// Both.
+    InOut = 2,
+}
+
+impl Intent {
+    /// Decodes an intent byte.
+    pub fn from_u8(v: u8) -> Result<Intent, ProtoError> {
+        Ok(match v {
+            0 => Intent::In,
+            1 => Intent::Out,
+            2 => Intent::InOut,
+            _ => return Err(ProtoError::Corrupt("unknown intent")),
+        })
+    }
+
+    /// Whether the bytes come back to the VH.
+    pub fn copies_out(self) -> bool {
+        self != Intent::In
+    }
+}
+
+/// One buffer of a call's stack image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackArg {
+    /// Offset in the stack image.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Direction.
+    pub intent: Intent,
+}
+
+/// A decoded call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// Function address.
+    pub func: u64,
+    /// Return class.
+    pub ret: ArgClass,
+    /// Argument classes.
+    pub classes: Vec<ArgClass>,
+    /// Argument values (for `Stack`, the index into `stack`).
+    pub values: Vec<u64>,
+    /// Stack buffers.
+    pub stack: Vec<StackArg>,
+    /// Total stack image length, delivered in `DATA` messages after the call.
+    pub image_len: u64,
+}
+
+const CALL_FIXED: usize = 8 + 8 + 8; // func, image_len, ret|nargs|nstack
+
+/// Bytes of the body of `call`.
+pub fn call_body_len(nargs: usize, nstack: usize) -> usize {
+    CALL_FIXED + nargs.next_multiple_of(8) + nargs * 8 + nstack * 24
+}
+
+/// Encodes a call into `out` (exactly `call_body_len` bytes).
+pub fn encode_call(
+    out: &mut [u8],
+    func: u64,
+    ret: ArgClass,
+    classes: &[ArgClass],
+    values: &[u64],
+    stack: &[StackArg],
+    image_len: u64,
+) {
+    let mut w = Writer::new(out);
+    w.u64(func);
+    w.u64(image_len);
+    w.u64(ret as u64 | (classes.len() as u64) << 8 | (stack.len() as u64) << 32);
+    for c in classes {
+        w.u8(*c as u8);
+    }
+    w.align8();
+    for v in values {
+        w.u64(*v);
+    }
+    for s in stack {
+        w.u64(s.offset);
+        w.u64(s.len);
+        w.u64(s.intent as u64);
+    }
+}
+
+/// Decodes and checks a call body against the stack limit.
+pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
+    let mut r = Reader::new(body);
+    let func = r.u64()?;
+    let image_len = r.u64()?;
+    let packed = r.u64()?;
+    let ret = ArgClass::from_u8(packed as u8)?;
+    if ret == ArgClass::Stack {
+        return Err(ProtoError::Corrupt("stack return class"));
+    }
+    let nargs = ((packed >> 8) & 0xff_ffff) as usize;
+    let nstack = (packed >> 32) as usize;
+    if nargs > MAX_ARGS || nstack > nargs {
+        return Err(ProtoError::Corrupt("too many arguments"));
+    }
+    if image_len > stack_max {
+        return Err(ProtoError::Corrupt("stack image larger than the call frame area"));
+    }
+    let mut classes = Vec::with_capacity(nargs);
+    for _ in 0..nargs {
+        let c = ArgClass::from_u8(r.u8()?)?;
+        if c == ArgClass::Void {
+            return Err(ProtoError::Corrupt("void argument"));
+        }
+        classes.push(c);
+    }
+    r.align8()?;
+    let mut values = Vec::with_capacity(nargs);
+    for c in &classes {
+        let v = r.u64()?;
+        if *c == ArgClass::Stack && v >= nstack as u64 {
+            return Err(ProtoError::Corrupt("stack index out of range"));
+        }
+        values.push(v);
+    }
+    let mut stack = Vec::with_capacity(nstack);
+    for _ in 0..nstack {
+        let offset = r.u64()?;
+        let len = r.u64()?;
+        let intent = r.u64()?;
+        if intent > 255 {
+            return Err(ProtoError::Corrupt("unknown intent"));
+        }
+        let intent = Intent::from_u8(intent as u8)?;
+        match offset.checked_add(len) {
+            Some(end) if end <= image_len => {}
+            _ => return Err(ProtoError::Corrupt("stack buffer outside the image")),
+        }
+        stack.push(StackArg { offset, len, intent });
+    }
+    Ok(Call {
+        func,
+        ret,
+        classes,
+        values,
+        stack,
+        image_len,
+    })
+}
+
+/// Fixed part of a `RESULT` body: status, value.
+pub const RESULT_FIXED: usize = 16;
+
+/// Encodes a result header; `text` follows for failures.
+pub fn encode_result(out: &mut [u8], status: Status, value: u64, text: &[u8]) {
+    let mut w = Writer::new(out);
+    w.u64(status as u64 | (text.len() as u64) << 32);
+    w.u64(value);
+    w.bytes(text);
+}
+
+/// A decoded result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply<'a> {
+    /// Outcome.
+    pub status: Status,
+    /// Result value, or the bad address.
+    pub value: u64,
+    /// Error text.
+    pub text: &'a [u8],
+}
+
+/// Decodes a `RESULT` body.
+pub fn decode_result(body: &[u8]) -> Result<Reply<'_>, ProtoError> {
+    let mut r = Reader::new(body);
+    let word = r.u64()?;
+    let status = Status::from_u32(word as u32)?;
+    let value = r.u64()?;
+    let text = r.bytes((word >> 32) as usize)?;
+    Ok(Reply {
+        status,
+        value,
+        text,
+    })
+}
+
+/// Encodes up to three u64 fields.
+pub fn encode_words(out: &mut [u8], words: &[u64]) {
+    let mut w = Writer::new(out);
+    for v in words {
+        w.u64(*v);
+    }
+}
+
+/// Decodes `N` u64 fields (the rest of the body is returned).
+pub fn decode_words<const N: usize>(body: &[u8]) -> Result<([u64; N], &[u8]), ProtoError> {
+    let mut r = Reader::new(body);
+    let mut out = [0u64; N];
+    for v in &mut out {
+        *v = r.u64()?;
+    }
+    Ok((out, r.rest()))
+}
+
+/// A bounds-checked little-endian reader.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ProtoError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or(ProtoError::Corrupt("truncated message"))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, ProtoError> {
+        Ok(self.bytes(1)?[0])
+    }
+    fn u64(&mut self) -> Result<u64, ProtoError> {
+        Ok(u64::from_le_bytes(self.bytes(8)?.try_into().unwrap()))
+    }
+    fn align8(&mut self) -> Result<(), ProtoError> {
+        let pad = self.pos.next_multiple_of(8) - self.pos;
+        self.bytes(pad).map(|_| ())
+    }
+    fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+}
+
+/// A little-endian writer; panics on overflow (sizes are computed first).
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, pos: 0 }
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+    fn u8(&mut self, v: u8) {
+        self.bytes(&[v]);
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn align8(&mut self) {
+        let end = self.pos.next_multiple_of(8);
+        self.buf[self.pos..end].fill(0);
+        self.pos = end;
+    }
+}
+
+impl fmt::Display for ArgClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_round_trips() {
+        let classes = [ArgClass::I8, ArgClass::F32, ArgClass::Stack, ArgClass::Ptr];
+        let values = [u64::MAX, 7, 0, 0x1000];
+        let stack = [StackArg {
+            offset: 16,
+            len: 8,
+            intent: Intent::InOut,
+        }];
+        let mut buf = vec![0u8; call_body_len(4, 1)];
+        encode_call(&mut buf, 42, ArgClass::F64, &classes, &values, &stack, 24);
+        let c = decode_call(&buf, 1 << 20).unwrap();
+        assert_eq!(c.func, 42);
+        assert_eq!(c.ret, ArgClass::F64);
+        assert_eq!(c.classes, classes);
+        assert_eq!(c.values, values);
+        assert_eq!(c.stack, stack);
+        assert_eq!(c.image_len, 24);
+    }
+
+    #[test]
+    fn bad_calls_are_rejected() {
+        let stack = [StackArg {
+            offset: 16,
+            len: 9,
+            intent: Intent::In,
+        }];
+        let mut buf = vec![0u8; call_body_len(1, 1)];
+        encode_call(&mut buf, 1, ArgClass::Void, &[ArgClass::Stack], &[0], &stack, 24);
+        assert!(decode_call(&buf, 1 << 20).is_err(), "buffer past the image");
+        encode_call(&mut buf, 1, ArgClass::Void, &[ArgClass::Stack], &[1], &stack[..0], 0);
+        assert!(decode_call(&buf[..buf.len() - 24], 1 << 20).is_err(), "index past stack");
+        let mut buf = vec![0u8; call_body_len(0, 0)];
+        encode_call(&mut buf, 1, ArgClass::Void, &[], &[], &[], 1 << 30);
+        assert!(decode_call(&buf, 1 << 20).is_err(), "image over the limit");
+        assert!(decode_call(&buf[..10], 1 << 40).is_err(), "truncated");
+    }
+
+    #[test]
+    fn result_round_trips() {
+        let mut buf = vec![0u8; RESULT_FIXED + 5];
+        encode_result(&mut buf, Status::Symbol, 9, b"nope!");
+        let r = decode_result(&buf).unwrap();
+        assert_eq!((r.status, r.value, r.text), (Status::Symbol, 9, &b"nope!"[..]));
+        buf[0] = 77;
+        assert!(decode_result(&buf).is_err());
+    }
+}

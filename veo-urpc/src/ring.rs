@@ -1,0 +1,423 @@
+//! A single-producer single-consumer ring of variable-size messages in
+//! shared memory.
+//!
+//! Positions are monotonic byte counters; `tail` is written only by the
+//! producer, `head` only by the consumer, each on its own cache line. A
+//! message is a 16-byte header (`len`, `kind`, `reqid`) and a body, padded to
+//! 8 bytes, and never wraps: when it does not fit before the end of the data
+//! area the producer writes a pad record and starts again at offset 0.
+//! Written by hand because the layout is shared between two processes and no
+//! crate offers a cross-process, futex-woken, variable-size SPSC ring.
+
+use crate::proto::{ProtoError, KIND_PAD};
+use crate::wait::{WaitPolicy, Wake, WakeWord};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Bytes of a message header.
+pub const MSG_HEADER: usize = 16;
+
+/// The shared control block of one ring (256 bytes, four cache lines).
+#[repr(C, align(64))]
+#[derive(Debug, Default)]
+pub struct RingHeader {
+    tail: AtomicU64,
+    _pad0: [u64; 7],
+    head: AtomicU64,
+    _pad1: [u64; 7],
+    /// Wakes the consumer when data arrives.
+    data: WakeWord,
+    _pad2: [u64; 7],
+    /// Wakes the producer when space frees up.
+    space: WakeWord,
+    _pad3: [u64; 7],
+}
+
+/// A view of one ring inside a mapped segment.
+#[derive(Clone, Copy, Debug)]
+pub struct Ring {
+    hdr: NonNull<RingHeader>,
+    data: NonNull<u8>,
+    cap: u64,
+}
+
+// SAFETY: a Ring only points into a shared mapping that outlives it (the
+// owner of the mapping guarantees this); all shared state is accessed through
+// atomics, and the byte areas are handed out by the SPSC protocol to one side
+// at a time.
+unsafe impl Send for Ring {}
+// SAFETY: as for Send; `&Ring` only gives access to atomics.
+unsafe impl Sync for Ring {}
+
+impl Ring {
+    /// A ring whose header is at `hdr` and whose `cap` data bytes follow at `data`.
+    ///
+    /// # Safety
+    /// Both areas must be mapped, writable, suitably aligned (`hdr` to 64,
+    /// `data` to 8, `cap` a multiple of 8) and outlive every use of the ring.
+    pub unsafe fn from_raw(hdr: NonNull<RingHeader>, data: NonNull<u8>, cap: u64) -> Ring {
+        debug_assert!(cap % 8 == 0 && cap >= 64);
+        Ring { hdr, data, cap }
+    }
+
+    fn hdr(&self) -> &RingHeader {
+        // SAFETY: from_raw's contract: the header is mapped and outlives us.
+        unsafe { self.hdr.as_ref() }
+    }
+
+    /// Data capacity in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.cap
+    }
+
+    /// The largest message body this ring takes.
+    pub fn max_body(&self) -> usize {
+        (self.cap / 4) as usize - MSG_HEADER
+    }
+
+    /// Whether the consumer has something to read.
+    pub fn has_data(&self) -> bool {
+        let h = self.hdr();
+        h.tail.load(Ordering::Acquire) != h.head.load(Ordering::Relaxed)
+    }
+
+    /// The published tail (a count of bytes ever written).
+    pub fn tail(&self) -> u64 {
+        self.hdr().tail.load(Ordering::Acquire)
+    }
+
+    /// Resets an idle ring to empty. Only when neither side uses it.
+    pub fn reset(&self) {
+        let h = self.hdr();
+        h.tail.store(0, Ordering::Release);
+        h.head.store(0, Ordering::Release);
+    }
+
+    /// Wakes everyone sleeping on this ring (a peer died or shut down).
+    pub fn wake_all(&self) {
+        self.hdr().data.notify_always();
+        self.hdr().space.notify_always();
+    }
+
+    /// Waits until the ring has data (for a consumer) or `ready` holds.
+    pub fn wait_data(
+        &self,
+        policy: &WaitPolicy,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> bool,
+        aborted: impl FnMut() -> bool,
+    ) -> Wake {
+        self.hdr()
+            .data
+            .wait(policy, deadline, || self.has_data() || ready(), aborted)
+    }
+
+    /// Waits until the published tail differs from `seen` (new messages), for
+    /// VH threads that share one consumer.
+    pub fn wait_tail_change(
+        &self,
+        seen: u64,
+        policy: &WaitPolicy,
+        deadline: Option<Instant>,
+        aborted: impl FnMut() -> bool,
+    ) -> Wake {
+        self.hdr()
+            .data
+            .wait(policy, deadline, || self.tail() != seen, aborted)
+    }
+}
+
+/// The producing end. One per ring; the VH keeps it behind a mutex.
+#[derive(Debug)]
+pub struct Producer {
+    ring: Ring,
+    /// Written but possibly not yet published.
+    tail: u64,
+}
+
+impl Producer {
+    /// The producer of `ring`, resuming at its published tail.
+    pub fn new(ring: Ring) -> Producer {
+        Producer {
+            tail: ring.tail(),
+            ring,
+        }
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Writes one message whose body `fill` writes, if it fits now.
+    /// Returns false when the ring is too full; nothing is written then.
+    pub fn try_write(
+        &mut self,
+        kind: u16,
+        reqid: u64,
+        body_len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> bool {
+        assert!(body_len <= self.ring.max_body(), "message body too large");
+        let total = (MSG_HEADER + body_len).next_multiple_of(8) as u64;
+        let cap = self.ring.cap;
+        let head = self.ring.hdr().head.load(Ordering::Acquire);
+        let pos = self.tail % cap;
+        let to_end = cap - pos;
+        let need = if total > to_end { to_end + total } else { total };
+        if self.tail - head + need > cap {
+            return false;
+        }
+        if total > to_end {
+            // SAFETY: [pos, cap) lies beyond the consumer's head (checked
+            // above), so the producer owns it; pos is 8-aligned.
+            unsafe { self.write_header(pos, to_end as u32, KIND_PAD, 0) };
+            self.tail += to_end;
+        }
+        let pos = self.tail % cap;
+        // SAFETY: [pos, pos + total) is free (checked above) and inside the
+        // data area (pos + total <= cap after the pad).
+        unsafe {
+            self.write_header(pos, total as u32, kind, reqid);
+            let body = std::slice::from_raw_parts_mut(
+                self.ring.data.as_ptr().add(pos as usize + MSG_HEADER),
+                body_len,
+            );
+            fill(body);
+        }
+        self.tail += total;
+        true
+    }
+
+    /// # Safety
+    /// `pos` must be 8-aligned, owned by the producer, with 16 bytes before the end.
+    unsafe fn write_header(&mut self, pos: u64, len: u32, kind: u16, reqid: u64) {
+        // SAFETY: per the contract; header fields are plain bytes.
+        unsafe {
+            let p = self.ring.data.as_ptr().add(pos as usize);
+            p.cast::<u32>().write(len);
+            p.add(4).cast::<u16>().write(kind);
+            p.add(6).cast::<u16>().write(0);
+            if len as usize >= MSG_HEADER {
+                p.add(8).cast::<u64>().write(reqid);
+            }
+        }
+    }
+
+    /// Whether messages were written since the last publish.
+    pub fn pending(&self) -> bool {
+        self.tail != self.ring.hdr().tail.load(Ordering::Relaxed)
+    }
+
+    /// Makes the written messages visible and wakes a sleeping consumer.
+    #[inline]
+    pub fn publish(&mut self) {
+        let h = self.ring.hdr();
+        h.tail.store(self.tail, Ordering::Release);
+        h.data.notify();
+    }
+
+    /// Writes one message, publishing and waiting for space when the ring is
+    /// full. Gives up with the wait's outcome when `aborted` says so.
+    pub fn write(
+        &mut self,
+        kind: u16,
+        reqid: u64,
+        body_len: usize,
+        fill: impl FnOnce(&mut [u8]),
+        policy: &WaitPolicy,
+        mut aborted: impl FnMut() -> bool,
+    ) -> Wake {
+        let mut fill = Some(fill);
+        loop {
+            if self.try_write(kind, reqid, body_len, |b| (fill.take().unwrap())(b)) {
+                return Wake::Ready;
+            }
+            // The consumer cannot make room for what it has not seen.
+            self.publish();
+            let total = (MSG_HEADER + body_len).next_multiple_of(8) as u64 * 2;
+            let ring = self.ring;
+            let tail = self.tail;
+            let wake = ring.hdr().space.wait(
+                policy,
+                None,
+                || tail - ring.hdr().head.load(Ordering::Acquire) + total <= ring.cap,
+                &mut aborted,
+            );
+            if wake != Wake::Ready {
+                return wake;
+            }
+        }
+    }
+}
+
+/// One message, borrowed from the ring until the consumer advances.
+#[derive(Debug)]
+pub struct Msg<'a> {
+    /// The message kind (see [`crate::proto`]).
+    pub kind: u16,
+    /// The request it belongs to.
+    pub reqid: u64,
+    /// The body (without padding).
+    pub body: &'a [u8],
+}
+
+/// The consuming end. One per ring.
+#[derive(Debug)]
+pub struct Consumer {
+    ring: Ring,
+    head: u64,
+    /// Length of the message last returned by `peek`.
+    current: u64,
+}
+
+impl Consumer {
+    /// The consumer of `ring`, resuming at its published head.
+    pub fn new(ring: Ring) -> Consumer {
+        Consumer {
+            head: ring.hdr().head.load(Ordering::Acquire),
+            ring,
+            current: 0,
+        }
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// The next message, if any, validated against the ring's bounds.
+    /// Body lengths are the padded lengths; protocols carry exact lengths.
+    pub fn peek(&mut self) -> Result<Option<Msg<'_>>, ProtoError> {
+        let cap = self.ring.cap;
+        loop {
+            let tail = self.ring.hdr().tail.load(Ordering::Acquire);
+            if tail == self.head {
+                return Ok(None);
+            }
+            let avail = tail.wrapping_sub(self.head);
+            if avail > cap || avail % 8 != 0 {
+                return Err(ProtoError::Corrupt("ring positions out of range"));
+            }
+            let pos = self.head % cap;
+            // SAFETY: [pos, pos + 8) was published by the producer (avail >= 8)
+            // and lies inside the data area (pos is 8-aligned, cap too).
+            let (len, kind) = unsafe {
+                let p = self.ring.data.as_ptr().add(pos as usize);
+                (p.cast::<u32>().read() as u64, p.add(4).cast::<u16>().read())
+            };
+            if kind == KIND_PAD {
+                if len != cap - pos || len > avail {
+                    return Err(ProtoError::Corrupt("bad pad record"));
+                }
+                self.head += len;
+                self.publish_head();
+                continue;
+            }
+            if len < MSG_HEADER as u64 || len % 8 != 0 || len > avail || pos + len > cap {
+                return Err(ProtoError::Corrupt("bad message length"));
+            }
+            self.current = len;
+            // SAFETY: [pos, pos + len) is published, inside the data area, and
+            // stays untouched by the producer until we advance past it.
+            let (reqid, body) = unsafe {
+                let p = self.ring.data.as_ptr().add(pos as usize);
+                (
+                    p.add(8).cast::<u64>().read(),
+                    std::slice::from_raw_parts(p.add(MSG_HEADER), len as usize - MSG_HEADER),
+                )
+            };
+            return Ok(Some(Msg { kind, reqid, body }));
+        }
+    }
+
+    /// Releases the message last returned by `peek`.
+    pub fn advance(&mut self) {
+        self.head += self.current;
+        self.current = 0;
+        self.publish_head();
+    }
+
+    fn publish_head(&self) {
+        let h = self.ring.hdr();
+        h.head.store(self.head, Ordering::Release);
+        h.space.notify();
+    }
+
+    /// The consumed position.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Mem {
+        hdr: Box<RingHeader>,
+        data: Vec<u64>,
+    }
+    fn ring(cap: usize) -> (Mem, Ring) {
+        let mut m = Mem {
+            hdr: Box::default(),
+            data: vec![0u64; cap / 8],
+        };
+        // SAFETY: both areas live in `m`, which the tests keep alive.
+        let r = unsafe {
+            Ring::from_raw(
+                NonNull::from(&mut *m.hdr),
+                NonNull::new(m.data.as_mut_ptr().cast()).unwrap(),
+                cap as u64,
+            )
+        };
+        (m, r)
+    }
+
+    #[test]
+    fn messages_cross_the_wrap_in_order() {
+        let (_m, r) = ring(1024);
+        let mut p = Producer::new(r);
+        let mut c = Consumer::new(r);
+        for i in 0..1000u64 {
+            let len = (i % 200) as usize;
+            assert!(p.try_write(7, i, len, |b| b.fill(i as u8)));
+            p.publish();
+            let m = c.peek().unwrap().unwrap();
+            assert_eq!((m.kind, m.reqid), (7, i));
+            assert!(m.body.len() >= len && m.body[..len].iter().all(|&x| x == i as u8));
+            c.advance();
+        }
+        assert!(c.peek().unwrap().is_none());
+    }
+
+    #[test]
+    fn full_ring_refuses_until_consumed() {
+        let (_m, r) = ring(1024);
+        let mut p = Producer::new(r);
+        let mut c = Consumer::new(r);
+        let mut n = 0;
+        while p.try_write(1, n, 100, |_| {}) {
+            n += 1;
+        }
+        assert!(n >= 8);
+        p.publish();
+        assert!(c.peek().unwrap().is_some());
+        c.advance();
+        assert!(p.try_write(1, n, 100, |_| {}));
+    }
+
+    #[test]
+    fn corrupt_lengths_are_errors() {
+        let (mut m, r) = ring(1024);
+        let mut p = Producer::new(r);
+        assert!(p.try_write(1, 1, 8, |_| {}));
+        p.publish();
+        m.data[0] = 3; // len 3, kind 0
+        let mut c = Consumer::new(r);
+        assert!(c.peek().is_err());
+        m.data[0] = 4096 | (1 << 32);
+        assert!(c.peek().is_err());
+    }
+}

@@ -1,0 +1,457 @@
+//! The shared segment: a header, then one channel (command ring + result
+//! ring) per context slot.
+//!
+//! The segment is an anonymous `memfd` (huge pages when the system has them),
+//! mode 0600, inherited by the helper as a file descriptor: it has no name in
+//! `/dev/shm` or SysV IPC, so a crash leaves nothing behind.
+
+use crate::proto::PROTOCOL_VERSION;
+use crate::ring::{Ring, RingHeader};
+use crate::wait::WakeWord;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::mm::{MapFlags, ProtFlags};
+use std::io;
+use std::mem::size_of;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+/// `"VEORSURP"`.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"VEORSURP");
+
+/// A fingerprint of the shared layout, so a helper built from other sources
+/// is refused even when it claims the same version.
+pub const LAYOUT: u64 = (size_of::<SegmentHeader>() as u64)
+    | (size_of::<ChannelHeader>() as u64) << 16
+    | (size_of::<RingHeader>() as u64) << 32
+    | (size_of::<WakeWord>() as u64) << 48;
+
+const HEADER_BYTES: usize = 4096;
+
+/// Helper states announced in [`SegmentHeader::helper_state`].
+pub mod state {
+    /// Not yet attached.
+    pub const STARTING: u32 = 0;
+    /// Attached, checked, serving.
+    pub const READY: u32 = 1;
+    /// Attached and refused the segment (version or layout mismatch).
+    pub const REFUSED: u32 = 2;
+}
+
+/// What a dying helper leaves in [`SegmentHeader`] for the VH.
+pub mod fault {
+    /// Nothing happened.
+    pub const NONE: u32 = 0;
+    /// A kernel raised a fatal signal.
+    pub const SIGNAL: u32 = 1;
+    /// A kernel called `exit`.
+    pub const EXIT: u32 = 2;
+}
+
+/// The first page of the segment.
+#[repr(C)]
+#[derive(Debug)]
+pub struct SegmentHeader {
+    /// [`MAGIC`].
+    pub magic: u64,
+    /// [`PROTOCOL_VERSION`] of the VH.
+    pub version: u64,
+    /// [`LAYOUT`] of the VH.
+    pub layout: u64,
+    /// Total mapped bytes.
+    pub size: u64,
+    /// Number of channels (channel 0 is the proc's control channel).
+    pub channels: u64,
+    /// Data bytes of each ring.
+    pub ring_bytes: u64,
+    /// Bytes of each worker's call frame area (the VE stack for OnStack data).
+    pub stack_size: u64,
+    /// Random number also given to the helper in its environment.
+    pub token: u64,
+    /// Process id of the VH.
+    pub parent_pid: u32,
+    /// VE core to pin the helper to, or -1.
+    pub core: i32,
+    /// One of [`state`].
+    pub helper_state: AtomicU32,
+    /// The helper's process id.
+    pub helper_pid: AtomicU32,
+    /// The helper's [`PROTOCOL_VERSION`].
+    pub helper_version: AtomicU64,
+    /// The helper's [`LAYOUT`].
+    pub helper_layout: AtomicU64,
+    /// One of [`fault`]; written last, after the other fault fields.
+    pub fault_kind: AtomicU32,
+    /// The fatal signal.
+    pub fault_signal: AtomicI32,
+    /// The channel whose request faulted.
+    pub fault_channel: AtomicU64,
+    /// The request that faulted.
+    pub fault_reqid: AtomicU64,
+    /// The faulting address.
+    pub fault_addr: AtomicU64,
+    /// Set by the VH when the proc shuts down, so that workers exit.
+    pub shutdown: AtomicU32,
+}
+
+/// Per-channel shared state besides the rings: the gate for VH closures.
+#[repr(C, align(64))]
+#[derive(Debug, Default)]
+pub struct ChannelHeader {
+    /// Request id of the gate the worker is stopped at (0: none).
+    pub gate_reached: AtomicU64,
+    /// Wakes the VH when a gate is reached.
+    pub gate_reached_wake: WakeWord,
+    _pad0: [u64; 6],
+    /// Request id of the last gate the VH released.
+    pub gate_released: AtomicU64,
+    /// Wakes the worker when its gate is released.
+    pub gate_released_wake: WakeWord,
+    _pad1: [u64; 6],
+}
+
+/// Sizes of a new segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentConfig {
+    /// Context slots, including the control channel 0.
+    pub channels: usize,
+    /// Data bytes of each ring (a power of two, at least 64 KiB).
+    pub ring_bytes: usize,
+    /// Bytes of each worker's call frame area.
+    pub stack_size: u64,
+    /// VE core to pin the helper to.
+    pub core: Option<u32>,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        SegmentConfig {
+            channels: 65,
+            ring_bytes: 1 << 20,
+            stack_size: 256 << 20,
+            core: None,
+        }
+    }
+}
+
+/// The two rings and the header of one channel.
+#[derive(Clone, Copy, Debug)]
+pub struct Channel {
+    /// VH to VE.
+    pub cmd: Ring,
+    /// VE to VH.
+    pub res: Ring,
+    hdr: NonNull<ChannelHeader>,
+}
+
+// SAFETY: Channel points into a mapping that outlives it (Segment's users
+// keep the Segment alive) and only exposes atomics and rings.
+unsafe impl Send for Channel {}
+// SAFETY: as for Send.
+unsafe impl Sync for Channel {}
+
+impl Channel {
+    /// The gate words.
+    pub fn header(&self) -> &ChannelHeader {
+        // SAFETY: mapped for the life of the segment.
+        unsafe { self.hdr.as_ref() }
+    }
+}
+
+/// Why a helper cannot use a segment.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// The system refused.
+    #[error("cannot map the shared segment: {0}")]
+    Io(#[from] io::Error),
+    /// Not a segment of ours.
+    #[error("the shared segment is not a veo-rs segment")]
+    BadMagic,
+    /// Another protocol.
+    #[error("protocol mismatch: the VH speaks {vh_version:#x} (layout {vh_layout:#x}), this helper {version:#x} (layout {layout:#x})")]
+    Mismatch {
+        /// VH version.
+        vh_version: u64,
+        /// VH layout.
+        vh_layout: u64,
+        /// Ours.
+        version: u64,
+        /// Ours.
+        layout: u64,
+    },
+}
+
+/// A mapped segment.
+#[derive(Debug)]
+pub struct Segment {
+    fd: OwnedFd,
+    base: NonNull<u8>,
+    len: usize,
+    stride: usize,
+    ring_bytes: usize,
+    channels: usize,
+    huge: bool,
+}
+
+// SAFETY: the mapping is process-wide and lives until drop; shared state in it
+// is only reached through atomics and the SPSC ring protocol.
+unsafe impl Send for Segment {}
+// SAFETY: as for Send.
+unsafe impl Sync for Segment {}
+
+fn stride_for(ring_bytes: usize) -> usize {
+    (size_of::<ChannelHeader>() + 2 * (size_of::<RingHeader>() + ring_bytes)).next_multiple_of(4096)
+}
+
+impl Segment {
+    /// Creates and initialises a segment for a new proc.
+    pub fn create(cfg: &SegmentConfig, token: u64) -> io::Result<Segment> {
+        let ring_bytes = cfg.ring_bytes.next_power_of_two().max(64 << 10);
+        let stride = stride_for(ring_bytes);
+        let len = HEADER_BYTES + cfg.channels.max(1) * stride;
+        let seg = Self::map_new(len, true).or_else(|_| Self::map_new(len, false))?;
+        let mut seg = seg;
+        seg.stride = stride;
+        seg.ring_bytes = ring_bytes;
+        seg.channels = cfg.channels.max(1);
+        // SAFETY: the header page is mapped, writable and not yet shared.
+        unsafe {
+            seg.base.cast::<SegmentHeader>().as_ptr().write(SegmentHeader {
+                magic: MAGIC,
+                version: PROTOCOL_VERSION,
+                layout: LAYOUT,
+                size: seg.len as u64,
+                channels: seg.channels as u64,
+                ring_bytes: ring_bytes as u64,
+                stack_size: cfg.stack_size,
+                token,
+                parent_pid: std::process::id(),
+                core: cfg.core.map_or(-1, |c| c as i32),
+                helper_state: AtomicU32::new(state::STARTING),
+                helper_pid: AtomicU32::new(0),
+                helper_version: AtomicU64::new(0),
+                helper_layout: AtomicU64::new(0),
+                fault_kind: AtomicU32::new(fault::NONE),
+                fault_signal: AtomicI32::new(0),
+                fault_channel: AtomicU64::new(0),
+                fault_reqid: AtomicU64::new(0),
+                fault_addr: AtomicU64::new(0),
+                shutdown: AtomicU32::new(0),
+            });
+        }
+        // Ring and channel headers start zeroed (fresh memfd pages are zero),
+        // which is their empty state.
+        Ok(seg)
+    }
+
+    fn map_new(len: usize, huge: bool) -> io::Result<Segment> {
+        use rustix::fs::MemfdFlags;
+        let (flags, len) = if huge {
+            (MemfdFlags::CLOEXEC | MemfdFlags::HUGETLB, len.next_multiple_of(2 << 20))
+        } else {
+            (MemfdFlags::CLOEXEC, len)
+        };
+        let fd = rustix::fs::memfd_create("veo-urpc", flags)?;
+        rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(0o600))?;
+        rustix::fs::ftruncate(&fd, len as u64)?;
+        let base = Self::map(&fd, len)?;
+        Ok(Segment {
+            fd,
+            base,
+            len,
+            stride: 0,
+            ring_bytes: 0,
+            channels: 0,
+            huge,
+        })
+    }
+
+    fn map(fd: &OwnedFd, len: usize) -> io::Result<NonNull<u8>> {
+        // SAFETY: a fresh shared mapping of our own file; no Rust object
+        // aliases it yet. For huge pages the reservation is checked here:
+        // mmap fails if the pool is too small.
+        let p = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )?
+        };
+        Ok(NonNull::new(p.cast()).expect("mmap returned null"))
+    }
+
+    /// Maps the segment a VH handed to this helper, checking its header.
+    pub fn attach(fd: OwnedFd) -> Result<Segment, AttachError> {
+        let len = rustix::fs::fstat(&fd).map_err(io::Error::from)?.st_size as usize;
+        if len < HEADER_BYTES {
+            return Err(AttachError::BadMagic);
+        }
+        let base = Self::map(&fd, len)?;
+        let mut seg = Segment {
+            fd,
+            base,
+            len,
+            stride: 0,
+            ring_bytes: 0,
+            channels: 0,
+            huge: false,
+        };
+        let h = seg.header();
+        if h.magic != MAGIC {
+            return Err(AttachError::BadMagic);
+        }
+        if h.version != PROTOCOL_VERSION || h.layout != LAYOUT {
+            return Err(AttachError::Mismatch {
+                vh_version: h.version,
+                vh_layout: h.layout,
+                version: PROTOCOL_VERSION,
+                layout: LAYOUT,
+            });
+        }
+        let (ring_bytes, channels) = (h.ring_bytes as usize, h.channels as usize);
+        let stride = stride_for(ring_bytes);
+        if !ring_bytes.is_power_of_two()
+            || ring_bytes < 64 << 10
+            || channels == 0
+            || HEADER_BYTES + channels * stride > len
+        {
+            return Err(AttachError::BadMagic);
+        }
+        seg.stride = stride;
+        seg.ring_bytes = ring_bytes;
+        seg.channels = channels;
+        Ok(seg)
+    }
+
+    /// Announces, in the header, the helper's own version, for a VH to
+    /// report a mismatch (used even when `attach` refused).
+    pub fn announce_refusal(fd: BorrowedFd<'_>) {
+        let Ok(st) = rustix::fs::fstat(fd) else { return };
+        if (st.st_size as usize) < HEADER_BYTES {
+            return;
+        }
+        // SAFETY: mapping one page of the file; it is unmapped below.
+        let p = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                HEADER_BYTES,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )
+        };
+        let Ok(p) = p else { return };
+        // SAFETY: the page is mapped; only the atomics (at the same offsets in
+        // every version that has this field layout) are written.
+        unsafe {
+            let h = &*(p as *const SegmentHeader);
+            h.helper_version.store(PROTOCOL_VERSION, Ordering::Release);
+            h.helper_layout.store(LAYOUT, Ordering::Release);
+            h.helper_state.store(state::REFUSED, Ordering::Release);
+            let _ = rustix::mm::munmap(p, HEADER_BYTES);
+        }
+    }
+
+    /// The header.
+    pub fn header(&self) -> &SegmentHeader {
+        // SAFETY: the first page is mapped for the life of self and was
+        // initialised by `create` (or checked by `attach`).
+        unsafe { self.base.cast::<SegmentHeader>().as_ref() }
+    }
+
+    /// Number of channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Data bytes of each ring.
+    pub fn ring_bytes(&self) -> usize {
+        self.ring_bytes
+    }
+
+    /// Whether the segment lives in huge pages.
+    pub fn huge_pages(&self) -> bool {
+        self.huge
+    }
+
+    /// The file descriptor, for the helper to inherit.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Channel `index`.
+    pub fn channel(&self, index: usize) -> Channel {
+        assert!(index < self.channels, "channel index out of range");
+        let rh = size_of::<RingHeader>();
+        // SAFETY: index < channels, so the whole channel lies in the mapping;
+        // offsets keep 64-byte alignment (stride and header sizes are multiples).
+        unsafe {
+            let base = self.base.as_ptr().add(HEADER_BYTES + index * self.stride);
+            let cmd_hdr = base.add(size_of::<ChannelHeader>());
+            let cmd_data = cmd_hdr.add(rh);
+            let res_hdr = cmd_data.add(self.ring_bytes);
+            let res_data = res_hdr.add(rh);
+            Channel {
+                cmd: Ring::from_raw(
+                    NonNull::new_unchecked(cmd_hdr.cast()),
+                    NonNull::new_unchecked(cmd_data),
+                    self.ring_bytes as u64,
+                ),
+                res: Ring::from_raw(
+                    NonNull::new_unchecked(res_hdr.cast()),
+                    NonNull::new_unchecked(res_data),
+                    self.ring_bytes as u64,
+                ),
+                hdr: NonNull::new_unchecked(base.cast()),
+            }
+        }
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        // SAFETY: we own the mapping; Rings and Channels derived from it must
+        // not outlive the Segment (their owners hold the Segment in an Arc).
+        unsafe {
+            let _ = rustix::mm::munmap(self.base.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_then_attach_sees_the_same_rings() {
+        let cfg = SegmentConfig {
+            channels: 3,
+            ring_bytes: 64 << 10,
+            ..Default::default()
+        };
+        let a = Segment::create(&cfg, 99).unwrap();
+        let fd = rustix::io::dup(a.fd()).unwrap();
+        let b = Segment::attach(fd).unwrap();
+        assert_eq!(b.header().token, 99);
+        assert_eq!(b.channels(), 3);
+        let mut p = crate::Producer::new(a.channel(2).cmd);
+        assert!(p.try_write(5, 1, 3, |x| x.copy_from_slice(b"abc")));
+        p.publish();
+        let mut c = crate::Consumer::new(b.channel(2).cmd);
+        let m = c.peek().unwrap().unwrap();
+        assert_eq!(&m.body[..3], b"abc");
+        assert!(!b.channel(1).cmd.has_data());
+        let mode = rustix::fs::fstat(a.fd()).unwrap().st_mode & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn foreign_memfd_is_refused() {
+        let fd = rustix::fs::memfd_create("x", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        rustix::fs::ftruncate(&fd, 8192).unwrap();
+        assert!(matches!(Segment::attach(fd), Err(AttachError::BadMagic)));
+    }
+}
