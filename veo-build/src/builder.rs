@@ -1,0 +1,755 @@
+//! [`Build`]: the builder, and the compile and link steps.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::command::Cmd;
+use crate::depfile;
+use crate::env::{cargo_var, Context};
+use crate::error::{Error, Result};
+use crate::lang::Language;
+use crate::toolchain::{self, opt_flag, Target, Toolchain};
+
+/// Where a source comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A file.
+    File(PathBuf),
+    /// Every source file of a directory.
+    Dir(PathBuf),
+    /// Text written into the build directory.
+    Inline {
+        label: String,
+        lang: Language,
+        text: String,
+    },
+}
+
+/// One source file ready to compile.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    /// Absolute path.
+    pub(crate) path: PathBuf,
+    pub(crate) lang: Language,
+}
+
+/// A builder for one library of VE kernels, in the style of `cc::Build`.
+///
+/// ```no_run
+/// // build.rs
+/// veo_build::Build::new()
+///     .files_in("kernels")
+///     .openmp(true)
+///     .compile("kernels");
+/// ```
+///
+/// The crate then finds the library as `env!("VEO_LIB_kernels")`, which is
+/// what `#[ve_kernel(library = "kernels")]` uses.
+#[derive(Debug, Clone, Default)]
+pub struct Build {
+    sources: Vec<Source>,
+    includes: Vec<PathBuf>,
+    defines: Vec<(String, Option<String>)>,
+    flags: Vec<(Option<Language>, String)>,
+    flags_if_supported: Vec<String>,
+    link_libs: Vec<String>,
+    link_args: Vec<String>,
+    openmp: bool,
+    opt_level: Option<String>,
+    debug: Option<bool>,
+    out_dir: Option<PathBuf>,
+    static_link: bool,
+    target: Option<Target>,
+    cargo_metadata: Option<bool>,
+}
+
+/// The library a [`Build`] produced.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    name: String,
+    path: PathBuf,
+    is_static: bool,
+    target: Target,
+    directives: Vec<String>,
+}
+
+impl Artifact {
+    /// The library name given to [`Build::compile`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The absolute path of `lib<name>.so` (or `lib<name>.a` in static mode).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True for a static archive linked into the program.
+    pub fn is_static(&self) -> bool {
+        self.is_static
+    }
+
+    /// The target the kernels were compiled for.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// The name of the variable handed to the crate: `VEO_LIB_<name>`.
+    pub fn env_var(&self) -> String {
+        lib_env_var(&self.name)
+    }
+
+    /// The Cargo directives this build gave (without the `cargo:` prefix),
+    /// in order: printed inside a build script, only recorded at run time.
+    pub fn cargo_directives(&self) -> &[String] {
+        &self.directives
+    }
+}
+
+/// The variable that carries a library's path to the crate:
+/// `VEO_LIB_<name>`, set with `cargo:rustc-env`. Its value is the absolute
+/// path of the shared library, or [`STATIC_LIB`] in static mode.
+pub fn lib_env_var(name: &str) -> String {
+    format!("VEO_LIB_{name}")
+}
+
+/// The value of `VEO_LIB_<name>` for a library linked into the program
+/// ([`Build::static_link`]): the runtime then resolves its kernels in the
+/// program itself (`dlopen(NULL)`), as the "static" library.
+pub const STATIC_LIB: &str = "static";
+
+impl Build {
+    /// A builder with no sources, optimisation from Cargo's profile, no
+    /// OpenMP, a shared library.
+    pub fn new() -> Build {
+        Build::default()
+    }
+
+    /// Adds a source file; its language follows its extension.
+    pub fn file(&mut self, path: impl AsRef<Path>) -> &mut Build {
+        self.sources.push(Source::File(path.as_ref().to_path_buf()));
+        self
+    }
+
+    /// Adds several source files.
+    pub fn files<P: AsRef<Path>>(&mut self, paths: impl IntoIterator<Item = P>) -> &mut Build {
+        for p in paths {
+            self.file(p);
+        }
+        self
+    }
+
+    /// Adds every C, C++ and Fortran source directly in `dir` (not in its
+    /// subdirectories), in name order; other files (headers...) are skipped.
+    /// The directory itself is watched, so adding a file reruns the build.
+    pub fn files_in(&mut self, dir: impl AsRef<Path>) -> &mut Build {
+        self.sources.push(Source::Dir(dir.as_ref().to_path_buf()));
+        self
+    }
+
+    /// Adds a C source given as text (py-veo's `VeBuild.set_c_src`); it is
+    /// written as `<label>.c` into the build directory.
+    pub fn c_source(&mut self, label: &str, text: &str) -> &mut Build {
+        self.inline(label, Language::C, text)
+    }
+
+    /// Adds a C++ source given as text (`<label>.cpp`). Kernels need
+    /// `extern "C"`.
+    pub fn cpp_source(&mut self, label: &str, text: &str) -> &mut Build {
+        self.inline(label, Language::Cxx, text)
+    }
+
+    /// Adds a free-form Fortran source given as text (`<label>.f90`).
+    pub fn fortran_source(&mut self, label: &str, text: &str) -> &mut Build {
+        self.inline(label, Language::Fortran, text)
+    }
+
+    fn inline(&mut self, label: &str, lang: Language, text: &str) -> &mut Build {
+        self.sources.push(Source::Inline {
+            label: label.to_string(),
+            lang,
+            text: text.to_string(),
+        });
+        self
+    }
+
+    /// Adds an include directory (`-I`).
+    pub fn include(&mut self, dir: impl AsRef<Path>) -> &mut Build {
+        self.includes.push(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Defines a preprocessor macro: `-DNAME` or `-DNAME=VALUE`.
+    pub fn define(&mut self, name: &str, value: impl Into<Option<&'static str>>) -> &mut Build {
+        self.defines
+            .push((name.to_string(), value.into().map(str::to_string)));
+        self
+    }
+
+    /// Adds a flag to every compile command.
+    pub fn flag(&mut self, flag: &str) -> &mut Build {
+        self.flags.push((None, flag.to_string()));
+        self
+    }
+
+    /// Adds a flag to the compile commands of one language.
+    pub fn flag_for(&mut self, lang: Language, flag: &str) -> &mut Build {
+        self.flags.push((Some(lang), flag.to_string()));
+        self
+    }
+
+    /// Adds a flag to the compile commands of each language whose compiler
+    /// accepts it (tried once on an empty source with `-Werror`).
+    pub fn flag_if_supported(&mut self, flag: &str) -> &mut Build {
+        self.flags_if_supported.push(flag.to_string());
+        self
+    }
+
+    /// Links a library: `-l<lib>` for a shared library, a
+    /// `cargo:rustc-link-lib=<lib>` in static mode.
+    pub fn link_lib(&mut self, lib: &str) -> &mut Build {
+        self.link_libs.push(lib.to_string());
+        self
+    }
+
+    /// Adds an argument to the link command of the shared library
+    /// (`-L/some/dir`, `-Wl,...`); unused in static mode.
+    pub fn link_arg(&mut self, arg: &str) -> &mut Build {
+        self.link_args.push(arg.to_string());
+        self
+    }
+
+    /// Compiles and links with OpenMP (`-fopenmp`).
+    pub fn openmp(&mut self, on: bool) -> &mut Build {
+        self.openmp = on;
+        self
+    }
+
+    /// Sets the optimisation level (`0`..`3`; `4` for ncc), overriding
+    /// Cargo's `OPT_LEVEL`.
+    pub fn opt_level(&mut self, level: u32) -> &mut Build {
+        self.opt_level = Some(level.to_string());
+        self
+    }
+
+    /// Sets the optimisation level from a string such as `"s"`.
+    pub fn opt_level_str(&mut self, level: &str) -> &mut Build {
+        self.opt_level = Some(level.to_string());
+        self
+    }
+
+    /// Compiles with debug information (`-g`), overriding Cargo's `DEBUG`.
+    pub fn debug(&mut self, on: bool) -> &mut Build {
+        self.debug = Some(on);
+        self
+    }
+
+    /// Builds into `dir` instead of `OUT_DIR`. Required at run time.
+    pub fn out_dir(&mut self, dir: impl AsRef<Path>) -> &mut Build {
+        self.out_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Static mode: build `lib<name>.a` and link it, whole, into the crate's
+    /// programs, with the kernels exported in their dynamic symbol table so
+    /// that the helper finds them as the "static" library. Emulated VE only.
+    pub fn static_link(&mut self, on: bool) -> &mut Build {
+        self.static_link = on;
+        self
+    }
+
+    /// Pins the target instead of choosing it from the environment.
+    pub fn target(&mut self, target: Target) -> &mut Build {
+        self.target = Some(target);
+        self
+    }
+
+    /// Whether to print `cargo:` directives. By default they are printed
+    /// inside a build script (Cargo set `OUT_DIR`, `TARGET` and `HOST`) and
+    /// not at run time.
+    pub fn cargo_metadata(&mut self, on: bool) -> &mut Build {
+        self.cargo_metadata = Some(on);
+        self
+    }
+
+    /// Compiles the library; inside a build script, on failure prints the
+    /// error (with the exact command and the compiler's output) to standard
+    /// error and exits with status 1, without a panic.
+    pub fn compile(&self, name: &str) -> Artifact {
+        match self.try_compile(name) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("\nerror: veo-build failed to build library `{name}`:\n{e}\n");
+                std::process::exit(1);
+            }
+        }
+    }
+
+    /// Static mode in one call: `static_link(true)` then
+    /// [`compile`](Build::compile).
+    pub fn compile_static(&mut self, name: &str) -> Artifact {
+        self.static_link(true).compile(name)
+    }
+
+    /// Compiles the library and returns it, or the error.
+    pub fn try_compile(&self, name: &str) -> Result<Artifact> {
+        check_name("library name", name)?;
+        let mut ctx = Context::new(self.cargo_metadata);
+        let out_dir = self.resolve_out_dir()?;
+        let work = out_dir.join("veo-build").join(name);
+        mkdir(&work)?;
+
+        let units = self.collect_sources(&mut ctx, name, &work)?;
+        let langs: BTreeSet<Language> = units.iter().map(|u| u.lang).collect();
+        let chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
+        ctx.warning(&chain.describe(name));
+        if self.static_link && chain.target == Target::Ve {
+            return Err(Error::StaticOnVe { name: name.into() });
+        }
+
+        let opts = self.compile_options(&mut ctx, &chain, &work)?;
+        let objects = compile_all(&mut ctx, &chain, &units, &opts, &work)?;
+        let path = if self.static_link {
+            self.archive(&mut ctx, name, &out_dir, &objects)?
+        } else {
+            self.link_shared(&mut ctx, &chain, name, &out_dir, &units, &objects)?
+        };
+
+        if self.static_link {
+            self.emit_static(&mut ctx, &chain, &units, &out_dir, name);
+            ctx.emit(format!("rustc-env={}={STATIC_LIB}", lib_env_var(name)));
+        } else {
+            ctx.emit(format!(
+                "rustc-env={}={}",
+                lib_env_var(name),
+                path.display()
+            ));
+        }
+        Ok(Artifact {
+            name: name.into(),
+            path,
+            is_static: self.static_link,
+            target: chain.target,
+            directives: ctx.into_directives(),
+        })
+    }
+
+    fn resolve_out_dir(&self) -> Result<PathBuf> {
+        let dir = match &self.out_dir {
+            Some(d) => d.clone(),
+            None => PathBuf::from(cargo_var("OUT_DIR").ok_or(Error::NoOutDir)?),
+        };
+        let dir = absolute(&dir)?;
+        mkdir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Resolves files, expands directories, writes inline sources.
+    fn collect_sources(&self, ctx: &mut Context, name: &str, work: &Path) -> Result<Vec<Unit>> {
+        let mut units: Vec<Unit> = Vec::new();
+        let push = |units: &mut Vec<Unit>, u: Unit| {
+            if !units.iter().any(|x| x.path == u.path) {
+                units.push(u);
+            }
+        };
+        for src in &self.sources {
+            match src {
+                Source::File(p) => {
+                    let abs = absolute(p)?;
+                    if !abs.is_file() {
+                        return Err(Error::MissingSource {
+                            path: p.clone(),
+                            cwd: std::env::current_dir().unwrap_or_default(),
+                        });
+                    }
+                    let lang = Language::from_path(p)
+                        .ok_or_else(|| Error::UnknownLanguage { path: p.clone() })?;
+                    ctx.rerun_if_changed(&abs);
+                    push(&mut units, Unit { path: abs, lang });
+                }
+                Source::Dir(d) => {
+                    let abs = absolute(d)?;
+                    let entries =
+                        fs::read_dir(&abs).map_err(|e| Error::io("cannot read directory", d, e))?;
+                    let mut found: Vec<(PathBuf, Language)> = Vec::new();
+                    for entry in entries {
+                        let entry = entry.map_err(|e| Error::io("cannot read directory", d, e))?;
+                        let p = entry.path();
+                        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+                        if let (false, true, Some(lang)) =
+                            (hidden, p.is_file(), Language::from_path(&p))
+                        {
+                            found.push((p, lang));
+                        }
+                    }
+                    if found.is_empty() {
+                        return Err(Error::EmptyDir { dir: d.clone() });
+                    }
+                    found.sort();
+                    ctx.rerun_if_changed(&abs);
+                    for (p, lang) in found {
+                        ctx.rerun_if_changed(&p);
+                        push(&mut units, Unit { path: p, lang });
+                    }
+                }
+                Source::Inline { label, lang, text } => {
+                    check_name("inline source label", label)?;
+                    let dir = work.join("src");
+                    mkdir(&dir)?;
+                    let p = dir.join(format!("{label}.{}", lang.extension()));
+                    write_if_changed(&p, text)?;
+                    push(
+                        &mut units,
+                        Unit {
+                            path: p,
+                            lang: *lang,
+                        },
+                    );
+                }
+            }
+        }
+        if units.is_empty() {
+            return Err(Error::NoSources { name: name.into() });
+        }
+        Ok(units)
+    }
+
+    /// Flags shared by every compile command, per language.
+    fn compile_options(
+        &self,
+        ctx: &mut Context,
+        chain: &Toolchain,
+        work: &Path,
+    ) -> Result<Options> {
+        let level = self
+            .opt_level
+            .clone()
+            .or_else(|| cargo_var("OPT_LEVEL"))
+            .unwrap_or_else(|| match cargo_var("PROFILE").as_deref() {
+                Some("debug") => "0".into(),
+                _ => "2".into(),
+            });
+        let debug = self.debug.unwrap_or_else(|| {
+            !matches!(
+                cargo_var("DEBUG").as_deref(),
+                None | Some("false" | "0" | "none")
+            )
+        });
+        let mut preprocessor: Vec<OsString> = Vec::new();
+        for dir in &self.includes {
+            let mut a = OsString::from("-I");
+            a.push(absolute(dir)?);
+            preprocessor.push(a);
+        }
+        for (k, v) in &self.defines {
+            preprocessor.push(match v {
+                Some(v) => format!("-D{k}={v}").into(),
+                None => format!("-D{k}").into(),
+            });
+        }
+        let mut common: Vec<OsString> = vec![opt_flag(chain.target, &level).into(), "-fpic".into()];
+        if debug {
+            common.push("-g".into());
+        }
+        if self.openmp {
+            common.push("-fopenmp".into());
+        }
+        let mut per_lang = std::collections::BTreeMap::new();
+        for (&lang, tool) in &chain.compilers {
+            let mut flags: Vec<OsString> = self
+                .flags
+                .iter()
+                .filter(|(l, _)| l.is_none() || *l == Some(lang))
+                .map(|(_, f)| f.into())
+                .collect();
+            for f in &self.flags_if_supported {
+                if supports(tool, lang, f, work)? {
+                    flags.push(f.into());
+                } else {
+                    ctx.log(&format!(
+                        "veo-build: {} does not accept {f}; left out",
+                        tool.name()
+                    ));
+                }
+            }
+            per_lang.insert(lang, flags);
+        }
+        Ok(Options {
+            common,
+            preprocessor,
+            per_lang,
+        })
+    }
+
+    fn link_shared(
+        &self,
+        ctx: &mut Context,
+        chain: &Toolchain,
+        name: &str,
+        out_dir: &Path,
+        units: &[Unit],
+        objects: &[PathBuf],
+    ) -> Result<PathBuf> {
+        let has = |l: Language| units.iter().any(|u| u.lang == l);
+        // The driver of the "largest" runtime links: Fortran, then C++, then C.
+        let driver = if has(Language::Fortran) {
+            Language::Fortran
+        } else if has(Language::Cxx) {
+            Language::Cxx
+        } else {
+            Language::C
+        };
+        let path = out_dir.join(format!("lib{name}.so"));
+        // Link to a temporary name and rename: a process that has the old
+        // library mapped keeps a consistent file.
+        let tmp = out_dir.join(format!(".lib{name}.so.{}.tmp", std::process::id()));
+        let mut cmd = chain.compiler(driver).cmd();
+        cmd.args(["-shared", "-fpic", "-pthread"]);
+        if self.openmp {
+            cmd.arg("-fopenmp");
+        }
+        cmd.arg("-o").arg(&tmp).args(objects);
+        for lib in &self.link_libs {
+            cmd.arg(format!("-l{lib}"));
+        }
+        cmd.args(&self.link_args);
+        if driver == Language::Fortran && has(Language::Cxx) {
+            cmd.arg(match chain.target {
+                Target::Ve => "-cxxlib",
+                Target::Emulated => "-lstdc++",
+            });
+        }
+        run_logged(ctx, &cmd)?;
+        fs::rename(&tmp, &path).map_err(|e| Error::io("cannot rename the library to", &path, e))?;
+        Ok(path)
+    }
+
+    fn archive(
+        &self,
+        ctx: &mut Context,
+        name: &str,
+        out_dir: &Path,
+        objects: &[PathBuf],
+    ) -> Result<PathBuf> {
+        let path = out_dir.join(format!("lib{name}.a"));
+        if path.exists() {
+            fs::remove_file(&path)
+                .map_err(|e| Error::io("cannot remove the old archive", &path, e))?;
+        }
+        let mut cmd = toolchain::archiver(ctx).cmd();
+        cmd.arg("crs").arg(&path).args(objects);
+        run_logged(ctx, &cmd)?;
+        Ok(path)
+    }
+
+    /// The directives that link a static archive, whole, into the crate's
+    /// programs and export its symbols dynamically.
+    fn emit_static(
+        &self,
+        ctx: &mut Context,
+        chain: &Toolchain,
+        units: &[Unit],
+        out_dir: &Path,
+        name: &str,
+    ) {
+        ctx.emit(format!("rustc-link-search=native={}", out_dir.display()));
+        ctx.emit(format!("rustc-link-lib=static:+whole-archive={name}"));
+        ctx.emit("rustc-link-arg=-Wl,--export-dynamic".into());
+        for lib in &self.link_libs {
+            ctx.emit(format!("rustc-link-lib={lib}"));
+        }
+        let has = |l: Language| units.iter().any(|u| u.lang == l);
+        if has(Language::Cxx) {
+            ctx.emit("rustc-link-lib=stdc++".into());
+        }
+        if has(Language::Fortran) {
+            ctx.emit("rustc-link-lib=gfortran".into());
+        }
+        if self.openmp {
+            ctx.emit("rustc-link-lib=gomp".into());
+        }
+        let _ = chain;
+    }
+}
+
+/// Flags computed once per build.
+pub(crate) struct Options {
+    /// Optimisation, `-fpic`, `-g`, `-fopenmp`.
+    common: Vec<OsString>,
+    /// `-I` and `-D`: also used by the signature check.
+    pub(crate) preprocessor: Vec<OsString>,
+    /// User flags per language.
+    per_lang: std::collections::BTreeMap<Language, Vec<OsString>>,
+}
+
+/// Compiles every unit into an object, in parallel (Cargo's `NUM_JOBS`, or
+/// the number of CPUs), and declares the headers each one read.
+fn compile_all(
+    ctx: &mut Context,
+    chain: &Toolchain,
+    units: &[Unit],
+    opts: &Options,
+    work: &Path,
+) -> Result<Vec<PathBuf>> {
+    let obj_dir = work.join("obj");
+    mkdir(&obj_dir)?;
+    let cmds: Vec<(Cmd, PathBuf, PathBuf)> = units
+        .iter()
+        .map(|u| {
+            let stem = u.path.file_stem().unwrap_or_default().to_string_lossy();
+            let base = format!("{stem}-{:08x}", fnv(u.path.as_os_str().as_encoded_bytes()));
+            let obj = obj_dir.join(format!("{base}.o"));
+            let dep = obj_dir.join(format!("{base}.d"));
+            let mut cmd = chain.compiler(u.lang).cmd();
+            cmd.args(&opts.common)
+                .args(&opts.preprocessor)
+                .args(&opts.per_lang[&u.lang]);
+            if u.lang != Language::Fortran {
+                cmd.arg("-MMD").arg("-MF").arg(&dep);
+            }
+            cmd.arg("-c").arg(&u.path).arg("-o").arg(&obj);
+            (cmd, obj, dep)
+        })
+        .collect();
+    for (cmd, _, dep) in &cmds {
+        ctx.log(&format!("running: {cmd}"));
+        let _ = fs::remove_file(dep);
+    }
+    let jobs = cargo_var("NUM_JOBS")
+        .and_then(|n| n.parse::<usize>().ok())
+        .or_else(|| std::thread::available_parallelism().map(|n| n.get()).ok())
+        .unwrap_or(1)
+        .clamp(1, cmds.len());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<String>>>> =
+        Mutex::new((0..cmds.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((cmd, _, _)) = cmds.get(i) else {
+                    break;
+                };
+                let r = cmd.run();
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut objects = Vec::new();
+    for ((_, obj, dep), r) in cmds.iter().zip(results) {
+        match r {
+            Some(Ok(output)) => {
+                if !output.trim().is_empty() {
+                    ctx.log(&output);
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None => unreachable!("every unit is compiled"),
+        }
+        if let Ok(text) = fs::read_to_string(dep) {
+            for d in depfile::parse(&text) {
+                if let Ok(abs) = absolute(&d) {
+                    if !abs.starts_with(work) {
+                        ctx.rerun_if_changed(&abs);
+                    }
+                }
+            }
+        }
+        objects.push(obj.clone());
+    }
+    Ok(objects)
+}
+
+/// Runs a command, logging it in a build script.
+fn run_logged(ctx: &mut Context, cmd: &Cmd) -> Result<()> {
+    ctx.log(&format!("running: {cmd}"));
+    let out = cmd.run()?;
+    if !out.trim().is_empty() {
+        ctx.log(&out);
+    }
+    Ok(())
+}
+
+/// Whether `tool` accepts `flag` (an empty source compiles with it and
+/// `-Werror`).
+fn supports(tool: &crate::command::Tool, lang: Language, flag: &str, work: &Path) -> Result<bool> {
+    let dir = work.join("probe");
+    mkdir(&dir)?;
+    let src = dir.join(format!("empty.{}", lang.extension()));
+    let text = if lang == Language::Fortran {
+        "end\n"
+    } else {
+        "int veo_build_probe;\n"
+    };
+    write_if_changed(&src, text)?;
+    let mut cmd = tool.cmd();
+    cmd.args(["-Werror", flag, "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.join("empty.o"));
+    Ok(cmd.run_status()?.0)
+}
+
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            what,
+            name: name.into(),
+        })
+    }
+}
+
+pub(crate) fn absolute(p: &Path) -> Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_path_buf())
+    } else {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::io("cannot read the working directory", ".", e))?;
+        Ok(cwd.join(p))
+    }
+}
+
+pub(crate) fn mkdir(p: &Path) -> Result<()> {
+    fs::create_dir_all(p).map_err(|e| Error::io("cannot create directory", p, e))
+}
+
+/// Writes `text` unless the file already holds it (keeps its mtime).
+pub(crate) fn write_if_changed(p: &Path, text: &str) -> Result<()> {
+    if fs::read_to_string(p).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    fs::write(p, text).map_err(|e| Error::io("cannot write", p, e))
+}
+
+/// FNV-1a, to tell apart objects of sources with the same file name.
+fn fnv(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check_name("x", "kernels").is_ok());
+        assert!(check_name("x", "my-kernels_2").is_ok());
+        for bad in ["", "a/b", "a b", "-x", "a.so"] {
+            assert!(check_name("x", bad).is_err(), "{bad}");
+        }
+    }
+}
