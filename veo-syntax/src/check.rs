@@ -1,0 +1,173 @@
+//! The check phase: rules about a block as a whole, after parsing.
+
+use std::collections::HashMap;
+
+use crate::model::KernelBlock;
+use crate::parse::Errors;
+use crate::types::{Intent, ParamKind};
+
+/// The most parameters a kernel may take (VEO's and the runtime's limit).
+pub const MAX_PARAMS: usize = 256;
+
+/// Checks a parsed block: a library is named (or `static` given), no kernel
+/// takes more than [`MAX_PARAMS`] parameters, `#[out]` marks only `&mut`
+/// buffers, and no two generated stubs share a name. Every problem is
+/// reported, combined into one error.
+pub fn check(block: &KernelBlock) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    let options = &block.options;
+    if options.library.is_none() && !options.is_static {
+        errors.push(syn::Error::new(
+            block.span,
+            "name the library that holds these kernels, as given to veo-build \
+             (`veo_build::Build::new().file(..).compile(\"kernels\")`): \
+             `#[ve_kernel(library = \"kernels\")]`, or `#[ve_kernel(static)]` for kernels \
+             linked into the helper",
+        ));
+    }
+    // Stub name -> the kernel that generates it.
+    let mut names: HashMap<String, &syn::Ident> = HashMap::new();
+    for kernel in &block.kernels {
+        if let Some(extra) = kernel.params.get(MAX_PARAMS) {
+            errors.push(syn::Error::new(
+                extra.name.span(),
+                format!(
+                    "a VE kernel takes at most {MAX_PARAMS} parameters and `{}` declares {}: \
+                     pass the rest in a buffer (`&[T]` or a `VePtr<T>`)",
+                    kernel.name,
+                    kernel.params.len()
+                ),
+            ));
+        }
+        for param in &kernel.params {
+            let Some(span) = param.out_attr else { continue };
+            let is_out = matches!(
+                param.kind,
+                ParamKind::Stack {
+                    intent: Intent::Out,
+                    ..
+                }
+            );
+            if !is_out {
+                errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "`#[out]` marks a buffer the kernel fills in: the parameter must be \
+                         `&mut T` or `&mut [T]`, not `{}`",
+                        crate::types::type_text(&param.ty)
+                    ),
+                ));
+            }
+        }
+        let stubs = [kernel.name.to_string(), kernel.sync_name().to_string()];
+        if let Some((key, first)) = stubs
+            .iter()
+            .find_map(|key| names.get(key).map(|first| (key, first)))
+        {
+            errors.push(syn::Error::new(
+                kernel.name.span(),
+                format!(
+                    "`{key}` would be generated twice (also for `{first}`): every kernel `k` \
+                     gets the stubs `k` and `k_sync`; rename this one and keep the C symbol \
+                     with `#[link_name = \"...\"]`"
+                ),
+            ));
+        } else {
+            for key in stubs {
+                names.insert(key, &kernel.name);
+            }
+        }
+    }
+    errors.finish(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse_block;
+    use quote::{format_ident, quote};
+
+    fn check(attr: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> Vec<String> {
+        let block = parse_block(attr, item).expect("parses");
+        match super::check(&block) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_library_is_required() {
+        let m = check(
+            quote!(),
+            quote!(
+                extern "C" {
+                    fn f();
+                }
+            ),
+        );
+        assert_eq!(m.len(), 1);
+        assert!(m[0].starts_with("name the library"));
+        assert!(check(
+            quote!(static),
+            quote!(
+                extern "C" {
+                    fn f();
+                }
+            )
+        )
+        .is_empty());
+        assert!(check(
+            quote!(library = "k"),
+            quote!(
+                extern "C" {
+                    fn f();
+                }
+            )
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn at_most_256_parameters() {
+        let params = |n: usize| {
+            let names = (0..n).map(|i| format_ident!("a{i}"));
+            quote!(extern "C" { fn many(#(#names: i32),*); })
+        };
+        assert!(check(quote!(static), params(256)).is_empty());
+        let m = check(quote!(static), params(257));
+        assert_eq!(m.len(), 1);
+        assert!(m[0].contains("at most 256 parameters and `many` declares 257"));
+    }
+
+    #[test]
+    fn out_needs_a_mutable_reference() {
+        let m = check(
+            quote!(static),
+            quote!(
+                extern "C" {
+                    fn f(#[out] a: &[f64], #[out] b: i32, #[out] c: &mut [f64]);
+                }
+            ),
+        );
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m[0].contains("not `&[f64]`"));
+        assert!(m[1].contains("not `i32`"));
+    }
+
+    #[test]
+    fn stub_names_are_unique() {
+        let m = check(
+            quote!(static),
+            quote!(
+                extern "C" {
+                    fn f();
+                    fn f_sync();
+                    fn g();
+                    fn g();
+                }
+            ),
+        );
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m[0].starts_with("`f_sync` would be generated twice (also for `f`)"));
+        assert!(m[1].starts_with("`g` would be generated twice"));
+    }
+}
