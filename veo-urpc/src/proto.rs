@@ -257,7 +257,9 @@ pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
         return Err(ProtoError::Corrupt("too many arguments"));
     }
     if image_len > stack_max {
-        return Err(ProtoError::Corrupt("stack image larger than the call frame area"));
+        return Err(ProtoError::Corrupt(
+            "stack image larger than the call frame area",
+        ));
     }
     let mut classes = Vec::with_capacity(nargs);
     for _ in 0..nargs {
@@ -289,7 +291,11 @@ pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
             Some(end) if end <= image_len => {}
             _ => return Err(ProtoError::Corrupt("stack buffer outside the image")),
         }
-        stack.push(StackArg { offset, len, intent });
+        stack.push(StackArg {
+            offset,
+            len,
+            intent,
+        });
     }
     Ok(Call {
         func,
@@ -455,10 +461,29 @@ mod tests {
             intent: Intent::In,
         }];
         let mut buf = vec![0u8; call_body_len(1, 1)];
-        encode_call(&mut buf, 1, ArgClass::Void, &[ArgClass::Stack], &[0], &stack, 24);
+        encode_call(
+            &mut buf,
+            1,
+            ArgClass::Void,
+            &[ArgClass::Stack],
+            &[0],
+            &stack,
+            24,
+        );
         assert!(decode_call(&buf, 1 << 20).is_err(), "buffer past the image");
-        encode_call(&mut buf, 1, ArgClass::Void, &[ArgClass::Stack], &[1], &stack[..0], 0);
-        assert!(decode_call(&buf[..buf.len() - 24], 1 << 20).is_err(), "index past stack");
+        encode_call(
+            &mut buf,
+            1,
+            ArgClass::Void,
+            &[ArgClass::Stack],
+            &[1],
+            &stack[..0],
+            0,
+        );
+        assert!(
+            decode_call(&buf[..buf.len() - 24], 1 << 20).is_err(),
+            "index past stack"
+        );
         let mut buf = vec![0u8; call_body_len(0, 0)];
         encode_call(&mut buf, 1, ArgClass::Void, &[], &[], &[], 1 << 30);
         assert!(decode_call(&buf, 1 << 20).is_err(), "image over the limit");
@@ -470,7 +495,10 @@ mod tests {
         let mut buf = vec![0u8; RESULT_FIXED + 5];
         encode_result(&mut buf, Status::Symbol, 9, b"nope!");
         let r = decode_result(&buf).unwrap();
-        assert_eq!((r.status, r.value, r.text), (Status::Symbol, 9, &b"nope!"[..]));
+        assert_eq!(
+            (r.status, r.value, r.text),
+            (Status::Symbol, 9, &b"nope!"[..])
+        );
         buf[0] = 77;
         assert!(decode_result(&buf).is_err());
     }

@@ -113,18 +113,41 @@ impl Ring {
             .wait(policy, deadline, || self.has_data() || ready(), aborted)
     }
 
-    /// Waits until the published tail differs from `seen` (new messages), for
-    /// VH threads that share one consumer.
-    pub fn wait_tail_change(
+    /// Waits on this ring's data wake-up word until `ready` holds, for VH
+    /// threads that share one consumer (they wait for the tail to move past
+    /// what they drained, or for other news).
+    pub fn wait_until(
         &self,
-        seen: u64,
+        policy: &WaitPolicy,
+        deadline: Option<Instant>,
+        ready: impl FnMut() -> bool,
+        aborted: impl FnMut() -> bool,
+    ) -> Wake {
+        self.hdr().data.wait(policy, deadline, ready, aborted)
+    }
+
+    /// Wakes the consumers sleeping on this ring's data word.
+    pub fn wake_consumers(&self) {
+        self.hdr().data.notify_always();
+    }
+
+    /// Waits until the producer could write a message of `total` bytes
+    /// (for a producer that must do other work while it waits).
+    pub fn wait_space(
+        &self,
+        tail: u64,
+        total: u64,
         policy: &WaitPolicy,
         deadline: Option<Instant>,
         aborted: impl FnMut() -> bool,
     ) -> Wake {
-        self.hdr()
-            .data
-            .wait(policy, deadline, || self.tail() != seen, aborted)
+        let h = self.hdr();
+        h.space.wait(
+            policy,
+            deadline,
+            || tail - h.head.load(Ordering::Acquire) + 2 * total <= self.cap,
+            aborted,
+        )
     }
 }
 
@@ -165,7 +188,11 @@ impl Producer {
         let head = self.ring.hdr().head.load(Ordering::Acquire);
         let pos = self.tail % cap;
         let to_end = cap - pos;
-        let need = if total > to_end { to_end + total } else { total };
+        let need = if total > to_end {
+            to_end + total
+        } else {
+            total
+        };
         if self.tail - head + need > cap {
             return false;
         }
@@ -203,6 +230,11 @@ impl Producer {
                 p.add(8).cast::<u64>().write(reqid);
             }
         }
+    }
+
+    /// The written (possibly unpublished) tail.
+    pub fn tail(&self) -> u64 {
+        self.tail
     }
 
     /// Whether messages were written since the last publish.

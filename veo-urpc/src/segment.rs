@@ -107,6 +107,19 @@ pub struct ChannelHeader {
     /// Wakes the worker when its gate is released.
     pub gate_released_wake: WakeWord,
     _pad1: [u64; 6],
+    /// Set by the helper when this channel's worker has stopped, so that the
+    /// VH can reuse the slot; reset by the VH before it opens the slot again.
+    pub worker_exited: AtomicU32,
+    _pad2: [u32; 15],
+}
+
+impl ChannelHeader {
+    /// Resets the gate and exit words before a slot is reused.
+    pub fn reset(&self) {
+        self.gate_reached.store(0, Ordering::Release);
+        self.gate_released.store(0, Ordering::Release);
+        self.worker_exited.store(0, Ordering::Release);
+    }
 }
 
 /// Sizes of a new segment.
@@ -215,28 +228,31 @@ impl Segment {
         seg.channels = cfg.channels.max(1);
         // SAFETY: the header page is mapped, writable and not yet shared.
         unsafe {
-            seg.base.cast::<SegmentHeader>().as_ptr().write(SegmentHeader {
-                magic: MAGIC,
-                version: PROTOCOL_VERSION,
-                layout: LAYOUT,
-                size: seg.len as u64,
-                channels: seg.channels as u64,
-                ring_bytes: ring_bytes as u64,
-                stack_size: cfg.stack_size,
-                token,
-                parent_pid: std::process::id(),
-                core: cfg.core.map_or(-1, |c| c as i32),
-                helper_state: AtomicU32::new(state::STARTING),
-                helper_pid: AtomicU32::new(0),
-                helper_version: AtomicU64::new(0),
-                helper_layout: AtomicU64::new(0),
-                fault_kind: AtomicU32::new(fault::NONE),
-                fault_signal: AtomicI32::new(0),
-                fault_channel: AtomicU64::new(0),
-                fault_reqid: AtomicU64::new(0),
-                fault_addr: AtomicU64::new(0),
-                shutdown: AtomicU32::new(0),
-            });
+            seg.base
+                .cast::<SegmentHeader>()
+                .as_ptr()
+                .write(SegmentHeader {
+                    magic: MAGIC,
+                    version: PROTOCOL_VERSION,
+                    layout: LAYOUT,
+                    size: seg.len as u64,
+                    channels: seg.channels as u64,
+                    ring_bytes: ring_bytes as u64,
+                    stack_size: cfg.stack_size,
+                    token,
+                    parent_pid: std::process::id(),
+                    core: cfg.core.map_or(-1, |c| c as i32),
+                    helper_state: AtomicU32::new(state::STARTING),
+                    helper_pid: AtomicU32::new(0),
+                    helper_version: AtomicU64::new(0),
+                    helper_layout: AtomicU64::new(0),
+                    fault_kind: AtomicU32::new(fault::NONE),
+                    fault_signal: AtomicI32::new(0),
+                    fault_channel: AtomicU64::new(0),
+                    fault_reqid: AtomicU64::new(0),
+                    fault_addr: AtomicU64::new(0),
+                    shutdown: AtomicU32::new(0),
+                });
         }
         // Ring and channel headers start zeroed (fresh memfd pages are zero),
         // which is their empty state.
@@ -246,7 +262,10 @@ impl Segment {
     fn map_new(len: usize, huge: bool) -> io::Result<Segment> {
         use rustix::fs::MemfdFlags;
         let (flags, len) = if huge {
-            (MemfdFlags::CLOEXEC | MemfdFlags::HUGETLB, len.next_multiple_of(2 << 20))
+            (
+                MemfdFlags::CLOEXEC | MemfdFlags::HUGETLB,
+                len.next_multiple_of(2 << 20),
+            )
         } else {
             (MemfdFlags::CLOEXEC, len)
         };
@@ -328,7 +347,9 @@ impl Segment {
     /// Announces, in the header, the helper's own version, for a VH to
     /// report a mismatch (used even when `attach` refused).
     pub fn announce_refusal(fd: BorrowedFd<'_>) {
-        let Ok(st) = rustix::fs::fstat(fd) else { return };
+        let Ok(st) = rustix::fs::fstat(fd) else {
+            return;
+        };
         if (st.st_size as usize) < HEADER_BYTES {
             return;
         }

@@ -192,7 +192,10 @@ mod tests {
         word.notify();
         let (r, took) = t.join().unwrap();
         assert_eq!(r, Wake::Ready);
-        assert!(took < Duration::from_secs(10), "woken by notify, not the 30 s slice");
+        assert!(
+            took < Duration::from_secs(10),
+            "woken by notify, not the 30 s slice"
+        );
     }
 
     #[test]
@@ -204,6 +207,9 @@ mod tests {
             Wake::TimedOut
         );
         assert!(Instant::now() >= soon);
-        assert_eq!(word.wait(&WaitPolicy::VH, None, || false, || true), Wake::Aborted);
+        assert_eq!(
+            word.wait(&WaitPolicy::VH, None, || false, || true),
+            Wake::Aborted
+        );
     }
 }

@@ -1,0 +1,512 @@
+//! The helper's main loop: attach, announce, then serve channels.
+
+use crate::call::Caller;
+use crate::library::Libraries;
+use crate::memory::{self, Allocations};
+use crate::{exit_code, fault, HelperConfig};
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use veo_urpc::proto::{self, Call, Status};
+use veo_urpc::segment::{state, AttachError, LAYOUT};
+use veo_urpc::{Consumer, Producer, Segment, WaitPolicy, Wake};
+
+/// Worker threads get a roomy stack: kernels may keep big arrays on it.
+const WORKER_STACK: usize = 64 << 20;
+
+struct Helper {
+    seg: &'static Segment,
+    mem: Allocations,
+    libs: Libraries,
+    workers: Mutex<HashMap<usize, JoinHandle<()>>>,
+    ppid: u32,
+}
+
+fn die(code: i32, msg: std::fmt::Arguments<'_>) -> ! {
+    eprintln!("ve-helper: {msg}");
+    // SAFETY: ending the process without running anything else.
+    unsafe { libc::_exit(code) }
+}
+
+fn getppid() -> u32 {
+    // SAFETY: getppid has no preconditions.
+    unsafe { libc::getppid() as u32 }
+}
+
+pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
+    if getppid() != cfg.ppid {
+        die(
+            exit_code::NOT_PARENT,
+            format_args!("not started by process {}", cfg.ppid),
+        );
+    }
+    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // The parent may have died before the line above: then we were reparented.
+    if getppid() != cfg.ppid {
+        die(
+            exit_code::NOT_PARENT,
+            format_args!("parent {} is gone", cfg.ppid),
+        );
+    }
+    // A second descriptor, to announce a refusal after `attach` consumed the first.
+    let spare = fd.try_clone().ok();
+    let seg = match Segment::attach(fd) {
+        Ok(seg) => seg,
+        Err(e @ AttachError::Mismatch { .. }) => {
+            if let Some(spare) = &spare {
+                use std::os::fd::AsFd;
+                Segment::announce_refusal(spare.as_fd());
+            }
+            die(exit_code::MISMATCH, format_args!("{e}"))
+        }
+        Err(e) => die(exit_code::BAD_SEGMENT, format_args!("{e}")),
+    };
+    drop(spare);
+    let h = seg.header();
+    if h.token != cfg.token || h.parent_pid != cfg.ppid {
+        die(
+            exit_code::BAD_SEGMENT,
+            format_args!("segment token mismatch"),
+        );
+    }
+    if h.core >= 0 {
+        pin(h.core as usize);
+    }
+    let seg: &'static Segment = Box::leak(Box::new(seg));
+    fault::install(seg);
+    let helper: &'static Helper = Box::leak(Box::new(Helper {
+        seg,
+        mem: Allocations::default(),
+        libs: Libraries::default(),
+        workers: Mutex::new(HashMap::new()),
+        ppid: cfg.ppid,
+    }));
+    let h = seg.header();
+    // SAFETY: getpid has no preconditions.
+    h.helper_pid
+        .store(unsafe { libc::getpid() } as u32, Ordering::Relaxed);
+    h.helper_version
+        .store(proto::PROTOCOL_VERSION, Ordering::Relaxed);
+    h.helper_layout.store(LAYOUT, Ordering::Relaxed);
+    h.helper_state.store(state::READY, Ordering::Release);
+    seg.channel(0).res.wake_all();
+    Worker::new(helper, 0).run();
+    // SAFETY: the control channel asked us to exit; workers die with us.
+    unsafe { libc::_exit(0) }
+}
+
+/// Pins the helper to `core` (modulo the CPUs this machine has): VE_CORE_NUMBER.
+fn pin(core: usize) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core % n, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+enum Pending {
+    None,
+    Stack {
+        reqid: u64,
+        call: Call,
+        received: u64,
+    },
+    Write {
+        reqid: u64,
+        addr: u64,
+        len: u64,
+        received: u64,
+        err: Option<String>,
+    },
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Worker {
+    h: &'static Helper,
+    idx: usize,
+    res: Producer,
+    frame: Vec<u128>,
+    pending: Pending,
+    caller: Caller,
+    stack_max: u64,
+}
+
+impl Worker {
+    fn new(h: &'static Helper, idx: usize) -> Worker {
+        Worker {
+            h,
+            idx,
+            res: Producer::new(h.seg.channel(idx).res),
+            frame: Vec::new(),
+            pending: Pending::None,
+            caller: Caller::default(),
+            stack_max: h.seg.header().stack_size,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.h.seg.header().shutdown.load(Ordering::Relaxed) != 0 || getppid() != self.h.ppid
+    }
+
+    fn run(mut self) {
+        let chan = self.h.seg.channel(self.idx);
+        let mut cmd = Consumer::new(chan.cmd);
+        loop {
+            let msg = match cmd.peek() {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    let ring = *cmd.ring();
+                    match ring.wait_data(&WaitPolicy::HELPER, None, || false, || self.stopping()) {
+                        Wake::Ready => continue,
+                        _ => return,
+                    }
+                }
+                Err(e) => die(
+                    exit_code::BAD_SEGMENT,
+                    format_args!("channel {}: {e}", self.idx),
+                ),
+            };
+            let (kind, reqid) = (msg.kind, msg.reqid);
+            let flow = self.handle(kind, reqid, msg.body);
+            cmd.advance();
+            if let Flow::Stop = flow {
+                return;
+            }
+        }
+    }
+
+    fn reply(&mut self, reqid: u64, status: Status, value: u64, text: &str) {
+        let text = &text.as_bytes()[..text.len().min(4096)];
+        let stop = || self.h.seg.header().shutdown.load(Ordering::Relaxed) != 0;
+        self.res.write(
+            proto::KIND_RESULT,
+            reqid,
+            proto::RESULT_FIXED + text.len(),
+            |b| proto::encode_result(b, status, value, text),
+            &WaitPolicy::HELPER,
+            stop,
+        );
+        self.res.publish();
+    }
+
+    fn chunk(&self) -> usize {
+        (self.res.ring().max_body() - 16) & !4095
+    }
+
+    /// Sends `len` bytes from `src` (any address) as RDATA at `base`;
+    /// stops at the first bad address.
+    fn send_bytes(&mut self, reqid: u64, base: u64, src: u64, len: u64) -> Result<(), String> {
+        let chunk = self.chunk() as u64;
+        let mut off = 0;
+        while off < len {
+            let n = chunk.min(len - off);
+            let mut err = None;
+            let stop = || self.h.seg.header().shutdown.load(Ordering::Relaxed) != 0;
+            self.res.write(
+                proto::KIND_RDATA,
+                reqid,
+                16 + n as usize,
+                |b| {
+                    proto::encode_words(b, &[base + off, n]);
+                    let dst = b[16..].as_mut_ptr() as u64;
+                    if let Err(e) = memory::copy(dst, src + off, n) {
+                        err = Some(e.0);
+                    }
+                },
+                &WaitPolicy::HELPER,
+                stop,
+            );
+            if let Some(e) = err {
+                return Err(e);
+            }
+            off += n;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, kind: u16, reqid: u64, body: &[u8]) -> Flow {
+        use proto::*;
+        macro_rules! words {
+            ($n:literal) => {
+                match decode_words::<$n>(body) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        self.reply(reqid, Status::Invalid, 0, &e.to_string());
+                        return Flow::Continue;
+                    }
+                }
+            };
+        }
+        match kind {
+            KIND_CALL => match decode_call(body, self.stack_max) {
+                Err(e) => self.reply(reqid, Status::Invalid, 0, &e.to_string()),
+                Ok(call) if call.func == 0 => {
+                    self.reply(reqid, Status::Invalid, 0, "call of a null function")
+                }
+                Ok(call) if call.image_len == 0 => self.execute(reqid, call),
+                Ok(call) => {
+                    let words = (call.image_len as usize).div_ceil(16);
+                    if self.frame.len() < words {
+                        self.frame.resize(words, 0);
+                    }
+                    self.pending = Pending::Stack {
+                        reqid,
+                        call,
+                        received: 0,
+                    };
+                }
+            },
+            KIND_DATA => {
+                let ([offset, len], rest) = words!(2);
+                self.data(reqid, offset, len, rest);
+            }
+            KIND_WRITE => {
+                let ([addr, len], _) = words!(2);
+                let err = addr
+                    .checked_add(len)
+                    .is_none()
+                    .then(|| "address + length overflows".to_string());
+                if len == 0 {
+                    self.reply(reqid, Status::Ok, 0, "");
+                } else {
+                    self.pending = Pending::Write {
+                        reqid,
+                        addr,
+                        len,
+                        received: 0,
+                        err,
+                    };
+                }
+            }
+            KIND_READ => {
+                let ([addr, len], _) = words!(2);
+                if addr.checked_add(len).is_none() {
+                    self.reply(
+                        reqid,
+                        Status::InvalidAddress,
+                        addr,
+                        "address + length overflows",
+                    );
+                } else {
+                    match self.send_bytes(reqid, 0, addr, len) {
+                        Ok(()) => self.reply(reqid, Status::Ok, 0, ""),
+                        Err(e) => self.reply(reqid, Status::InvalidAddress, addr, &e),
+                    }
+                }
+            }
+            KIND_ALLOC => {
+                let ([size], _) = words!(1);
+                match self.h.mem.alloc(size) {
+                    Some(addr) => self.reply(reqid, Status::Ok, addr, ""),
+                    None => self.reply(reqid, Status::OutOfMemory, size, ""),
+                }
+            }
+            KIND_FREE => {
+                let ([addr], _) = words!(1);
+                match self.h.mem.free(addr) {
+                    Ok(()) => self.reply(reqid, Status::Ok, 0, ""),
+                    Err(e) => self.reply(reqid, Status::InvalidAddress, addr, &e.0),
+                }
+            }
+            KIND_MEMCPY => {
+                let ([dst, src, len], _) = words!(3);
+                match memory::copy(dst, src, len) {
+                    Ok(()) => self.reply(reqid, Status::Ok, 0, ""),
+                    Err(e) => self.reply(reqid, Status::InvalidAddress, src, &e.0),
+                }
+            }
+            KIND_LOAD => {
+                let ([len], rest) = words!(1);
+                match rest.get(..len as usize) {
+                    None => self.reply(reqid, Status::Invalid, 0, "truncated path"),
+                    Some(path) => match self.h.libs.load(path) {
+                        Ok(handle) => self.reply(reqid, Status::Ok, handle, ""),
+                        Err(e) => self.reply(reqid, Status::Library, 0, &e),
+                    },
+                }
+            }
+            KIND_UNLOAD => {
+                let ([handle], _) = words!(1);
+                match self.h.libs.unload(handle) {
+                    Ok(()) => self.reply(reqid, Status::Ok, 0, ""),
+                    Err(e) => self.reply(reqid, Status::Library, 0, &e),
+                }
+            }
+            KIND_SYMBOL => {
+                let ([handle, len], rest) = words!(2);
+                match rest.get(..len as usize) {
+                    None => self.reply(reqid, Status::Invalid, 0, "truncated name"),
+                    Some(name) => match self.h.libs.symbol(handle, name) {
+                        Ok(addr) => self.reply(reqid, Status::Ok, addr, ""),
+                        Err(e) => self.reply(reqid, Status::Symbol, 0, &e),
+                    },
+                }
+            }
+            KIND_OPEN => {
+                let ([index], _) = words!(1);
+                match self.open(index as usize) {
+                    Ok(()) => self.reply(reqid, Status::Ok, 0, ""),
+                    Err(e) => self.reply(reqid, Status::Invalid, 0, &e),
+                }
+            }
+            KIND_JOIN => {
+                let ([index], _) = words!(1);
+                let handle = self.h.workers.lock().unwrap().remove(&(index as usize));
+                if let Some(t) = handle {
+                    let _ = t.join();
+                }
+                self.reply(reqid, Status::Ok, 0, "");
+            }
+            KIND_CLOSE => {
+                self.reply(reqid, Status::Ok, 0, "");
+                return Flow::Stop;
+            }
+            KIND_GATE => {
+                let ch = self.h.seg.channel(self.idx);
+                let g = ch.header();
+                g.gate_reached.store(reqid, Ordering::Release);
+                g.gate_reached_wake.notify();
+                let wake = g.gate_released_wake.wait(
+                    &WaitPolicy::HELPER,
+                    None,
+                    || g.gate_released.load(Ordering::Acquire) == reqid,
+                    || self.stopping(),
+                );
+                if wake != Wake::Ready {
+                    return Flow::Stop;
+                }
+            }
+            KIND_NOP => self.reply(reqid, Status::Ok, 0, ""),
+            KIND_EXIT => return Flow::Stop,
+            _ => self.reply(reqid, Status::Invalid, 0, "unknown command"),
+        }
+        Flow::Continue
+    }
+
+    fn open(&mut self, index: usize) -> Result<(), String> {
+        if self.idx != 0 || index == 0 || index >= self.h.seg.channels() {
+            return Err(format!("cannot open channel {index}"));
+        }
+        let mut workers = self.h.workers.lock().unwrap();
+        if workers.contains_key(&index) {
+            return Err(format!("channel {index} is already open"));
+        }
+        let h = self.h;
+        let t = std::thread::Builder::new()
+            .name(format!("ve-context-{index}"))
+            .stack_size(WORKER_STACK)
+            .spawn(move || {
+                fault::alt_stack();
+                Worker::new(h, index).run();
+                h.seg
+                    .channel(index)
+                    .header()
+                    .worker_exited
+                    .store(1, Ordering::Release);
+            })
+            .map_err(|e| e.to_string())?;
+        workers.insert(index, t);
+        Ok(())
+    }
+
+    fn data(&mut self, reqid: u64, offset: u64, len: u64, bytes: &[u8]) {
+        let Some(bytes) = bytes.get(..len as usize) else {
+            return self.reply(reqid, Status::Invalid, 0, "truncated data");
+        };
+        match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Stack {
+                reqid: r,
+                call,
+                received,
+            } if r == reqid => {
+                let end = offset.checked_add(len).filter(|&e| e <= call.image_len);
+                let Some(_) = end else {
+                    return self.reply(reqid, Status::Invalid, 0, "stack data outside the image");
+                };
+                let frame: &mut [u8] = bytemuck_bytes(&mut self.frame);
+                frame[offset as usize..(offset + len) as usize].copy_from_slice(bytes);
+                let received = received + len;
+                if received >= call.image_len {
+                    self.execute(reqid, call);
+                } else {
+                    self.pending = Pending::Stack {
+                        reqid,
+                        call,
+                        received,
+                    };
+                }
+            }
+            Pending::Write {
+                reqid: r,
+                addr,
+                len: total,
+                received,
+                mut err,
+            } if r == reqid => {
+                if err.is_none() {
+                    if let Err(e) =
+                        memory::copy(addr.wrapping_add(offset), bytes.as_ptr() as u64, len)
+                    {
+                        err = Some(e.0);
+                    }
+                }
+                let received = received + len;
+                if received >= total {
+                    match err {
+                        None => self.reply(reqid, Status::Ok, 0, ""),
+                        Some(e) => self.reply(reqid, Status::InvalidAddress, addr, &e),
+                    }
+                } else {
+                    self.pending = Pending::Write {
+                        reqid,
+                        addr,
+                        len: total,
+                        received,
+                        err,
+                    };
+                }
+            }
+            other => {
+                self.pending = other;
+                self.reply(reqid, Status::Invalid, 0, "data for no pending request");
+            }
+        }
+    }
+
+    fn execute(&mut self, reqid: u64, call: Call) {
+        let frame = bytemuck_bytes(&mut self.frame).as_mut_ptr();
+        fault::set_current(self.idx as u64, reqid);
+        // SAFETY: the VH vouches for the signature (typed stubs or Args);
+        // the frame holds the whole image (checked when it was received).
+        let r = unsafe { self.caller.invoke(&call, frame) };
+        fault::clear_current();
+        let value = match r {
+            Ok(v) => v,
+            Err(e) => return self.reply(reqid, Status::Invalid, 0, &e),
+        };
+        let mut out = 0;
+        for s in call.stack.iter().filter(|s| s.intent.copies_out()) {
+            let src = frame as u64 + s.offset;
+            if let Err(e) = self.send_bytes(reqid, out, src, s.len) {
+                return self.reply(reqid, Status::Invalid, 0, &e);
+            }
+            out += s.len;
+        }
+        self.reply(reqid, Status::Ok, value, "");
+    }
+}
+
+fn bytemuck_bytes(v: &mut [u128]) -> &mut [u8] {
+    // SAFETY: u128 has no padding and any byte pattern is a valid u8; the
+    // length is scaled to bytes.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
+}

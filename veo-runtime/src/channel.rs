@@ -1,0 +1,334 @@
+//! The VH end of one channel: submitting commands, collecting results.
+//!
+//! Any number of VH threads may submit to and wait on one channel. Submits
+//! are serialised by a mutex around the ring's producer; whichever thread
+//! waits drains the result ring into a table, and takes its own result from
+//! there. A request's answer bytes (OUT/INOUT buffers, reads) wait in the
+//! table until the request's own `wait`/`peek` copies them out.
+
+use crate::error::{Error, Result};
+use crate::life::Life;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use veo_urpc::proto::{self, Status};
+use veo_urpc::{Channel, Consumer, Producer, WaitPolicy, Wake};
+
+/// A finished request, as the helper answered it.
+#[derive(Debug, Default)]
+pub(crate) struct Done {
+    pub status: Option<Status>,
+    pub value: u64,
+    pub text: String,
+    pub data: Vec<u8>,
+}
+
+impl Done {
+    pub(crate) fn ok(value: u64) -> Done {
+        Done {
+            status: Some(Status::Ok),
+            value,
+            ..Done::default()
+        }
+    }
+}
+
+pub(crate) struct Tx {
+    pub producer: Producer,
+    next_reqid: u64,
+}
+
+struct Rx {
+    consumer: Consumer,
+    done: HashMap<u64, Done>,
+    partial: HashMap<u64, Vec<u8>>,
+    abandoned: HashSet<u64>,
+}
+
+pub(crate) struct ChannelVh {
+    pub index: usize,
+    pub chan: Channel,
+    pub life: Arc<Life>,
+    tx: Mutex<Tx>,
+    rx: Mutex<Rx>,
+    /// Bumped when a result arrives other than through the ring (VH closures).
+    local_seq: AtomicU64,
+    /// Highest request id published to the helper.
+    published: AtomicU64,
+}
+
+/// A writer of one request's messages, with the channel's producer locked.
+pub(crate) struct Submit<'c> {
+    ch: &'c ChannelVh,
+    tx: std::sync::MutexGuard<'c, Tx>,
+}
+
+impl Submit<'_> {
+    /// Starts a new request and returns its id.
+    pub(crate) fn next_reqid(&mut self) -> u64 {
+        self.tx.next_reqid += 1;
+        self.tx.next_reqid
+    }
+
+    /// Writes one message, waiting for room (and draining results meanwhile,
+    /// so that a full result ring can never block the helper for good).
+    pub(crate) fn message(
+        &mut self,
+        kind: u16,
+        reqid: u64,
+        body_len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<()> {
+        let mut fill = Some(fill);
+        loop {
+            if self
+                .tx
+                .producer
+                .try_write(kind, reqid, body_len, |b| (fill.take().unwrap())(b))
+            {
+                return Ok(());
+            }
+            self.publish();
+            self.ch.try_drain();
+            self.ch.life.check()?;
+            let ring = *self.tx.producer.ring();
+            let total = (16 + body_len).next_multiple_of(8) as u64;
+            // Short slices: while we wait for room, results may need draining.
+            let soon = Instant::now() + Duration::from_millis(1);
+            ring.wait_space(
+                self.tx.producer.tail(),
+                total,
+                &WaitPolicy::VH,
+                Some(soon),
+                || self.ch.life.is_dead(),
+            );
+        }
+    }
+
+    /// Sends `bytes` as DATA messages at `base`, split so that copying in and
+    /// copying out overlap.
+    pub(crate) fn data(&mut self, reqid: u64, base: u64, bytes: &[u8]) -> Result<()> {
+        let chunk = self.chunk();
+        for (i, piece) in bytes.chunks(chunk).enumerate() {
+            let off = base + (i * chunk) as u64;
+            self.message(proto::KIND_DATA, reqid, 16 + piece.len(), |b| {
+                proto::encode_words(b, &[off, piece.len() as u64]);
+                b[16..16 + piece.len()].copy_from_slice(piece);
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The largest DATA payload: a quarter ring, so that two pieces are in
+    /// flight while a third is copied.
+    pub(crate) fn chunk(&self) -> usize {
+        ((self.tx.producer.ring().max_body() - 16) & !4095).min(256 << 10)
+    }
+
+    /// Makes everything written visible to the helper (one wake-up at most).
+    pub(crate) fn publish(&mut self) {
+        if self.tx.producer.pending() {
+            self.tx.producer.publish();
+            self.ch
+                .published
+                .store(self.tx.next_reqid, Ordering::Release);
+        }
+    }
+}
+
+impl Drop for Submit<'_> {
+    fn drop(&mut self) {
+        self.publish();
+    }
+}
+
+impl ChannelVh {
+    pub(crate) fn new(index: usize, chan: Channel, life: Arc<Life>) -> ChannelVh {
+        ChannelVh {
+            index,
+            chan,
+            life,
+            tx: Mutex::new(Tx {
+                producer: Producer::new(chan.cmd),
+                next_reqid: 0,
+            }),
+            rx: Mutex::new(Rx {
+                consumer: Consumer::new(chan.res),
+                done: HashMap::new(),
+                partial: HashMap::new(),
+                abandoned: HashSet::new(),
+            }),
+            local_seq: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+        }
+    }
+
+    /// Locks the producer for a request's messages.
+    pub(crate) fn submit(&self) -> Result<Submit<'_>> {
+        self.life.check()?;
+        Ok(Submit {
+            ch: self,
+            tx: self.tx.lock().unwrap_or_else(|e| e.into_inner()),
+        })
+    }
+
+    /// One command without data, answered by a RESULT.
+    pub(crate) fn simple(&self, kind: u16, words: &[u64], tail: &[u8]) -> Result<u64> {
+        let mut s = self.submit()?;
+        let reqid = s.next_reqid();
+        let n = words.len() * 8;
+        s.message(kind, reqid, n + tail.len(), |b| {
+            proto::encode_words(b, words);
+            b[n..n + tail.len()].copy_from_slice(tail);
+        })?;
+        Ok(reqid)
+    }
+
+    /// Asks the helper to exit, without waiting and even on a closed proc.
+    pub(crate) fn exit_message(&self) -> bool {
+        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        tx.next_reqid += 1;
+        let reqid = tx.next_reqid;
+        let ok = tx.producer.try_write(proto::KIND_EXIT, reqid, 0, |_| {});
+        tx.producer.publish();
+        ok
+    }
+
+    fn lock_rx(&self) -> std::sync::MutexGuard<'_, Rx> {
+        self.rx.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drains if no other thread is draining.
+    fn try_drain(&self) {
+        if let Ok(mut rx) = self.rx.try_lock() {
+            rx.drain(&self.life);
+        }
+    }
+
+    /// Records the result of a request answered on the VH (a VH closure).
+    pub(crate) fn complete_locally(&self, reqid: u64, done: Done) {
+        {
+            let mut rx = self.lock_rx();
+            if !rx.abandoned.remove(&reqid) {
+                rx.done.insert(reqid, done);
+            }
+        }
+        self.local_seq.fetch_add(1, Ordering::Release);
+        self.chan.res.wake_consumers();
+    }
+
+    /// Takes the result of `reqid` if it is there.
+    pub(crate) fn poll(&self, reqid: u64) -> Result<Option<Done>> {
+        let mut rx = self.lock_rx();
+        rx.drain(&self.life);
+        if let Some(d) = rx.done.remove(&reqid) {
+            return Ok(Some(d));
+        }
+        drop(rx);
+        if self.life.is_dead() {
+            return Err(self.life.error_for(self.index, reqid));
+        }
+        Ok(None)
+    }
+
+    /// Waits for the result of `reqid`.
+    pub(crate) fn wait(&self, reqid: u64, deadline: Option<Instant>) -> Result<Done> {
+        loop {
+            let (seen_tail, seen_local) = {
+                let mut rx = self.lock_rx();
+                rx.drain(&self.life);
+                if let Some(d) = rx.done.remove(&reqid) {
+                    return Ok(d);
+                }
+                (rx.consumer.head(), self.local_seq.load(Ordering::Acquire))
+            };
+            if self.life.is_dead() {
+                return Err(self.life.error_for(self.index, reqid));
+            }
+            if self.published.load(Ordering::Acquire) < reqid {
+                return Err(Error::InvalidArgument(
+                    "waiting for a request that was never submitted".into(),
+                ));
+            }
+            let ring = self.chan.res;
+            let wake = ring.wait_until(
+                &WaitPolicy::VH,
+                deadline,
+                || ring.tail() != seen_tail || self.local_seq.load(Ordering::Acquire) != seen_local,
+                || self.life.is_dead(),
+            );
+            if wake == Wake::TimedOut {
+                // One last look: the answer may have come with the deadline.
+                if let Some(d) = self.poll(reqid)? {
+                    return Ok(d);
+                }
+                // The caller knows the time limit it gave and fills it in.
+                return Err(Error::Timeout(Duration::ZERO));
+            }
+        }
+    }
+
+    /// Forgets a request nobody will wait for.
+    pub(crate) fn abandon(&self, reqid: u64) {
+        let mut rx = self.lock_rx();
+        rx.drain(&self.life);
+        if rx.done.remove(&reqid).is_none() {
+            rx.partial.remove(&reqid);
+            rx.abandoned.insert(reqid);
+        }
+    }
+}
+
+impl Rx {
+    /// Moves every message in the result ring into the tables.
+    fn drain(&mut self, life: &Life) {
+        loop {
+            let msg = match self.consumer.peek() {
+                Ok(Some(m)) => m,
+                Ok(None) => return,
+                Err(e) => {
+                    life.protocol_failure(&e.to_string());
+                    return;
+                }
+            };
+            let reqid = msg.reqid;
+            match msg.kind {
+                proto::KIND_RDATA => {
+                    if let Ok(([offset, len], rest)) = proto::decode_words::<2>(msg.body) {
+                        if let (Some(bytes), false) =
+                            (rest.get(..len as usize), self.abandoned.contains(&reqid))
+                        {
+                            let buf = self.partial.entry(reqid).or_default();
+                            let end = offset as usize + bytes.len();
+                            if buf.len() < end {
+                                buf.resize(end, 0);
+                            }
+                            buf[offset as usize..end].copy_from_slice(bytes);
+                        }
+                    }
+                }
+                proto::KIND_RESULT => {
+                    let done = match proto::decode_result(msg.body) {
+                        Ok(r) => Done {
+                            status: Some(r.status),
+                            value: r.value,
+                            text: String::from_utf8_lossy(r.text).into_owned(),
+                            data: self.partial.remove(&reqid).unwrap_or_default(),
+                        },
+                        Err(e) => Done {
+                            status: None,
+                            text: e.to_string(),
+                            ..Done::default()
+                        },
+                    };
+                    if !self.abandoned.remove(&reqid) {
+                        self.done.insert(reqid, done);
+                    }
+                }
+                _ => life.protocol_failure("unexpected message kind from the helper"),
+            }
+            self.consumer.advance();
+        }
+    }
+}

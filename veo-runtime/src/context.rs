@@ -1,0 +1,401 @@
+//! Contexts: a worker on the VE with its own ordered queue.
+
+use crate::args::{Args, KernelRet};
+use crate::channel::{ChannelVh, Done};
+use crate::error::{Error, Result};
+use crate::library::{Function, KernelLibrary};
+use crate::memory;
+use crate::proc::{ProcShared, Slot};
+use crate::ptr::VePtr;
+use crate::request::{Request, What};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use veo_urpc::proto::{self, ArgClass, Status};
+use veo_urpc::{WaitPolicy, Wake};
+
+/// Whether a context takes requests (VEO's `veo_get_context_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContextState {
+    /// Open, its proc alive.
+    Running,
+    /// Closed, or its proc was dropped.
+    Closed,
+    /// Its proc's helper died.
+    Dead,
+}
+
+type VhJob = (u64, Box<dyn FnOnce() -> u64 + Send>);
+
+struct VhExecutor {
+    tx: mpsc::Sender<VhJob>,
+    thread: JoinHandle<()>,
+}
+
+/// A VE worker thread with its own command queue (py-veo's `VeoCtxt`).
+///
+/// Everything queued on one context runs in order. A context can be shared
+/// between threads (`&Context` is `Send`); requests borrow it, so it cannot
+/// be closed while one is pending.
+pub struct Context {
+    proc: Arc<ProcShared>,
+    ch: Arc<ChannelVh>,
+    vh: Mutex<Option<VhExecutor>>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("index", &self.ch.index)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// Queues a call's messages: the CALL, then its stack image as DATA.
+pub(crate) fn submit_call<'a>(
+    ch: &ChannelVh,
+    f: &Function,
+    ret: ArgClass,
+    args: Args<'a>,
+    stack_max: u64,
+) -> Result<(u64, Vec<&'a mut [u8]>)> {
+    args.check(stack_max.min(usize::MAX as u64) as usize)?;
+    let mut s = ch.submit()?;
+    let reqid = s.next_reqid();
+    write_call(&mut s, reqid, f, ret, &args)?;
+    drop(s);
+    Ok((reqid, args.outs.into_iter().map(|(_, b)| b).collect()))
+}
+
+fn write_call(
+    s: &mut crate::channel::Submit<'_>,
+    reqid: u64,
+    f: &Function,
+    ret: ArgClass,
+    args: &Args<'_>,
+) -> Result<()> {
+    let n = proto::call_body_len(args.classes.len(), args.stack.len());
+    s.message(proto::KIND_CALL, reqid, n, |b| {
+        proto::encode_call(
+            b,
+            f.addr,
+            ret,
+            &args.classes,
+            &args.values,
+            &args.stack,
+            args.image.len() as u64,
+        )
+    })?;
+    if !args.image.is_empty() {
+        s.data(reqid, 0, &args.image)?;
+    }
+    Ok(())
+}
+
+impl Context {
+    pub(crate) fn new(proc: Arc<ProcShared>, ch: Arc<ChannelVh>) -> Context {
+        Context {
+            proc,
+            ch,
+            vh: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The context's slot number in its proc.
+    pub fn index(&self) -> usize {
+        self.ch.index
+    }
+
+    /// Whether it takes requests.
+    pub fn state(&self) -> ContextState {
+        if self.closed.load(Ordering::Acquire) || self.proc.life.is_closed() {
+            ContextState::Closed
+        } else if self.proc.life.is_dead() {
+            ContextState::Dead
+        } else {
+            ContextState::Running
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        self.proc.life.check()?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("context"));
+        }
+        Ok(())
+    }
+
+    /// Queues a call of `f` (VEO's `veo_call_async`).
+    pub fn call<'a, R: KernelRet>(
+        &'a self,
+        f: &Function,
+        args: Args<'a>,
+    ) -> Result<Request<'a, R>> {
+        self.check()?;
+        f.check(self.proc.id)?;
+        let (reqid, outs) = submit_call(&self.ch, f, R::CLASS, args, self.proc.stack_size)?;
+        Ok(Request::new(&self.ch, reqid, outs, What::Call))
+    }
+
+    /// Queues a call of the function `name`, found in the proc's libraries
+    /// (VEO's `veo_call_async_by_name`).
+    pub fn call_by_name<'a, R: KernelRet>(
+        &'a self,
+        name: &str,
+        args: Args<'a>,
+    ) -> Result<Request<'a, R>> {
+        let f = self.proc.get_function(name)?;
+        self.call(&f, args)
+    }
+
+    /// Queues several calls with one wake-up of the VE worker.
+    pub fn call_batch<'a, R: KernelRet>(
+        &'a self,
+        calls: impl IntoIterator<Item = (&'a Function, Args<'a>)>,
+    ) -> Result<Vec<Request<'a, R>>> {
+        self.check()?;
+        let stack_max = self.proc.stack_size.min(usize::MAX as u64) as usize;
+        let calls: Vec<(&Function, Args<'a>)> = calls.into_iter().collect();
+        for (f, args) in &calls {
+            f.check(self.proc.id)?;
+            args.check(stack_max)?;
+        }
+        let mut s = self.ch.submit()?;
+        let mut reqs = Vec::with_capacity(calls.len());
+        for (f, args) in calls {
+            let reqid = s.next_reqid();
+            write_call(&mut s, reqid, f, R::CLASS, &args)?;
+            let outs = args.outs.into_iter().map(|(_, b)| b).collect();
+            reqs.push(Request::new(&self.ch, reqid, outs, What::Call));
+        }
+        drop(s); // publishes once
+        Ok(reqs)
+    }
+
+    /// The kernel `symbol` of `lib` in this context's proc, cached.
+    pub fn kernel(&self, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
+        self.check()?;
+        self.proc.kernel(lib, symbol)
+    }
+
+    /// Runs `f` on the VH when the queue reaches it: everything queued before
+    /// has finished and nothing queued after starts until it returns (VEO's
+    /// `veo_call_async_vh`). Its return value is the request's result.
+    pub fn call_vh(&self, f: impl FnOnce() -> u64 + Send + 'static) -> Result<Request<'_, u64>> {
+        self.check()?;
+        let mut vh = self.vh.lock().unwrap_or_else(|e| e.into_inner());
+        let exec = match vh.as_mut() {
+            Some(e) => e,
+            None => vh.insert(self.start_executor()?),
+        };
+        let mut s = self.ch.submit()?;
+        let reqid = s.next_reqid();
+        s.message(proto::KIND_GATE, reqid, 0, |_| {})?;
+        // Hand the closure over before publishing, so the executor has it
+        // when the worker reaches the gate.
+        exec.tx
+            .send((reqid, Box::new(f)))
+            .map_err(|_| Error::Closed("context"))?;
+        drop(s);
+        Ok(Request::new(&self.ch, reqid, Vec::new(), What::Other))
+    }
+
+    fn start_executor(&self) -> Result<VhExecutor> {
+        let (tx, rx) = mpsc::channel::<VhJob>();
+        let ch = self.ch.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("veo-vh-{}", ch.index))
+            .spawn(move || {
+                let g = ch.chan.header();
+                for (reqid, f) in rx {
+                    let wake = g.gate_reached_wake.wait(
+                        &WaitPolicy::VH,
+                        None,
+                        || g.gate_reached.load(Ordering::Acquire) == reqid,
+                        || ch.life.is_dead(),
+                    );
+                    if wake != Wake::Ready {
+                        // The proc is gone; waiters get its error.
+                        continue;
+                    }
+                    let done = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                        Ok(v) => Done::ok(v),
+                        Err(_) => Done {
+                            status: Some(Status::Invalid),
+                            text: "the VH function panicked".into(),
+                            ..Done::default()
+                        },
+                    };
+                    ch.complete_locally(reqid, done);
+                    g.gate_released.store(reqid, Ordering::Release);
+                    g.gate_released_wake.notify();
+                }
+            })
+            .map_err(|e| Error::io("cannot start the VH function thread", e))?;
+        Ok(VhExecutor { tx, thread })
+    }
+
+    /// Queues a write of `src` to VE memory at `dst`; `src` is copied before
+    /// this returns (VEO's `veo_async_write_mem`).
+    pub fn write_async<T: bytemuck::Pod>(
+        &self,
+        dst: impl memory::AsVePtr<T>,
+        src: &[T],
+    ) -> Result<Request<'_, ()>> {
+        self.check()?;
+        memory::check_fits(&dst, src.len())?;
+        let addr = dst.ve_ptr().addr();
+        let bytes: &[u8] = bytemuck::cast_slice(src);
+        let len = bytes.len() as u64;
+        memory::check_range(addr, len)?;
+        let mut s = self.ch.submit()?;
+        let reqid = s.next_reqid();
+        s.message(proto::KIND_WRITE, reqid, 16, |b| {
+            proto::encode_words(b, &[addr, len])
+        })?;
+        s.data(reqid, 0, bytes)?;
+        drop(s);
+        Ok(Request::new(
+            &self.ch,
+            reqid,
+            Vec::new(),
+            What::Transfer { addr, len },
+        ))
+    }
+
+    /// Queues a read of VE memory at `src` into `dst`; the bytes land in
+    /// `dst` inside the request's `wait`/`peek` (VEO's `veo_async_read_mem`).
+    pub fn read_async<'a, T: bytemuck::Pod>(
+        &'a self,
+        dst: &'a mut [T],
+        src: impl memory::AsVePtr<T>,
+    ) -> Result<Request<'a, ()>> {
+        self.check()?;
+        memory::check_fits(&src, dst.len())?;
+        let addr = src.ve_ptr().addr();
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(dst);
+        let len = bytes.len() as u64;
+        memory::check_range(addr, len)?;
+        let reqid = self.ch.simple(proto::KIND_READ, &[addr, len], &[])?;
+        Ok(Request::new(
+            &self.ch,
+            reqid,
+            vec![bytes],
+            What::Transfer { addr, len },
+        ))
+    }
+
+    /// Queues an allocation of `bytes` of VE memory (VEO's `veo_alloc_mem_async`).
+    pub fn alloc_async(&self, bytes: u64) -> Result<Request<'_, VePtr<u8>>> {
+        self.check()?;
+        let reqid = self.ch.simple(proto::KIND_ALLOC, &[bytes], &[])?;
+        Ok(Request::new(&self.ch, reqid, Vec::new(), What::Alloc))
+    }
+
+    /// Queues freeing memory from `alloc_mem`/`alloc_async` (VEO's `veo_free_mem_async`).
+    pub fn free_async<T>(&self, ptr: VePtr<T>) -> Result<Request<'_, ()>> {
+        self.check()?;
+        let addr = ptr.addr();
+        let reqid = self.ch.simple(proto::KIND_FREE, &[addr], &[])?;
+        Ok(Request::new(
+            &self.ch,
+            reqid,
+            Vec::new(),
+            What::Transfer { addr, len: 0 },
+        ))
+    }
+
+    /// Queues a copy of `count` elements inside VE memory.
+    pub fn memcpy_async<T>(
+        &self,
+        dst: VePtr<T>,
+        src: VePtr<T>,
+        count: usize,
+    ) -> Result<Request<'_, ()>> {
+        self.check()?;
+        let len = (count as u64)
+            .checked_mul(std::mem::size_of::<T>() as u64)
+            .ok_or_else(|| Error::InvalidAddress {
+                addr: src.addr(),
+                len: u64::MAX,
+                reason: "length overflows".into(),
+            })?;
+        let reqid = self
+            .ch
+            .simple(proto::KIND_MEMCPY, &[dst.addr(), src.addr(), len], &[])?;
+        Ok(Request::new(
+            &self.ch,
+            reqid,
+            Vec::new(),
+            What::Transfer {
+                addr: src.addr(),
+                len,
+            },
+        ))
+    }
+
+    /// Returns when everything queued so far has been processed (VEO's
+    /// `veo_context_sync`); results still wait for their requests.
+    pub fn sync(&self) -> Result<()> {
+        self.check()?;
+        let reqid = self.ch.simple(proto::KIND_NOP, &[], &[])?;
+        Request::<()>::new(&self.ch, reqid, Vec::new(), What::Other).wait()
+    }
+
+    /// Closes the context after everything queued before has run
+    /// (VEO's `veo_context_close`).
+    pub fn close(self) -> Result<()> {
+        self.close_inner(true)
+    }
+
+    fn close_inner(&self, wait: bool) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let exec = self.vh.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let alive = self.proc.life.check().is_ok();
+        let mut result = Ok(());
+        if alive {
+            match self.ch.simple(proto::KIND_CLOSE, &[], &[]) {
+                Ok(reqid) if wait => {
+                    result = Request::<()>::new(&self.ch, reqid, Vec::new(), What::Other)
+                        .wait()
+                        .and_then(|()| {
+                            self.proc
+                                .control_op(
+                                    proto::KIND_JOIN,
+                                    &[self.ch.index as u64],
+                                    &[],
+                                    What::Other,
+                                )
+                                .map(|_| ())
+                        });
+                }
+                Ok(reqid) => self.ch.abandon(reqid),
+                Err(e) => result = Err(e),
+            }
+        }
+        if let Some(e) = exec {
+            drop(e.tx);
+            let _ = e.thread.join();
+        }
+        let slot = if wait && result.is_ok() || !alive {
+            Slot::Free
+        } else {
+            Slot::Closing
+        };
+        self.proc.release_slot(self.ch.index, slot);
+        result
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // Never block in drop on a kernel that may not return: the worker
+        // stops after its queue, and the slot is reclaimed later.
+        let _ = self.close_inner(false);
+    }
+}

@@ -1,0 +1,47 @@
+//! Typed offloading to the NEC SX-Aurora Vector Engine, with an emulated VE
+//! so that the same program builds, runs and is tested on any Linux machine.
+//!
+//! ```no_run
+//! use veo_runtime::{Args, Proc};
+//!
+//! # fn main() -> veo_runtime::Result<()> {
+//! let proc = Proc::new(0)?;                      // starts the helper (the VE)
+//! let ctx = proc.open_context()?;
+//! let lib = proc.load_library("./libkernels.so")?;
+//! let average = lib.function("average")?;
+//! let a = proc.alloc::<f64>(4)?;                 // freed on drop
+//! proc.write(&a, &[1.0, 2.0, 3.0, 4.0])?;
+//! let mut args = Args::new();
+//! args.ptr(a.as_ptr()).i32(4);
+//! let avg: f64 = ctx.call(&average, args)?.wait()?;
+//! assert_eq!(avg, 2.5);
+//! # Ok(()) }
+//! ```
+//!
+//! Kernels are usually declared with [`ve_kernel`] and compiled by
+//! `veo-build`; see the crate README.
+
+pub mod args;
+mod channel;
+mod context;
+mod entry;
+pub mod error;
+mod hooks;
+mod library;
+mod life;
+mod memory;
+mod proc;
+pub mod ptr;
+mod request;
+
+pub use args::{Args, KernelArg, KernelRet, Out};
+pub use context::{Context, ContextState};
+pub use error::{Error, Result};
+pub use hooks::set_proc_init_hook;
+pub use library::{Function, KernelLibrary, Library};
+pub use memory::{AsVePtr, VeBuffer};
+pub use proc::{Proc, ProcBuilder, MAX_CONTEXTS};
+pub use ptr::VePtr;
+pub use request::Request;
+pub use veo_macros::ve_kernel;
+pub use veo_urpc::proto::{Intent, MAX_ARGS};

@@ -1,0 +1,166 @@
+//! Whether a proc's helper is alive, and what to say when it is not.
+
+use crate::error::Error;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use veo_urpc::segment::fault;
+use veo_urpc::Segment;
+
+/// How the helper ended.
+#[derive(Clone, Debug)]
+pub(crate) struct Death {
+    /// Exit status or signal, in words.
+    pub status: String,
+    /// What the helper recorded before dying, if anything.
+    pub fault: Option<Fault>,
+}
+
+/// A fault recorded by the helper's signal or exit handler.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fault {
+    pub kind: u32,
+    pub channel: u64,
+    pub reqid: u64,
+    pub signal: i32,
+    pub addr: u64,
+}
+
+pub(crate) struct Life {
+    pub pid: u32,
+    pub seg: Arc<Segment>,
+    dead: AtomicBool,
+    closed: AtomicBool,
+    death: OnceLock<Death>,
+}
+
+/// The name of a signal, for messages.
+pub(crate) fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => "a signal",
+    }
+}
+
+impl Life {
+    pub(crate) fn new(pid: u32, seg: Arc<Segment>) -> Life {
+        Life {
+            pid,
+            seg,
+            dead: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            death: OnceLock::new(),
+        }
+    }
+
+    /// Whether nothing more can be done with this proc.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire) || self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// An error if the proc cannot take requests.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.dead.load(Ordering::Acquire) {
+            return Err(self.died());
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("proc"));
+        }
+        Ok(())
+    }
+
+    fn died(&self) -> Error {
+        let status = self
+            .death
+            .get()
+            .map_or_else(|| "unknown".to_string(), |d| d.status.clone());
+        Error::HelperDied {
+            pid: self.pid,
+            status,
+        }
+    }
+
+    /// The error a request pending on `channel` gets now that the proc is gone.
+    pub(crate) fn error_for(&self, channel: usize, reqid: u64) -> Error {
+        if !self.dead.load(Ordering::Acquire) {
+            return Error::Closed("proc");
+        }
+        if let Some(Death { fault: Some(f), .. }) = self.death.get() {
+            if f.channel == channel as u64 && f.reqid == reqid && f.kind == fault::SIGNAL {
+                return Error::KernelException {
+                    signal: f.signal,
+                    signal_name: signal_name(f.signal),
+                    addr: f.addr,
+                };
+            }
+        }
+        self.died()
+    }
+
+    /// Marks the proc closed by its owner.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.wake_everyone();
+    }
+
+    /// Records the helper's end (from its wait status) and fails everything pending.
+    pub(crate) fn mark_dead(&self, status: String) {
+        let h = self.seg.header();
+        let kind = h.fault_kind.load(Ordering::Acquire);
+        let fault = (kind != fault::NONE).then(|| Fault {
+            kind,
+            channel: h.fault_channel.load(Ordering::Relaxed),
+            reqid: h.fault_reqid.load(Ordering::Relaxed),
+            signal: h.fault_signal.load(Ordering::Relaxed),
+            addr: h.fault_addr.load(Ordering::Relaxed),
+        });
+        let status = match fault {
+            Some(f) if f.kind == fault::SIGNAL => format!(
+                "{status}; a kernel raised {} (signal {}) at address {:#x}",
+                signal_name(f.signal),
+                f.signal,
+                f.addr
+            ),
+            Some(f) if f.kind == fault::EXIT => format!("{status}; a kernel called exit()"),
+            _ => status,
+        };
+        let _ = self.death.set(Death { status, fault });
+        self.dead.store(true, Ordering::Release);
+        self.wake_everyone();
+    }
+
+    /// A malformed answer means the helper cannot be trusted: end it.
+    pub(crate) fn protocol_failure(&self, what: &str) {
+        let _ = self.death.set(Death {
+            status: format!("protocol error: {what}; the helper was killed"),
+            fault: None,
+        });
+        self.dead.store(true, Ordering::Release);
+        // SAFETY: kill has no memory-safety preconditions; the pid is our
+        // unreaped child, so it cannot have been reused.
+        unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+        self.wake_everyone();
+    }
+
+    fn wake_everyone(&self) {
+        for i in 0..self.seg.channels() {
+            let ch = self.seg.channel(i);
+            ch.res.wake_all();
+            ch.cmd.wake_all();
+            ch.header().gate_reached_wake.notify_always();
+            ch.header().gate_released_wake.notify_always();
+        }
+    }
+}

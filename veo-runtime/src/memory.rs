@@ -1,0 +1,181 @@
+//! VE memory: owned buffers, and the synchronous transfers.
+//!
+//! Synchronous reads and writes go straight into the helper's address space
+//! with `process_vm_readv`/`writev` (cross-memory attach, the emulator's "DMA
+//! engine"): one copy, no helper involvement, and a bad address is `EFAULT`,
+//! never a crash. Where the system forbids it, they go through the control
+//! channel in overlapping pieces instead.
+
+use crate::error::{Error, Result};
+use crate::proc::ProcShared;
+use crate::ptr::VePtr;
+use std::sync::Arc;
+
+/// VE memory owned by the program: freed when dropped (py-veo's `VEMemPtr`
+/// from `alloc_mem`, with an owner).
+pub struct VeBuffer<T> {
+    proc: Arc<ProcShared>,
+    ptr: VePtr<T>,
+    len: usize,
+}
+
+impl<T> std::fmt::Debug for VeBuffer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VeBuffer({:#x}, len {})", self.ptr.addr(), self.len)
+    }
+}
+
+impl<T> VeBuffer<T> {
+    pub(crate) fn new(proc: Arc<ProcShared>, ptr: VePtr<T>, len: usize) -> Self {
+        VeBuffer { proc, ptr, len }
+    }
+
+    /// The VE address of the first element.
+    pub fn as_ptr(&self) -> VePtr<T> {
+        self.ptr
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Size in bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.len * std::mem::size_of::<T>()
+    }
+
+    /// Gives up ownership: the memory is no longer freed on drop.
+    pub fn into_raw(self) -> VePtr<T> {
+        let p = self.ptr;
+        std::mem::forget(self);
+        p
+    }
+}
+
+impl<T> Drop for VeBuffer<T> {
+    fn drop(&mut self) {
+        if !self.proc.life.is_dead() {
+            // Nothing useful to do with an error while dropping; a dead proc
+            // has released the memory anyway.
+            let _ = self.proc.free_mem(self.ptr.cast());
+        }
+    }
+}
+
+/// Something that names VE memory: a [`VePtr`], or a [`VeBuffer`] (whose
+/// length is then checked).
+pub trait AsVePtr<T> {
+    /// The address.
+    fn ve_ptr(&self) -> VePtr<T>;
+    /// The number of elements there, when known.
+    fn ve_len(&self) -> Option<usize> {
+        None
+    }
+}
+
+impl<T> AsVePtr<T> for VePtr<T> {
+    fn ve_ptr(&self) -> VePtr<T> {
+        *self
+    }
+}
+impl<T> AsVePtr<T> for &VeBuffer<T> {
+    fn ve_ptr(&self) -> VePtr<T> {
+        self.ptr
+    }
+    fn ve_len(&self) -> Option<usize> {
+        Some(self.len)
+    }
+}
+impl<T> AsVePtr<T> for &mut VeBuffer<T> {
+    fn ve_ptr(&self) -> VePtr<T> {
+        self.ptr
+    }
+    fn ve_len(&self) -> Option<usize> {
+        Some(self.len)
+    }
+}
+
+/// Checks that `count` elements fit the VE side, when its length is known.
+pub(crate) fn check_fits<T>(ve: &impl AsVePtr<T>, count: usize) -> Result<()> {
+    match ve.ve_len() {
+        Some(len) if count > len => Err(Error::InvalidAddress {
+            addr: ve.ve_ptr().addr(),
+            len: (count * std::mem::size_of::<T>()) as u64,
+            reason: format!("{count} elements do not fit a VE buffer of {len}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that a range does not wrap around the address space.
+pub(crate) fn check_range(addr: u64, len: u64) -> Result<()> {
+    if addr.checked_add(len).is_none() {
+        return Err(Error::InvalidAddress {
+            addr,
+            len,
+            reason: "address + length overflows".into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) enum PvmError {
+    /// The system does not allow cross-memory attach here.
+    Unsupported,
+    /// A bad address.
+    Fault(String),
+}
+
+fn pvm(pid: u32, local: *mut u8, remote: u64, len: usize, write: bool) -> Result<(), PvmError> {
+    let mut done = 0usize;
+    while done < len {
+        let l = libc::iovec {
+            // SAFETY: done < len, inside the caller's buffer.
+            iov_base: unsafe { local.add(done) }.cast(),
+            iov_len: len - done,
+        };
+        let r = libc::iovec {
+            iov_base: (remote + done as u64) as *mut libc::c_void,
+            iov_len: len - done,
+        };
+        // SAFETY: the local iovec covers the caller's live buffer; the remote
+        // one is checked by the kernel against the helper's mappings.
+        let n = unsafe {
+            if write {
+                libc::process_vm_writev(pid as i32, &l, 1, &r, 1, 0)
+            } else {
+                libc::process_vm_readv(pid as i32, &l, 1, &r, 1, 0)
+            }
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EPERM) | Some(libc::ENOSYS) | Some(libc::EACCES) => {
+                    Err(PvmError::Unsupported)
+                }
+                _ => Err(PvmError::Fault(e.to_string())),
+            };
+        }
+        if n == 0 {
+            return Err(PvmError::Fault("not mapped in the VE".into()));
+        }
+        done += n as usize;
+    }
+    Ok(())
+}
+
+pub(crate) fn pvm_write(pid: u32, addr: u64, src: &[u8]) -> Result<(), PvmError> {
+    // The kernel only reads through the local pointer for a write.
+    pvm(pid, src.as_ptr() as *mut u8, addr, src.len(), true)
+}
+
+pub(crate) fn pvm_read(pid: u32, dst: &mut [u8], addr: u64) -> Result<(), PvmError> {
+    pvm(pid, dst.as_mut_ptr(), addr, dst.len(), false)
+}

@@ -1,0 +1,849 @@
+//! Procs: one helper process (an emulated VE) each.
+
+use crate::args::{Args, KernelRet};
+use crate::channel::{ChannelVh, Done};
+use crate::context::{submit_call, Context};
+use crate::error::{Error, Result};
+use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
+use crate::life::{signal_name, Life};
+use crate::memory::{self, AsVePtr, VeBuffer};
+use crate::ptr::VePtr;
+use crate::request::{status_error, What};
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use veo_urpc::proto::{self, Status};
+use veo_urpc::segment::state;
+use veo_urpc::{Segment, SegmentConfig, WaitPolicy};
+
+/// The most contexts a proc can have open at once.
+pub const MAX_CONTEXTS: usize = 64;
+
+/// Builds a [`Proc`] with non-default settings.
+#[derive(Clone, Debug)]
+pub struct ProcBuilder {
+    node: Option<u32>,
+    core: Option<u32>,
+    helper: Option<PathBuf>,
+    stack_size: u64,
+    ring_bytes: usize,
+    start_timeout: Duration,
+}
+
+impl Default for ProcBuilder {
+    fn default() -> Self {
+        ProcBuilder {
+            node: None,
+            core: None,
+            helper: None,
+            stack_size: 256 << 20,
+            ring_bytes: 1 << 20,
+            start_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+fn env_u32(name: &str) -> Option<u32> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+impl ProcBuilder {
+    /// The VE node (default: `VE_NODE_NUMBER`, else 0).
+    pub fn node(mut self, node: u32) -> Self {
+        self.node = Some(node);
+        self
+    }
+
+    /// The VE core to run the helper on (default: `VE_CORE_NUMBER`, else any).
+    pub fn core(mut self, core: u32) -> Self {
+        self.core = Some(core);
+        self
+    }
+
+    /// The helper program (default: `VEORUN_BIN` or `VEO_HELPER`, else this
+    /// program, re-executed in helper mode).
+    pub fn helper(mut self, path: impl Into<PathBuf>) -> Self {
+        self.helper = Some(path.into());
+        self
+    }
+
+    /// Bytes of each context's call frame area, the limit of OnStack data
+    /// per call (default 256 MiB, allocated as used).
+    pub fn stack_size(mut self, bytes: u64) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Bytes of each ring of the shared segment (default 1 MiB).
+    pub fn ring_bytes(mut self, bytes: usize) -> Self {
+        self.ring_bytes = bytes;
+        self
+    }
+
+    /// How long the helper may take to start (default 20 s).
+    pub fn start_timeout(mut self, limit: Duration) -> Self {
+        self.start_timeout = limit;
+        self
+    }
+
+    /// Starts the helper and waits until it serves.
+    pub fn build(self) -> Result<Proc> {
+        crate::entry::ensure_linked();
+        let node = self.node.or_else(|| env_u32("VE_NODE_NUMBER")).unwrap_or(0);
+        let core = self.core.or_else(|| env_u32("VE_CORE_NUMBER"));
+        let helper = match &self.helper {
+            Some(p) => p.clone(),
+            None => match std::env::var_os("VEORUN_BIN").or_else(|| std::env::var_os("VEO_HELPER"))
+            {
+                Some(p) if !p.is_empty() => PathBuf::from(p),
+                _ => std::env::current_exe()
+                    .map_err(|e| Error::io("cannot find the current executable", e))?,
+            },
+        };
+        let helper_name = helper.display().to_string();
+        let token = random_token();
+        let cfg = SegmentConfig {
+            channels: MAX_CONTEXTS + 1,
+            ring_bytes: self.ring_bytes,
+            stack_size: self.stack_size,
+            core,
+        };
+        let seg = Arc::new(
+            Segment::create(&cfg, token)
+                .map_err(|e| Error::io("cannot create the shared segment", e))?,
+        );
+        let child = spawn(&helper, &seg, token, node).map_err(|e| Error::HelperStart {
+            helper: helper_name.clone(),
+            reason: e.to_string(),
+        })?;
+        let pid = child.id();
+        let life = Arc::new(Life::new(pid, seg.clone()));
+        let monitor = {
+            let life = life.clone();
+            std::thread::Builder::new()
+                .name(format!("veo-monitor-{pid}"))
+                .spawn(move || monitor(child, life))
+                .map_err(|e| Error::io("cannot start the monitor thread", e))?
+        };
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let shared = Arc::new(ProcShared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            node,
+            helper: helper_name.clone(),
+            control: ChannelVh::new(0, seg.channel(0), life.clone()),
+            life: life.clone(),
+            seg: seg.clone(),
+            slots: Mutex::new(vec![Slot::Free; MAX_CONTEXTS + 1]),
+            libs: Mutex::new(Libs::default()),
+            kernels: Mutex::new(HashMap::new()),
+            pvm: AtomicBool::new(true),
+            stack_size: self.stack_size,
+            monitor: Mutex::new(Some(monitor)),
+            shut: AtomicBool::new(false),
+        });
+        let proc = Proc { shared };
+        proc.wait_ready(&helper_name, self.start_timeout)?;
+        crate::hooks::run(&proc)?;
+        Ok(proc)
+    }
+}
+
+/// Starts children from one long-lived thread: `PR_SET_PDEATHSIG` fires when
+/// the *thread* that forked dies, so helpers must not be forked by
+/// short-lived threads (test threads, worker pools).
+fn on_spawner_thread<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> R {
+    type Job = Box<dyn FnOnce() + Send>;
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("veo-spawner".into())
+            .spawn(move || {
+                for job in rx {
+                    job();
+                }
+            })
+            .expect("cannot start the veo-spawner thread");
+        Mutex::new(tx)
+    });
+    let (rtx, rrx) = mpsc::channel();
+    let job: Job = Box::new(move || {
+        let _ = rtx.send(job());
+    });
+    tx.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .expect("the veo-spawner thread is gone");
+    rrx.recv().expect("the veo-spawner thread dropped a job")
+}
+
+fn spawn(helper: &Path, seg: &Segment, token: u64, node: u32) -> std::io::Result<Child> {
+    let fd = seg.fd().as_raw_fd();
+    let cfg = ve_helper::HelperConfig {
+        fd,
+        ppid: std::process::id(),
+        token,
+    };
+    let mut cmd = Command::new(helper);
+    cmd.env(ve_helper::ENV, cfg.to_env())
+        .env("VE_NODE_NUMBER", node.to_string())
+        .stdin(Stdio::null());
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe system calls (fcntl, prctl).
+    unsafe {
+        cmd.pre_exec(move || {
+            // Let the segment descriptor survive exec (it is CLOEXEC in the VH).
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The helper dies with the VH, even on SIGKILL.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    on_spawner_thread(move || cmd.spawn())
+}
+
+fn random_token() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish() | 1
+}
+
+/// Describes a wait status in words.
+pub(crate) fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (_, Some(sig)) => format!("killed by {} (signal {sig})", signal_name(sig)),
+        _ => format!("ended: {status}"),
+    }
+}
+
+fn monitor(mut child: Child, life: Arc<Life>) {
+    let status = match child.wait() {
+        Ok(s) => describe(s),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    life.mark_dead(status);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Free,
+    Open,
+    /// Dropped without `close`: reusable once its worker reports it stopped.
+    Closing,
+}
+
+#[derive(Default)]
+struct Libs {
+    /// Loaded libraries by handle.
+    open: HashMap<u64, Library>,
+    /// Libraries loaded for kernels, by path.
+    by_path: HashMap<&'static str, Library>,
+    statik: Option<Library>,
+}
+
+pub(crate) struct ProcShared {
+    pub id: u64,
+    pub node: u32,
+    pub helper: String,
+    pub control: ChannelVh,
+    pub life: Arc<Life>,
+    pub seg: Arc<Segment>,
+    slots: Mutex<Vec<Slot>>,
+    libs: Mutex<Libs>,
+    kernels: Mutex<HashMap<&'static str, HashMap<String, Function>>>,
+    pvm: AtomicBool,
+    pub stack_size: u64,
+    monitor: Mutex<Option<JoinHandle<()>>>,
+    shut: AtomicBool,
+}
+
+/// One VE process: an emulated VE helper (py-veo's `VeoProc`, VEO's
+/// `veo_proc_handle`). Dropping it ends the helper; contexts, buffers and
+/// libraries that outlive it report [`Error::Closed`].
+pub struct Proc {
+    pub(crate) shared: Arc<ProcShared>,
+}
+
+impl std::fmt::Debug for Proc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proc")
+            .field("node", &self.shared.node)
+            .field("pid", &self.shared.life.pid)
+            .finish()
+    }
+}
+
+impl Proc {
+    /// Starts a proc on VE node `node` with default settings.
+    pub fn new(node: u32) -> Result<Proc> {
+        ProcBuilder::default().node(node).build()
+    }
+
+    /// A builder for the other settings.
+    pub fn builder() -> ProcBuilder {
+        ProcBuilder::default()
+    }
+
+    fn wait_ready(&self, helper: &str, limit: Duration) -> Result<()> {
+        let h = self.shared.seg.header();
+        let life = &self.shared.life;
+        let ring = self.shared.seg.channel(0).res;
+        let deadline = Instant::now() + limit;
+        let policy = WaitPolicy {
+            spin: Duration::from_micros(20),
+            yield_for: Duration::from_micros(200),
+            sleep_slice: Duration::from_millis(5),
+        };
+        ring.wait_until(
+            &policy,
+            Some(deadline),
+            || h.helper_state.load(Ordering::Acquire) != state::STARTING,
+            || life.is_dead(),
+        );
+        match h.helper_state.load(Ordering::Acquire) {
+            state::READY => Ok(()),
+            state::REFUSED => Err(Error::ProtocolMismatch {
+                helper: helper.to_string(),
+                expected: proto::PROTOCOL_VERSION,
+                found: h.helper_version.load(Ordering::Acquire),
+            }),
+            _ => {
+                if !life.is_dead() {
+                    // Too slow: make sure it does not linger.
+                    // SAFETY: our unreaped child; kill has no memory effects.
+                    unsafe { libc::kill(life.pid as i32, libc::SIGKILL) };
+                    self.join_monitor(Duration::from_secs(5));
+                    return Err(Error::HelperStart {
+                        helper: helper.to_string(),
+                        reason: format!("it did not answer within {limit:?}"),
+                    });
+                }
+                self.join_monitor(Duration::from_secs(5));
+                let status = match life.check() {
+                    Err(Error::HelperDied { status, .. }) => status,
+                    _ => "ended".into(),
+                };
+                Err(Error::HelperStart {
+                    helper: helper.to_string(),
+                    reason: format!(
+                        "it {status} before it was ready (is it a veo-rs helper built with this veo-runtime?)"
+                    ),
+                })
+            }
+        }
+    }
+
+    fn join_monitor(&self, limit: Duration) {
+        let handle = self.shared.monitor.lock().unwrap().take();
+        if let Some(h) = handle {
+            let until = Instant::now() + limit;
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// The VE node.
+    pub fn node(&self) -> u32 {
+        self.shared.node
+    }
+
+    /// The helper's process id.
+    pub fn pid(&self) -> u32 {
+        self.shared.life.pid
+    }
+
+    /// The helper program.
+    pub fn helper(&self) -> &str {
+        &self.shared.helper
+    }
+
+    /// Whether the helper is alive and the proc open.
+    pub fn is_alive(&self) -> bool {
+        !self.shared.life.is_dead()
+    }
+
+    /// Whether the shared segment lives in huge pages.
+    pub fn huge_pages(&self) -> bool {
+        self.shared.seg.huge_pages()
+    }
+
+    /// Opens a new context: a worker thread on the VE with its own queue.
+    pub fn open_context(&self) -> Result<Context> {
+        let s = &self.shared;
+        s.life.check()?;
+        let idx = s.take_slot()?;
+        let ch = s.seg.channel(idx);
+        ch.cmd.reset();
+        ch.res.reset();
+        ch.header().reset();
+        if let Err(e) = s.control_op(proto::KIND_OPEN, &[idx as u64], &[], What::Other) {
+            s.release_slot(idx, Slot::Free);
+            return Err(e);
+        }
+        Ok(Context::new(
+            s.clone(),
+            Arc::new(ChannelVh::new(idx, ch, s.life.clone())),
+        ))
+    }
+
+    /// Number of open contexts (VEO's `veo_num_contexts`).
+    pub fn num_contexts(&self) -> usize {
+        self.shared
+            .slots
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| **s == Slot::Open)
+            .count()
+    }
+
+    /// The slot numbers of the open contexts, as [`Context::index`] reports them.
+    pub fn contexts(&self) -> Vec<usize> {
+        let slots = self.shared.slots.lock().unwrap();
+        (1..slots.len())
+            .filter(|&i| slots[i] == Slot::Open)
+            .collect()
+    }
+
+    /// Loads the shared library at `path` (VEO's `veo_load_library`).
+    pub fn load_library(&self, path: impl AsRef<Path>) -> Result<Library> {
+        self.shared.load_library(path.as_ref())
+    }
+
+    /// The kernels linked into the helper program itself (py-veo's
+    /// `static_library()`).
+    pub fn static_library(&self) -> Result<Library> {
+        self.shared.static_library()
+    }
+
+    /// The loaded libraries.
+    pub fn libraries(&self) -> Vec<Library> {
+        let libs = self.shared.libs.lock().unwrap();
+        let mut v: Vec<Library> = libs.open.values().cloned().collect();
+        v.sort_by_key(|l| l.handle());
+        v
+    }
+
+    /// Finds `name` in the loaded libraries, then the static library
+    /// (py-veo's `get_function`).
+    pub fn get_function(&self, name: &str) -> Result<Function> {
+        self.shared.get_function(name)
+    }
+
+    /// The kernel `symbol` of `lib`, loading the library on first use;
+    /// cached per proc, library and symbol. Used by `#[ve_kernel]` stubs.
+    pub fn kernel(&self, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
+        self.shared.kernel(lib, symbol)
+    }
+
+    /// Calls `f` and waits for its result, on the proc's own queue, without a
+    /// context (AVEO's `veo_call_sync`).
+    pub fn call_sync<R: KernelRet>(&self, f: &Function, args: Args<'_>) -> Result<R> {
+        self.shared.call_sync(f, args)
+    }
+
+    /// Calls the function `name` (see [`get_function`](Self::get_function)) synchronously.
+    pub fn call_sync_by_name<R: KernelRet>(&self, name: &str, args: Args<'_>) -> Result<R> {
+        let f = self.get_function(name)?;
+        self.call_sync(&f, args)
+    }
+
+    /// Allocates `len` elements of VE memory, freed when the buffer drops.
+    pub fn alloc<T: bytemuck::Pod>(&self, len: usize) -> Result<VeBuffer<T>> {
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .ok_or(Error::OutOfMemory { size: u64::MAX })?;
+        let ptr = self.alloc_mem(bytes as u64)?;
+        Ok(VeBuffer::new(self.shared.clone(), ptr.cast(), len))
+    }
+
+    /// Allocates `bytes` of VE memory that the caller frees with
+    /// [`free_mem`](Self::free_mem) (VEO's `veo_alloc_mem`).
+    pub fn alloc_mem(&self, bytes: u64) -> Result<VePtr<u8>> {
+        self.shared.alloc_mem(bytes)
+    }
+
+    /// Frees memory from [`alloc_mem`](Self::alloc_mem) (VEO's `veo_free_mem`).
+    pub fn free_mem<T>(&self, ptr: VePtr<T>) -> Result<()> {
+        self.shared.free_mem(ptr.cast())
+    }
+
+    /// Copies `src` into VE memory at `dst` (VEO's `veo_write_mem`).
+    pub fn write<T: bytemuck::Pod>(&self, dst: impl AsVePtr<T>, src: &[T]) -> Result<()> {
+        memory::check_fits(&dst, src.len())?;
+        self.shared
+            .write_bytes(dst.ve_ptr().addr(), bytemuck::cast_slice(src))
+    }
+
+    /// Copies VE memory at `src` into `dst` (VEO's `veo_read_mem`).
+    pub fn read<T: bytemuck::Pod>(&self, dst: &mut [T], src: impl AsVePtr<T>) -> Result<()> {
+        memory::check_fits(&src, dst.len())?;
+        self.shared
+            .read_bytes(bytemuck::cast_slice_mut(dst), src.ve_ptr().addr())
+    }
+
+    /// Copies `count` elements inside VE memory.
+    pub fn memcpy<T>(&self, dst: VePtr<T>, src: VePtr<T>, count: usize) -> Result<()> {
+        let len = (count as u64)
+            .checked_mul(std::mem::size_of::<T>() as u64)
+            .ok_or_else(|| Error::InvalidAddress {
+                addr: src.addr(),
+                len: u64::MAX,
+                reason: "length overflows".into(),
+            })?;
+        self.shared.control_op(
+            proto::KIND_MEMCPY,
+            &[dst.addr(), src.addr(), len],
+            &[],
+            What::Transfer {
+                addr: src.addr(),
+                len,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Ends the helper now; what is pending fails with [`Error::Closed`].
+    /// Dropping the proc does the same.
+    pub fn close(self) {}
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.shared.shutdown();
+        self.join_monitor(Duration::from_secs(10));
+    }
+}
+
+impl ProcShared {
+    fn take_slot(&self) -> Result<usize> {
+        let mut slots = self.slots.lock().unwrap();
+        let mut reap = Vec::new();
+        let mut found = None;
+        for i in 1..slots.len() {
+            let exited = self
+                .seg
+                .channel(i)
+                .header()
+                .worker_exited
+                .load(Ordering::Acquire)
+                != 0;
+            if slots[i] == Slot::Closing && exited {
+                reap.push(i);
+                slots[i] = Slot::Free;
+            }
+            if found.is_none() && slots[i] == Slot::Free {
+                found = Some(i);
+            }
+        }
+        let idx = found.ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "too many contexts: a proc has at most {MAX_CONTEXTS} open at once"
+            ))
+        })?;
+        slots[idx] = Slot::Open;
+        drop(slots);
+        for i in reap {
+            // Reap the worker threads of contexts that were dropped unclosed.
+            let _ = self.control_op(proto::KIND_JOIN, &[i as u64], &[], What::Other);
+        }
+        Ok(idx)
+    }
+
+    pub(crate) fn release_slot(&self, idx: usize, to: Slot) {
+        self.slots.lock().unwrap()[idx] = to;
+    }
+
+    /// A synchronous command on the control channel.
+    pub(crate) fn control_op(
+        &self,
+        kind: u16,
+        words: &[u64],
+        tail: &[u8],
+        what: What,
+    ) -> Result<u64> {
+        let reqid = self.control.simple(kind, words, tail)?;
+        self.finish(reqid, what).map(|d| d.value)
+    }
+
+    fn finish(&self, reqid: u64, what: What) -> Result<Done> {
+        let done = self.control.wait(reqid, None)?;
+        match done.status {
+            Some(Status::Ok) => Ok(done),
+            Some(s) => Err(status_error(s, done, what)),
+            None => Err(Error::Helper(done.text)),
+        }
+    }
+
+    fn call_sync<R: KernelRet>(&self, f: &Function, args: Args<'_>) -> Result<R> {
+        f.check(self.id)?;
+        let (reqid, outs) = submit_call(&self.control, f, R::CLASS, args, self.stack_size)?;
+        let req = crate::request::Request::<R>::new(&self.control, reqid, outs, What::Call);
+        req.wait()
+    }
+
+    pub(crate) fn alloc_mem(&self, bytes: u64) -> Result<VePtr<u8>> {
+        self.control_op(proto::KIND_ALLOC, &[bytes], &[], What::Alloc)
+            .map(VePtr::new)
+    }
+
+    pub(crate) fn free_mem(&self, ptr: VePtr<u8>) -> Result<()> {
+        self.control_op(
+            proto::KIND_FREE,
+            &[ptr.addr()],
+            &[],
+            What::Transfer {
+                addr: ptr.addr(),
+                len: 0,
+            },
+        )
+        .map(|_| ())
+    }
+
+    pub(crate) fn write_bytes(&self, addr: u64, src: &[u8]) -> Result<()> {
+        self.life.check()?;
+        memory::check_range(addr, src.len() as u64)?;
+        if src.is_empty() {
+            return Ok(());
+        }
+        if self.pvm.load(Ordering::Relaxed) {
+            match memory::pvm_write(self.life.pid, addr, src) {
+                Ok(()) => return Ok(()),
+                Err(memory::PvmError::Unsupported) => self.pvm.store(false, Ordering::Relaxed),
+                Err(memory::PvmError::Fault(reason)) => {
+                    self.life.check()?;
+                    return Err(Error::InvalidAddress {
+                        addr,
+                        len: src.len() as u64,
+                        reason,
+                    });
+                }
+            }
+        }
+        // Through the control channel, in overlapping pieces.
+        let mut s = self.control.submit()?;
+        let reqid = s.next_reqid();
+        s.message(proto::KIND_WRITE, reqid, 16, |b| {
+            proto::encode_words(b, &[addr, src.len() as u64])
+        })?;
+        s.data(reqid, 0, src)?;
+        drop(s);
+        self.finish(
+            reqid,
+            What::Transfer {
+                addr,
+                len: src.len() as u64,
+            },
+        )
+        .map(|_| ())
+    }
+
+    pub(crate) fn read_bytes(&self, dst: &mut [u8], addr: u64) -> Result<()> {
+        self.life.check()?;
+        memory::check_range(addr, dst.len() as u64)?;
+        if dst.is_empty() {
+            return Ok(());
+        }
+        let len = dst.len() as u64;
+        if self.pvm.load(Ordering::Relaxed) {
+            match memory::pvm_read(self.life.pid, dst, addr) {
+                Ok(()) => return Ok(()),
+                Err(memory::PvmError::Unsupported) => self.pvm.store(false, Ordering::Relaxed),
+                Err(memory::PvmError::Fault(reason)) => {
+                    self.life.check()?;
+                    return Err(Error::InvalidAddress { addr, len, reason });
+                }
+            }
+        }
+        let reqid = self.control.simple(proto::KIND_READ, &[addr, len], &[])?;
+        let done = self.finish(reqid, What::Transfer { addr, len })?;
+        let n = done.data.len().min(dst.len());
+        dst[..n].copy_from_slice(&done.data[..n]);
+        Ok(())
+    }
+
+    fn load_library(self: &Arc<Self>, path: &Path) -> Result<Library> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        let name = path.display().to_string();
+        if bytes.contains(&0) {
+            return Err(Error::InvalidArgument(format!(
+                "library path {name:?} contains a NUL byte"
+            )));
+        }
+        let handle = self
+            .control_op(proto::KIND_LOAD, &[bytes.len() as u64], bytes, What::Other)
+            .map_err(|e| match e {
+                Error::LibraryNotFound { message, .. } => Error::LibraryNotFound {
+                    path: name.clone(),
+                    message,
+                },
+                e => e,
+            })?;
+        let lib = Library::new(handle, name, self);
+        self.libs.lock().unwrap().open.insert(handle, lib.clone());
+        Ok(lib)
+    }
+
+    fn static_library(self: &Arc<Self>) -> Result<Library> {
+        self.life.check()?;
+        let mut libs = self.libs.lock().unwrap();
+        Ok(libs
+            .statik
+            .get_or_insert_with(|| Library::new(STATIC_HANDLE, STATIC_NAME.into(), self))
+            .clone())
+    }
+
+    pub(crate) fn symbol(&self, handle: u64, library: &str, name: &str) -> Result<u64> {
+        if name.as_bytes().contains(&0) {
+            return Err(Error::InvalidArgument(format!(
+                "symbol name {name:?} contains a NUL byte"
+            )));
+        }
+        let addr = self
+            .control_op(
+                proto::KIND_SYMBOL,
+                &[handle, name.len() as u64],
+                name.as_bytes(),
+                What::Other,
+            )
+            .map_err(|e| match e {
+                Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
+                    name: name.to_string(),
+                    library: library.to_string(),
+                    message,
+                },
+                e => e,
+            })?;
+        if addr == 0 {
+            return Err(Error::SymbolNotFound {
+                name: name.to_string(),
+                library: library.to_string(),
+                message: "the symbol's address is null".into(),
+            });
+        }
+        Ok(addr)
+    }
+
+    pub(crate) fn unload(&self, lib: &Library) -> Result<()> {
+        {
+            let mut libs = self.libs.lock().unwrap();
+            libs.open.remove(&lib.handle());
+            libs.by_path.retain(|_, l| l.handle() != lib.handle());
+        }
+        self.kernels.lock().unwrap().retain(|_, fns| {
+            fns.values()
+                .all(|f| !Arc::ptr_eq(&f.loaded, &lib.inner.loaded))
+        });
+        self.control_op(proto::KIND_UNLOAD, &[lib.handle()], &[], What::Other)
+            .map(|_| ())
+    }
+
+    pub(crate) fn get_function(self: &Arc<Self>, name: &str) -> Result<Function> {
+        let libs: Vec<Library> = {
+            let l = self.libs.lock().unwrap();
+            let mut v: Vec<Library> = l.open.values().cloned().collect();
+            v.sort_by_key(|l| l.handle());
+            v
+        };
+        for lib in &libs {
+            if lib.cached(name).is_some() {
+                return lib.function(name);
+            }
+        }
+        for lib in &libs {
+            if let Ok(f) = lib.function(name) {
+                return Ok(f);
+            }
+        }
+        self.static_library()?.function(name).map_err(|e| match e {
+            Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
+                name: name.to_string(),
+                library: "any loaded library or the static library".into(),
+                message,
+            },
+            e => e,
+        })
+    }
+
+    pub(crate) fn kernel(self: &Arc<Self>, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
+        if let Some(f) = self
+            .kernels
+            .lock()
+            .unwrap()
+            .get(lib.key())
+            .and_then(|m| m.get(symbol))
+        {
+            return Ok(f.clone());
+        }
+        let library = match lib {
+            KernelLibrary::Static => self.static_library()?,
+            KernelLibrary::Path(path) => {
+                let cached = self.libs.lock().unwrap().by_path.get(path).cloned();
+                match cached {
+                    Some(l) => l,
+                    None => {
+                        let l = self.load_library(Path::new(path))?;
+                        self.libs.lock().unwrap().by_path.insert(path, l.clone());
+                        l
+                    }
+                }
+            }
+        };
+        let f = library.function(symbol)?;
+        self.kernels
+            .lock()
+            .unwrap()
+            .entry(lib.key())
+            .or_default()
+            .insert(symbol.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// Ends the helper: asks it to exit, then kills it if it does not.
+    fn shutdown(&self) {
+        if self.shut.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let h = self.seg.header();
+        h.shutdown.store(1, Ordering::Release);
+        self.life.close();
+        // Ask politely; the control channel may be busy or full, the
+        // shutdown flag and the kill below cover that.
+        let _ = self.control.exit_message();
+        let until = Instant::now() + Duration::from_millis(500);
+        let handle = self.monitor.lock().unwrap();
+        if let Some(m) = handle.as_ref() {
+            while !m.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            if !m.is_finished() {
+                // SAFETY: the monitor has not reaped the child yet, so the pid
+                // is still ours; kill has no memory effects.
+                unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Requests: the pending result of something queued on a context.
+
+use crate::args::KernelRet;
+use crate::channel::{ChannelVh, Done};
+use crate::error::{Error, Result};
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+use veo_urpc::proto::Status;
+
+/// What a request does, for its error messages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum What {
+    Call,
+    Transfer { addr: u64, len: u64 },
+    Alloc,
+    Other,
+}
+
+/// The pending result of a call, transfer or other command queued on a
+/// [`Context`](crate::Context) (VEO's request id, py-veo's `VeoRequest`).
+///
+/// OUT/INOUT stack buffers and the destination of an asynchronous read stay
+/// borrowed by the request until it completes, and their bytes land in host
+/// memory only inside [`wait`](Request::wait) or [`peek`](Request::peek):
+/// forgetting a request (even with `mem::forget`) never writes into memory
+/// the program has reused. Dropping an unfinished request discards its result.
+#[must_use = "a request does nothing unless waited for or peeked at"]
+pub struct Request<'a, T: KernelRet = u64> {
+    ch: &'a ChannelVh,
+    reqid: u64,
+    outs: Vec<&'a mut [u8]>,
+    what: What,
+    taken: bool,
+    _ret: PhantomData<fn() -> T>,
+}
+
+impl<T: KernelRet> std::fmt::Debug for Request<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("context", &self.ch.index)
+            .field("id", &self.reqid)
+            .field("taken", &self.taken)
+            .finish()
+    }
+}
+
+impl<'a, T: KernelRet> Request<'a, T> {
+    pub(crate) fn new(ch: &'a ChannelVh, reqid: u64, outs: Vec<&'a mut [u8]>, what: What) -> Self {
+        Request {
+            ch,
+            reqid,
+            outs,
+            what,
+            taken: false,
+            _ret: PhantomData,
+        }
+    }
+
+    /// The request id, monotonic per context.
+    pub fn id(&self) -> u64 {
+        self.reqid
+    }
+
+    /// Waits for the result.
+    pub fn wait(mut self) -> Result<T> {
+        self.check_taken()?;
+        let done = self.ch.wait(self.reqid, None)?;
+        self.finish(done)
+    }
+
+    /// Waits at most `limit`; on [`Error::Timeout`] the request stays pending
+    /// and can be waited for again.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
+        self.check_taken()?;
+        match self.ch.wait(self.reqid, Some(Instant::now() + limit)) {
+            Ok(done) => self.finish(done),
+            Err(Error::Timeout(_)) => Err(Error::Timeout(limit)),
+            Err(e) => {
+                self.taken = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// The result if the request has completed, `None` if it is still
+    /// running. Once a result (or error) was returned, further calls return
+    /// [`Error::AlreadyTaken`].
+    pub fn peek(&mut self) -> Result<Option<T>> {
+        self.check_taken()?;
+        match self.ch.poll(self.reqid) {
+            Ok(Some(done)) => self.finish(done).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.taken = true;
+                Err(e)
+            }
+        }
+    }
+
+    fn check_taken(&self) -> Result<()> {
+        if self.taken {
+            Err(Error::AlreadyTaken)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn finish(&mut self, done: Done) -> Result<T> {
+        self.taken = true;
+        match done.status {
+            Some(Status::Ok) => {}
+            Some(status) => return Err(self.error(status, done)),
+            None => return Err(Error::Helper(done.text)),
+        }
+        let mut data = &done.data[..];
+        for out in self.outs.iter_mut() {
+            let n = out.len().min(data.len());
+            out[..n].copy_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+        Ok(T::decode(done.value))
+    }
+
+    fn error(&self, status: Status, done: Done) -> Error {
+        status_error(status, done, self.what)
+    }
+}
+
+/// The error for a failed answer.
+pub(crate) fn status_error(status: Status, done: Done, what: What) -> Error {
+    match status {
+        Status::InvalidAddress => {
+            let (addr, len) = match what {
+                What::Transfer { addr, len } => (addr, len),
+                _ => (done.value, 0),
+            };
+            Error::InvalidAddress {
+                addr,
+                len,
+                reason: done.text,
+            }
+        }
+        Status::OutOfMemory => Error::OutOfMemory { size: done.value },
+        Status::Library => Error::LibraryNotFound {
+            path: String::new(),
+            message: done.text,
+        },
+        Status::Symbol => Error::SymbolNotFound {
+            name: String::new(),
+            library: String::new(),
+            message: done.text,
+        },
+        Status::Invalid | Status::Ok => Error::Helper(done.text),
+    }
+}
+
+impl<T: KernelRet> Drop for Request<'_, T> {
+    fn drop(&mut self) {
+        if !self.taken {
+            self.ch.abandon(self.reqid);
+        }
+    }
+}
