@@ -1,6 +1,6 @@
 //! [`Build`]: the builder, and the compile and link steps.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -65,6 +65,7 @@ pub struct Build {
     static_link: bool,
     target: Option<Target>,
     cargo_metadata: Option<bool>,
+    bindings: Vec<PathBuf>,
 }
 
 /// The library a [`Build`] produced.
@@ -276,6 +277,16 @@ impl Build {
         self
     }
 
+    /// Checks the kernels declared with `#[ve_kernel(library = "<name>")]`
+    /// in the Rust file `path` against their C, C++ and Fortran definitions
+    /// (see the crate documentation): a disagreement fails the build.
+    /// Blocks of other libraries in the file are left alone; a `static`
+    /// block without a library is checked by a static build.
+    pub fn bindings(&mut self, path: impl AsRef<Path>) -> &mut Build {
+        self.bindings.push(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Compiles the library; inside a build script, on failure prints the
     /// error (with the exact command and the compiler's output) to standard
     /// error and exits with status 1, without a panic.
@@ -318,6 +329,27 @@ impl Build {
         } else {
             self.link_shared(&mut ctx, &chain, name, &out_dir, &units, &objects)?
         };
+
+        if !self.bindings.is_empty() {
+            let flags: BTreeMap<Language, Vec<OsString>> = langs
+                .iter()
+                .map(|&l| (l, opts.flags(l).collect()))
+                .collect();
+            crate::check::check(
+                &mut ctx,
+                &crate::check::Request {
+                    name,
+                    is_static: self.static_link,
+                    rust_files: &self.bindings,
+                    units: &units,
+                    objects: &objects,
+                    chain: &chain,
+                    flags: &flags,
+                    preprocessor: &opts.preprocessor,
+                    work: &work,
+                },
+            )?;
+        }
 
         if self.static_link {
             self.emit_static(&mut ctx, &chain, &units, &out_dir, name);
@@ -458,7 +490,7 @@ impl Build {
         if self.openmp {
             common.push("-fopenmp".into());
         }
-        let mut per_lang = std::collections::BTreeMap::new();
+        let mut per_lang = BTreeMap::new();
         for (&lang, tool) in &chain.compilers {
             let mut flags: Vec<OsString> = self
                 .flags
@@ -583,7 +615,18 @@ pub(crate) struct Options {
     /// `-I` and `-D`: also used by the signature check.
     pub(crate) preprocessor: Vec<OsString>,
     /// User flags per language.
-    per_lang: std::collections::BTreeMap<Language, Vec<OsString>>,
+    per_lang: BTreeMap<Language, Vec<OsString>>,
+}
+
+impl Options {
+    /// Every compile flag of `lang`, in command-line order.
+    fn flags(&self, lang: Language) -> impl Iterator<Item = OsString> + '_ {
+        self.common
+            .iter()
+            .chain(&self.preprocessor)
+            .chain(&self.per_lang[&lang])
+            .cloned()
+    }
 }
 
 /// Compiles every unit into an object, in parallel (Cargo's `NUM_JOBS`, or
@@ -605,9 +648,7 @@ fn compile_all(
             let obj = obj_dir.join(format!("{base}.o"));
             let dep = obj_dir.join(format!("{base}.d"));
             let mut cmd = chain.compiler(u.lang).cmd();
-            cmd.args(&opts.common)
-                .args(&opts.preprocessor)
-                .args(&opts.per_lang[&u.lang]);
+            cmd.args(opts.flags(u.lang));
             if u.lang != Language::Fortran {
                 cmd.arg("-MMD").arg("-MF").arg(&dep);
             }

@@ -84,20 +84,49 @@ impl Cmd {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let out = c.output().map_err(|source| Error::ToolNotFound {
+        let out = c.output().map_err(|source| self.not_found(source))?;
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.success(), status_text(&out.status), text))
+    }
+}
+
+impl Cmd {
+    /// Runs the command and returns its standard output alone (standard
+    /// error is part of the error when it fails).
+    pub(crate) fn run_stdout(&self) -> Result<String> {
+        let out = Command::new(&self.tool.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| self.not_found(source))?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        Err(Error::CommandFailed {
+            command: self.to_string(),
+            status: status_text(&out.status),
+            output: text,
+        })
+    }
+
+    fn not_found(&self, source: std::io::Error) -> Error {
+        Error::ToolNotFound {
             what: self.tool.what.clone(),
             origin: self.tool.origin.clone(),
             command: self.to_string(),
             hint: self.tool.hint.clone(),
             source,
-        })?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        let status = match out.status.code() {
-            Some(code) => format!("exit status {code}"),
-            None => format!("{}", out.status),
-        };
-        Ok((out.status.success(), status, text))
+        }
+    }
+}
+
+fn status_text(status: &std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => format!("{status}"),
     }
 }
 

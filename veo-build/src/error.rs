@@ -107,6 +107,22 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A Rust file given to [`Build::bindings`](crate::Build::bindings) does not parse.
+    #[error("{}:{line}: cannot parse the #[ve_kernel] declarations: {message}", path.display())]
+    Syntax {
+        /// The Rust file.
+        path: PathBuf,
+        /// The line of the (first) error.
+        line: usize,
+        /// The parser's messages.
+        message: String,
+    },
+    /// The Rust declarations and the kernel sources disagree.
+    #[error("{}", mismatches.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Mismatch {
+        /// One entry per disagreeing kernel.
+        mismatches: Vec<crate::check::Mismatch>,
+    },
 }
 
 impl Error {

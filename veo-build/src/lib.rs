@@ -1,29 +1,189 @@
-//! Compile VE kernels (C, C++, Fortran) at `cargo build` time, in the style
-//! of the `cc` and `cxx-build` crates, and hand their path to the crate.
+//! Compile VE kernels (C, C++, Fortran) at `cargo build` time and hand
+//! their path to the crate; check them against their Rust declarations.
+//! Modelled on the `cc` and `cxx-build` crates.
+//!
+//! # Usage
+//!
+//! ```toml
+//! [build-dependencies]
+//! veo-build = "0.1"
+//! ```
 //!
 //! ```no_run
 //! // build.rs
-//! fn main() {
-//!     veo_build::Build::new()
-//!         .files_in("kernels") // every .c .cpp .f90 ... of the folder
-//!         .compile("kernels"); // $OUT_DIR/libkernels.so
-//! }
+//! veo_build::Build::new()
+//!     .files_in("kernels")         // every .c .cpp .f90 ... of the folder
+//!     .bindings("src/kernels.rs")  // check the #[ve_kernel] declarations
+//!     .compile("kernels");         // $OUT_DIR/libkernels.so
 //! ```
 //!
-//! The crate finds the library as `env!("VEO_LIB_kernels")` (an absolute
-//! path), which is what `#[ve_kernel(library = "kernels")]` reads.
+//! The crate then finds the library as `env!("VEO_LIB_kernels")`, an
+//! absolute path; `#[ve_kernel(library = "kernels")]` reads that variable,
+//! so user code names no path.
+//!
+//! On failure (no compiler, a compile error, a missing source, a bad flag,
+//! a signature mismatch) [`Build::compile`] prints the error, with the exact
+//! command line and the compiler's output, and exits with status 1: no panic
+//! backtrace. [`Build::try_compile`] returns the [`Error`] instead.
+//!
+//! # What is built
+//!
+//! Every source is compiled to an object (in parallel, Cargo's `NUM_JOBS`)
+//! with `-O<n> -fpic`, `-g` when Cargo's `DEBUG` asks for it, `-fopenmp`
+//! with [`Build::openmp`], the include directories, defines and flags; then
+//! linked with `-shared -fpic -pthread` into `lib<name>.so` by the driver
+//! of the "largest" language present (Fortran, else C++, else C; a Fortran
+//! link with C++ objects adds `-lstdc++`, or `-cxxlib` with nfort).
+//! The optimisation level follows Cargo's `OPT_LEVEL` (`s`/`z` become
+//! `-Os`, `-O2` with ncc), or `PROFILE` (`debug` → `-O0`, else `-O2`) when
+//! `OPT_LEVEL` is unset, or [`Build::opt_level`].
+//!
+//! Languages follow the extension: C `.c`; C++ `.cpp .cc .cxx .c++ .C`;
+//! Fortran `.f .for .f77 .f90 .f95 .f03 .f08` and their upper-case
+//! (preprocessed) forms `.F .F90 ...`.
+//!
+//! # Compilers and target
+//!
+//! For each language, the first of:
+//!
+//! | C | C++ | Fortran | target |
+//! |---|---|---|---|
+//! | `$NCC` | `$NCXX` | `$NFORT` | the NEC VE |
+//! | `$VEO_NEC_ROOT/bin/ncc` | `…/nc++` | `…/nfort` | the NEC VE (`VEO_NEC_ROOT` defaults to `/opt/nec/ve`) |
+//! | `$CC`, else `cc` | `$CXX`, else `c++` | `$FC`, else `gfortran` | the emulated VE (the helper on this host) |
+//!
+//! `VEO_BUILD_TARGET=ve` or `=emulated` (or [`Build::target`]) pins the
+//! target. A variable may hold arguments after the program
+//! (`NCC="ncc -mno-vector"`). All languages of one library must end up on
+//! the same target, or the build stops ([`Error::MixedTargets`]). Each
+//! build prints one `cargo:warning` naming the target and the compilers.
+//!
+//! # Environment variables
+//!
+//! Read, and declared with `cargo:rerun-if-env-changed`: `VEO_BUILD_TARGET`,
+//! `NCC`, `NCXX`, `NFORT`, `VEO_NEC_ROOT`, `CC`, `CXX`, `FC` (only those
+//! the selection reaches), `AR` (static mode). Set by Cargo and read
+//! without a declaration: `OUT_DIR`, `OPT_LEVEL`, `PROFILE`, `DEBUG`,
+//! `NUM_JOBS`; `OUT_DIR`, `TARGET` and `HOST` together tell a build script
+//! from a program.
+//!
+//! `cargo:rerun-if-changed` is printed for every source, every header a
+//! C/C++ source includes (from the compiler's `-MMD -MF` depfile; system
+//! headers excluded), every directory given to [`Build::files_in`] (so a new
+//! file reruns the build) and every [`Build::bindings`] file. Fortran
+//! `include` files and modules are not tracked.
+//!
+//! # What the crate is handed
+//!
+//! | directive | when |
+//! |---|---|
+//! | `cargo:rustc-env=VEO_LIB_<name>=<absolute path of lib<name>.so>` | shared library (default) |
+//! | `cargo:rustc-env=VEO_LIB_<name>=static` ([`STATIC_LIB`]) | static mode |
+//! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode |
+//! | `cargo:rustc-link-lib=stdc++` / `gfortran` / `gomp`, and each [`Build::link_lib`] | static mode, when C++ / Fortran / OpenMP is used |
+//!
+//! # Static mode
+//!
+//! [`Build::static_link`] (or [`Build::compile_static`]) builds
+//! `lib<name>.a` from `-fpic` objects and links it whole into the crate's
+//! programs, exporting its symbols in the dynamic symbol table, so the
+//! helper (the same executable re-run in helper mode) finds the kernels
+//! with `dlopen(NULL)`/`dlsym`: the "static" library of py-veo
+//! (`static_library()`) and AVEO (`mk_veorun_static`). Cargo passes
+//! `rustc-link-arg` only to the programs of the package whose build script
+//! prints it: a library crate whose kernels are static must have its users
+//! link with `-Wl,--export-dynamic` (or `-rdynamic`) too. Static mode needs
+//! the emulated VE: Rust cannot build a VE program.
+//!
+//! # At run time
+//!
+//! The same builder builds a library from a program (py-veo's `VeBuild`):
+//!
+//! ```no_run
+//! let lib = veo_build::Build::new()
+//!     .out_dir("/tmp/my-kernels")
+//!     .c_source("avg", "double average(double *a, int n) { double s = 0; for (int i = 0; i < n; i++) s += a[i]; return s / n; }")
+//!     .try_compile("avg")?;
+//! println!("{}", lib.path().display()); // /tmp/my-kernels/libavg.so
+//! # Ok::<(), veo_build::Error>(())
+//! ```
+//!
+//! Outside a build script no `cargo:` directive is printed
+//! ([`Build::cargo_metadata`] overrides the detection);
+//! [`Artifact::cargo_directives`] lists them anyway.
+//!
+//! # The signature cross-check
+//!
+//! [`Build::bindings`] parses a Rust file with the parser of `#[ve_kernel]`
+//! (`veo-syntax`), keeps the blocks of this library (`library = "<name>"`,
+//! or `static` without a library in a static build), and has the compilers
+//! judge every kernel:
+//!
+//! 1. The symbol of each kernel must be defined by one of the library's
+//!    objects (read from their ELF symbol tables); if not, the error says
+//!    so, with a hint when the cause is visible (a C++ definition without
+//!    `extern "C"`, a Fortran procedure in a block without `fortran`).
+//! 2. For each C or C++ source that defines it, a generated unit
+//!    `#include`s the source and asserts (C11 `_Static_assert` with
+//!    `_Generic`, C++11 `static_assert` with `decltype`) that the kernel's
+//!    type is one the Rust declaration allows, with `#line` set to the Rust
+//!    declaration. The C prototype of a declaration is the one of
+//!    `veo_syntax::Kernel::c_prototype` (`VePtr<f64>` → `double *`,
+//!    `&[f64]` → `const double *`, `i64` → `int64_t`, ...). ABI-identical
+//!    spellings are accepted: `const` or not on a pointer the kernel only
+//!    reads (`VePtr<T>`, `&T`, `&[T]`; not on `&mut`/`#[out]` buffers,
+//!    which must be writable), `long` or `long long` for 64-bit integers,
+//!    `char` or `signed char` for `i8`. A kernel with more than
+//!    256 such combinations is checked with exact spellings.
+//! 3. On a mismatch, a second unit redeclares the kernel with its exact
+//!    prototype so that the compiler's note names the definition; the
+//!    error then names the kernel, the Rust declaration (file:line, as
+//!    written), the C prototype it needs, the C definition (file:line and
+//!    type), the command line and the compiler's output.
+//!
+//! A Rust `f32` against a C `double`, a wrong number of parameters and a
+//! wrong return type all fail the build.
+//!
+//! Limits:
+//! - **Fortran** is checked with gfortran only: `gfortran -fc-prototypes
+//!   -fc-prototypes-external` writes C prototypes of the source (both
+//!   `bind(C)` procedures and plain external ones, e.g.
+//!   `double average_ (double *a, int *n);`) and the host C compiler checks
+//!   those. Module procedures without `bind(C)` have no C prototype and are
+//!   not checked; with `nfort` nothing Fortran is checked (a
+//!   `cargo:warning` lists what was skipped). The Fortran definition's line
+//!   is found by searching the source for `function <name>` /
+//!   `subroutine <name>` / `bind(C, name="<symbol>")`.
+//! - **Structs and untyped memory**: a kernel with a `Pod` struct behind a
+//!   reference or a `VePtr`, or an untyped `VePtr`, is `void *` in Rust's
+//!   prototype while C names the struct; such kernels are skipped with a
+//!   `cargo:warning` (their symbol is still required to exist). So are
+//!   kernels with types known only by name (aliases).
+//! - The sources must compile as a unit that `#include`s them (they
+//!   always do when they compile on their own; a source that defines one
+//!   of the prototype's parameter names as a macro may not).
+//! - Integer spellings assume LP64 (x86_64 and the VE).
+//!
+//! # Limits of the build
+//!
+//! - Objects are rebuilt whenever the build script runs (as with `cc`);
+//!   Cargo runs it only when a watched file or variable changes.
+//! - Static mode links `stdc++`, `gfortran` and `gomp`: GNU runtimes.
 
 #![warn(missing_docs)]
 
 mod builder;
+mod check;
 mod command;
 mod depfile;
+mod elf;
 mod env;
 mod error;
 mod lang;
 mod toolchain;
 
 pub use builder::{lib_env_var, Artifact, Build, STATIC_LIB};
+pub use check::{Mismatch, Problem};
 pub use error::{Error, Result};
 pub use lang::Language;
 pub use toolchain::{Target, DEFAULT_NEC_ROOT};

@@ -218,6 +218,16 @@ fn select_one(ctx: &mut Context, lang: Language, forced: Option<Target>) -> Resu
     Ok((Target::Emulated, tool))
 }
 
+/// The host compiler of `lang` (for the emulated VE), whatever the target
+/// of the library: the Fortran check has gfortran write C prototypes and
+/// the host C compiler read them.
+pub(crate) fn host_compiler(ctx: &mut Context, lang: Language) -> Tool {
+    match select_one(ctx, lang, Some(Target::Emulated)) {
+        Ok((_, tool)) => tool,
+        Err(_) => unreachable!("the host compiler is always named"),
+    }
+}
+
 /// A tool from an environment variable: `"ncc -some -flags"` is split on
 /// whitespace into the program and leading arguments.
 fn split_tool(value: &str, what: &str, var: &str, hint: String) -> Tool {
