@@ -327,3 +327,94 @@ impl<T> KernelRet for VePtr<T> {
         VePtr::new(raw)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_keep_their_class_and_bits() {
+        let mut a = Args::new();
+        a.push(-1i8)
+            .push(u8::MAX)
+            .push(-2i16)
+            .push(3.5f32)
+            .push(-0.25f64);
+        a.push(VePtr::<f64>::new(0x1000))
+            .push(usize::MAX)
+            .push(-7isize);
+        assert_eq!(
+            a.classes,
+            [
+                ArgClass::I8,
+                ArgClass::U8,
+                ArgClass::I16,
+                ArgClass::F32,
+                ArgClass::F64,
+                ArgClass::Ptr,
+                ArgClass::U64,
+                ArgClass::I64
+            ]
+        );
+        // Signed values travel sign-extended; the helper reads the low bytes.
+        assert_eq!(a.values[0], u64::MAX);
+        assert_eq!(a.values[1], 255);
+        assert_eq!(a.values[3], 3.5f32.to_bits() as u64);
+        assert_eq!(a.values[4], (-0.25f64).to_bits());
+        assert_eq!(a.values[5], 0x1000);
+        assert_eq!(a.values[7], -7i64 as u64);
+    }
+
+    #[test]
+    fn stack_buffers_are_aligned_and_out_is_not_copied_in() {
+        let mut inout = [1u8, 2, 3];
+        let mut out = [9u8; 5];
+        let mut a = Args::new();
+        a.stack_in(&[7u8; 3])
+            .stack_inout(&mut inout)
+            .stack_out(&mut out);
+        assert_eq!(a.stack.len(), 3);
+        assert_eq!(
+            a.stack.iter().map(|s| s.offset).collect::<Vec<_>>(),
+            [0, 16, 32]
+        );
+        assert_eq!(&a.image[0..3], &[7, 7, 7]);
+        assert_eq!(&a.image[16..19], &[1, 2, 3]);
+        assert_eq!(&a.image[32..37], &[0; 5], "OUT bytes are not copied in");
+        assert_eq!(a.values, [0, 1, 2], "stack arguments carry their index");
+        assert_eq!(a.outs.len(), 2);
+    }
+
+    #[test]
+    fn limits_are_reported_at_call_time() {
+        let mut a = Args::new();
+        for i in 0..MAX_ARGS {
+            a.push(i as i32);
+        }
+        assert!(a.check(1 << 20).is_ok());
+        a.push(1i32);
+        assert_eq!(a.len(), MAX_ARGS + 1);
+        assert!(matches!(
+            a.check(1 << 20),
+            Err(Error::TooManyArguments {
+                count: 257,
+                max: 256
+            })
+        ));
+        let mut b = Args::new();
+        b.stack_in(&[0u8; 100]);
+        assert!(matches!(
+            b.check(64),
+            Err(Error::StackTooLarge { size: 100, max: 64 })
+        ));
+    }
+
+    #[test]
+    fn ret_decoding_narrows_and_reinterprets() {
+        assert_eq!(<i8 as KernelRet>::decode(0xffff_ff80), -128);
+        assert_eq!(<u16 as KernelRet>::decode(0x1_0005), 5);
+        assert_eq!(<f32 as KernelRet>::decode(1.5f32.to_bits() as u64), 1.5);
+        assert_eq!(<f64 as KernelRet>::decode(2.5f64.to_bits()), 2.5);
+        assert_eq!(<VePtr<u8> as KernelRet>::decode(42).addr(), 42);
+    }
+}
