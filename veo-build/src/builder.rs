@@ -185,7 +185,7 @@ impl Build {
     }
 
     /// Defines a preprocessor macro: `-DNAME` or `-DNAME=VALUE`.
-    pub fn define(&mut self, name: &str, value: impl Into<Option<&'static str>>) -> &mut Build {
+    pub fn define<'a>(&mut self, name: &str, value: impl Into<Option<&'a str>>) -> &mut Build {
         self.defines
             .push((name.to_string(), value.into().map(str::to_string)));
         self

@@ -223,3 +223,55 @@ fn rebuilding_replaces_the_library() {
     // dlopen would otherwise return the cached handle.
     assert_eq!(v(2), 2);
 }
+
+/// Run as a child by `directives_are_printed_only_in_a_build_script`.
+#[test]
+fn child_builds_a_library() {
+    let Some(dir) = std::env::var_os("VEO_BUILD_TEST_CHILD") else {
+        return;
+    };
+    build(std::path::Path::new(&dir))
+        .c_source("a", "int a(void) { return 1; }\n")
+        .try_compile("child")
+        .unwrap();
+}
+
+#[test]
+fn directives_are_printed_only_in_a_build_script() {
+    let dir = scratch("child");
+    let run = |build_script: bool| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "--exact",
+            "child_builds_a_library",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("VEO_BUILD_TEST_CHILD", &dir);
+        for v in ["OUT_DIR", "TARGET", "HOST"] {
+            if build_script {
+                cmd.env(v, dir.join("unused"));
+            } else {
+                cmd.env_remove(v);
+            }
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let at_run_time = run(false);
+    assert!(!at_run_time.contains("cargo:"), "{at_run_time}");
+    let in_script = run(true);
+    let lib = dir.join("out/libchild.so");
+    assert!(
+        in_script.contains(&format!(
+            "cargo:rustc-env=VEO_LIB_child={}\n",
+            lib.display()
+        )),
+        "{in_script}"
+    );
+    assert!(
+        in_script.contains("cargo:warning=veo-build: library `child`"),
+        "{in_script}"
+    );
+}
