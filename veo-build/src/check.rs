@@ -332,7 +332,17 @@ fn not_defined_hint(d: &Decl, defined: &[Option<BTreeSet<String>>]) -> Option<St
             "a C++ function `{plain}` exists with a mangled name: declare it `extern \"C\"`"
         ));
     }
-    let fortran = format!("{}_", plain.to_lowercase());
+    let lower = plain.to_lowercase();
+    if let Some(s) = all
+        .iter()
+        .find(|s| s.starts_with("__") && s.ends_with(&format!("_MOD_{lower}")))
+    {
+        return Some(format!(
+            "`{s}` is a Fortran module procedure: give it `bind(C, name=\"{}\")`",
+            d.symbol
+        ));
+    }
+    let fortran = format!("{lower}_");
     if !d.options.fortran && all.contains(&fortran) {
         return Some(format!(
             "`{fortran}` is defined: a Fortran procedure needs `#[ve_kernel(..., fortran)]`"

@@ -217,6 +217,25 @@ fn undefined_kernel_and_fortran_hint() {
 }
 
 #[test]
+fn module_procedure_without_bind_c_is_pointed_out() {
+    let decls =
+        "#[ve_kernel(library = \"k\", fortran)]\nextern \"C\" {\n    fn half(x: f64) -> f64;\n}\n";
+    let (_, r) = check(
+        "module",
+        decls,
+        &[("m.f90", "module kern\ncontains\n  function half(x)\n    real(8) :: x, half\n    half = x / 2\n  end function\nend module\n")],
+    );
+    let m = one(r);
+    let Problem::NotDefined { hint: Some(h) } = &m.problem else {
+        panic!("{m}")
+    };
+    assert!(
+        h.contains("__kern_MOD_half") && h.contains("bind(C, name=\"half_\")"),
+        "{h}"
+    );
+}
+
+#[test]
 fn unparsable_declarations_are_a_syntax_error_with_a_line() {
     let dir = scratch("syntax");
     let rs = write(
