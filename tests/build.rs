@@ -2,4 +2,8 @@
 //! build script would.
 fn main() {
     veo_build::Build::new().files_in("kernels").compile("tests");
+    // The test programs are their own helpers (re-executed in helper mode):
+    // exporting their symbols lets `Proc::static_library()` find the
+    // `#[no_mangle]` kernels defined in the tests themselves.
+    println!("cargo:rustc-link-arg-tests=-rdynamic");
 }

@@ -1,4 +1,93 @@
 //! Shared helpers of the integration tests.
 
+use std::time::Duration;
+use veo_runtime::{Context, Function, Library, Proc};
+
 /// The path of the kernel library built by this package's build script.
 pub const KERNELS: &str = env!("VEO_LIB_tests");
+
+/// A generous bound for things that must happen, so that a broken runtime
+/// fails a test instead of hanging it. Never a performance assertion.
+pub const PATIENCE: Duration = Duration::from_secs(8);
+
+/// A proc with one context and the test kernels loaded: what most tests need.
+pub struct Ve {
+    /// The proc (one helper process).
+    pub proc: Proc,
+    /// An open context on it.
+    pub ctx: Context,
+    /// The kernel library, loaded.
+    pub lib: Library,
+}
+
+impl Ve {
+    /// Starts a proc on node 0, opens a context and loads [`KERNELS`].
+    pub fn new() -> Ve {
+        let proc = Proc::new(0).expect("cannot start a proc");
+        let ctx = proc.open_context().expect("cannot open a context");
+        let lib = proc
+            .load_library(KERNELS)
+            .expect("cannot load the test kernels");
+        Ve { proc, ctx, lib }
+    }
+
+    /// The kernel `name` of the test library.
+    pub fn f(&self, name: &str) -> Function {
+        self.lib
+            .function(name)
+            .unwrap_or_else(|e| panic!("kernel {name}: {e}"))
+    }
+}
+
+impl Default for Ve {
+    fn default() -> Self {
+        Ve::new()
+    }
+}
+
+/// Word `i` of the test pattern with `seed` (splitmix64): every word differs,
+/// so a piece of a transfer landing at the wrong offset is caught. The
+/// kernels in `core_memory.c` compute the same words.
+pub fn pattern_word(seed: u64, i: u64) -> u64 {
+    let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `n` words of the pattern.
+pub fn pattern_words(seed: u64, n: usize) -> Vec<u64> {
+    (0..n as u64).map(|i| pattern_word(seed, i)).collect()
+}
+
+/// `n` bytes of the pattern: the little-endian bytes of its words.
+pub fn pattern_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = pattern_words(seed, n.div_ceil(8))
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    v.truncate(n);
+    v
+}
+
+/// The index of the first element where `a` and `b` differ (or the shorter
+/// length), for assertion messages that do not print megabytes.
+pub fn first_difference<T: PartialEq>(a: &[T], b: &[T]) -> Option<usize> {
+    if a.len() != b.len() {
+        return Some(a.len().min(b.len()));
+    }
+    a.iter().zip(b).position(|(x, y)| x != y)
+}
+
+/// Asserts that two big buffers are equal, naming the first difference.
+#[track_caller]
+pub fn assert_same<T: PartialEq + std::fmt::Debug>(got: &[T], want: &[T], what: &str) {
+    if let Some(i) = first_difference(got, want) {
+        panic!(
+            "{what}: first difference at element {i} of {} (got {:?}, want {:?})",
+            want.len(),
+            got.get(i),
+            want.get(i)
+        );
+    }
+}
