@@ -352,7 +352,7 @@ impl Build {
         }
 
         if self.static_link {
-            self.emit_static(&mut ctx, &chain, &units, &out_dir, name);
+            self.emit_static(&mut ctx, &units, &out_dir, name);
             ctx.emit(format!("rustc-env={}={STATIC_LIB}", lib_env_var(name)));
         } else {
             ctx.emit(format!(
@@ -538,7 +538,12 @@ impl Build {
         let path = out_dir.join(format!("lib{name}.so"));
         // Link to a temporary name and rename: a process that has the old
         // library mapped keeps a consistent file.
-        let tmp = out_dir.join(format!(".lib{name}.so.{}.tmp", std::process::id()));
+        static LINKS: AtomicUsize = AtomicUsize::new(0);
+        let tmp = out_dir.join(format!(
+            ".lib{name}.so.{}-{}.tmp",
+            std::process::id(),
+            LINKS.fetch_add(1, Ordering::Relaxed)
+        ));
         let mut cmd = chain.compiler(driver).cmd();
         cmd.args(["-shared", "-fpic", "-pthread"]);
         if self.openmp {
@@ -580,14 +585,7 @@ impl Build {
 
     /// The directives that link a static archive, whole, into the crate's
     /// programs and export its symbols dynamically.
-    fn emit_static(
-        &self,
-        ctx: &mut Context,
-        chain: &Toolchain,
-        units: &[Unit],
-        out_dir: &Path,
-        name: &str,
-    ) {
+    fn emit_static(&self, ctx: &mut Context, units: &[Unit], out_dir: &Path, name: &str) {
         ctx.emit(format!("rustc-link-search=native={}", out_dir.display()));
         ctx.emit(format!("rustc-link-lib=static:+whole-archive={name}"));
         ctx.emit("rustc-link-arg=-Wl,--export-dynamic".into());
@@ -604,7 +602,6 @@ impl Build {
         if self.openmp {
             ctx.emit("rustc-link-lib=gomp".into());
         }
-        let _ = chain;
     }
 }
 
