@@ -417,34 +417,31 @@ impl Checker<'_> {
                 output,
             });
         }
-        // Redeclare the failing kernels exactly, for the compiler's note on
-        // the definition.
-        let mut text = self.prelude();
-        for d in &failed {
+        // Redeclare each failing kernel exactly, alone, for the compiler's
+        // note on its definition.
+        let mut found = Vec::new();
+        for d in failed {
             let linkage = if self.cxx { "extern \"C\" " } else { "" };
-            text.push_str(&format!(
-                "{}\n{linkage}{}\n",
+            let text = format!(
+                "{}{}\n{linkage}{}\n",
+                self.prelude(),
                 d.line_directive(),
                 d.kernel.c_prototype(&d.options)
-            ));
+            );
+            let (_, cmd, output) = self.compile(&format!("explain-{}", d.symbol), &text)?;
+            let mut m = d.mismatch(Problem::Signature);
+            let note = definition_note(&output, &d.symbol, &d.file);
+            m.c_file = Some(
+                note.as_ref()
+                    .map_or_else(|| display_path(&self.def_file), |n| n.0.clone()),
+            );
+            m.c_line = note.as_ref().map(|n| n.1);
+            m.c_decl = note.map(|n| n.2);
+            m.command = cmd;
+            m.output = output;
+            found.push(m);
         }
-        let (_, cmd, output) = self.compile("explain", &text)?;
-        Ok(failed
-            .iter()
-            .map(|d| {
-                let mut m = d.mismatch(Problem::Signature);
-                let note = definition_note(&output, &d.symbol, &d.file);
-                m.c_file = Some(
-                    note.as_ref()
-                        .map_or_else(|| display_path(&self.def_file), |n| n.0.clone()),
-                );
-                m.c_line = note.as_ref().map(|n| n.1);
-                m.c_decl = note.map(|n| n.2);
-                m.command = cmd.clone();
-                m.output = output.clone();
-                m
-            })
-            .collect())
+        Ok(found)
     }
 
     fn prelude(&self) -> String {
@@ -633,7 +630,7 @@ fn slot(c_type: &str, vary_const: bool, spell: bool) -> Vec<String> {
         None => (false, pointee),
     };
     let bases = if spell {
-        alternatives(base)
+        pointee_alternatives(base)
     } else {
         vec![base]
     };
@@ -663,6 +660,20 @@ fn alternatives(base: &str) -> Vec<&str> {
         "unsigned long long" => vec![base, "unsigned long"],
         _ => vec![base],
     }
+}
+
+/// The pointees a pointer to `base` may have in C with the same meaning:
+/// [`alternatives`], `char` for any byte (strings are `char *`), and
+/// `void`, which commits to no type.
+fn pointee_alternatives(base: &str) -> Vec<&str> {
+    let mut v = alternatives(base);
+    if matches!(base, "uint8_t" | "unsigned char") {
+        v.push("char");
+    }
+    if base != "void" {
+        v.push("void");
+    }
+    v
 }
 
 /// The note (or error) where the compiler shows the definition of
@@ -759,9 +770,12 @@ mod tests {
         );
         let v = variants(&k, &o);
         assert_eq!(v[0], "int (*)(const double *, double *, float *)");
-        assert_eq!(v.len(), 4, "{v:?}");
+        // const or not, double or void for `a`; double or void for `b`;
+        // const or not, float or void for `c`.
+        assert_eq!(v.len(), 4 * 2 * 4, "{v:?}");
+        assert!(v.contains(&"int (*)(void *, void *, const void *)".to_string()));
         assert!(v.contains(&"int (*)(double *, double *, const float *)".to_string()));
-        assert!(!v.iter().any(|t| t.contains("const double *, const double")));
+        assert!(!v.iter().any(|t| t.contains(", const double *, ")));
     }
 
     #[test]
@@ -785,7 +799,7 @@ mod tests {
             params.join(", ")
         ));
         let v = variants(&k, &o);
-        assert_eq!(v.len(), 1, "12 params: exact type only");
+        assert_eq!(v.len(), 1, "12 params: exact types only");
         assert!(v[0].starts_with("void (*)(const int64_t *, "), "{}", v[0]);
     }
 

@@ -133,8 +133,10 @@
 //!    spellings are accepted: `const` or not on a pointer the kernel only
 //!    reads (`VePtr<T>`, `&T`, `&[T]`; not on `&mut`/`#[out]` buffers,
 //!    which must be writable), `long` or `long long` for 64-bit integers,
-//!    `char` or `signed char` for `i8`. A kernel with more than
-//!    256 such combinations is checked with exact spellings.
+//!    `char` or `signed char` for `i8`, `char *` for a pointer to bytes
+//!    (`u8`/`i8`: strings), and `void *` for any pointer (C then commits to
+//!    no type). A kernel with more than 256 such combinations is checked
+//!    with `const` varying alone, beyond that with exact spellings.
 //! 3. On a mismatch, a second unit redeclares the kernel with its exact
 //!    prototype so that the compiler's note names the definition; the
 //!    error then names the kernel, the Rust declaration (file:line, as

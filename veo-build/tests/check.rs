@@ -52,7 +52,9 @@ fn agreeing_c_cpp_and_fortran_pass_with_abi_identical_spellings() {
          \x20   fn sum(a: &[f64], n: i64) -> f64;\n\
          \x20   fn fill(#[out] x: &mut [u64], n: usize) -> VePtr<u8>;\n\
          \x20   fn scale(x: &mut [f64], n: usize, f: f32);\n\
-         \x20   fn by_struct(p: &Point);\n",
+         \x20   fn by_struct(p: &Point);\n\
+         \x20   fn copy(s: &[u8]) -> VePtr<u8>;\n\
+         \x20   fn release(p: VePtr<f64>);\n",
     )
         + "#[ve_kernel(library = \"k\", fortran)]\nextern \"C\" { fn twice(x: f64) -> f64; }\n\
          #[ve_kernel(library = \"k\")]\nextern \"C\" { fn bound(x: VePtr<f64>, n: i32) -> f64; }\n\
@@ -62,14 +64,16 @@ fn agreeing_c_cpp_and_fortran_pass_with_abi_identical_spellings() {
         &decls,
         &[
             // `double *` for a read-only `&[f64]`, `long long` for an i64,
-            // `const` on a VePtr the kernel only reads.
+            // `const` on a VePtr the kernel only reads, `char *` for bytes,
+            // `void *` for any pointer.
             (
                 "avg.c",
                 "#include <stdint.h>\n#include <stddef.h>\n\
                  double average(const double *a, int n) { double s = 0; for (int i = 0; i < n; i++) s += a[i]; return s / n; }\n\
                  double sum(double *a, long long n) { double s = 0; while (n--) s += a[n]; return s; }\n\
                  uint8_t *fill(uint64_t *x, size_t n) { while (n--) x[n] = n; return 0; }\n\
-                 struct point { int x, y; };\nvoid by_struct(const struct point *p) { (void)p; }\n",
+                 struct point { int x, y; };\nvoid by_struct(const struct point *p) { (void)p; }\n\
+                 char *copy(const char *s) { return (char *)s; }\nvoid release(void *p) { (void)p; }\n",
             ),
             ("scale.cpp", "extern \"C\" void scale(double *x, unsigned long n, float f) { while (n--) x[n] *= f; }\n"),
             (
