@@ -1,5 +1,20 @@
 //! Compiles every kernel in kernels/ into the library "examples", exactly as
-//! a user's build script would.
+//! a user's build script would, and checks the C definitions against every
+//! `#[ve_kernel]` declaration of the example programs.
 fn main() {
-    veo_build::Build::new().files_in("kernels").compile("examples");
+    let mut build = veo_build::Build::new();
+    build.files_in("kernels");
+    let mut programs: Vec<_> = std::fs::read_dir("src/bin")
+        .expect("examples/src/bin")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    programs.sort();
+    for program in programs {
+        let text = std::fs::read_to_string(&program).unwrap_or_default();
+        if text.contains("#[ve_kernel") {
+            build.bindings(&program);
+        }
+    }
+    build.compile("examples");
 }
