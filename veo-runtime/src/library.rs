@@ -17,6 +17,16 @@ pub enum KernelLibrary {
 }
 
 impl KernelLibrary {
+    /// The library named by a `VEO_LIB_<name>` value from `veo-build`: a
+    /// path, or `static` for kernels linked into the program.
+    pub const fn from_build(value: &'static str) -> KernelLibrary {
+        if matches!(value.as_bytes(), b"static") {
+            KernelLibrary::Static
+        } else {
+            KernelLibrary::Path(value)
+        }
+    }
+
     pub(crate) fn key(&self) -> &'static str {
         match self {
             KernelLibrary::Path(p) => p,

@@ -798,6 +798,10 @@ impl ProcShared {
         {
             return Ok(f.clone());
         }
+        let lib = match lib {
+            KernelLibrary::Path(p) => KernelLibrary::from_build(p),
+            KernelLibrary::Static => KernelLibrary::Static,
+        };
         let library = match lib {
             KernelLibrary::Static => self.static_library()?,
             KernelLibrary::Path(path) => {
