@@ -301,10 +301,17 @@ impl Rx {
                         {
                             let buf = self.partial.entry(reqid).or_default();
                             let end = offset as usize + bytes.len();
-                            if buf.len() < end {
-                                buf.resize(end, 0);
+                            if offset as usize == buf.len() {
+                                // The usual case, pieces in order: one copy
+                                // (no zero-filling first, which is slow in
+                                // unoptimised builds).
+                                buf.extend_from_slice(bytes);
+                            } else {
+                                if buf.len() < end {
+                                    buf.resize(end, 0);
+                                }
+                                buf[offset as usize..end].copy_from_slice(bytes);
                             }
-                            buf[offset as usize..end].copy_from_slice(bytes);
                         }
                     }
                 }
