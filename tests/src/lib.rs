@@ -82,6 +82,9 @@ pub fn first_difference<T: PartialEq>(a: &[T], b: &[T]) -> Option<usize> {
 /// Asserts that two big buffers are equal, naming the first difference.
 #[track_caller]
 pub fn assert_same<T: PartialEq + std::fmt::Debug>(got: &[T], want: &[T], what: &str) {
+    if got == want {
+        return;
+    }
     if let Some(i) = first_difference(got, want) {
         panic!(
             "{what}: first difference at element {i} of {} (got {:?}, want {:?})",
