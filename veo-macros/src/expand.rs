@@ -17,7 +17,6 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::{Lifetime, Type};
 use veo_syntax::{Intent, Kernel, KernelBlock, ParamKind};
 
@@ -63,6 +62,32 @@ fn with_lifetime(ty: &Type, lifetime: &Lifetime) -> Type {
     }
 }
 
+/// `tokens` with every token spanned at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = group.into();
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// The spans of a type's first and last tokens (a `Span` cannot be joined
+/// on stable Rust, but a call spanned from one to the other covers both).
+fn first_last_span(ty: &Type) -> (Span, Span) {
+    let tokens: Vec<_> = quote!(#ty).into_iter().collect();
+    let first = tokens.first().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.last().map_or(first, |t| t.span());
+    (first, last)
+}
+
 fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) -> TokenStream {
     let options = &block.options;
     let rt = options.runtime_path();
@@ -72,7 +97,6 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     let ctx = syn::Ident::new("ctx", Span::mixed_site());
     let proc = syn::Ident::new("proc", Span::mixed_site());
     let args = syn::Ident::new("args", Span::mixed_site());
-    let function = syn::Ident::new("function", Span::mixed_site());
 
     let name = &kernel.name;
     let sync_name = kernel.sync_name();
@@ -104,11 +128,15 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
         .collect();
     let pushes = kernel.params.iter().map(|p| {
         let name = &p.name;
-        let ty = with_lifetime(&p.ty, &lifetime);
-        // The trait check is reported at the parameter's type.
-        let span = p.ty.span();
-        if options.fortran && p.fortran_by_reference() {
-            quote_spanned!(span=> #args.push::<&#ty>(&#name);)
+        // The type as written: in the body its lifetime is inferred, and an
+        // error message shows it as the user wrote it.
+        let ty = &p.ty;
+        // The call is spanned from the type's first token to its last, so
+        // that the trait error of `KernelArg` underlines the type.
+        let (first, last) = first_last_span(ty);
+        let (ty, value) = if options.fortran && p.fortran_by_reference() {
+            let amp = respan(quote!(&), first);
+            (quote!(#amp #ty), quote!(&#name))
         } else if matches!(
             p.kind,
             ParamKind::Stack {
@@ -116,18 +144,61 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
                 ..
             }
         ) {
-            quote_spanned!(span=> #args.push::<#rt::Out<#ty>>(#rt::Out(#name));)
+            let open = respan(quote!(#rt::Out<), first);
+            let close = respan(quote!(>), last);
+            (quote!(#open #ty #close), quote!(#rt::Out(#name)))
         } else {
-            quote_spanned!(span=> #args.push::<#ty>(#name);)
-        }
+            (quote!(#ty), quote!(#name))
+        };
+        let head = quote_spanned!(first=> #args.push::<);
+        let tail = quote_spanned!(last=> >(#value););
+        quote!(#head #ty #tail)
     });
 
-    let (ret, ret_span) = match &kernel.ret_type {
-        Some(ty) => (quote!(#ty), ty.span()),
-        None => (quote!(()), name.span()),
+    let ret = match &kernel.ret_type {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
     };
-    let call = quote_spanned!(ret_span=> #ctx.call::<#ret>);
-    let call_sync = quote_spanned!(ret_span=> #proc.call_sync::<#ret>);
+    // Spanned at the return type, so that `KernelRet` errors point there.
+    let (ret_first, ret_last) = match &kernel.ret_type {
+        Some(ty) => first_last_span(ty),
+        None => (name.span(), name.span()),
+    };
+    let async_ret = {
+        let open = respan(quote!(#rt::Result<#rt::Request<), ret_first);
+        let close = respan(quote!(>>), ret_last);
+        quote!(#open #lifetime, #ret #close)
+    };
+    let sync_ret = {
+        let open = respan(quote!(#rt::Result<), ret_first);
+        let close = respan(quote!(>), ret_last);
+        quote!(#open #ret #close)
+    };
+    // The calls too, from their receiver to their closing parenthesis: the
+    // stubs' variables keep their hygiene but take the return type's place.
+    let at_ret = |name: &str| syn::Ident::new(name, Span::mixed_site().located_at(ret_first));
+    let (ctx_r, proc_r, function_r) = (at_ret("ctx"), at_ret("proc"), at_ret("function"));
+    let close = respan(quote!(#builder(#(#names),*)), ret_last);
+    // No `?`: its conversion would be one more place that names the return
+    // type. Every such place is spanned at the return type, so that a type
+    // that is not `KernelRet` gets one error per stub, there.
+    let e = at_ret("e");
+    let err = respan(quote!(::core::result::Result::Err), ret_first);
+    let err = quote_spanned!(ret_first=> #err(#e));
+    let call = quote_spanned!(ret_first=> #ctx_r.call::<#ret>(&#function_r, #close));
+    let call_sync = quote_spanned!(ret_first=> #proc_r.call_sync::<#ret>(&#function_r, #close));
+    let async_body = quote_spanned! {ret_first=>
+        match #ctx_r.kernel(&#library, #symbol) {
+            ::core::result::Result::Ok(#function_r) => #call,
+            ::core::result::Result::Err(#e) => #err,
+        }
+    };
+    let sync_body = quote_spanned! {ret_first=>
+        match #proc_r.kernel(&#library, #symbol) {
+            ::core::result::Result::Ok(#function_r) => #call_sync,
+            ::core::result::Result::Err(#e) => #err,
+        }
+    };
 
     let library_doc = match &options.library {
         Some(l) => format!("library `{l}`"),
@@ -182,9 +253,8 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
         #vis fn #name<#lifetime>(
             #ctx: &#lifetime #rt::Context,
             #(#tied),*
-        ) -> #rt::Result<#rt::Request<#lifetime, #ret>> {
-            let #function = #ctx.kernel(&#library, #symbol)?;
-            #call(&#function, #builder(#(#names),*))
+        ) -> #async_ret {
+            #async_body
         }
 
         #(#block_attrs)*
@@ -196,9 +266,8 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
         #vis fn #sync_name(
             #proc: &#rt::Proc,
             #(#free),*
-        ) -> #rt::Result<#ret> {
-            let #function = #proc.kernel(&#library, #symbol)?;
-            #call_sync(&#function, #builder(#(#names),*))
+        ) -> #sync_ret {
+            #sync_body
         }
     }
 }
@@ -254,11 +323,11 @@ mod tests {
         has(&out, r#"args.push::<VePtr<f64>>(a); args.push::<i32>(n);"#);
         has(
             &out,
-            r#"let function = ctx.kernel(&::veo_runtime::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
+            r#"match ctx.kernel(&::veo_runtime::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
         );
         has(
             &out,
-            r#", "average")?; ctx.call::<f64>(&function, __veo_args_average(a, n))"#,
+            r#", "average") { ::core::result::Result::Ok(function) => ctx.call::<f64>(&function, __veo_args_average(a, n)), ::core::result::Result::Err(e) => ::core::result::Result::Err(e), }"#,
         );
         has(
             &out,
@@ -292,10 +361,10 @@ mod tests {
                 -> ::veo_runtime::Result<()>"#,
         );
         has(&out, r#"args.push::<&[f64]>(a);"#);
-        has(&out, r#"args.push::<&'a mut [f64]>(x);"#);
+        has(&out, r#"args.push::<&mut [f64]>(x);"#);
         has(
             &out,
-            r#"args.push::<::veo_runtime::Out<&'a mut Point>>(::veo_runtime::Out(o));"#,
+            r#"args.push::<::veo_runtime::Out<&mut Point>>(::veo_runtime::Out(o));"#,
         );
         has(
             &out,
@@ -317,10 +386,10 @@ mod tests {
         has(&out, r#"args.push::<&i32>(&n); args.push::<&Real>(&m);"#);
         has(
             &out,
-            r#"args.push::<VePtr<i32>>(a); args.push::<&'a mut [f64]>(b);"#,
+            r#"args.push::<VePtr<i32>>(a); args.push::<&mut [f64]>(b);"#,
         );
         has(&out, r#"ctx.kernel(&crate::rt::KernelLibrary::Path("#);
-        has(&out, r#""test9_")?"#);
+        has(&out, r#""test9_") {"#);
         has(
             &out,
             r#"fn Test9<'a>(ctx: &'a crate::rt::Context, n: i32, m: Real,"#,
@@ -347,7 +416,7 @@ mod tests {
         assert!(!out.contains("link_name"));
         has(&out, r#"pub(crate) fn Nothing<'a>"#);
         has(&out, r#"pub(crate) fn Nothing_sync"#);
-        has(&out, r#", "real_name")?"#);
+        has(&out, r#", "real_name") {"#);
         // No user docs: no empty separator line.
         assert!(!out.contains("# [doc = \"\"]"), "{out}");
     }

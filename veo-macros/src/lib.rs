@@ -42,8 +42,7 @@ use proc_macro::TokenStream;
 /// See the crate documentation and `veo_runtime`'s for the type table.
 #[proc_macro_attribute]
 pub fn ve_kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
-    veo_syntax::parse_block(attr.into(), item.into())
-        .and_then(|block| veo_syntax::check(&block).map(|()| block))
+    veo_syntax::parse_and_check(attr.into(), item.into())
         .map_or_else(|e| e.to_compile_error(), |block| expand::expand(&block))
         .into()
 }

@@ -40,7 +40,9 @@ pub fn check(block: &KernelBlock) -> syn::Result<()> {
             ));
         }
         for param in &kernel.params {
-            let Some(span) = param.out_attr else { continue };
+            let Some(attr) = &param.out_attr else {
+                continue;
+            };
             let is_out = matches!(
                 param.kind,
                 ParamKind::Stack {
@@ -49,8 +51,8 @@ pub fn check(block: &KernelBlock) -> syn::Result<()> {
                 }
             );
             if !is_out {
-                errors.push(syn::Error::new(
-                    span,
+                errors.push(syn::Error::new_spanned(
+                    attr,
                     format!(
                         "`#[out]` marks a buffer the kernel fills in: the parameter must be \
                          `&mut T` or `&mut [T]`, not `{}`",

@@ -9,6 +9,9 @@
 //!    parameter and return type by its spelling (see [`ParamKind`]);
 //! 2. **check** ([`check`]): rules about the block as a whole.
 //!
+//! [`parse_and_check`] runs both on a macro's input, as `#[ve_kernel]` does,
+//! and reports the errors of both phases together.
+//!
 //! Errors are `syn::Error`s spanned at the offending token, with a message
 //! saying what to write instead; all the errors found are combined into one.
 //!
@@ -34,7 +37,7 @@ mod types;
 pub use check::{check, MAX_PARAMS};
 pub use model::{Kernel, KernelBlock, Param};
 pub use options::Options;
-pub use parse::parse_block;
+pub use parse::{parse_and_check, parse_block};
 pub use types::{type_text, Intent, ParamKind, RetType, Scalar};
 
 use parse::Errors;
@@ -89,11 +92,9 @@ fn collect(items: &[Item], blocks: &mut Vec<KernelBlock>, errors: &mut Errors) {
                 };
                 let mut item = fm.clone();
                 item.attrs.retain(|a| !is_ve_kernel_attr(a));
-                match parse::block_from_item(options, attr.span(), &item) {
-                    Ok(block) => match check(&block) {
-                        Ok(()) => blocks.push(block),
-                        Err(e) => errors.push(e),
-                    },
+                let block = parse::block_from_item(options, attr.span(), &item, errors);
+                match check(&block) {
+                    Ok(()) => blocks.push(block),
                     Err(e) => errors.push(e),
                 }
             }
@@ -191,10 +192,11 @@ fn not_looked_into() {
             .into_iter()
             .map(|e| e.to_string())
             .collect();
-        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(messages.len(), 4, "{messages:?}");
         assert!(messages[0].contains("`String` cannot be passed"));
-        assert!(messages[1].starts_with("unknown option `wat`"));
-        assert!(messages[2].contains("wider than a VE register"));
+        assert!(messages[1].starts_with("name the library"));
+        assert!(messages[2].starts_with("unknown option `wat`"));
+        assert!(messages[3].contains("wider than a VE register"));
         // The library check runs too, once the block parses.
         let e = parse_file("#[ve_kernel] extern \"C\" { fn a(); }").unwrap_err();
         assert!(e.to_string().starts_with("name the library"));

@@ -53,8 +53,8 @@ pub struct Param {
     pub ty: Type,
     /// How it travels.
     pub kind: ParamKind,
-    /// Where `#[out]` was written, if it was.
-    pub out_attr: Option<Span>,
+    /// The `#[out]` attribute, if it was written.
+    pub out_attr: Option<Attribute>,
 }
 
 /// C keywords a Rust parameter name may collide with; such names get a

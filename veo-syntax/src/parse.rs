@@ -34,12 +34,46 @@ impl Errors {
 /// Parses the arguments and the item of a `#[ve_kernel(...)]` attribute
 /// macro into a block (the parse phase; [`check`](crate::check) follows).
 pub fn parse_block(attr: TokenStream, item: TokenStream) -> syn::Result<KernelBlock> {
+    let (block, errors) = parse_partial(attr, item);
+    match block {
+        Some(block) => errors.finish(block.block),
+        None => Err(errors.0.expect("no block without an error")),
+    }
+}
+
+/// Parses and checks a `#[ve_kernel(...)]` attribute macro's input, as the
+/// macro does: the errors of both phases are reported together (the check
+/// runs on the kernels that parsed).
+pub fn parse_and_check(attr: TokenStream, item: TokenStream) -> syn::Result<KernelBlock> {
+    let (block, mut errors) = parse_partial(attr, item);
+    match block {
+        Some(block) => {
+            if block.options_ok {
+                if let Err(e) = crate::check(&block.block) {
+                    errors.push(e);
+                }
+            }
+            errors.finish(block.block)
+        }
+        None => Err(errors.0.expect("no block without an error")),
+    }
+}
+
+/// A block with the kernels that parsed, beside the errors of the others.
+pub(crate) struct Partial {
+    pub(crate) block: KernelBlock,
+    /// Whether the options parsed (if not, the check would report a
+    /// missing library that is only misspelt).
+    pub(crate) options_ok: bool,
+}
+
+fn parse_partial(attr: TokenStream, item: TokenStream) -> (Option<Partial>, Errors) {
     let mut errors = Errors::default();
-    let options = match syn::parse2::<Options>(attr) {
-        Ok(o) => o,
+    let (options, options_ok) = match syn::parse2::<Options>(attr) {
+        Ok(o) => (o, true),
         Err(e) => {
             errors.push(e);
-            Options::default()
+            (Options::default(), false)
         }
     };
     let item: ItemForeignMod = match syn::parse2(item.clone()) {
@@ -59,26 +93,11 @@ pub fn parse_block(attr: TokenStream, item: TokenStream) -> syn::Result<KernelBl
                      e.g. `extern \"C\" { fn average(a: VePtr<f64>, n: i32) -> f64; }`",
                 ));
             }
-            return Err(errors.0.expect("just pushed"));
+            return (None, errors);
         }
     };
-    match block_from_item(options, Span::call_site(), &item) {
-        Ok(block) => errors.finish(block),
-        Err(e) => {
-            errors.push(e);
-            errors.finish(unreachable_block())
-        }
-    }
-}
-
-/// Never returned: `finish` fails when an error was pushed.
-fn unreachable_block() -> KernelBlock {
-    KernelBlock {
-        options: Options::default(),
-        kernels: Vec::new(),
-        attrs: Vec::new(),
-        span: Span::call_site(),
-    }
+    let block = block_from_item(options, Span::call_site(), &item, &mut errors);
+    (Some(Partial { block, options_ok }), errors)
 }
 
 /// Lint-level and conditional attributes, allowed on blocks and kernels.
@@ -91,13 +110,14 @@ fn is_passthrough(attr: &Attribute) -> bool {
 }
 
 /// Builds a block from an `extern` item whose `#[ve_kernel]` attribute has
-/// already been taken off (its options are `options`).
+/// already been taken off (its options are `options`): the kernels that
+/// parse, and the errors of the rest pushed onto `errors`.
 pub(crate) fn block_from_item(
     options: Options,
     span: Span,
     item: &ItemForeignMod,
-) -> syn::Result<KernelBlock> {
-    let mut errors = Errors::default();
+    errors: &mut Errors,
+) -> KernelBlock {
     if let Some(name) = &item.abi.name {
         if name.value() != "C" {
             errors.push(syn::Error::new(
@@ -141,12 +161,12 @@ pub(crate) fn block_from_item(
             Err(e) => errors.push(e),
         }
     }
-    errors.finish(KernelBlock {
+    KernelBlock {
         options,
         kernels,
         attrs,
         span,
-    })
+    }
 }
 
 fn kernel_from_item(item: &ForeignItem) -> syn::Result<Kernel> {
@@ -338,7 +358,7 @@ fn param_from_arg(arg: &FnArg) -> syn::Result<Param> {
                     "`#[out]` is given twice: remove this one",
                 ));
             } else {
-                out_attr = Some(attr.span());
+                out_attr = Some(attr.clone());
             }
         } else {
             errors.push(syn::Error::new_spanned(
@@ -500,102 +520,53 @@ mod tests {
 
     #[test]
     fn block_level_errors() {
-        let e =
-            |attr: TokenStream, item: TokenStream| messages(parse_block(attr, item).unwrap_err());
-        assert!(e(
-            quote!(static),
-            quote!(
-                fn f() {}
-            )
-        )[0]
-        .contains("goes on an `extern \"C\""));
-        assert!(e(
-            quote!(static),
-            quote!(
-                extern "system" {}
-            )
-        )[0]
-        .contains("not `extern \"system\"`"));
-        assert!(e(
-            quote!(static),
-            quote!(
-                #[link(name = "k")]
-                extern "C" {}
-            )
-        )[0]
-        .contains("remove `#[link]`"));
-        assert!(e(
-            quote!(static),
-            quote!(
-                #[repr(C)]
-                extern "C" {}
-            )
-        )[0]
-        .contains("unsupported attribute on a #[ve_kernel] block"));
-        assert!(e(
-            quote!(static),
-            quote!(
-                extern "C" {}
-            )
-        )[0]
-        .contains("outside the block"));
-        assert!(e(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    extern "C" fn f();
-                }
-            )
-        )[0]
-        .contains("remove this ABI"));
-        assert!(e(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    safe fn f();
-                }
-            )
-        )[0]
-        .contains("remove `safe`"));
-        assert!(e(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    fn f<'a>()
-                    where
-                        i32: Copy;
-                }
-            )
-        )
-        .iter()
-        .any(|m| m.contains("no `where` clause")));
-        assert!(e(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    type T;
-                }
-            )
-        )[0]
-        .contains("kernel functions only"));
+        // Sources as strings: rustfmt would rewrite them inside `quote!`.
+        let e = |item: &str| {
+            let item: TokenStream = item.parse().unwrap();
+            messages(parse_block(quote!(static), item).unwrap_err())
+        };
+        let cases = [
+            ("fn f() {}", "goes on an `extern \"C\""),
+            ("struct S;", "goes on an `extern \"C\""),
+            ("extern \"system\" {}", "not `extern \"system\"`"),
+            ("#[link(name = \"k\")] extern \"C\" {}", "remove `#[link]`"),
+            (
+                "#[repr(C)] extern \"C\" {}",
+                "unsupported attribute on a #[ve_kernel] block",
+            ),
+            ("extern \"C\" { #![allow(unused)] }", "outside the block"),
+            ("extern \"C\" { extern \"C\" fn f(); }", "remove this ABI"),
+            ("extern \"C\" { safe fn f(); }", "remove `safe`"),
+            (
+                "extern \"C\" { fn f() where i32: Copy; }",
+                "no `where` clause",
+            ),
+            ("extern \"C\" { type T; }", "kernel functions only"),
+            ("extern \"C\" { fn f(x: i32) }", "expected `;`"),
+        ];
+        for (item, want) in cases {
+            let got = e(item);
+            assert!(got.len() == 1 && got[0].contains(want), "{item}: {got:?}");
+        }
         // `extern` alone is C, and so is `unsafe extern "C"`.
-        assert!(parse_block(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    fn f();
-                }
-            )
-        )
-        .is_ok());
-        assert!(parse_block(
-            quote!(static),
-            quote!(
-                unsafe extern "C" {
-                    fn f();
-                }
-            )
-        )
-        .is_ok());
+        for item in ["extern { fn f(); }", "unsafe extern \"C\" { fn f(); }"] {
+            assert!(parse_block(quote!(static), item.parse().unwrap()).is_ok());
+        }
+    }
+
+    #[test]
+    fn parse_and_check_reports_both_phases() {
+        let item: TokenStream = "extern \"C\" { fn a(s: String); fn b(#[out] x: &[u8]); }"
+            .parse()
+            .unwrap();
+        let all = messages(crate::parse_and_check(quote!(), item.clone()).unwrap_err());
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all[0].contains("`String` cannot be passed"));
+        assert!(all[1].starts_with("name the library"));
+        assert!(all[2].contains("`#[out]` marks a buffer"));
+        // A misspelt option does not also report a missing library.
+        let all = messages(crate::parse_and_check(quote!(libary = "k"), item).unwrap_err());
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(all[0].starts_with("unknown option `libary`"));
     }
 }

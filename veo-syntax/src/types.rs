@@ -347,17 +347,22 @@ fn check_lifetimes(ty: &Type) -> syn::Result<()> {
 /// The message for a type named by a path that can never cross to the VE,
 /// by its last segment's name.
 fn banned_path(name: &str, pos: Position) -> Option<String> {
+    banned_path_as(name, name, pos)
+}
+
+/// [`banned_path`], naming the type as `shown` in the message.
+fn banned_path_as(name: &str, shown: &str, pos: Position) -> Option<String> {
     let ret = pos == Position::Return;
     Some(match name {
         "String" | "str" | "CString" | "CStr" | "OsString" | "OsStr" => {
             if ret {
                 format!(
-                    "a VE kernel cannot return `{name}`: return a `VePtr<u8>` (C `char *`) \
+                    "a VE kernel cannot return `{shown}`: return a `VePtr<u8>` (C `char *`) \
                      and read the bytes with `proc.read`"
                 )
             } else {
                 format!(
-                    "`{name}` cannot be passed to a VE kernel: pass its bytes on the VE stack \
+                    "`{shown}` cannot be passed to a VE kernel: pass its bytes on the VE stack \
                      as `&[u8]` (C `const uint8_t *`), with a NUL byte at the end if C reads it \
                      as a string"
                 )
@@ -383,12 +388,16 @@ fn banned_path(name: &str, pos: Position) -> Option<String> {
         "Result" if ret => "the stubs already return `veo_runtime::Result<_>`: declare the \
                             kernel's C return type (an integer, a float or `VePtr<T>`)"
             .into(),
-        "bool" => "`bool` has no fixed C counterpart on the VE: use `u8` (C `_Bool`/`bool`) \
-                   or `i32` (C `int`)"
+        "bool" => "`bool` is not in the VE kernel type table: use `u8` (C `_Bool`/`bool`, 0 \
+                   or 1) or `i32` (C `int`)"
             .into(),
         "char" => "a Rust `char` is a 32-bit Unicode scalar value, not C's `char`: use `u8`, \
                    `i8` or `c_char` for a C `char`, or `u32`"
             .into(),
+        "i128" | "u128" if ret => format!(
+            "`{name}` is wider than a VE register: a kernel returns integers of at most 64 \
+             bits (write a wider result through an `#[out] &mut {name}` parameter)"
+        ),
         "i128" | "u128" => format!(
             "`{name}` is wider than a VE register: a kernel takes integers of at most 64 bits \
              (split it into two `u64`s, or pass it by reference as `&{name}`)"
@@ -444,7 +453,8 @@ pub(crate) fn classify_param(ty: &Type) -> syn::Result<ParamKind> {
                                      call the stub with `&v[..]` or `&mut v[..]`"
                                         .to_string()
                                 } else {
-                                    banned_path(&name, Position::Param).expect("banned above")
+                                    banned_path_as(&name, &type_text(ty), Position::Param)
+                                        .expect("banned above")
                                 };
                                 return Err(syn::Error::new_spanned(ty, msg));
                             }
@@ -544,8 +554,10 @@ fn common_rejection(ty: &Type, pos: Position) -> syn::Error {
 
 /// Classifies a return type.
 pub(crate) fn classify_ret(ty: &Type) -> syn::Result<RetType> {
-    check_lifetimes(ty)?;
     let inner = peel(ty);
+    if !matches!(inner, Type::Reference(_)) {
+        check_lifetimes(ty)?;
+    }
     if let Some(ptr) = ve_ptr(inner) {
         return ptr.map(RetType::VePtr);
     }
@@ -667,7 +679,9 @@ mod tests {
     #[test]
     fn rejections_say_what_to_write() {
         assert!(err(param("String")).contains("as `&[u8]`"));
-        assert!(err(param("&str")).contains("as `&[u8]`"));
+        assert!(err(param("&str")).starts_with("`&str` cannot be passed"));
+        assert!(err(ret("&'static str")).contains("cannot return a reference"));
+        assert!(err(ret("u128")).contains("`#[out] &mut u128`"));
         assert!(err(param("Vec<f64>")).contains("pass `&[T]`"));
         assert!(err(param("&Vec<f64>")).contains("`&v[..]`"));
         assert!(err(param("(i32, i32)")).contains("each field as its own parameter"));

@@ -1,0 +1,16 @@
+// Data on the VE stack must be plain: `bytemuck::Pod`.
+use veo_runtime::ve_kernel;
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct NotPod {
+    x: f64,
+}
+
+#[ve_kernel(library = "kernels")]
+extern "C" {
+    fn read(p: &NotPod);
+    fn write(p: &mut [NotPod]);
+}
+
+fn main() {}
