@@ -71,12 +71,15 @@ impl Life {
     }
 
     /// An error if the proc cannot take requests.
+    ///
+    /// A proc its owner closed reports [`Error::Closed`] even after the
+    /// helper has (consequently) exited: the death is not news to the user.
     pub(crate) fn check(&self) -> Result<(), Error> {
-        if self.dead.load(Ordering::Acquire) {
-            return Err(self.died());
-        }
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("proc"));
+        }
+        if self.dead.load(Ordering::Acquire) {
+            return Err(self.died());
         }
         Ok(())
     }
@@ -94,9 +97,6 @@ impl Life {
 
     /// The error a request pending on `channel` gets now that the proc is gone.
     pub(crate) fn error_for(&self, channel: usize, reqid: u64) -> Error {
-        if !self.dead.load(Ordering::Acquire) {
-            return Error::Closed("proc");
-        }
         if let Some(Death { fault: Some(f), .. }) = self.death.get() {
             if f.channel == channel as u64 && f.reqid == reqid && f.kind == fault::SIGNAL {
                 return Error::KernelException {
@@ -105,6 +105,9 @@ impl Life {
                     addr: f.addr,
                 };
             }
+        }
+        if self.closed.load(Ordering::Acquire) || !self.dead.load(Ordering::Acquire) {
+            return Error::Closed("proc");
         }
         self.died()
     }
