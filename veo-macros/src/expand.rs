@@ -178,7 +178,15 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     // stubs' variables keep their hygiene but take the return type's place.
     let at_ret = |name: &str| syn::Ident::new(name, Span::mixed_site().located_at(ret_first));
     let (ctx_r, proc_r, function_r) = (at_ret("ctx"), at_ret("proc"), at_ret("function"));
-    let close = respan(quote!(#builder(#(#names),*)), ret_last);
+    // The builder's call ends the expressions; its arguments keep their own
+    // spans (and hygiene: they may come from a `macro_rules!` expansion).
+    let close = {
+        let builder = respan(quote!(#builder), ret_last);
+        let mut params =
+            proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#(#names),*));
+        params.set_span(ret_last);
+        quote!(#builder #params)
+    };
     // No `?`: its conversion would be one more place that names the return
     // type. Every such place is spanned at the return type, so that a type
     // that is not `KernelRet` gets one error per stub, there.

@@ -313,3 +313,22 @@ fn fortran_passes_scalars_by_reference() {
     );
     assert!(b.iter().all(|v| v.to_bits() == 0xeeee_eeee_eeee_eeee));
 }
+
+// Declarations written by a `macro_rules!` macro: the parameters' names come
+// from its invocation and the types from its definition, two hygiene contexts.
+macro_rules! declare {
+    ($($p:ident)*) => {
+        #[veo_macros::ve_kernel(static, crate = crate::rt)]
+        extern "C" {
+            fn from_macro($($p: i32),*) -> i32;
+        }
+    };
+}
+declare!(x y z);
+
+#[test]
+fn declarations_from_macro_rules() {
+    let proc = Proc::default();
+    assert_eq!(from_macro_sync(&proc, 1, 2, 3).unwrap(), 3);
+    assert_eq!(calls(&proc.calls)[0].1, ["i32 1", "i32 2", "i32 3"]);
+}
