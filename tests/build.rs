@@ -1,7 +1,12 @@
 //! Compiles every kernel in kernels/ into the library "tests", as a user's
-//! build script would.
+//! build script would, and kernels/core_reload/ into a second library.
 fn main() {
     veo_build::Build::new().files_in("kernels").compile("tests");
+    // A library of its own, that tests can unload and reload without
+    // disturbing the kernels of other tests.
+    veo_build::Build::new()
+        .files_in("kernels/core_reload")
+        .compile("core_reload");
     // The test programs are their own helpers (re-executed in helper mode):
     // exporting their symbols lets `Proc::static_library()` find the
     // `#[no_mangle]` kernels defined in the tests themselves.

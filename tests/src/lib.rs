@@ -6,6 +6,10 @@ use veo_runtime::{Context, Function, Library, Proc};
 /// The path of the kernel library built by this package's build script.
 pub const KERNELS: &str = env!("VEO_LIB_tests");
 
+/// A second, small library (tests/kernels/core_reload/), for unloading and
+/// reloading and for lookups across several libraries.
+pub const RELOAD_KERNELS: &str = env!("VEO_LIB_core_reload");
+
 /// A generous bound for things that must happen, so that a broken runtime
 /// fails a test instead of hanging it. Never a performance assertion.
 pub const PATIENCE: Duration = Duration::from_secs(8);
