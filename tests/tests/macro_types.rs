@@ -260,3 +260,31 @@ fn forgetting_a_request_never_writes_into_its_buffers() {
     assert_eq!(out, [7.0; 4]);
     assert_eq!(inout, [1.0; 4]);
 }
+
+/// The stubs load their library once per proc, on first use, and look each
+/// symbol up once: the proc lists one library for any number of calls, on
+/// any number of contexts, with each called kernel cached once.
+#[test]
+fn library_loaded_once_and_symbols_cached() {
+    let (proc, ctx) = start();
+    let tests_lib = env!("VEO_LIB_tests");
+    let loaded = |proc: &Proc| {
+        proc.libraries()
+            .into_iter()
+            .filter(|l| l.name() == tests_lib)
+            .collect::<Vec<_>>()
+    };
+    assert!(loaded(&proc).is_empty(), "loaded before any call");
+    let other = proc.open_context().unwrap();
+    for _ in 0..3 {
+        macro_echo_i32(&ctx, 1).unwrap().wait().unwrap();
+        macro_echo_i32(&other, 2).unwrap().wait().unwrap();
+        macro_echo_i32_sync(&proc, 3).unwrap();
+        macro_nothing_sync(&proc).unwrap();
+    }
+    let libs = loaded(&proc);
+    assert_eq!(libs.len(), 1, "{:?}", proc.libraries());
+    let mut symbols = libs[0].cached_symbols();
+    symbols.sort();
+    assert_eq!(symbols, ["macro_echo_i32", "macro_nothing"]);
+}
