@@ -2,7 +2,7 @@
 //!
 //! Use it through `veo_runtime::ve_kernel`. The macro is thin: it parses and
 //! checks the block with [`veo_syntax`] (shared with `veo-build`) and
-//! expands it in [`expand`](mod@expand).
+//! expands it in its `expand` module.
 //!
 //! ```text
 //! use veo_runtime::{ve_kernel, VePtr};
@@ -30,6 +30,8 @@
 //! like the type it names; forms that can never work (`String`, `Vec`,
 //! tuples, arrays by value, generics, ...) are rejected by the macro itself
 //! with a message that says what to write instead.
+
+#![warn(missing_docs)]
 
 mod expand;
 

@@ -28,6 +28,8 @@
 //! assert_eq!(kernel.c_prototype(options), "double average(double *a, int n);");
 //! ```
 
+#![warn(missing_docs)]
+
 mod check;
 mod model;
 mod options;
