@@ -79,7 +79,8 @@ impl ProcBuilder {
         self
     }
 
-    /// Bytes of each ring of the shared segment (default 1 MiB).
+    /// Bytes of each ring of the shared segment (default 1 MiB; 64 KiB to
+    /// 1 GiB, larger is an error when the proc is built).
     pub fn ring_bytes(mut self, bytes: usize) -> Self {
         self.ring_bytes = bytes;
         self

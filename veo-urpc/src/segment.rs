@@ -127,7 +127,8 @@ impl ChannelHeader {
 pub struct SegmentConfig {
     /// Context slots, including the control channel 0.
     pub channels: usize,
-    /// Data bytes of each ring (a power of two, at least 64 KiB).
+    /// Data bytes of each ring (rounded up to a power of two, at least
+    /// 64 KiB, at most [`MAX_RING_BYTES`]).
     pub ring_bytes: usize,
     /// Bytes of each worker's call frame area.
     pub stack_size: u64,
@@ -211,6 +212,9 @@ unsafe impl Send for Segment {}
 // SAFETY: as for Send.
 unsafe impl Sync for Segment {}
 
+/// The largest ring [`Segment::create`] accepts.
+pub const MAX_RING_BYTES: usize = 1 << 30;
+
 fn stride_for(ring_bytes: usize) -> usize {
     (size_of::<ChannelHeader>() + 2 * (size_of::<RingHeader>() + ring_bytes)).next_multiple_of(4096)
 }
@@ -218,9 +222,24 @@ fn stride_for(ring_bytes: usize) -> usize {
 impl Segment {
     /// Creates and initialises a segment for a new proc.
     pub fn create(cfg: &SegmentConfig, token: u64) -> io::Result<Segment> {
+        // Message lengths are 32-bit: a quarter ring must fit, with room.
+        if cfg.ring_bytes > MAX_RING_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a ring of {} bytes is larger than the limit of {MAX_RING_BYTES}",
+                    cfg.ring_bytes
+                ),
+            ));
+        }
         let ring_bytes = cfg.ring_bytes.next_power_of_two().max(64 << 10);
         let stride = stride_for(ring_bytes);
-        let len = HEADER_BYTES + cfg.channels.max(1) * stride;
+        let len = cfg
+            .channels
+            .max(1)
+            .checked_mul(stride)
+            .and_then(|n| n.checked_add(HEADER_BYTES))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "segment too large"))?;
         let seg = Self::map_new(len, true).or_else(|_| Self::map_new(len, false))?;
         let mut seg = seg;
         seg.stride = stride;
