@@ -10,7 +10,6 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
-use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, Type};
 
 /// A scalar type the macro recognises by its name.
@@ -299,14 +298,14 @@ fn ve_ptr(ty: &Type) -> Option<Result<Option<Scalar>, syn::Error>> {
             });
             match (types.next(), types.next(), args.args.len()) {
                 (Some(t), None, 1) => Ok(elem_scalar(t)),
-                _ => Err(syn::Error::new(
-                    args.span(),
+                _ => Err(syn::Error::new_spanned(
+                    args,
                     "`VePtr` takes one type: write `VePtr<T>` with `T` the type the VE memory holds",
                 )),
             }
         }
-        PathArguments::Parenthesized(a) => Err(syn::Error::new(
-            a.span(),
+        PathArguments::Parenthesized(a) => Err(syn::Error::new_spanned(
+            a,
             "write `VePtr<T>` with `T` the type the VE memory holds",
         )),
     })
