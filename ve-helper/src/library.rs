@@ -29,7 +29,7 @@ impl Libraries {
         // SAFETY: running a library's initialisers is what loading a kernel
         // library means; the VH asked for exactly this file.
         let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| loader_message(&e))?;
         let mut inner = self.inner.lock().unwrap();
         inner.next += 1;
         let handle = inner.next;
@@ -45,7 +45,7 @@ impl Libraries {
             .open
             .remove(&handle)
             .ok_or_else(|| format!("no library with handle {handle}"))?;
-        lib.close().map_err(|e| e.to_string())
+        lib.close().map_err(|e| loader_message(&e))
     }
 
     /// The address of `name` in library `handle`.
@@ -58,7 +58,7 @@ impl Libraries {
             // dereferenced here.
             unsafe { lib.get::<*const libc::c_void>(name) }
                 .map(|s| unsafe_addr(&s))
-                .map_err(|e| e.to_string())
+                .map_err(|e| loader_message(&e))
         };
         if handle == STATIC_HANDLE {
             return lookup(&Library::this());
@@ -70,6 +70,19 @@ impl Libraries {
             .ok_or_else(|| format!("no library with handle {handle}"))?;
         lookup(lib)
     }
+}
+
+/// The loader's own words: libloading's `Display` says only "dlopen
+/// failed"; `dlerror`'s message is in the error's source.
+fn loader_message(e: &libloading::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
 }
 
 fn unsafe_addr(s: &libloading::os::unix::Symbol<*const libc::c_void>) -> u64 {
