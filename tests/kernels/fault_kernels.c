@@ -1,0 +1,73 @@
+/* Kernels for the fault, misuse, concurrency and soak tests
+ * (tests/tests/fault_*.rs). Each fault takes its operands as arguments
+ * and goes through volatile objects, so no optimisation level can fold
+ * the fault away or turn it into a different trap. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Writes v at p: called with a null or unmapped p, it raises SIGSEGV with
+ * si_addr == p. */
+void fault_write_at(int64_t *p, int64_t v)
+{
+    volatile int64_t *q = p;
+    *q = v;
+}
+
+/* Integer division: called with b == 0, it raises SIGFPE on x86-64. */
+int fault_divide(int a, int b)
+{
+    volatile int x = a;
+    volatile int y = b;
+    return x / y;
+}
+
+void fault_abort(void) { abort(); }
+
+void fault_exit(int status) { exit(status); }
+
+/* Never returns, without burning a core: sleeps in a loop. */
+void fault_forever(void)
+{
+    for (;;)
+        sleep(1);
+}
+
+/* Sleeps until *flag becomes non-zero (polling every 200 microseconds), then
+ * returns the flag's value. */
+int64_t fault_wait_flag(volatile int64_t *flag)
+{
+    while (*flag == 0)
+        usleep(200);
+    return *flag;
+}
+
+/* How many times fault_mix ran in this process. */
+static uint64_t fault_mix_calls;
+
+/* A bijective function of x (an odd multiplier and a xor-shift), so that a
+ * result swapped between two calls is always noticed. Also counts calls,
+ * so that a call executed twice is noticed. */
+uint64_t fault_mix(uint64_t x)
+{
+    __atomic_fetch_add(&fault_mix_calls, 1, __ATOMIC_RELAXED);
+    x ^= x >> 31;
+    x *= 0x9e3779b97f4a7c15ull;
+    x ^= x >> 29;
+    return x;
+}
+
+uint64_t fault_mix_count(void) { return __atomic_load_n(&fault_mix_calls, __ATOMIC_RELAXED); }
+
+/* A cheap call for the soak: returns its argument plus one. */
+uint64_t fault_inc(uint64_t x) { return x + 1; }
+
+/* Checksum of n bytes at p (VE memory), for transfers. */
+uint64_t fault_sum_bytes(const uint8_t *p, uint64_t n)
+{
+    uint64_t s = 0;
+    for (uint64_t i = 0; i < n; i++)
+        s = s * 31 + p[i];
+    return s;
+}
