@@ -380,7 +380,12 @@ impl Context {
         }
         if let Some(e) = exec {
             drop(e.tx);
-            let _ = e.thread.join();
+            // Its last closure may wait for kernels queued before it; a drop
+            // must not wait with it (the thread ends once the worker reaches
+            // that closure, or the proc ends).
+            if wait {
+                let _ = e.thread.join();
+            }
         }
         let slot = if wait && result.is_ok() || !alive {
             Slot::Free
