@@ -92,6 +92,23 @@ fn signed_and_unsigned_of_the_same_bits() {
     let mut a = Args::new();
     a.push(-1i8).push(u8::MAX);
     assert_eq!(call::<i32>(&ve, "core_both_8", a), 1);
+    // isize and usize are C's long and unsigned long.
+    for x in [isize::MIN, -1, isize::MAX] {
+        let mut a = Args::new();
+        a.push(x).push(x as i64);
+        assert_eq!(call::<i32>(&ve, "core_see_int64", a), 1, "isize {x}");
+        let mut a = Args::new();
+        a.push(x);
+        assert_eq!(call::<isize>(&ve, "core_echo_int64", a), x);
+    }
+    for x in [0usize, usize::MAX] {
+        let mut a = Args::new();
+        a.push(x).push(x as u64);
+        assert_eq!(call::<i32>(&ve, "core_see_uint64", a), 1, "usize {x}");
+        let mut a = Args::new();
+        a.push(x);
+        assert_eq!(call::<usize>(&ve, "core_echo_uint64", a), x);
+    }
 }
 
 #[test]

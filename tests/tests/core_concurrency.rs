@@ -93,8 +93,8 @@ fn one_context_shared_by_threads() {
 fn two_procs_at_once() {
     // Started concurrently from two threads.
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| Ve::new());
-        let b = s.spawn(|| Ve::new());
+        let a = s.spawn(Ve::new);
+        let b = s.spawn(Ve::new);
         (a.join().unwrap(), b.join().unwrap())
     });
     assert_ne!(a.proc.pid(), b.proc.pid());

@@ -264,3 +264,41 @@ fn batches_run_in_order_with_one_result_each() {
         .unwrap();
     assert!(none.is_empty());
 }
+
+#[test]
+fn dropping_a_context_does_not_wait_for_its_pending_vh_closure() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ve = Ve::new();
+    let flag = ve.proc.alloc::<u64>(1).unwrap();
+    ve.proc.write(&flag, &[0]).unwrap();
+    let ctx = ve.proc.open_context().unwrap();
+    // A kernel that runs until the test sets the flag (or a minute passes),
+    // then a closure queued behind it.
+    let mut a = Args::new();
+    a.ptr(flag.as_ptr()).u64(1).i64(60_000);
+    drop(ctx.call::<i64>(&ve.f("core_wait_flag"), a).unwrap());
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    drop(ctx.call_vh(move || {
+        r.store(true, Ordering::SeqCst);
+        0
+    }));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(ctx);
+        let _ = tx.send(());
+    });
+    let dropped = rx.recv_timeout(veo_tests::PATIENCE);
+    // Release the kernel whatever happened, so nothing lingers.
+    ve.proc.write(&flag, &[1]).unwrap();
+    assert!(
+        dropped.is_ok(),
+        "dropping the context blocked on the kernel before its VH closure"
+    );
+    // The queue still runs to its end: the closure runs once the kernel returns.
+    let until = std::time::Instant::now() + veo_tests::PATIENCE;
+    while !ran.load(Ordering::SeqCst) {
+        assert!(std::time::Instant::now() < until, "the closure never ran");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

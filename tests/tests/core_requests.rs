@@ -149,3 +149,69 @@ fn dropped_requests_still_run_and_do_not_disturb_others() {
     ve.proc.read(&mut entries, log.as_ptr().add(1)).unwrap();
     assert_eq!(entries, [10, 20, 30]);
 }
+
+#[test]
+fn peek_delivers_async_reads() {
+    let ve = Ve::new();
+    let flag = ve.proc.alloc::<u64>(1).unwrap();
+    ve.proc.write(&flag, &[0]).unwrap();
+    let data = veo_tests::pattern_words(5, 1000);
+    let buf = ve.proc.alloc::<u64>(1000).unwrap();
+    ve.proc.write(&buf, &data).unwrap();
+    let held = hold(&ve, &flag, 1);
+    let mut back = vec![0u64; 1000];
+    let mut req = ve.ctx.read_async(&mut back, &buf).unwrap();
+    assert_eq!(req.peek().unwrap(), None, "the read overtook the held call");
+    ve.proc.write(&flag, &[1]).unwrap();
+    let until = Instant::now() + PATIENCE;
+    while req.peek().unwrap().is_none() {
+        assert!(Instant::now() < until, "the read never completed");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    drop(req);
+    assert_eq!(back, data);
+    assert_eq!(held.wait().unwrap(), 1);
+}
+
+#[test]
+fn the_proc_serves_while_a_context_is_busy() {
+    let ve = Ve::new();
+    let flag = ve.proc.alloc::<u64>(1).unwrap();
+    ve.proc.write(&flag, &[0]).unwrap();
+    let mut held = hold(&ve, &flag, 1);
+    // Control operations do not queue behind the busy context.
+    let mut a = Args::new();
+    a.i64(9);
+    let v: i64 = ve.proc.call_sync_by_name("core_one", a).unwrap();
+    assert_eq!(v, 9 ^ 0x0123_4567_89ab_cdef);
+    let other = ve.proc.load_library(veo_tests::RELOAD_KERNELS).unwrap();
+    let p = ve.proc.alloc::<u8>(100).unwrap();
+    ve.proc.write(&p, &[1u8; 100]).unwrap();
+    let ctx2 = ve.proc.open_context().unwrap();
+    ctx2.sync().unwrap();
+    other.unload().unwrap();
+    assert_eq!(held.peek().unwrap(), None, "still held");
+    ve.proc.write(&flag, &[1]).unwrap();
+    assert_eq!(held.wait().unwrap(), 1);
+}
+
+#[test]
+fn many_requests_in_flight_through_small_rings() {
+    // 64 KiB rings (the smallest): the command ring and the result ring
+    // both fill up while nobody waits; submitting must keep draining.
+    let proc = veo_runtime::Proc::builder().ring_bytes(1).build().unwrap();
+    let ctx = proc.open_context().unwrap();
+    let lib = proc.load_library(veo_tests::KERNELS).unwrap();
+    let f = lib.function("core_one").unwrap();
+    let n = 20_000i64;
+    let reqs: Vec<_> = (0..n)
+        .map(|i| {
+            let mut a = Args::new();
+            a.i64(i);
+            ctx.call::<i64>(&f, a).unwrap()
+        })
+        .collect();
+    for (i, r) in reqs.into_iter().enumerate() {
+        assert_eq!(r.wait().unwrap(), i as i64 ^ 0x0123_4567_89ab_cdef);
+    }
+}

@@ -32,7 +32,7 @@ fn intent_in_is_copied_in_and_never_back() {
 fn intent_out_is_not_copied_in_but_copied_back() {
     let ve = Ve::new();
     let f = ve.f("core_out_fill");
-    for n in [1usize, 3, 16, 17, 4096, 100_001] {
+    for n in [0usize, 1, 3, 16, 17, 4096, 100_001] {
         let mut buf = vec![0xa5u8; n];
         let mut a = Args::new();
         a.stack_out(&mut buf).u64(n as u64).u8(0xa5);
@@ -57,7 +57,7 @@ fn intent_out_is_not_copied_in_but_copied_back() {
 fn intent_inout_is_copied_both_ways() {
     let ve = Ve::new();
     let f = ve.f("core_inout_flip");
-    for n in [1usize, 2, 15, 16, 33, 65_537] {
+    for n in [0usize, 1, 2, 15, 16, 33, 65_537] {
         let orig: Vec<u8> = (0..n).map(|i| (i * 13 + 9) as u8).collect();
         let mut buf = orig.clone();
         let mut a = Args::new();
