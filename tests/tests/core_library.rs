@@ -272,3 +272,22 @@ fn symbols_are_cached_per_library() {
     assert_eq!(proc.libraries().len(), 1, "loaded once");
     assert_eq!(proc.call_sync::<i64>(&k1, Args::new()).unwrap(), 0x5eed);
 }
+
+#[test]
+fn kernels_reload_after_their_library_was_unloaded() {
+    // The path #[ve_kernel] stubs take: Proc::kernel loads on first use.
+    let proc = Proc::new(0).unwrap();
+    let lib = KernelLibrary::Path(RELOAD_KERNELS);
+    let k = proc.kernel(&lib, "core_reload_bump").unwrap();
+    assert_eq!(call0(&proc, &k).unwrap(), 1);
+    assert_eq!(call0(&proc, &k).unwrap(), 2);
+    let loaded = proc.libraries();
+    assert_eq!(loaded.len(), 1);
+    loaded[0].unload().unwrap();
+    assert!(proc.libraries().is_empty());
+    assert!(matches!(call0(&proc, &k), Err(Error::Closed(_))));
+    // Asked again: loaded afresh, not the stale cached function.
+    let k2 = proc.kernel(&lib, "core_reload_bump").unwrap();
+    assert_eq!(call0(&proc, &k2).unwrap(), 1);
+    assert_eq!(proc.libraries().len(), 1);
+}

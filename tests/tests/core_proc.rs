@@ -56,6 +56,7 @@ fn the_helper_is_a_child_process_that_ends_with_the_proc() {
     assert!(ve.proc.is_alive());
     assert!(!ve.proc.helper().is_empty());
     let Ve { proc, ctx, lib } = ve;
+    let buf = proc.alloc::<u64>(16).unwrap();
     drop(proc);
     // Dropping the proc ended (and reaped) the helper.
     assert!(
@@ -66,6 +67,9 @@ fn the_helper_is_a_child_process_that_ends_with_the_proc() {
     assert_eq!(ctx.state(), ContextState::Closed);
     assert!(matches!(ctx.sync(), Err(Error::Closed(_))));
     assert!(lib.function("core_one").is_err());
+    // A buffer dropped after its proc is simply forgotten.
+    assert_eq!(buf.len(), 16);
+    drop(buf);
 }
 
 #[test]

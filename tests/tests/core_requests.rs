@@ -214,4 +214,37 @@ fn many_requests_in_flight_through_small_rings() {
     for (i, r) in reqs.into_iter().enumerate() {
         assert_eq!(r.wait().unwrap(), i as i64 ^ 0x0123_4567_89ab_cdef);
     }
+    // One batch far bigger than the command ring.
+    let calls = (0..5000i64).map(|i| {
+        let mut a = Args::new();
+        a.i64(-i);
+        (&f, a)
+    });
+    let reqs = ctx.call_batch::<i64>(calls).unwrap();
+    for (i, r) in reqs.into_iter().enumerate() {
+        assert_eq!(r.wait().unwrap(), -(i as i64) ^ 0x0123_4567_89ab_cdef);
+    }
+}
+
+#[test]
+fn timeouts_in_the_middle_of_a_big_answer_lose_nothing() {
+    let ve = Ve::new();
+    let n = 2 << 20; // 16 MiB of words, answered in many pieces
+    let data = veo_tests::pattern_words(9, n);
+    let buf = ve.proc.alloc::<u64>(n).unwrap();
+    ve.proc.write(&buf, &data).unwrap();
+    let mut back = vec![0u64; n];
+    let mut req = ve.ctx.read_async(&mut back, &buf).unwrap();
+    let until = Instant::now() + PATIENCE;
+    let mut timeouts = 0u32;
+    loop {
+        match req.wait_timeout(Duration::from_micros(100)) {
+            Ok(()) => break,
+            Err(Error::Timeout(_)) => timeouts += 1,
+            Err(e) => panic!("after {timeouts} timeouts: {e}"),
+        }
+        assert!(Instant::now() < until, "the read never completed");
+    }
+    drop(req);
+    veo_tests::assert_same(&back, &data, "read waited for in 100 µs slices");
 }
