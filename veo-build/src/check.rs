@@ -19,7 +19,6 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use quote::ToTokens;
 use veo_syntax::{Intent, Kernel, Options, ParamKind, RetType};
 
 use crate::builder::{mkdir, write_if_changed, Unit};
@@ -712,40 +711,15 @@ fn rust_decl(k: &Kernel) -> String {
         .iter()
         .map(|p| {
             let out = if p.out_attr.is_some() { "#[out] " } else { "" };
-            format!(
-                "{out}{}: {}",
-                p.name,
-                tidy(&p.ty.to_token_stream().to_string())
-            )
+            format!("{out}{}: {}", p.name, veo_syntax::type_text(&p.ty))
         })
         .collect();
     let ret = k
         .ret_type
         .as_ref()
-        .map(|t| format!(" -> {}", tidy(&t.to_token_stream().to_string())))
+        .map(|t| format!(" -> {}", veo_syntax::type_text(t)))
         .unwrap_or_default();
     format!("fn {}({}){ret}", k.name, params.join(", "))
-}
-
-/// Token spacing as a person writes it.
-fn tidy(s: &str) -> String {
-    let mut s = s.to_string();
-    for (from, to) in [
-        ("& ", "&"),
-        (" <", "<"),
-        ("< ", "<"),
-        (" >", ">"),
-        (" ,", ","),
-        (" ;", ";"),
-        ("[ ", "["),
-        (" ]", "]"),
-        (" :: ", "::"),
-        (":: ", "::"),
-        ("* ", "*"),
-    ] {
-        s = s.replace(from, to);
-    }
-    s
 }
 
 /// Escapes a path for a C string literal.

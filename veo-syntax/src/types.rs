@@ -247,6 +247,7 @@ pub fn type_text(ty: &Type) -> String {
         ("[ ", "["),
         (" ]", "]"),
         (" ;", ";"),
+        ("* ", "*"),
     ] {
         text = text.replace(from, to);
     }
