@@ -300,17 +300,20 @@ impl Rx {
                             (rest.get(..len as usize), self.abandoned.contains(&reqid))
                         {
                             let buf = self.partial.entry(reqid).or_default();
-                            let end = offset as usize + bytes.len();
+                            let end = (offset as usize).saturating_add(bytes.len());
                             if offset as usize == buf.len() {
                                 // The usual case, pieces in order: one copy
                                 // (no zero-filling first, which is slow in
                                 // unoptimised builds).
                                 buf.extend_from_slice(bytes);
-                            } else {
-                                if buf.len() < end {
-                                    buf.resize(end, 0);
-                                }
+                            } else if end <= buf.len() {
                                 buf[offset as usize..end].copy_from_slice(bytes);
+                            } else {
+                                // The helper sends each answer's bytes in
+                                // order; a gap (an offset up to 2^64) would
+                                // make the VH allocate without bound.
+                                life.protocol_failure("answer bytes out of order");
+                                return;
                             }
                         }
                     }
