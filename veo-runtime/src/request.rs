@@ -112,6 +112,15 @@ impl<'a, T: KernelRet> Request<'a, T> {
             Some(status) => return Err(self.error(status, done)),
             None => return Err(Error::Helper(done.text)),
         }
+        // A sane helper sends every OUT/INOUT or read byte before the
+        // result; anything shorter is an error, not a half-filled buffer.
+        let want: usize = self.outs.iter().map(|o| o.len()).sum();
+        if done.data.len() < want {
+            return Err(Error::Helper(format!(
+                "the helper answered {} of the {want} bytes this request expects",
+                done.data.len()
+            )));
+        }
         let mut data = &done.data[..];
         for out in self.outs.iter_mut() {
             let n = out.len().min(data.len());
