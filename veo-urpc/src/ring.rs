@@ -157,13 +157,23 @@ pub struct Producer {
     ring: Ring,
     /// Written but possibly not yet published.
     tail: u64,
+    /// The tail as last published (kept here: reading the shared one would
+    /// pull its cache line back from the consumer).
+    published: u64,
+    /// The consumer's head when last read: reading the shared head only when
+    /// this stale value says the ring is full keeps the head's cache line
+    /// from moving to the producer on every message.
+    head_cache: u64,
 }
 
 impl Producer {
     /// The producer of `ring`, resuming at its published tail.
     pub fn new(ring: Ring) -> Producer {
+        let tail = ring.tail();
         Producer {
-            tail: ring.tail(),
+            tail,
+            published: tail,
+            head_cache: ring.hdr().head.load(Ordering::Acquire),
             ring,
         }
     }
@@ -185,7 +195,6 @@ impl Producer {
         assert!(body_len <= self.ring.max_body(), "message body too large");
         let total = (MSG_HEADER + body_len).next_multiple_of(8) as u64;
         let cap = self.ring.cap;
-        let head = self.ring.hdr().head.load(Ordering::Acquire);
         let pos = self.tail % cap;
         let to_end = cap - pos;
         let need = if total > to_end {
@@ -193,8 +202,12 @@ impl Producer {
         } else {
             total
         };
-        if self.tail - head + need > cap {
-            return false;
+        if self.tail - self.head_cache + need > cap {
+            // The head only moves forward: a fresh look can only make room.
+            self.head_cache = self.ring.hdr().head.load(Ordering::Acquire);
+            if self.tail - self.head_cache + need > cap {
+                return false;
+            }
         }
         if total > to_end {
             // SAFETY: [pos, cap) lies beyond the consumer's head (checked
@@ -239,7 +252,7 @@ impl Producer {
 
     /// Whether messages were written since the last publish.
     pub fn pending(&self) -> bool {
-        self.tail != self.ring.hdr().tail.load(Ordering::Relaxed)
+        self.tail != self.published
     }
 
     /// Makes the written messages visible and wakes a sleeping consumer.
@@ -247,6 +260,7 @@ impl Producer {
     pub fn publish(&mut self) {
         let h = self.ring.hdr();
         h.tail.store(self.tail, Ordering::Release);
+        self.published = self.tail;
         h.data.notify();
     }
 
@@ -300,6 +314,11 @@ pub struct Msg<'a> {
 pub struct Consumer {
     ring: Ring,
     head: u64,
+    /// The producer's tail when last read: everything before it can be read
+    /// without touching the shared tail's cache line again.
+    tail_cache: u64,
+    /// The head as last published to the producer.
+    published: u64,
     /// Length of the message last returned by `peek`.
     current: u64,
 }
@@ -307,8 +326,11 @@ pub struct Consumer {
 impl Consumer {
     /// The consumer of `ring`, resuming at its published head.
     pub fn new(ring: Ring) -> Consumer {
+        let head = ring.hdr().head.load(Ordering::Acquire);
         Consumer {
-            head: ring.hdr().head.load(Ordering::Acquire),
+            head,
+            tail_cache: head,
+            published: head,
             ring,
             current: 0,
         }
@@ -324,10 +346,15 @@ impl Consumer {
     pub fn peek(&mut self) -> Result<Option<Msg<'_>>, ProtoError> {
         let cap = self.ring.cap;
         loop {
-            let tail = self.ring.hdr().tail.load(Ordering::Acquire);
-            if tail == self.head {
-                return Ok(None);
+            if self.tail_cache == self.head {
+                // The Acquire load orders the reads of everything published
+                // up to the new tail; a cached tail was loaded the same way.
+                self.tail_cache = self.ring.hdr().tail.load(Ordering::Acquire);
+                if self.tail_cache == self.head {
+                    return Ok(None);
+                }
             }
+            let tail = self.tail_cache;
             let avail = tail.wrapping_sub(self.head);
             if avail > cap || avail % 8 != 0 {
                 return Err(ProtoError::Corrupt("ring positions out of range"));
@@ -371,9 +398,29 @@ impl Consumer {
         self.publish_head();
     }
 
-    fn publish_head(&self) {
+    /// Moves past the message last returned by `peek` without telling the
+    /// producer yet, unless an eighth of the ring has been consumed since it
+    /// was last told. Each publication costs a full fence and moves a cache
+    /// line; call [`release`](Self::release) before waiting or returning.
+    pub fn advance_lazily(&mut self) {
+        self.head += self.current;
+        self.current = 0;
+        if self.head - self.published >= self.ring.cap / 8 {
+            self.publish_head();
+        }
+    }
+
+    /// Publishes the consumed position, if it moved since last published.
+    pub fn release(&mut self) {
+        if self.head != self.published {
+            self.publish_head();
+        }
+    }
+
+    fn publish_head(&mut self) {
         let h = self.ring.hdr();
         h.head.store(self.head, Ordering::Release);
+        self.published = self.head;
         h.space.notify();
     }
 
