@@ -1,4 +1,11 @@
 //! Calling a kernel whose signature is known only at run time, with libffi.
+//!
+//! Two things keep a call cheap: prepared call interfaces (`ffi_cif`) are
+//! cached by signature, since a program calls the same few kernels again
+//! and again; and on x86_64, a kernel whose arguments are all in the integer
+//! class (integers, pointers, stack buffers; at most six) and whose result
+//! is not floating point is called directly through a function pointer,
+//! which is exactly what the System V ABI makes of such a call.
 
 use libffi::low::{ffi_abi_FFI_DEFAULT_ABI, ffi_cif, ffi_type, types};
 use std::ptr::addr_of_mut;
@@ -24,10 +31,39 @@ fn ffi_type_of(class: ArgClass) -> *mut ffi_type {
     }
 }
 
-/// Reusable buffers, so that a call allocates nothing once warmed up.
+/// A value of an integer class, sign- or zero-extended from its width to 64
+/// bits, as libffi widens integer results and as a register argument is
+/// passed safely to any C compiler's code.
+fn widen(class: ArgClass, v: u64) -> u64 {
+    match class {
+        ArgClass::I8 => v as i8 as i64 as u64,
+        ArgClass::U8 => v as u8 as u64,
+        ArgClass::I16 => v as i16 as i64 as u64,
+        ArgClass::U16 => v as u16 as u64,
+        ArgClass::I32 => v as i32 as i64 as u64,
+        ArgClass::U32 => v as u32 as u64,
+        _ => v,
+    }
+}
+
+/// A prepared call interface for one signature.
+struct Prepared {
+    ret: ArgClass,
+    classes: Vec<ArgClass>,
+    /// The argument types the cif points to (boxed: they must not move).
+    _types: Box<[*mut ffi_type]>,
+    cif: Box<ffi_cif>,
+}
+
+/// Signatures whose cif is kept.
+const CIF_CACHE: usize = 16;
+
+/// Reusable buffers and prepared signatures, so that a call allocates
+/// nothing once warmed up.
 #[derive(Default)]
 pub(crate) struct Caller {
-    types: Vec<*mut ffi_type>,
+    /// Most recently used first.
+    prepared: Vec<Prepared>,
     slots: Vec<u64>,
     ptrs: Vec<*mut libc::c_void>,
 }
@@ -40,46 +76,37 @@ impl Caller {
     /// `call.func` must be a function with exactly the described signature
     /// (the VH's declaration vouches for it) and `frame` must hold the image.
     pub(crate) unsafe fn invoke(&mut self, call: &Call, frame: *mut u8) -> Result<u64, String> {
-        let n = call.classes.len();
-        self.types.clear();
         self.slots.clear();
-        self.ptrs.clear();
         for (class, value) in call.classes.iter().zip(&call.values) {
-            self.types.push(ffi_type_of(*class));
             let v = match class {
                 // SAFETY: decode_call checked the buffer lies in the image.
                 ArgClass::Stack => unsafe {
                     frame.add(call.stack[*value as usize].offset as usize) as u64
                 },
-                // Little-endian: the low bytes of the slot are the narrow value.
-                _ => *value,
+                // Little-endian: the low bytes of the slot are the narrow
+                // value; widened for the direct path's registers.
+                _ => widen(*class, *value),
             };
             self.slots.push(v);
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(r) = direct(call, &self.slots) {
+            return Ok(r);
+        }
+        self.ptrs.clear();
         for slot in self.slots.iter_mut() {
             self.ptrs.push((slot as *mut u64).cast());
         }
-        // SAFETY: a zeroed cif is a valid "unprepared" value for ffi_prep_cif.
-        let mut cif: ffi_cif = unsafe { std::mem::zeroed() };
-        // SAFETY: types has n valid ffi_type pointers that outlive the call.
-        unsafe {
-            libffi::low::prep_cif(
-                &mut cif,
-                ffi_abi_FFI_DEFAULT_ABI,
-                n,
-                ffi_type_of(call.ret),
-                self.types.as_mut_ptr(),
-            )
-        }
-        .map_err(|e| format!("libffi cannot describe this call: {e:?}"))?;
+        let cif = self.prepare(call)?;
         // libffi writes a full register (ffi_arg, 8 bytes) for any integer
         // return, widened by its type; floats use the low bytes.
         let mut ret = 0u64;
-        // SAFETY: the function and signature are the caller's contract;
-        // every argument pointer points at an 8-byte slot alive for the call.
+        // SAFETY: the function and signature are the caller's contract; the
+        // cif was prepared for exactly these classes; every argument pointer
+        // points at an 8-byte slot alive for the call.
         unsafe {
             libffi::raw::ffi_call(
-                &mut cif,
+                cif,
                 Some(std::mem::transmute::<usize, unsafe extern "C" fn()>(
                     call.func as usize,
                 )),
@@ -88,5 +115,160 @@ impl Caller {
             );
         }
         Ok(ret)
+    }
+
+    /// The prepared cif of `call`'s signature, from the cache or made now.
+    fn prepare(&mut self, call: &Call) -> Result<*mut ffi_cif, String> {
+        let hit = self
+            .prepared
+            .iter()
+            .position(|p| p.ret == call.ret && p.classes == call.classes);
+        match hit {
+            Some(0) => {}
+            Some(i) => {
+                let p = self.prepared.remove(i);
+                self.prepared.insert(0, p);
+            }
+            None => {
+                let mut types: Box<[*mut ffi_type]> =
+                    call.classes.iter().map(|c| ffi_type_of(*c)).collect();
+                // SAFETY: a zeroed cif is a valid "unprepared" value for ffi_prep_cif.
+                let mut cif: Box<ffi_cif> = Box::new(unsafe { std::mem::zeroed() });
+                // SAFETY: `types` holds one valid ffi_type pointer per
+                // argument and lives, unmoved (boxed), as long as the cif.
+                unsafe {
+                    libffi::low::prep_cif(
+                        &mut *cif,
+                        ffi_abi_FFI_DEFAULT_ABI,
+                        types.len(),
+                        ffi_type_of(call.ret),
+                        types.as_mut_ptr(),
+                    )
+                }
+                .map_err(|e| format!("libffi cannot describe this call: {e:?}"))?;
+                self.prepared.truncate(CIF_CACHE - 1);
+                self.prepared.insert(
+                    0,
+                    Prepared {
+                        ret: call.ret,
+                        classes: call.classes.clone(),
+                        _types: types,
+                        cif,
+                    },
+                );
+            }
+        }
+        Ok(&mut *self.prepared[0].cif)
+    }
+}
+
+/// Calls a kernel whose arguments all travel in general-purpose registers
+/// and whose result is an integer, a pointer or nothing; `None` for any
+/// other signature (libffi handles those).
+#[cfg(target_arch = "x86_64")]
+fn direct(call: &Call, a: &[u64]) -> Option<u64> {
+    use ArgClass::*;
+    if a.len() > 6
+        || matches!(call.ret, F32 | F64)
+        || call.classes.iter().any(|c| matches!(c, F32 | F64))
+    {
+        return None;
+    }
+    type F0 = unsafe extern "C" fn() -> u64;
+    type F1 = unsafe extern "C" fn(u64) -> u64;
+    type F2 = unsafe extern "C" fn(u64, u64) -> u64;
+    type F3 = unsafe extern "C" fn(u64, u64, u64) -> u64;
+    type F4 = unsafe extern "C" fn(u64, u64, u64, u64) -> u64;
+    type F5 = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
+    type F6 = unsafe extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64;
+    let f = call.func as usize;
+    // SAFETY: the caller of `invoke` vouches that `func` has the described
+    // signature. Under the System V x86_64 ABI, up to six arguments of the
+    // integer class travel in rdi, rsi, rdx, rcx, r8, r9 whatever their
+    // width (each is widened to 64 bits above, which every C compiler
+    // accepts), and an integer or pointer result comes back in rax (its
+    // unused upper bits are fixed by `widen` below); for a void function rax
+    // is ignored. That is the same machine-level call libffi would make.
+    let raw = unsafe {
+        match *a {
+            [] => std::mem::transmute::<usize, F0>(f)(),
+            [a0] => std::mem::transmute::<usize, F1>(f)(a0),
+            [a0, a1] => std::mem::transmute::<usize, F2>(f)(a0, a1),
+            [a0, a1, a2] => std::mem::transmute::<usize, F3>(f)(a0, a1, a2),
+            [a0, a1, a2, a3] => std::mem::transmute::<usize, F4>(f)(a0, a1, a2, a3),
+            [a0, a1, a2, a3, a4] => std::mem::transmute::<usize, F5>(f)(a0, a1, a2, a3, a4),
+            [a0, a1, a2, a3, a4, a5] => std::mem::transmute::<usize, F6>(f)(a0, a1, a2, a3, a4, a5),
+            _ => return None,
+        }
+    };
+    Some(match call.ret {
+        Void => 0,
+        ret => widen(ret, raw),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern "C" fn add3(a: i8, b: u16, c: i64) -> i32 {
+        a as i32 + b as i32 + c as i32
+    }
+    extern "C" fn neg8(a: i8) -> i8 {
+        a.wrapping_neg()
+    }
+    extern "C" fn mix(a: f64, b: i32) -> f64 {
+        a * b as f64
+    }
+
+    fn call(func: usize, ret: ArgClass, args: &[(ArgClass, u64)]) -> Call {
+        Call {
+            func: func as u64,
+            ret,
+            classes: args.iter().map(|a| a.0).collect(),
+            values: args.iter().map(|a| a.1).collect(),
+            stack: Vec::new(),
+            image_len: 0,
+        }
+    }
+
+    #[test]
+    fn direct_and_libffi_calls_agree() {
+        let mut c = Caller::default();
+        let mut frame = [0u8; 16];
+        let f = frame.as_mut_ptr();
+        let k = call(
+            add3 as *const () as usize,
+            ArgClass::I32,
+            &[
+                (ArgClass::I8, -5i64 as u64),
+                (ArgClass::U16, 0xffff),
+                (ArgClass::I64, 10),
+            ],
+        );
+        // SAFETY: add3 has exactly this signature.
+        let r = unsafe { c.invoke(&k, f) }.unwrap();
+        assert_eq!(r as i64, -5 + 0xffff + 10);
+        // A narrow negative result comes back sign-extended, as from libffi.
+        let k = call(
+            neg8 as *const () as usize,
+            ArgClass::I8,
+            &[(ArgClass::I8, 5)],
+        );
+        // SAFETY: neg8 has exactly this signature.
+        let r = unsafe { c.invoke(&k, f) }.unwrap();
+        assert_eq!(r, -5i64 as u64);
+        // Floats go through libffi, with a cached cif the second time.
+        let k = call(
+            mix as *const () as usize,
+            ArgClass::F64,
+            &[(ArgClass::F64, 1.5f64.to_bits()), (ArgClass::I32, 4)],
+        );
+        for _ in 0..2 {
+            // SAFETY: mix has exactly this signature.
+            let r = unsafe { c.invoke(&k, f) }.unwrap();
+            assert_eq!(f64::from_bits(r), 6.0);
+        }
+        assert_eq!(c.prepared.len(), 1);
     }
 }

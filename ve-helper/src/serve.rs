@@ -138,6 +138,8 @@ struct Worker {
     pending: Pending,
     caller: Caller,
     stack_max: u64,
+    /// Decoded calls reuse this one's vectors.
+    spare: Call,
 }
 
 impl Worker {
@@ -150,6 +152,7 @@ impl Worker {
             pending: Pending::None,
             caller: Caller::default(),
             stack_max: h.seg.header().stack_size,
+            spare: Call::empty(),
         }
     }
 
@@ -247,9 +250,10 @@ impl Worker {
             };
         }
         match kind {
-            KIND_CALL => match decode_call(body, self.stack_max) {
+            KIND_CALL => match self.decode(body) {
                 Err(e) => self.reply(reqid, Status::Invalid, 0, &e.to_string()),
                 Ok(call) if call.func == 0 => {
+                    self.spare = call;
                     self.reply(reqid, Status::Invalid, 0, "call of a null function")
                 }
                 Ok(call) if call.image_len == 0 => self.execute(reqid, call),
@@ -482,12 +486,30 @@ impl Worker {
         }
     }
 
+    /// Decodes a call into the spare one's vectors.
+    fn decode(&mut self, body: &[u8]) -> Result<Call, veo_urpc::ProtoError> {
+        let mut call = std::mem::replace(&mut self.spare, Call::empty());
+        match proto::decode_call_into(body, self.stack_max, &mut call) {
+            Ok(()) => Ok(call),
+            Err(e) => {
+                self.spare = call;
+                Err(e)
+            }
+        }
+    }
+
     fn execute(&mut self, reqid: u64, call: Call) {
+        self.execute_call(reqid, &call);
+        // Its vectors serve the next call.
+        self.spare = call;
+    }
+
+    fn execute_call(&mut self, reqid: u64, call: &Call) {
         let frame = bytemuck_bytes(&mut self.frame).as_mut_ptr();
         fault::set_current(self.idx as u64, reqid);
         // SAFETY: the VH vouches for the signature (typed stubs or Args);
         // the frame holds the whole image (checked when it was received).
-        let r = unsafe { self.caller.invoke(&call, frame) };
+        let r = unsafe { self.caller.invoke(call, frame) };
         fault::clear_current();
         let value = match r {
             Ok(v) => v,

@@ -243,6 +243,29 @@ pub fn encode_call(
 
 /// Decodes and checks a call body against the stack limit.
 pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
+    let mut call = Call::empty();
+    decode_call_into(body, stack_max, &mut call)?;
+    Ok(call)
+}
+
+impl Call {
+    /// A call of nothing, to decode into.
+    pub fn empty() -> Call {
+        Call {
+            func: 0,
+            ret: ArgClass::Void,
+            classes: Vec::new(),
+            values: Vec::new(),
+            stack: Vec::new(),
+            image_len: 0,
+        }
+    }
+}
+
+/// [`decode_call`] into `call`, reusing its vectors (a worker decodes every
+/// call into the same one, so that a call allocates nothing). On error,
+/// `call` holds partial contents.
+pub fn decode_call_into(body: &[u8], stack_max: u64, call: &mut Call) -> Result<(), ProtoError> {
     let mut r = Reader::new(body);
     let func = r.u64()?;
     let image_len = r.u64()?;
@@ -261,7 +284,15 @@ pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
             "stack image larger than the call frame area",
         ));
     }
-    let mut classes = Vec::with_capacity(nargs);
+    let Call {
+        classes,
+        values,
+        stack,
+        ..
+    } = call;
+    classes.clear();
+    values.clear();
+    stack.clear();
     for _ in 0..nargs {
         let c = ArgClass::from_u8(r.u8()?)?;
         if c == ArgClass::Void {
@@ -270,15 +301,13 @@ pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
         classes.push(c);
     }
     r.align8()?;
-    let mut values = Vec::with_capacity(nargs);
-    for c in &classes {
+    for c in classes.iter() {
         let v = r.u64()?;
         if *c == ArgClass::Stack && v >= nstack as u64 {
             return Err(ProtoError::Corrupt("stack index out of range"));
         }
         values.push(v);
     }
-    let mut stack = Vec::with_capacity(nstack);
     for _ in 0..nstack {
         let offset = r.u64()?;
         let len = r.u64()?;
@@ -297,14 +326,10 @@ pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
             intent,
         });
     }
-    Ok(Call {
-        func,
-        ret,
-        classes,
-        values,
-        stack,
-        image_len,
-    })
+    call.func = func;
+    call.ret = ret;
+    call.image_len = image_len;
+    Ok(())
 }
 
 /// Fixed part of a `RESULT` body: status, value.
