@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::life::Life;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,9 +41,141 @@ pub(crate) struct Tx {
 
 struct Rx {
     consumer: Consumer,
-    done: HashMap<u64, Done>,
+    done: Table,
     partial: HashMap<u64, Vec<u8>>,
-    abandoned: HashSet<u64>,
+}
+
+/// Where a request stands, VH side.
+#[derive(Debug)]
+enum Slot {
+    /// Submitted, not answered.
+    Pending,
+    /// Answered, not taken.
+    Ready(Done),
+    /// Dropped unanswered: its answer is discarded on arrival.
+    Abandoned,
+    /// Taken or discarded.
+    Gone,
+}
+
+/// Answers by request id.
+///
+/// Answers arrive nearly in request order (one helper worker serves a
+/// channel in queue order; only VH closures complete out of band), so a
+/// window indexed by `reqid - base` replaces a hash map: no hashing and no
+/// allocation per answer. The window starts at the oldest request not yet
+/// taken; when a request is held unanswered for very long, the oldest
+/// entries move to a map so that the window stays bounded.
+#[derive(Debug)]
+struct Table {
+    /// Request id of `slots[0]`.
+    base: u64,
+    slots: VecDeque<Slot>,
+    /// Entries below `base` that are neither taken nor discarded.
+    spill: HashMap<u64, Slot>,
+}
+
+/// Most entries of the window before the oldest ones are spilled.
+const WINDOW: usize = 1 << 18;
+
+impl Table {
+    fn new() -> Table {
+        Table {
+            // Request ids start at 1.
+            base: 1,
+            slots: VecDeque::new(),
+            spill: HashMap::new(),
+        }
+    }
+
+    /// The entry of `reqid`; `None` once it is gone.
+    fn entry(&mut self, reqid: u64) -> Option<&mut Slot> {
+        if reqid < self.base {
+            return self.spill.get_mut(&reqid);
+        }
+        let i = (reqid - self.base) as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || Slot::Pending);
+        }
+        Some(&mut self.slots[i])
+    }
+
+    /// Drops gone entries from the front; spills old ones past the limit.
+    fn trim(&mut self) {
+        while let Some(front) = self.slots.front() {
+            let spill = self.slots.len() > WINDOW;
+            if !matches!(front, Slot::Gone) && !spill {
+                break;
+            }
+            let slot = self.slots.pop_front().expect("front exists");
+            if !matches!(slot, Slot::Gone) {
+                self.spill.insert(self.base, slot);
+            }
+            self.base += 1;
+        }
+    }
+
+    /// Records the answer of `reqid`.
+    fn put(&mut self, reqid: u64, done: Done) {
+        if let Some(slot) = self.entry(reqid) {
+            match slot {
+                Slot::Pending => *slot = Slot::Ready(done),
+                Slot::Abandoned => *slot = Slot::Gone,
+                // A second answer (never sent by a sane helper): keep the first.
+                Slot::Ready(_) | Slot::Gone => {}
+            }
+        }
+        self.forget_if_gone(reqid);
+    }
+
+    /// Takes the answer of `reqid` if it arrived.
+    fn take(&mut self, reqid: u64) -> Option<Done> {
+        let slot = self.entry(reqid)?;
+        if !matches!(slot, Slot::Ready(_)) {
+            return None;
+        }
+        let Slot::Ready(done) = std::mem::replace(slot, Slot::Gone) else {
+            unreachable!("checked above")
+        };
+        self.forget_if_gone(reqid);
+        Some(done)
+    }
+
+    /// Discards `reqid`'s answer, now or when it arrives.
+    fn abandon(&mut self, reqid: u64) {
+        if let Some(slot) = self.entry(reqid) {
+            *slot = match slot {
+                Slot::Pending => Slot::Abandoned,
+                _ => Slot::Gone,
+            };
+        }
+        self.forget_if_gone(reqid);
+    }
+
+    /// Whether the answer of `reqid` will be discarded.
+    fn discards(&self, reqid: u64) -> bool {
+        let slot = if reqid < self.base {
+            self.spill.get(&reqid)
+        } else {
+            self.slots.get((reqid - self.base) as usize)
+        };
+        matches!(slot, None | Some(Slot::Abandoned) | Some(Slot::Gone)) && reqid < self.end()
+    }
+
+    /// One past the highest request id the window knows.
+    fn end(&self) -> u64 {
+        self.base + self.slots.len() as u64
+    }
+
+    fn forget_if_gone(&mut self, reqid: u64) {
+        if reqid < self.base {
+            if matches!(self.spill.get(&reqid), Some(Slot::Gone)) {
+                self.spill.remove(&reqid);
+            }
+        } else {
+            self.trim();
+        }
+    }
 }
 
 pub(crate) struct ChannelVh {
@@ -129,10 +261,12 @@ impl Submit<'_> {
     /// Makes everything written visible to the helper (one wake-up at most).
     pub(crate) fn publish(&mut self) {
         if self.tx.producer.pending() {
-            self.tx.producer.publish();
+            // Before the ring's tail: any answer the drain sees then has an
+            // id it can check against `published`.
             self.ch
                 .published
                 .store(self.tx.next_reqid, Ordering::Release);
+            self.tx.producer.publish();
         }
     }
 }
@@ -155,9 +289,8 @@ impl ChannelVh {
             }),
             rx: Mutex::new(Rx {
                 consumer: Consumer::new(chan.res),
-                done: HashMap::new(),
+                done: Table::new(),
                 partial: HashMap::new(),
-                abandoned: HashSet::new(),
             }),
             local_seq: AtomicU64::new(0),
             published: AtomicU64::new(0),
@@ -202,7 +335,7 @@ impl ChannelVh {
     /// Drains if no other thread is draining.
     fn try_drain(&self) {
         if let Ok(mut rx) = self.rx.try_lock() {
-            rx.drain(&self.life);
+            rx.drain(&self.life, &self.published);
         }
     }
 
@@ -210,9 +343,7 @@ impl ChannelVh {
     pub(crate) fn complete_locally(&self, reqid: u64, done: Done) {
         {
             let mut rx = self.lock_rx();
-            if !rx.abandoned.remove(&reqid) {
-                rx.done.insert(reqid, done);
-            }
+            rx.done.put(reqid, done);
         }
         self.local_seq.fetch_add(1, Ordering::Release);
         self.chan.res.wake_consumers();
@@ -221,8 +352,8 @@ impl ChannelVh {
     /// Takes the result of `reqid` if it is there.
     pub(crate) fn poll(&self, reqid: u64) -> Result<Option<Done>> {
         let mut rx = self.lock_rx();
-        rx.drain(&self.life);
-        if let Some(d) = rx.done.remove(&reqid) {
+        rx.drain(&self.life, &self.published);
+        if let Some(d) = rx.done.take(reqid) {
             return Ok(Some(d));
         }
         drop(rx);
@@ -237,8 +368,8 @@ impl ChannelVh {
         loop {
             let (seen_tail, seen_local) = {
                 let mut rx = self.lock_rx();
-                rx.drain(&self.life);
-                if let Some(d) = rx.done.remove(&reqid) {
+                rx.drain(&self.life, &self.published);
+                if let Some(d) = rx.done.take(reqid) {
                     return Ok(d);
                 }
                 (rx.consumer.head(), self.local_seq.load(Ordering::Acquire))
@@ -272,17 +403,23 @@ impl ChannelVh {
     /// Forgets a request nobody will wait for.
     pub(crate) fn abandon(&self, reqid: u64) {
         let mut rx = self.lock_rx();
-        rx.drain(&self.life);
-        if rx.done.remove(&reqid).is_none() {
+        rx.drain(&self.life, &self.published);
+        rx.done.abandon(reqid);
+        if !rx.partial.is_empty() {
             rx.partial.remove(&reqid);
-            rx.abandoned.insert(reqid);
         }
     }
 }
 
 impl Rx {
     /// Moves every message in the result ring into the tables.
-    fn drain(&mut self, life: &Life) {
+    fn drain(&mut self, life: &Life, published: &AtomicU64) {
+        // Tell the helper about the room made once, at the end.
+        self.drain_messages(life, published);
+        self.consumer.release();
+    }
+
+    fn drain_messages(&mut self, life: &Life, published: &AtomicU64) {
         loop {
             let msg = match self.consumer.peek() {
                 Ok(Some(m)) => m,
@@ -293,11 +430,17 @@ impl Rx {
                 }
             };
             let reqid = msg.reqid;
+            // Every answer follows its request's publication (see
+            // `Submit::publish`); anything else would grow the table unbounded.
+            if reqid == 0 || reqid > published.load(Ordering::Acquire) {
+                life.protocol_failure("an answer for a request never submitted");
+                return;
+            }
             match msg.kind {
                 proto::KIND_RDATA => {
                     if let Ok(([offset, len], rest)) = proto::decode_words::<2>(msg.body) {
                         if let (Some(bytes), false) =
-                            (rest.get(..len as usize), self.abandoned.contains(&reqid))
+                            (rest.get(..len as usize), self.done.discards(reqid))
                         {
                             let buf = self.partial.entry(reqid).or_default();
                             let end = (offset as usize).saturating_add(bytes.len());
@@ -324,7 +467,11 @@ impl Rx {
                             status: Some(r.status),
                             value: r.value,
                             text: String::from_utf8_lossy(r.text).into_owned(),
-                            data: self.partial.remove(&reqid).unwrap_or_default(),
+                            data: if self.partial.is_empty() {
+                                Vec::new()
+                            } else {
+                                self.partial.remove(&reqid).unwrap_or_default()
+                            },
                         },
                         Err(e) => Done {
                             status: None,
@@ -332,13 +479,11 @@ impl Rx {
                             ..Done::default()
                         },
                     };
-                    if !self.abandoned.remove(&reqid) {
-                        self.done.insert(reqid, done);
-                    }
+                    self.done.put(reqid, done);
                 }
                 _ => life.protocol_failure("unexpected message kind from the helper"),
             }
-            self.consumer.advance();
+            self.consumer.advance_lazily();
         }
     }
 }
