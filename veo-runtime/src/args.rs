@@ -13,14 +13,86 @@ use veo_urpc::proto::{ArgClass, Intent, StackArg, MAX_ARGS};
 /// request that carries them has been waited for.
 #[derive(Default)]
 pub struct Args<'a> {
-    pub(crate) classes: Vec<ArgClass>,
-    pub(crate) values: Vec<u64>,
+    pub(crate) classes: InlineVec<ArgClass, INLINE_ARGS>,
+    pub(crate) values: InlineVec<u64, INLINE_ARGS>,
     pub(crate) stack: Vec<StackArg>,
     pub(crate) image: Vec<u8>,
     /// Host buffers that receive OUT/INOUT bytes, in `stack` order.
     pub(crate) outs: Vec<(usize, &'a mut [u8])>,
     /// Set when more than [`MAX_ARGS`] were pushed; reported when the call is made.
     pub(crate) overflow: usize,
+}
+
+/// Arguments kept inside [`Args`] itself: a call with up to this many
+/// register arguments allocates nothing.
+const INLINE_ARGS: usize = 8;
+
+/// A value to fill unused inline room with.
+pub(crate) trait Blank: Copy {
+    const BLANK: Self;
+}
+impl Blank for ArgClass {
+    const BLANK: Self = ArgClass::Void;
+}
+impl Blank for u64 {
+    const BLANK: Self = 0;
+}
+
+/// A vector whose first `N` elements live inline (no allocation), and all
+/// of them on the heap beyond that.
+#[derive(Clone)]
+pub(crate) struct InlineVec<T: Blank, const N: usize> {
+    len: usize,
+    inline: [T; N],
+    heap: Vec<T>,
+}
+
+impl<T: Blank, const N: usize> Default for InlineVec<T, N> {
+    fn default() -> Self {
+        InlineVec {
+            len: 0,
+            inline: [T::BLANK; N],
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl<T: Blank, const N: usize> InlineVec<T, N> {
+    pub(crate) fn push(&mut self, v: T) {
+        if self.len < N {
+            self.inline[self.len] = v;
+        } else {
+            if self.len == N {
+                self.heap.reserve(2 * N);
+                self.heap.extend_from_slice(&self.inline);
+            }
+            self.heap.push(v);
+        }
+        self.len += 1;
+    }
+}
+
+impl<T: Blank, const N: usize> std::ops::Deref for InlineVec<T, N> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        if self.len <= N {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl<T: Blank + std::fmt::Debug, const N: usize> std::fmt::Debug for InlineVec<T, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T: Blank + PartialEq, const N: usize, const M: usize> PartialEq<[T; M]> for InlineVec<T, N> {
+    fn eq(&self, other: &[T; M]) -> bool {
+        **self == other[..]
+    }
 }
 
 macro_rules! scalar_setters {

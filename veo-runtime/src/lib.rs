@@ -26,6 +26,7 @@ mod channel;
 mod context;
 mod entry;
 pub mod error;
+mod fxhash;
 mod hooks;
 mod library;
 mod life;

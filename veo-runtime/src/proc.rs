@@ -4,6 +4,7 @@ use crate::args::{Args, KernelRet};
 use crate::channel::{ChannelVh, Done};
 use crate::context::{submit_call, Context};
 use crate::error::{Error, Result};
+use crate::fxhash::FxHashMap;
 use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
 use crate::life::{signal_name, Life};
 use crate::memory::{self, AsVePtr, VeBuffer};
@@ -141,7 +142,7 @@ impl ProcBuilder {
             seg: seg.clone(),
             slots: Mutex::new(vec![Slot::Free; MAX_CONTEXTS + 1]),
             libs: Mutex::new(Libs::default()),
-            kernels: Mutex::new(HashMap::new()),
+            kernels: Mutex::new(FxHashMap::default()),
             pvm: AtomicBool::new(true),
             stack_size: self.stack_size,
             monitor: Mutex::new(Some(monitor)),
@@ -269,7 +270,11 @@ pub(crate) struct ProcShared {
     pub seg: Arc<Segment>,
     slots: Mutex<Vec<Slot>>,
     libs: Mutex<Libs>,
-    kernels: Mutex<HashMap<&'static str, HashMap<String, Function>>>,
+    /// The kernels of `#[ve_kernel]` stubs, looked up on every call: by the
+    /// address and length of the library's `&'static str` key (no hashing of
+    /// a long path; two equal keys at different addresses only make two
+    /// entries), then by symbol, with a fast hasher.
+    kernels: Mutex<FxHashMap<(usize, usize), FxHashMap<String, Function>>>,
     pvm: AtomicBool,
     pub stack_size: u64,
     monitor: Mutex<Option<JoinHandle<()>>>,
@@ -790,11 +795,14 @@ impl ProcShared {
     }
 
     pub(crate) fn kernel(self: &Arc<Self>, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
+        // Cached under the key the stubs ask with (not the resolved one, or
+        // `Path("static")` would miss the cache on every call).
+        let key = (lib.key().as_ptr() as usize, lib.key().len());
         if let Some(f) = self
             .kernels
             .lock()
             .unwrap()
-            .get(lib.key())
+            .get(&key)
             .and_then(|m| m.get(symbol))
         {
             return Ok(f.clone());
@@ -821,7 +829,7 @@ impl ProcShared {
         self.kernels
             .lock()
             .unwrap()
-            .entry(lib.key())
+            .entry(key)
             .or_default()
             .insert(symbol.to_string(), f.clone());
         Ok(f)
