@@ -356,7 +356,9 @@ impl Consumer {
             }
             let tail = self.tail_cache;
             let avail = tail.wrapping_sub(self.head);
-            if avail > cap || avail % 8 != 0 {
+            // A head off the 8-byte grid (the shared word a consumer resumes
+            // from) would make every read below misaligned.
+            if avail > cap || avail % 8 != 0 || self.head % 8 != 0 {
                 return Err(ProtoError::Corrupt("ring positions out of range"));
             }
             let pos = self.head % cap;
