@@ -12,8 +12,8 @@
 //! truncation, extension) of both the generated messages and the committed
 //! seed corpus in `tests/fuzz_corpus/`. Cases per property: `VEO_FUZZ_CASES`
 //! (default 4096); docs/RELIABILITY.md records the longer runs. A failure is
-//! saved by proptest in `proptest-regressions/fuzz_proto.txt` (commit it:
-//! it is replayed first on every later run).
+//! saved by proptest in `tests/fuzz_proto.regressions` (commit it: it is
+//! replayed first on every later run).
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
@@ -311,11 +311,13 @@ impl TestRing {
 }
 
 /// Reads everything a consumer will hand out of `ring`: every message lies
-/// in the data area, and the loop ends (each step consumes at least 16
-/// bytes of at most `cap` published ones).
+/// in the data area and within the published bytes, and the loop ends (each
+/// step consumes at least 16 bytes of at most `cap` published ones).
 fn drain_all(ring: Ring, data: std::ops::Range<usize>) -> usize {
     let cap = ring.capacity() as usize;
     let mut c = Consumer::new(ring);
+    let (start_head, tail) = (c.head(), ring.tail());
+    let published = tail.wrapping_sub(start_head);
     let mut n = 0;
     for _ in 0..cap / MSG_HEADER + 2 {
         match c.peek() {
@@ -325,8 +327,17 @@ fn drain_all(ring: Ring, data: std::ops::Range<usize>) -> usize {
                 assert_eq!(m.body.len() % 8, 0);
                 n += 1;
                 c.advance();
+                let consumed = c.head().wrapping_sub(start_head);
+                assert!(
+                    consumed <= published,
+                    "read {consumed} bytes of {published} published"
+                );
             }
-            Ok(None) | Err(_) => return n,
+            Ok(None) | Err(_) => {
+                let consumed = c.head().wrapping_sub(start_head);
+                assert!(consumed <= published, "skipped past the published tail");
+                return n;
+            }
         }
     }
     panic!("the consumer never stopped handing out messages");
