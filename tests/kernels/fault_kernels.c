@@ -4,7 +4,9 @@
  * the fault away or turn it into a different trap. */
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Writes v at p: called with a null or unmapped p, it raises SIGSEGV with
@@ -24,6 +26,33 @@ int fault_divide(int a, int b)
 }
 
 void fault_abort(void) { abort(); }
+
+/* An illegal instruction (ud2 on x86-64): SIGILL at an address inside this
+ * function. */
+void fault_illegal(void) { __builtin_trap(); }
+
+/* A store to a shared file mapping past the end of the file: SIGBUS at the
+ * first page past the end. */
+void fault_bus(void)
+{
+    FILE *f = tmpfile();
+    if (!f || ftruncate(fileno(f), 4096) != 0)
+        return;
+    volatile char *p =
+        mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(f), 0);
+    if (p == MAP_FAILED)
+        return;
+    p[4096] = 1;
+}
+
+/* Unbounded recursion with a kilobyte frame: overflows the thread's stack
+ * (SIGSEGV on the guard page, reported from the alternate signal stack). */
+int64_t fault_recurse(int64_t depth)
+{
+    volatile char frame[1024];
+    frame[depth % 1024] = (char)depth;
+    return fault_recurse(depth + 1) + frame[depth % 1024];
+}
 
 void fault_exit(int status) { exit(status); }
 

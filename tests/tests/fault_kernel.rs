@@ -1,4 +1,5 @@
-//! Issue 6, item 1: kernels that fault (SIGSEGV, SIGFPE, abort, exit), each
+//! Issue 6, item 1: kernels that fault (SIGSEGV, SIGFPE, abort, exit; and
+//! SIGILL, SIGBUS, a stack overflow, the rest of what the helper catches), each
 //! through an asynchronous call on a context and through a synchronous call
 //! on the proc. The request gets an error naming the signal (and address) or
 //! the exit status; the VH lives on; a second proc running alongside keeps
@@ -18,6 +19,9 @@ enum Fault {
     DivideByZero,
     Abort,
     Exit(i32),
+    Illegal,
+    Bus,
+    StackOverflow,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,6 +88,13 @@ fn fault_case(fault: Fault, via: Via) {
                 ("fault_divide", a)
             }
             Fault::Abort => ("fault_abort", Args::new()),
+            Fault::Illegal => ("fault_illegal", Args::new()),
+            Fault::Bus => ("fault_bus", Args::new()),
+            Fault::StackOverflow => {
+                let mut a = Args::new();
+                a.i64(0);
+                ("fault_recurse", a)
+            }
             Fault::Exit(code) => {
                 let mut a = Args::new();
                 a.i32(code);
@@ -145,6 +156,39 @@ fn fault_case(fault: Fault, via: Via) {
                     "{err:?}"
                 );
                 assert!(msg.contains("SIGABRT"), "{msg}");
+            }
+            Fault::Illegal => {
+                let Error::KernelException {
+                    signal,
+                    signal_name,
+                    addr,
+                } = err
+                else {
+                    panic!("{err:?}");
+                };
+                assert_eq!((signal, signal_name), (libc::SIGILL, "SIGILL"));
+                assert!(
+                    (f.addr()..f.addr() + 4096).contains(&addr),
+                    "SIGILL at {addr:#x}"
+                );
+            }
+            Fault::Bus => {
+                let Error::KernelException {
+                    signal,
+                    signal_name,
+                    addr,
+                } = err
+                else {
+                    panic!("{err:?}");
+                };
+                assert_eq!((signal, signal_name), (libc::SIGBUS, "SIGBUS"));
+                assert!(addr != 0 && addr % 4096 == 0, "SIGBUS at {addr:#x}");
+            }
+            Fault::StackOverflow => {
+                assert!(
+                    matches!(err, Error::KernelException { signal: libc::SIGSEGV, addr, .. } if addr != 0),
+                    "{err:?}"
+                );
             }
             Fault::Exit(code) => {
                 let Error::HelperDied { pid, ref status } = err else {
@@ -247,4 +291,34 @@ fn exit_async() {
 #[test]
 fn exit_sync() {
     fault_case(Fault::Exit(3), Via::Sync);
+}
+
+#[test]
+fn illegal_instruction_async() {
+    fault_case(Fault::Illegal, Via::Context);
+}
+
+#[test]
+fn illegal_instruction_sync() {
+    fault_case(Fault::Illegal, Via::Sync);
+}
+
+#[test]
+fn bus_error_async() {
+    fault_case(Fault::Bus, Via::Context);
+}
+
+#[test]
+fn bus_error_sync() {
+    fault_case(Fault::Bus, Via::Sync);
+}
+
+#[test]
+fn stack_overflow_async() {
+    fault_case(Fault::StackOverflow, Via::Context);
+}
+
+#[test]
+fn stack_overflow_sync() {
+    fault_case(Fault::StackOverflow, Via::Sync);
 }
