@@ -32,7 +32,8 @@ fn mappings(pid: u32) -> Vec<(u64, u64)> {
 }
 
 /// VE memory of our own whose mapping is followed by unmapped memory: two
-/// big allocations, the upper one freed so that the lower one ends at a hole.
+/// big allocations, the upper one freed, so that the lower one ends at a
+/// hole (whichever way the allocator places them).
 struct Edge {
     keep: Vec<VePtr<u8>>,
     /// The end of the mapping holding our memory; nothing is mapped there.
@@ -43,9 +44,9 @@ impl Edge {
     fn new(proc: &Proc) -> Edge {
         let mut keep = Vec::new();
         for _ in 0..8 {
-            // New mappings go below the older ones: free the upper.
-            let upper = proc.alloc_mem(BIG).unwrap();
-            let lower = proc.alloc_mem(BIG).unwrap();
+            let a = proc.alloc_mem(BIG).unwrap();
+            let b = proc.alloc_mem(BIG).unwrap();
+            let (lower, upper) = if a.addr() < b.addr() { (a, b) } else { (b, a) };
             proc.free_mem(upper).unwrap();
             keep.push(lower);
             let maps = mappings(proc.pid());
