@@ -45,6 +45,82 @@ impl WaitPolicy {
     };
 }
 
+/// A spin time that adapts to how the waits of one place end.
+///
+/// Spinning pays only while the other side runs on another core: then the
+/// answer comes within a microsecond or so. When it does not (the machine
+/// is oversubscribed and the other side waits for a core, or the scheduler
+/// put both threads on one core), every microsecond spun is taken from the
+/// very thread being waited for, and a ping-pong slows down to the length
+/// of the spins. So the budget doubles after a wait that ended while
+/// spinning and halves after one that did not, between [`MIN_SPIN`] and
+/// the policy's `spin`. Shared by the threads that wait at one place.
+#[derive(Debug)]
+pub struct SpinBudget {
+    nanos: AtomicU32,
+}
+
+/// The least a [`SpinBudget`] spins.
+pub const MIN_SPIN: Duration = Duration::from_micros(2);
+
+impl Default for SpinBudget {
+    fn default() -> Self {
+        SpinBudget::new()
+    }
+}
+
+impl SpinBudget {
+    /// A budget that starts at the policy's full spin.
+    pub const fn new() -> SpinBudget {
+        SpinBudget {
+            nanos: AtomicU32::new(u32::MAX),
+        }
+    }
+
+    fn get(&self, policy: &WaitPolicy) -> Duration {
+        let max = policy.spin.max(MIN_SPIN);
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed) as u64).clamp(MIN_SPIN, max)
+    }
+
+    fn set(&self, d: Duration) {
+        self.nanos
+            .store(d.as_nanos().min(u32::MAX as u128) as u32, Ordering::Relaxed);
+    }
+
+    fn spun_in_time(&self, policy: &WaitPolicy) {
+        let max = policy.spin.max(MIN_SPIN);
+        let now = self.get(policy);
+        if now < max {
+            self.set((now * 2).min(max));
+        }
+    }
+
+    fn spun_in_vain(&self, policy: &WaitPolicy) {
+        self.set(self.get(policy) / 2);
+    }
+}
+
+/// The CPU this thread runs on, plus one (0: unknown).
+pub fn current_cpu() -> u32 {
+    // SAFETY: sched_getcpu has no preconditions (a vDSO call).
+    let cpu = unsafe { libc::sched_getcpu() };
+    if cpu < 0 {
+        0
+    } else {
+        cpu as u32 + 1
+    }
+}
+
+/// Records in `word` the CPU this thread runs on (writing only when it
+/// changed, so that the cache line stays shared) and returns it.
+pub fn note_cpu(word: &AtomicU32) -> u32 {
+    let cpu = current_cpu();
+    if word.load(Ordering::Relaxed) != cpu {
+        word.store(cpu, Ordering::Relaxed);
+    }
+    cpu
+}
+
 /// Why a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wake {
@@ -101,47 +177,105 @@ impl WakeWord {
         &self,
         policy: &WaitPolicy,
         deadline: Option<Instant>,
+        ready: impl FnMut() -> bool,
+        aborted: impl FnMut() -> bool,
+    ) -> Wake {
+        self.wait_spinning(policy, policy.spin, deadline, ready, aborted)
+            .0
+    }
+
+    /// [`wait`](Self::wait), spinning for as long as `budget` says and
+    /// teaching it how the wait ended; not at all when `peer_here` (the
+    /// thread being waited for last ran on this CPU: it cannot make progress
+    /// while this one spins). Yielding is only tried while the budget is
+    /// full, that is while spinning pays: on an oversubscribed machine a
+    /// yield hands the CPU to whoever else runs there, while a sleeper that
+    /// is woken gets it back at once.
+    pub fn wait_adaptive(
+        &self,
+        policy: &WaitPolicy,
+        budget: &SpinBudget,
+        peer_here: bool,
+        deadline: Option<Instant>,
         mut ready: impl FnMut() -> bool,
-        mut aborted: impl FnMut() -> bool,
+        aborted: impl FnMut() -> bool,
     ) -> Wake {
         if ready() {
             return Wake::Ready;
         }
+        let spin = if peer_here {
+            Duration::ZERO
+        } else {
+            budget.get(policy)
+        };
+        let (wake, in_spin) = self.wait_spinning(policy, spin, deadline, ready, aborted);
+        if peer_here {
+            // Says nothing about spinning.
+        } else if in_spin {
+            budget.spun_in_time(policy);
+        } else if wake == Wake::Ready {
+            budget.spun_in_vain(policy);
+        }
+        wake
+    }
+
+    /// The wait, and whether it ended in the spinning phase.
+    fn wait_spinning(
+        &self,
+        policy: &WaitPolicy,
+        spin: Duration,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> bool,
+        mut aborted: impl FnMut() -> bool,
+    ) -> (Wake, bool) {
+        if ready() {
+            return (Wake::Ready, true);
+        }
         let start = Instant::now();
         let mut spins = 0u32;
-        loop {
-            for _ in 0..64 {
-                std::hint::spin_loop();
-                if ready() {
-                    return Wake::Ready;
+        if spin > Duration::ZERO {
+            loop {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                    if ready() {
+                        return (Wake::Ready, true);
+                    }
+                }
+                spins += 1;
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return (Wake::TimedOut, true);
+                }
+                if spins.is_multiple_of(16) && aborted() {
+                    return (Wake::Aborted, true);
+                }
+                if now - start >= spin {
+                    break;
                 }
             }
-            spins += 1;
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                return Wake::TimedOut;
-            }
-            if spins % 16 == 0 && aborted() {
-                return Wake::Aborted;
-            }
-            if now - start >= policy.spin {
-                break;
-            }
         }
-        loop {
-            std::thread::yield_now();
-            if ready() {
-                return Wake::Ready;
-            }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                return Wake::TimedOut;
-            }
-            if aborted() {
-                return Wake::Aborted;
-            }
-            if now - start >= policy.spin + policy.yield_for {
-                break;
+        // Yield only while spinning pays (see `wait_adaptive`).
+        let yield_for = if spin >= policy.spin {
+            policy.yield_for
+        } else {
+            Duration::ZERO
+        };
+        if yield_for > Duration::ZERO {
+            loop {
+                std::thread::yield_now();
+                if ready() {
+                    return (Wake::Ready, false);
+                }
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return (Wake::TimedOut, false);
+                }
+                if aborted() {
+                    return (Wake::Aborted, false);
+                }
+                if now - start >= spin + yield_for {
+                    break;
+                }
             }
         }
         loop {
@@ -149,15 +283,15 @@ impl WakeWord {
             if let Some(d) = deadline {
                 let now = Instant::now();
                 if now >= d {
-                    return Wake::TimedOut;
+                    return (Wake::TimedOut, false);
                 }
                 slice = slice.min(d - now);
             }
             if self.sleep(&mut ready, slice) {
-                return Wake::Ready;
+                return (Wake::Ready, false);
             }
             if aborted() {
-                return Wake::Aborted;
+                return (Wake::Aborted, false);
             }
         }
     }
@@ -196,6 +330,70 @@ mod tests {
             took < Duration::from_secs(10),
             "woken by notify, not the 30 s slice"
         );
+    }
+
+    #[test]
+    fn spin_budget_shrinks_when_spinning_fails_and_grows_back() {
+        let policy = WaitPolicy {
+            spin: Duration::from_micros(400),
+            yield_for: Duration::ZERO,
+            sleep_slice: Duration::from_millis(1),
+        };
+        let word = WakeWord::default();
+        let budget = SpinBudget::new();
+        assert_eq!(budget.get(&policy), policy.spin);
+        // Ready only after the spin: the wait ends asleep, the budget halves.
+        let until = Instant::now() + Duration::from_millis(3);
+        let w = word.wait_adaptive(
+            &policy,
+            &budget,
+            false,
+            None,
+            || Instant::now() >= until,
+            || false,
+        );
+        assert_eq!(w, Wake::Ready);
+        assert_eq!(budget.get(&policy), policy.spin / 2);
+        for _ in 0..20 {
+            let until = Instant::now() + Duration::from_millis(2);
+            word.wait_adaptive(
+                &policy,
+                &budget,
+                false,
+                None,
+                || Instant::now() >= until,
+                || false,
+            );
+        }
+        assert_eq!(budget.get(&policy), MIN_SPIN, "never below the minimum");
+        // Ready while spinning: it doubles again, up to the policy's spin.
+        for _ in 0..20 {
+            let mut n = 0;
+            word.wait_adaptive(
+                &policy,
+                &budget,
+                false,
+                None,
+                || {
+                    n += 1;
+                    n > 10
+                },
+                || false,
+            );
+        }
+        assert_eq!(budget.get(&policy), policy.spin);
+        // With the peer on this CPU there is no spinning and no lesson.
+        let until = Instant::now() + Duration::from_millis(2);
+        word.wait_adaptive(
+            &policy,
+            &budget,
+            true,
+            None,
+            || Instant::now() >= until,
+            || false,
+        );
+        assert_eq!(budget.get(&policy), policy.spin);
+        assert!(current_cpu() > 0 || current_cpu() == 0);
     }
 
     #[test]
