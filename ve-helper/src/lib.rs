@@ -12,6 +12,7 @@
 
 mod call;
 mod fault;
+mod heap;
 mod library;
 mod memory;
 mod serve;

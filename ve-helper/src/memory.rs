@@ -1,8 +1,9 @@
 //! "VE memory": the helper's own address space, accessed so that a bad
 //! address is an error and never a crash.
 
+use crate::heap::VeHeap;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Why an access failed.
 #[derive(Debug)]
@@ -18,6 +19,17 @@ pub(crate) fn copy(dst: u64, src: u64, len: u64) -> Result<(), BadAddress> {
     }
     if dst.checked_add(len).is_none() || src.checked_add(len).is_none() {
         return Err(BadAddress("address + length overflows".into()));
+    }
+    if let Some(direct) = DIRECT.get() {
+        // No block is unmapped while this is held.
+        let _hold = direct.heap.map(|h| h.hold());
+        if direct.safe(dst, len) && direct.safe(src, len) {
+            // SAFETY: both ranges lie in the segment (mapped for the life of
+            // the process) or in live VE memory (mapped while `_hold` is
+            // held): no access can fault. They may overlap (a VE memcpy).
+            unsafe { std::ptr::copy(src as *const u8, dst as *mut u8, len as usize) };
+            return Ok(());
+        }
     }
     let mut done = 0u64;
     while done < len {
@@ -48,15 +60,53 @@ pub(crate) fn copy(dst: u64, src: u64, len: u64) -> Result<(), BadAddress> {
     Ok(())
 }
 
+/// Where plain copies cannot fault: the shared segment (mapped for the
+/// life of the process), and live VE memory in the segment's region (mapped
+/// while [`VeHeap::hold`] is held). Set once, before serving.
+struct Direct {
+    segment: (u64, u64),
+    heap: Option<&'static VeHeap>,
+}
+
+static DIRECT: OnceLock<Direct> = OnceLock::new();
+
+/// Records where copies may be plain (see [`copy`]).
+pub(crate) fn set_direct(segment: (u64, u64), heap: Option<&'static VeHeap>) {
+    let _ = DIRECT.set(Direct { segment, heap });
+}
+
+impl Direct {
+    /// Whether `[addr, addr + len)` is reached without any risk of a fault
+    /// (for VE memory: while the heap is held).
+    fn safe(&self, addr: u64, len: u64) -> bool {
+        let (start, end) = self.segment;
+        (addr >= start && addr <= end && len <= end - addr)
+            || self.heap.is_some_and(|h| h.is_live(addr, len))
+    }
+}
+
 /// The allocations made through the VEO API, so that `free` of anything else
-/// is an error instead of heap corruption.
+/// is an error instead of heap corruption. They come from the shared VE
+/// memory file when there is one (and room in it), else from `malloc`.
 #[derive(Default)]
 pub(crate) struct Allocations {
+    heap: Option<&'static VeHeap>,
     live: Mutex<HashMap<u64, u64>>,
 }
 
 impl Allocations {
+    /// Allocations served from `heap` first.
+    pub(crate) fn with_heap(heap: Option<&'static VeHeap>) -> Allocations {
+        Allocations {
+            heap,
+            live: Mutex::default(),
+        }
+    }
+
     pub(crate) fn alloc(&self, size: u64) -> Option<u64> {
+        if let Some(addr) = self.heap.and_then(|h| h.alloc(size)) {
+            return Some(addr);
+        }
         let size = usize::try_from(size).ok()?;
         let mut p = std::ptr::null_mut();
         // SAFETY: posix_memalign writes a pointer or fails; 64 is a power of
@@ -71,6 +121,14 @@ impl Allocations {
     }
 
     pub(crate) fn free(&self, addr: u64) -> Result<(), BadAddress> {
+        if let Some(h) = self.heap.filter(|h| h.contains(addr)) {
+            return match h.free(addr) {
+                true => Ok(()),
+                false => Err(BadAddress(
+                    "not allocated by this proc, or already freed".into(),
+                )),
+            };
+        }
         if self.live.lock().unwrap().remove(&addr).is_none() {
             return Err(BadAddress(
                 "not allocated by this proc, or already freed".into(),

@@ -1,6 +1,7 @@
 //! The helper's main loop: attach, announce, then serve channels.
 
 use crate::call::Caller;
+use crate::heap::VeHeap;
 use crate::library::Libraries;
 use crate::memory::{self, Allocations};
 use crate::{exit_code, fault, HelperConfig};
@@ -11,7 +12,7 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use veo_urpc::proto::{self, Call, Status};
 use veo_urpc::segment::{state, AttachError, LAYOUT};
-use veo_urpc::{Consumer, Producer, Segment, WaitPolicy, Wake};
+use veo_urpc::{wait, Consumer, Producer, Segment, SpinBudget, WaitPolicy, Wake};
 
 /// Worker threads get a roomy stack: kernels may keep big arrays on it.
 const WORKER_STACK: usize = 64 << 20;
@@ -76,10 +77,23 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
         pin(h.core as usize);
     }
     let seg: &'static Segment = Box::leak(Box::new(seg));
+    // VE memory in the segment's region when it has one and an address
+    // range is free for it; else `malloc`, reached by the VH with
+    // cross-memory attach (slower, still correct).
+    let heap: Option<&'static VeHeap> = seg
+        .heap()
+        .and_then(VeHeap::new)
+        .map(|h| &*Box::leak(Box::new(h)));
+    if let Some(h) = heap {
+        seg.header()
+            .helper_heap_base
+            .store(h.region(), Ordering::Release);
+    }
+    memory::set_direct(seg.mapped_range(), heap);
     fault::install(seg);
     let helper: &'static Helper = Box::leak(Box::new(Helper {
         seg,
-        mem: Allocations::default(),
+        mem: Allocations::with_heap(heap),
         libs: Libraries::default(),
         workers: Mutex::new(HashMap::new()),
         ppid: cfg.ppid,
@@ -140,6 +154,8 @@ struct Worker {
     stack_max: u64,
     /// Decoded calls reuse this one's vectors.
     spare: Call,
+    /// How long to spin for the next command.
+    spin: SpinBudget,
 }
 
 impl Worker {
@@ -153,6 +169,7 @@ impl Worker {
             caller: Caller::default(),
             stack_max: h.seg.header().stack_size,
             spare: Call::empty(),
+            spin: SpinBudget::new(),
         }
     }
 
@@ -167,8 +184,30 @@ impl Worker {
             let msg = match cmd.peek() {
                 Ok(Some(m)) => m,
                 Ok(None) => {
+                    // The VH learns of the room made only now (one fence per
+                    // burst of commands, not per command); `has_data` below
+                    // compares with the published head.
+                    cmd.release();
                     let ring = *cmd.ring();
-                    match ring.wait_data(&WaitPolicy::HELPER, None, || false, || self.stopping()) {
+                    let next = cmd.head();
+                    let ready = || {
+                        ring.has_data() || {
+                            ring.touch(next);
+                            false
+                        }
+                    };
+                    let ch = chan.header();
+                    let here = wait::note_cpu(&ch.helper_cpu);
+                    let peer_here = here != 0 && ch.vh_cpu.load(Ordering::Relaxed) == here;
+                    let wake = ring.data_word().wait_adaptive(
+                        &WaitPolicy::HELPER,
+                        &self.spin,
+                        peer_here,
+                        None,
+                        ready,
+                        || self.stopping(),
+                    );
+                    match wake {
                         Wake::Ready => continue,
                         _ => return,
                     }
@@ -180,8 +219,9 @@ impl Worker {
             };
             let (kind, reqid) = (msg.kind, msg.reqid);
             let flow = self.handle(kind, reqid, msg.body);
-            cmd.advance();
+            cmd.advance_lazily();
             if let Flow::Stop = flow {
+                cmd.release();
                 return;
             }
         }

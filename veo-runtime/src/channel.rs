@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use veo_urpc::proto::{self, Status};
-use veo_urpc::{Channel, Consumer, Producer, WaitPolicy, Wake};
+use veo_urpc::{Channel, Consumer, Producer, SpinBudget, WaitPolicy, Wake};
 
 /// A finished request, as the helper answered it.
 #[derive(Debug, Default)]
@@ -188,6 +188,8 @@ pub(crate) struct ChannelVh {
     local_seq: AtomicU64,
     /// Highest request id published to the helper.
     published: AtomicU64,
+    /// How long waiters spin for an answer.
+    spin: SpinBudget,
 }
 
 /// A writer of one request's messages, with the channel's producer locked.
@@ -294,6 +296,7 @@ impl ChannelVh {
             }),
             local_seq: AtomicU64::new(0),
             published: AtomicU64::new(0),
+            spin: SpinBudget::new(),
         }
     }
 
@@ -368,10 +371,13 @@ impl ChannelVh {
         loop {
             let (seen_tail, seen_local) = {
                 let mut rx = self.lock_rx();
-                rx.drain(&self.life, &self.published);
+                // The room made is published lazily on the way to the
+                // answer (a fence saved), fully before waiting.
+                rx.drain_messages(&self.life, &self.published);
                 if let Some(d) = rx.done.take(reqid) {
                     return Ok(d);
                 }
+                rx.consumer.release();
                 (rx.consumer.head(), self.local_seq.load(Ordering::Acquire))
             };
             if self.life.is_dead() {
@@ -383,10 +389,18 @@ impl ChannelVh {
                 ));
             }
             let ring = self.chan.res;
-            let wake = ring.wait_until(
+            let ch = self.chan.header();
+            let here = veo_urpc::wait::note_cpu(&ch.vh_cpu);
+            let peer_here = here != 0 && ch.helper_cpu.load(Ordering::Relaxed) == here;
+            let wake = ring.data_word().wait_adaptive(
                 &WaitPolicy::VH,
+                &self.spin,
+                peer_here,
                 deadline,
-                || ring.tail() != seen_tail || self.local_seq.load(Ordering::Acquire) != seen_local,
+                || {
+                    ring.touch(seen_tail);
+                    ring.tail() != seen_tail || self.local_seq.load(Ordering::Acquire) != seen_local
+                },
                 || self.life.is_dead(),
             );
             if wake == Wake::TimedOut {

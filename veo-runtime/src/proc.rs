@@ -115,8 +115,11 @@ impl ProcBuilder {
             stack_size: self.stack_size,
             core,
         };
+        // With a VE memory region both sides map, synchronous transfers are
+        // a memcpy; without one (the system refused) cross-memory attach.
         let seg = Arc::new(
-            Segment::create(&cfg, token)
+            Segment::create_with_heap(&cfg, token, veo_urpc::heap::default_size())
+                .or_else(|_| Segment::create(&cfg, token))
                 .map_err(|e| Error::io("cannot create the shared segment", e))?,
         );
         let child = spawn(&helper, &seg, token, node).map_err(|e| Error::HelperStart {
@@ -143,7 +146,9 @@ impl ProcBuilder {
             slots: Mutex::new(vec![Slot::Free; MAX_CONTEXTS + 1]),
             libs: Mutex::new(Libs::default()),
             kernels: Mutex::new(FxHashMap::default()),
+            kernels_generation: AtomicU64::new(0),
             pvm: AtomicBool::new(true),
+            heap_helper_base: AtomicU64::new(0),
             stack_size: self.stack_size,
             monitor: Mutex::new(Some(monitor)),
             shut: AtomicBool::new(false),
@@ -275,7 +280,13 @@ pub(crate) struct ProcShared {
     /// a long path; two equal keys at different addresses only make two
     /// entries), then by symbol, with a fast hasher.
     kernels: Mutex<FxHashMap<(usize, usize), FxHashMap<String, Function>>>,
+    /// Bumped when entries leave `kernels`, so that the per-thread copies
+    /// of [`recent`] taken before are not used any more.
+    kernels_generation: AtomicU64,
     pvm: AtomicBool,
+    /// The VE address of the segment's VE memory region in the helper (0:
+    /// none, or not yet known).
+    heap_helper_base: AtomicU64,
     pub stack_size: u64,
     monitor: Mutex<Option<JoinHandle<()>>>,
     shut: AtomicBool,
@@ -325,7 +336,13 @@ impl Proc {
             || life.is_dead(),
         );
         match h.helper_state.load(Ordering::Acquire) {
-            state::READY => Ok(()),
+            state::READY => {
+                if self.shared.seg.heap().is_some() {
+                    let base = h.helper_heap_base.load(Ordering::Acquire);
+                    self.shared.heap_helper_base.store(base, Ordering::Release);
+                }
+                Ok(())
+            }
             state::REFUSED => Err(Error::ProtocolMismatch {
                 helper: helper.to_string(),
                 expected: proto::PROTOCOL_VERSION,
@@ -628,10 +645,27 @@ impl ProcShared {
         .map(|_| ())
     }
 
+    /// This process's address of the VE memory `[addr, addr + len)`, if the
+    /// range lies entirely in the shared VE memory file.
+    fn local_ve_memory(&self, addr: u64, len: usize) -> Option<*mut u8> {
+        let base = self.heap_helper_base.load(Ordering::Acquire);
+        if base == 0 {
+            return None;
+        }
+        self.seg.heap()?.alias(base, addr, len as u64)
+    }
+
     pub(crate) fn write_bytes(&self, addr: u64, src: &[u8]) -> Result<()> {
         self.life.check()?;
         memory::check_range(addr, src.len() as u64)?;
         if src.is_empty() {
+            return Ok(());
+        }
+        if let Some(p) = self.local_ve_memory(addr, src.len()) {
+            // SAFETY: `p..p + len` lies inside our mapping of the VE memory
+            // file (checked by `Heap::alias`), which lives as long as
+            // `self`; nothing in this process holds a reference into it.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
             return Ok(());
         }
         if self.pvm.load(Ordering::Relaxed) {
@@ -673,6 +707,11 @@ impl ProcShared {
             return Ok(());
         }
         let len = dst.len() as u64;
+        if let Some(p) = self.local_ve_memory(addr, dst.len()) {
+            // SAFETY: as in `write_bytes`; `dst` is a distinct host buffer.
+            unsafe { std::ptr::copy_nonoverlapping(p, dst.as_mut_ptr(), dst.len()) };
+            return Ok(());
+        }
         if self.pvm.load(Ordering::Relaxed) {
             match memory::pvm_read(self.life.pid, dst, addr) {
                 Ok(()) => return Ok(()),
@@ -763,6 +802,7 @@ impl ProcShared {
             fns.values()
                 .all(|f| !Arc::ptr_eq(&f.loaded, &lib.inner.loaded))
         });
+        self.kernels_generation.fetch_add(1, Ordering::AcqRel);
         self.control_op(proto::KIND_UNLOAD, &[lib.handle()], &[], What::Other)
             .map(|_| ())
     }
@@ -798,14 +838,22 @@ impl ProcShared {
         // Cached under the key the stubs ask with (not the resolved one, or
         // `Path("static")` would miss the cache on every call).
         let key = (lib.key().as_ptr() as usize, lib.key().len());
-        if let Some(f) = self
+        // Read before the map, so that a copy made from an entry that an
+        // unload removes meanwhile is stale at once.
+        let generation = self.kernels_generation.load(Ordering::Acquire);
+        if let Some(f) = recent::get(self.id, generation, key, symbol) {
+            return Ok(f);
+        }
+        let cached = self
             .kernels
             .lock()
             .unwrap()
             .get(&key)
             .and_then(|m| m.get(symbol))
-        {
-            return Ok(f.clone());
+            .cloned();
+        if let Some(f) = cached {
+            recent::put(self.id, generation, key, symbol, &f);
+            return Ok(f);
         }
         let lib = match lib {
             KernelLibrary::Path(p) => KernelLibrary::from_build(p),
@@ -832,6 +880,7 @@ impl ProcShared {
             .entry(key)
             .or_default()
             .insert(symbol.to_string(), f.clone());
+        recent::put(self.id, generation, key, symbol, &f);
         Ok(f)
     }
 
@@ -858,5 +907,70 @@ impl ProcShared {
                 unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
             }
         }
+    }
+}
+
+/// The kernels each thread looked up last: a `#[ve_kernel]` stub looks its
+/// kernel up on every call, and this answers without the proc's lock and
+/// map (a few nanoseconds instead of tens).
+mod recent {
+    use crate::library::Function;
+    use std::cell::RefCell;
+
+    struct Entry {
+        proc: u64,
+        generation: u64,
+        key: (usize, usize),
+        symbol: Box<str>,
+        function: Function,
+    }
+
+    /// Entries per thread, most recently used first.
+    const SIZE: usize = 4;
+
+    thread_local! {
+        static RECENT: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn get(
+        proc: u64,
+        generation: u64,
+        key: (usize, usize),
+        symbol: &str,
+    ) -> Option<Function> {
+        RECENT
+            .try_with(|r| {
+                let mut r = r.borrow_mut();
+                let i = r.iter().position(|e| {
+                    e.proc == proc
+                        && e.key == key
+                        && e.generation == generation
+                        && *e.symbol == *symbol
+                })?;
+                if i != 0 {
+                    r[..=i].rotate_right(1);
+                }
+                Some(r[0].function.clone())
+            })
+            .ok()
+            .flatten()
+    }
+
+    pub(super) fn put(proc: u64, generation: u64, key: (usize, usize), symbol: &str, f: &Function) {
+        let _ = RECENT.try_with(|r| {
+            let mut r = r.borrow_mut();
+            r.retain(|e| !(e.proc == proc && e.key == key && *e.symbol == *symbol));
+            r.truncate(SIZE - 1);
+            r.insert(
+                0,
+                Entry {
+                    proc,
+                    generation,
+                    key,
+                    symbol: symbol.into(),
+                    function: f.clone(),
+                },
+            );
+        });
     }
 }

@@ -8,12 +8,14 @@
 //! sleeper is there. The message formats are in [`proto`]; decoding them
 //! never trusts the other side.
 
+pub mod heap;
 pub mod proto;
 pub mod ring;
 pub mod segment;
 pub mod wait;
 
+pub use heap::Heap;
 pub use proto::ProtoError;
 pub use ring::{Consumer, Msg, Producer, Ring};
 pub use segment::{Channel, ChannelHeader, Segment, SegmentConfig, SegmentHeader};
-pub use wait::{WaitPolicy, Wake, WakeWord};
+pub use wait::{SpinBudget, WaitPolicy, Wake, WakeWord};

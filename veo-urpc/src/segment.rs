@@ -91,6 +91,12 @@ pub struct SegmentHeader {
     pub fault_addr: AtomicU64,
     /// Set by the VH when the proc shuts down, so that workers exit.
     pub shutdown: AtomicU32,
+    /// Where the VE memory region ([`crate::Heap`]) starts in the file.
+    pub heap_offset: u64,
+    /// Its size (0: there is none).
+    pub heap_bytes: u64,
+    /// Its VE address in the helper (0: none), written before `READY`.
+    pub helper_heap_base: AtomicU64,
 }
 
 /// Per-channel shared state besides the rings: the gate for VH closures.
@@ -110,7 +116,13 @@ pub struct ChannelHeader {
     /// Set by the helper when this channel's worker has stopped, so that the
     /// VH can reuse the slot; reset by the VH before it opens the slot again.
     pub worker_exited: AtomicU32,
-    _pad2: [u32; 15],
+    /// The CPU (plus one; 0: unknown) on which the channel's helper worker
+    /// last waited for a command ...
+    pub helper_cpu: AtomicU32,
+    /// ... and a VH thread last waited for an answer: a waiter whose peer
+    /// shares its CPU sleeps at once instead of spinning ([`crate::wait`]).
+    pub vh_cpu: AtomicU32,
+    _pad2: [u32; 13],
 }
 
 impl ChannelHeader {
@@ -204,6 +216,9 @@ pub struct Segment {
     ring_bytes: usize,
     channels: usize,
     huge: bool,
+    /// The VE memory region: file offset and length (0: none).
+    heap_off: usize,
+    heap_len: usize,
 }
 
 // SAFETY: the mapping is process-wide and lives until drop; shared state in it
@@ -219,9 +234,24 @@ fn stride_for(ring_bytes: usize) -> usize {
     (size_of::<ChannelHeader>() + 2 * (size_of::<RingHeader>() + ring_bytes)).next_multiple_of(4096)
 }
 
+/// VE memory regions start on this boundary in the file.
+const HEAP_ALIGN: usize = 2 << 20;
+
 impl Segment {
     /// Creates and initialises a segment for a new proc.
     pub fn create(cfg: &SegmentConfig, token: u64) -> io::Result<Segment> {
+        Self::create_with_heap(cfg, token, 0)
+    }
+
+    /// [`create`](Self::create), with a VE memory region of `heap_bytes`
+    /// (rounded up to 2 MiB; 0: none) after the channels. The region is
+    /// sparse: it costs nothing until used. Such a segment never lives in
+    /// huge pages (they would be reserved for the whole region).
+    pub fn create_with_heap(
+        cfg: &SegmentConfig,
+        token: u64,
+        heap_bytes: usize,
+    ) -> io::Result<Segment> {
         // Message lengths are 32-bit: a quarter ring must fit, with room.
         if cfg.ring_bytes > MAX_RING_BYTES {
             return Err(io::Error::new(
@@ -240,8 +270,25 @@ impl Segment {
             .checked_mul(stride)
             .and_then(|n| n.checked_add(HEADER_BYTES))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "segment too large"))?;
-        let seg = Self::map_new(len, true).or_else(|_| Self::map_new(len, false))?;
+        let heap_len = heap_bytes.next_multiple_of(HEAP_ALIGN);
+        let (len, heap_off) = match heap_len {
+            0 => (len, 0),
+            _ => {
+                let off = len.next_multiple_of(HEAP_ALIGN);
+                let total = off.checked_add(heap_len).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "segment too large")
+                })?;
+                (total, off)
+            }
+        };
+        let seg = if heap_len == 0 {
+            Self::map_new(len, true).or_else(|_| Self::map_new(len, false))?
+        } else {
+            Self::map_new(len, false)?
+        };
         let mut seg = seg;
+        seg.heap_off = heap_off;
+        seg.heap_len = heap_len;
         seg.stride = stride;
         seg.ring_bytes = ring_bytes;
         seg.channels = cfg.channels.max(1);
@@ -271,6 +318,9 @@ impl Segment {
                     fault_reqid: AtomicU64::new(0),
                     fault_addr: AtomicU64::new(0),
                     shutdown: AtomicU32::new(0),
+                    heap_offset: seg.heap_off as u64,
+                    heap_bytes: seg.heap_len as u64,
+                    helper_heap_base: AtomicU64::new(0),
                 });
         }
         // Ring and channel headers start zeroed (fresh memfd pages are zero),
@@ -300,6 +350,8 @@ impl Segment {
             ring_bytes: 0,
             channels: 0,
             huge,
+            heap_off: 0,
+            heap_len: 0,
         })
     }
 
@@ -335,6 +387,8 @@ impl Segment {
             ring_bytes: 0,
             channels: 0,
             huge: false,
+            heap_off: 0,
+            heap_len: 0,
         };
         let h = seg.header();
         if h.magic != MAGIC {
@@ -357,10 +411,38 @@ impl Segment {
         {
             return Err(AttachError::BadMagic);
         }
+        let (heap_off, heap_len) = (h.heap_offset as usize, h.heap_bytes as usize);
+        if heap_len != 0
+            && (heap_off % HEAP_ALIGN != 0
+                || heap_len % HEAP_ALIGN != 0
+                || heap_off < HEADER_BYTES + channels * stride
+                || heap_off.checked_add(heap_len).is_none_or(|end| end > len))
+        {
+            return Err(AttachError::BadMagic);
+        }
         seg.stride = stride;
         seg.ring_bytes = ring_bytes;
         seg.channels = channels;
+        seg.heap_off = heap_off;
+        seg.heap_len = heap_len;
         Ok(seg)
+    }
+
+    /// The VE memory region, if the segment has one.
+    pub fn heap(&self) -> Option<crate::Heap<'_>> {
+        if self.heap_len == 0 {
+            return None;
+        }
+        // SAFETY: the region lies inside the mapping (checked by `attach`,
+        // made so by `create_with_heap`), which lives as long as `self`.
+        unsafe {
+            Some(crate::Heap::new(
+                self.base.as_ptr().add(self.heap_off),
+                self.heap_len as u64,
+                self.fd.as_fd(),
+                self.heap_off as u64,
+            ))
+        }
     }
 
     /// Announces, in the header, the helper's own version, for a VH to
@@ -400,6 +482,12 @@ impl Segment {
         // SAFETY: the first page is mapped for the life of self and was
         // initialised by `create` (or checked by `attach`).
         unsafe { self.base.cast::<SegmentHeader>().as_ref() }
+    }
+
+    /// The addresses `[start, end)` this process maps the segment at.
+    pub fn mapped_range(&self) -> (u64, u64) {
+        let start = self.base.as_ptr() as u64;
+        (start, start + self.len as u64)
     }
 
     /// Number of channels.
