@@ -67,14 +67,21 @@ impl std::fmt::Debug for Library {
 #[derive(Clone)]
 pub struct Function {
     pub(crate) addr: u64,
-    pub(crate) name: Arc<str>,
     pub(crate) proc_id: u64,
-    pub(crate) loaded: Arc<AtomicBool>,
+    /// One reference count for the rest: typed stubs clone and drop a
+    /// function on every call.
+    pub(crate) shared: Arc<FunctionShared>,
+}
+
+pub(crate) struct FunctionShared {
+    pub name: Box<str>,
+    /// The library's flag, cleared when it is unloaded.
+    pub loaded: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Function({} at {:#x})", self.name, self.addr)
+        write!(f, "Function({} at {:#x})", self.shared.name, self.addr)
     }
 }
 
@@ -86,7 +93,7 @@ impl Function {
 
     /// The symbol name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.shared.name
     }
 
     /// Checks the function can be called on proc `proc_id`.
@@ -94,10 +101,10 @@ impl Function {
         if self.proc_id != proc_id {
             return Err(Error::InvalidArgument(format!(
                 "function {} belongs to another proc",
-                self.name
+                self.shared.name
             )));
         }
-        if !self.loaded.load(Ordering::Acquire) {
+        if !self.shared.loaded.load(Ordering::Acquire) {
             return Err(Error::Closed("library (it was unloaded)"));
         }
         Ok(())
@@ -169,9 +176,11 @@ impl Library {
         let addr = self.symbol(name)?.addr();
         Ok(Function {
             addr,
-            name: name.into(),
             proc_id: self.proc()?.id,
-            loaded: self.inner.loaded.clone(),
+            shared: Arc::new(FunctionShared {
+                name: name.into(),
+                loaded: self.inner.loaded.clone(),
+            }),
         })
     }
 

@@ -800,7 +800,7 @@ impl ProcShared {
         }
         self.kernels.lock().unwrap().retain(|_, fns| {
             fns.values()
-                .all(|f| !Arc::ptr_eq(&f.loaded, &lib.inner.loaded))
+                .all(|f| !Arc::ptr_eq(&f.shared.loaded, &lib.inner.loaded))
         });
         self.kernels_generation.fetch_add(1, Ordering::AcqRel);
         self.control_op(proto::KIND_UNLOAD, &[lib.handle()], &[], What::Other)
