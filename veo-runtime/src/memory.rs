@@ -1,10 +1,14 @@
 //! VE memory: owned buffers, and the synchronous transfers.
 //!
-//! Synchronous reads and writes go straight into the helper's address space
-//! with `process_vm_readv`/`writev` (cross-memory attach, the emulator's "DMA
-//! engine"): one copy, no helper involvement, and a bad address is `EFAULT`,
-//! never a crash. Where the system forbids it, they go through the control
-//! channel in overlapping pieces instead.
+//! Synchronous reads and writes of memory from `alloc_mem` are a `memcpy`:
+//! the helper allocates it in the segment's VE memory region, which this
+//! process maps too (`veo_urpc::Heap`), and a copy is made only when every
+//! page of the range belongs to a live allocation. Anything else (memory a
+//! kernel got from its own `malloc`, freed or bad addresses) goes straight
+//! into the helper's address space with `process_vm_readv`/`writev`
+//! (cross-memory attach): one copy, no helper involvement, and a bad address
+//! is `EFAULT`, never a crash. Where the system forbids that, transfers go
+//! through the control channel in overlapping pieces instead.
 
 use crate::error::{Error, Result};
 use crate::proc::ProcShared;
