@@ -1,0 +1,186 @@
+//! Shared pieces of the `latency` and `bandwidth` benchmarks: the command
+//! line, statistics, the JSON line, CPU accounting, and the baselines of
+//! [`baseline`]. Included by both binaries with `#[path]`, so that the
+//! examples package needs no library target.
+
+pub mod baseline;
+pub mod svg;
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// What the command line asked for.
+#[derive(Debug, Default)]
+pub struct Cli {
+    /// A short run.
+    pub quick: bool,
+    /// Print the JSON object as the last line.
+    pub json: bool,
+    /// Write a chart here.
+    pub plot: Option<String>,
+}
+
+impl Cli {
+    /// Parses `std::env::args`, or exits with a usage message.
+    pub fn parse(about: &str) -> Cli {
+        let mut cli = Cli::default();
+        let mut args = std::env::args().skip(1);
+        let usage = |code: i32| -> ! {
+            let me = std::env::args().next().unwrap_or_default();
+            eprintln!("{about}\n\nusage: {me} [--quick] [--json] [--plot FILE.svg]");
+            eprintln!("  --quick          a short run (fewer sizes, repetitions and calls)");
+            eprintln!("  --json           print one JSON object with the results as the last line");
+            eprintln!("  --plot FILE.svg  write a chart of the results");
+            std::process::exit(code)
+        };
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--quick" => cli.quick = true,
+                "--json" => cli.json = true,
+                "--plot" => match args.next() {
+                    Some(f) => cli.plot = Some(f),
+                    None => usage(2),
+                },
+                "-h" | "--help" => usage(0),
+                _ => {
+                    eprintln!("unknown argument {a:?}");
+                    usage(2)
+                }
+            }
+        }
+        cli
+    }
+}
+
+/// The median of `v` (the mean of the two middle values for an even count).
+pub fn median(v: &[f64]) -> f64 {
+    assert!(!v.is_empty(), "median of nothing");
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        (s[m - 1] + s[m]) / 2.0
+    }
+}
+
+/// Seconds that `f` took.
+pub fn time<E>(f: impl FnOnce() -> Result<(), E>) -> Result<f64, E> {
+    let t = Instant::now();
+    f()?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Runs `f(iterations)` with as many iterations as fill `min_time` (doubling
+/// from one) and returns seconds per iteration of the last, long enough run.
+pub fn per_iteration<E>(
+    min_time: Duration,
+    mut f: impl FnMut(u64) -> Result<(), E>,
+) -> Result<f64, E> {
+    let mut iters = 1u64;
+    loop {
+        let t = Instant::now();
+        f(iters)?;
+        let took = t.elapsed();
+        if took >= min_time || iters >= 1 << 30 {
+            return Ok(took.as_secs_f64() / iters as f64);
+        }
+        // Aim a little past the minimum so the next run is the last.
+        let want = min_time.as_secs_f64() * 1.2 / took.as_secs_f64().max(1e-9);
+        iters = (iters as f64 * want.clamp(2.0, 100.0)).ceil() as u64;
+    }
+}
+
+/// A number for JSON (finite; `null` otherwise), with enough digits.
+pub fn json_num(x: f64) -> String {
+    if !x.is_finite() {
+        return "null".into();
+    }
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
+/// `{"k1":v1,...}` from pairs.
+pub fn json_object(pairs: &[(String, String)]) -> String {
+    let mut s = String::from("{");
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "\"{k}\":{v}");
+    }
+    s.push('}');
+    s
+}
+
+/// `[v1,...]`.
+pub fn json_array(values: &[f64]) -> String {
+    let items: Vec<String> = values.iter().map(|v| json_num(*v)).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// CPU time a process has used, in seconds, from `/proc/<pid>/stat`
+/// (utime + stime: tick resolution, every thread, living or dead).
+pub fn stat_cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // f[0] is field 3 (state); utime and stime are fields 14 and 15.
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some((utime + stime) / hz)
+}
+
+/// CPU time the living threads of a process have used, in seconds, from
+/// `/proc/<pid>/task/*/schedstat` (nanosecond resolution), if the kernel
+/// keeps scheduler statistics.
+pub fn schedstat_cpu_seconds(pid: u32) -> Option<f64> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 * 1e-9)
+}
+
+/// Number of threads of this process.
+pub fn own_threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Writes `svg` to `path`, telling the user.
+pub fn write_plot(path: &str, svg: &str) {
+    match std::fs::write(path, svg) {
+        Ok(()) => eprintln!("chart written to {path}"),
+        Err(e) => eprintln!("cannot write the chart to {path}: {e}"),
+    }
+}
+
+/// Prints progress on stderr (a terminal only), so that stdout keeps tables and JSON.
+macro_rules! progress {
+    ($($t:tt)*) => {{
+        use std::io::{IsTerminal as _, Write as _};
+        if std::io::stderr().is_terminal() {
+            eprint!("\r\x1b[2K");
+            eprint!($($t)*);
+            let _ = std::io::stderr().flush();
+        }
+    }};
+}
