@@ -5,7 +5,7 @@
 //! Idle waiters sleep, so an idle helper costs no CPU (AVEO spins forever).
 
 use rustix::thread::futex;
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A futex word and a count of the threads that may sleep on it.
@@ -55,9 +55,27 @@ impl WaitPolicy {
 /// of the spins. So the budget doubles after a wait that ended while
 /// spinning and halves after one that did not, between [`MIN_SPIN`] and
 /// the policy's `spin`. Shared by the threads that wait at one place.
+///
+/// A budget that stays small would be a trap on an idle machine: two
+/// threads that hand work to each other by sleeping and waking are often
+/// put on one core by the scheduler (the woken one goes where the waker
+/// runs) and then never spread out again, since neither keeps a core busy.
+/// So at most every [`PROBE_EVERY`] one wait spins the policy's full time
+/// whatever the budget says; a core that stays busy that long is what makes
+/// the scheduler move one of them to an idle core.
 #[derive(Debug)]
 pub struct SpinBudget {
     nanos: AtomicU32,
+    /// When the last full-length spin began, in ns since [`epoch`].
+    last_probe: AtomicU64,
+}
+
+/// How often a wait spins in full regardless of the budget.
+pub const PROBE_EVERY: Duration = Duration::from_millis(5);
+
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 /// The least a [`SpinBudget`] spins.
@@ -74,7 +92,19 @@ impl SpinBudget {
     pub const fn new() -> SpinBudget {
         SpinBudget {
             nanos: AtomicU32::new(u32::MAX),
+            last_probe: AtomicU64::new(0),
         }
+    }
+
+    /// Whether this wait should spin in full (see the type's documentation).
+    fn probe(&self) -> bool {
+        let now = epoch().elapsed().as_nanos() as u64;
+        let last = self.last_probe.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < PROBE_EVERY.as_nanos() as u64 {
+            return false;
+        }
+        self.last_probe.store(now, Ordering::Relaxed);
+        true
     }
 
     fn get(&self, policy: &WaitPolicy) -> Duration {
@@ -180,7 +210,7 @@ impl WakeWord {
         ready: impl FnMut() -> bool,
         aborted: impl FnMut() -> bool,
     ) -> Wake {
-        self.wait_spinning(policy, policy.spin, deadline, ready, aborted)
+        self.wait_spinning(policy, policy.spin, true, deadline, ready, aborted)
             .0
     }
 
@@ -203,13 +233,19 @@ impl WakeWord {
         if ready() {
             return Wake::Ready;
         }
-        let spin = if peer_here {
+        let probe = budget.probe();
+        let spin = if probe {
+            policy.spin
+        } else if peer_here {
             Duration::ZERO
         } else {
             budget.get(policy)
         };
-        let (wake, in_spin) = self.wait_spinning(policy, spin, deadline, ready, aborted);
-        if peer_here {
+        // Yields only while spinning pays, and not in a probe (which is to
+        // keep a core busy, not to hand it to someone else).
+        let full = !probe && spin >= policy.spin;
+        let (wake, in_spin) = self.wait_spinning(policy, spin, full, deadline, ready, aborted);
+        if peer_here && !probe {
             // Says nothing about spinning.
         } else if in_spin {
             budget.spun_in_time(policy);
@@ -224,6 +260,7 @@ impl WakeWord {
         &self,
         policy: &WaitPolicy,
         spin: Duration,
+        may_yield: bool,
         deadline: Option<Instant>,
         mut ready: impl FnMut() -> bool,
         mut aborted: impl FnMut() -> bool,
@@ -254,8 +291,7 @@ impl WakeWord {
                 }
             }
         }
-        // Yield only while spinning pays (see `wait_adaptive`).
-        let yield_for = if spin >= policy.spin {
+        let yield_for = if may_yield {
             policy.yield_for
         } else {
             Duration::ZERO
@@ -382,7 +418,11 @@ mod tests {
             );
         }
         assert_eq!(budget.get(&policy), policy.spin);
-        // With the peer on this CPU there is no spinning and no lesson.
+        // With the peer on this CPU there is no spinning and no lesson
+        // (unless it is time for a full probe; it is not, just after one).
+        budget
+            .last_probe
+            .store(epoch().elapsed().as_nanos() as u64, Ordering::Relaxed);
         let until = Instant::now() + Duration::from_millis(2);
         word.wait_adaptive(
             &policy,
