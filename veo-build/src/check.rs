@@ -541,7 +541,7 @@ fn fortran_line(source: &str, symbol: &str) -> Option<usize> {
             let defines = words
                 .windows(2)
                 .any(|w| (w[0] == "subroutine" || w[0] == "function") && w[1] == name);
-            defines && !words.first().is_some_and(|w| *w == "end")
+            defines && words.first().is_none_or(|w| *w != "end")
                 || code.replace(' ', "").contains(&bind)
         })
         .map(|i| i + 1)
