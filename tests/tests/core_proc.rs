@@ -272,3 +272,24 @@ fn close_runs_what_was_queued_first() {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Clones are handles to one helper: it lives until the last one goes, and
+/// `close` on any of them ends it for all.
+#[test]
+fn clones_share_one_helper() {
+    let proc = veo_runtime::Proc::new(0).unwrap();
+    let pid = proc.pid();
+    let other = proc.clone();
+    drop(proc);
+    assert!(other.is_alive(), "a clone keeps the helper");
+    let buf = other.alloc::<u8>(16).unwrap();
+    other.write(&buf, &[7u8; 16]).unwrap();
+    let third = other.clone();
+    other.close();
+    assert!(!third.is_alive());
+    assert!(matches!(
+        third.alloc_mem(8),
+        Err(veo_runtime::Error::Closed(_))
+    ));
+    assert_eq!(third.pid(), pid);
+}

@@ -153,7 +153,10 @@ impl ProcBuilder {
             monitor: Mutex::new(Some(monitor)),
             shut: AtomicBool::new(false),
         });
-        let proc = Proc { shared };
+        let proc = Proc {
+            _owner: Arc::new(Owner(shared.clone())),
+            shared,
+        };
         proc.wait_ready(&helper_name, self.start_timeout)?;
         crate::hooks::run(&proc)?;
         Ok(proc)
@@ -293,10 +296,27 @@ pub(crate) struct ProcShared {
 }
 
 /// One VE process: an emulated VE helper (py-veo's `VeoProc`, VEO's
-/// `veo_proc_handle`). Dropping it ends the helper; contexts, buffers and
-/// libraries that outlive it report [`Error::Closed`].
+/// `veo_proc_handle`).
+///
+/// Cloning gives another handle to the same helper (to use in a VH closure
+/// or another thread); dropping the last handle, or [`close`](Proc::close),
+/// ends the helper. Contexts, buffers and libraries that outlive it report
+/// [`Error::Closed`].
+#[derive(Clone)]
 pub struct Proc {
     pub(crate) shared: Arc<ProcShared>,
+    /// Shared by the clones of this handle; the last one ends the helper.
+    _owner: Arc<Owner>,
+}
+
+/// Ends the helper when the last [`Proc`] handle goes.
+struct Owner(Arc<ProcShared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.shutdown();
+        self.0.join_monitor(Duration::from_secs(10));
+    }
 }
 
 impl std::fmt::Debug for Proc {
@@ -353,13 +373,13 @@ impl Proc {
                     // Too slow: make sure it does not linger.
                     // SAFETY: our unreaped child; kill has no memory effects.
                     unsafe { libc::kill(life.pid as i32, libc::SIGKILL) };
-                    self.join_monitor(Duration::from_secs(5));
+                    self.shared.join_monitor(Duration::from_secs(5));
                     return Err(Error::HelperStart {
                         helper: helper.to_string(),
                         reason: format!("it did not answer within {limit:?}"),
                     });
                 }
-                self.join_monitor(Duration::from_secs(5));
+                self.shared.join_monitor(Duration::from_secs(5));
                 let status = match life.check() {
                     Err(Error::HelperDied { status, .. }) => status,
                     _ => "ended".into(),
@@ -370,19 +390,6 @@ impl Proc {
                         "it {status} before it was ready (is it a veo-rs helper built with this veo-runtime?)"
                     ),
                 })
-            }
-        }
-    }
-
-    fn join_monitor(&self, limit: Duration) {
-        let handle = self.shared.monitor.lock().unwrap().take();
-        if let Some(h) = handle {
-            let until = Instant::now() + limit;
-            while !h.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            if h.is_finished() {
-                let _ = h.join();
             }
         }
     }
@@ -548,19 +555,28 @@ impl Proc {
         Ok(())
     }
 
-    /// Ends the helper now; what is pending fails with [`Error::Closed`].
-    /// Dropping the proc does the same.
-    pub fn close(self) {}
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
+    /// Ends the helper now, for every clone of this handle; what is pending
+    /// fails with [`Error::Closed`]. Dropping the last handle does the same.
+    pub fn close(self) {
         self.shared.shutdown();
-        self.join_monitor(Duration::from_secs(10));
+        self.shared.join_monitor(Duration::from_secs(10));
     }
 }
 
 impl ProcShared {
+    pub(crate) fn join_monitor(&self, limit: Duration) {
+        let handle = self.monitor.lock().unwrap().take();
+        if let Some(h) = handle {
+            let until = Instant::now() + limit;
+            while !h.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
+
     fn take_slot(&self) -> Result<usize> {
         let mut slots = self.slots.lock().unwrap();
         let mut reap = Vec::new();
