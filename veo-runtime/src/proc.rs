@@ -740,8 +740,13 @@ impl ProcShared {
         }
         let reqid = self.control.simple(proto::KIND_READ, &[addr, len], &[])?;
         let done = self.finish(reqid, What::Transfer { addr, len })?;
-        let n = done.data.len().min(dst.len());
-        dst[..n].copy_from_slice(&done.data[..n]);
+        if done.data.len() != dst.len() {
+            return Err(Error::Helper(format!(
+                "a read of {len} bytes was answered with {}",
+                done.data.len()
+            )));
+        }
+        dst.copy_from_slice(&done.data);
         Ok(())
     }
 
