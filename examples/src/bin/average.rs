@@ -34,14 +34,7 @@ fn random_doubles(n: usize, mut seed: u64) -> Vec<f64> {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    veo_examples::exit_code("average", run())
 }
 
 fn run() -> veo_runtime::Result<bool> {

@@ -15,14 +15,7 @@ extern "C" {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("fortran_arrays: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    veo_examples::exit_code("fortran_arrays", run())
 }
 
 fn run() -> veo_runtime::Result<bool> {

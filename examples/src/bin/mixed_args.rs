@@ -27,17 +27,7 @@ extern "C" {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            eprintln!("mixed_args: a result was wrong");
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("mixed_args: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    veo_examples::exit_code("mixed_args", run())
 }
 
 fn run() -> veo_runtime::Result<bool> {

@@ -14,14 +14,7 @@ extern "C" {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("onstack_arrays: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    veo_examples::exit_code("onstack_arrays", run())
 }
 
 fn run() -> veo_runtime::Result<bool> {

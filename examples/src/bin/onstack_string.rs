@@ -16,14 +16,7 @@ extern "C" {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("onstack_string: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    veo_examples::exit_code("onstack_string", run())
 }
 
 fn run() -> veo_runtime::Result<bool> {

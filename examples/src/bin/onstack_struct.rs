@@ -21,14 +21,7 @@ extern "C" {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("onstack_struct: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    veo_examples::exit_code("onstack_struct", run())
 }
 
 fn run() -> veo_runtime::Result<bool> {

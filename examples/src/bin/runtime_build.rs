@@ -17,14 +17,7 @@ double dot(const double *x, const double *y, int64_t n)
 "#;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    veo_examples::exit_code("runtime_build", run())
 }
 
 fn run() -> Result<bool, Box<dyn std::error::Error>> {
