@@ -316,13 +316,7 @@ impl Context {
         count: usize,
     ) -> Result<Request<'_, ()>> {
         self.check()?;
-        let len = (count as u64)
-            .checked_mul(std::mem::size_of::<T>() as u64)
-            .ok_or_else(|| Error::InvalidAddress {
-                addr: src.addr(),
-                len: u64::MAX,
-                reason: "length overflows".into(),
-            })?;
+        let len = memory::byte_len(src, count)?;
         let reqid = self
             .ch
             .simple(proto::KIND_MEMCPY, &[dst.addr(), src.addr(), len], &[])?;

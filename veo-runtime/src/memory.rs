@@ -117,6 +117,17 @@ pub(crate) fn check_fits<T>(ve: &impl AsVePtr<T>, count: usize) -> Result<()> {
     }
 }
 
+/// Bytes of `count` elements at `at`, or an error when that overflows.
+pub(crate) fn byte_len<T>(at: VePtr<T>, count: usize) -> Result<u64> {
+    (count as u64)
+        .checked_mul(std::mem::size_of::<T>() as u64)
+        .ok_or_else(|| Error::InvalidAddress {
+            addr: at.addr(),
+            len: u64::MAX,
+            reason: "length overflows".into(),
+        })
+}
+
 /// Checks that a range does not wrap around the address space.
 pub(crate) fn check_range(addr: u64, len: u64) -> Result<()> {
     if addr.checked_add(len).is_none() {

@@ -536,13 +536,7 @@ impl Proc {
 
     /// Copies `count` elements inside VE memory.
     pub fn memcpy<T>(&self, dst: VePtr<T>, src: VePtr<T>, count: usize) -> Result<()> {
-        let len = (count as u64)
-            .checked_mul(std::mem::size_of::<T>() as u64)
-            .ok_or_else(|| Error::InvalidAddress {
-                addr: src.addr(),
-                len: u64::MAX,
-                reason: "length overflows".into(),
-            })?;
+        let len = memory::byte_len(src, count)?;
         self.shared.control_op(
             proto::KIND_MEMCPY,
             &[dst.addr(), src.addr(), len],
