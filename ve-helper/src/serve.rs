@@ -191,12 +191,9 @@ impl Worker {
                     // quarter ring.
                     let ring = *cmd.ring();
                     let next = cmd.head();
-                    let ready = || {
-                        ring.tail() != next || {
-                            ring.touch(next);
-                            false
-                        }
-                    };
+                    // The word where the next command starts: polling it
+                    // pulls the command's own cache line.
+                    let ready = || ring.committed_at(next);
                     let ch = chan.header();
                     let here = wait::note_cpu(&ch.helper_cpu);
                     let peer_here = here != 0 && ch.vh_cpu.load(Ordering::Relaxed) == here;

@@ -406,8 +406,8 @@ impl ChannelVh {
                 peer_here,
                 deadline,
                 || {
-                    ring.touch(seen_tail);
-                    ring.tail() != seen_tail || self.local_seq.load(Ordering::Acquire) != seen_local
+                    ring.committed_at(seen_tail)
+                        || self.local_seq.load(Ordering::Acquire) != seen_local
                 },
                 || self.life.is_dead(),
             );

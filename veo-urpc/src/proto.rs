@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// The protocol version; bump it whenever a layout or message changes.
-pub const PROTOCOL_VERSION: u64 = 1;
+pub const PROTOCOL_VERSION: u64 = 2;
 
 /// The most arguments a kernel call takes.
 pub const MAX_ARGS: usize = 256;

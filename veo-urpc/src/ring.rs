@@ -3,9 +3,20 @@
 //!
 //! Positions are monotonic byte counters; `tail` is written only by the
 //! producer, `head` only by the consumer, each on its own cache line. A
-//! message is a 16-byte header (`len`, `kind`, `reqid`) and a body, padded to
-//! 8 bytes, and never wraps: when it does not fit before the end of the data
-//! area the producer writes a pad record and starts again at offset 0.
+//! message is a 16-byte header (`len`, `kind`, `mark`, `reqid`), a body
+//! padded to 8 bytes and an 8-byte [`seal`], and never wraps: when it does not fit before the end of
+//! the data area the producer writes a pad record and starts again at offset 0.
+//!
+//! A message commits itself: its first header word (`len` in bits 0..32,
+//! `kind` in 32..48, `mark` in 48..64) is stored with release ordering when
+//! the message is published, and the word where the next message will start
+//! is zeroed before that. The consumer therefore polls the very cache line it
+//! is going to read (a zero word: nothing yet), and never needs the producer's
+//! `tail`, which is kept for resuming and for [`Ring::has_data`]. The `mark`
+//! is a function of the message's position ([`Ring::mark`]): a word left over
+//! from an earlier lap, or garbage, is refused as corrupt. The producer never
+//! writes more than `cap - 8` bytes past the consumer's published head, so
+//! the zeroed word is never one the consumer has yet to read.
 //! Written by hand because the layout is shared between two processes and no
 //! crate offers a cross-process, futex-woken, variable-size SPSC ring.
 
@@ -17,6 +28,18 @@ use std::time::Instant;
 
 /// Bytes of a message header.
 pub const MSG_HEADER: usize = 16;
+
+/// Bytes of a message trailer (its seal, see [`seal`]).
+pub const MSG_TRAILER: usize = 8;
+
+/// The last word of a message of `len` bytes (header and trailer included)
+/// at position `pos`. The header's length is believed only when the word it
+/// points to is this seal: a length corrupted on the way would have the
+/// consumer read past what was committed, and nothing else bounds it.
+#[inline]
+pub fn seal(pos: u64, len: u64) -> u64 {
+    (pos ^ len.rotate_right(20)) ^ 0x5ea1_5ea1_5ea1_5ea1
+}
 
 /// The shared control block of one ring (256 bytes, four cache lines).
 #[repr(C, align(64))]
@@ -73,27 +96,43 @@ impl Ring {
 
     /// The largest message body this ring takes.
     pub fn max_body(&self) -> usize {
-        (self.cap / 4) as usize - MSG_HEADER
+        (self.cap / 4) as usize - MSG_HEADER - MSG_TRAILER
     }
 
-    /// Whether the consumer has something to read.
+    /// Whether the consumer has something to read (by the published tail
+    /// and head; a consumer that publishes its head lazily asks
+    /// [`committed_at`](Self::committed_at) instead).
     pub fn has_data(&self) -> bool {
         let h = self.hdr();
         h.tail.load(Ordering::Acquire) != h.head.load(Ordering::Relaxed)
     }
 
-    /// Reads the word at position `pos` and forgets it. A waiting consumer
-    /// calls this for where the next message will start, so that the
-    /// message's cache line travels while it waits instead of after it saw
-    /// the tail move (one cross-core transfer fewer on a round trip).
+    /// The header word at data offset `off` (8-aligned, below `cap`).
     #[inline]
-    pub fn touch(&self, pos: u64) {
-        let off = (pos % self.cap) as usize;
-        // SAFETY: `off` is 8-aligned (positions are multiples of 8) and
-        // inside the data area; an atomic load of bytes the producer may be
-        // writing reads some value and has no other effect.
-        let word = unsafe { &*self.data.as_ptr().add(off).cast::<AtomicU64>() };
-        std::hint::black_box(word.load(Ordering::Relaxed));
+    fn word(&self, off: u64) -> &AtomicU64 {
+        debug_assert!(off < self.cap && off.is_multiple_of(8));
+        // SAFETY: `off` is 8-aligned and inside the data area (callers take
+        // it modulo `cap` from a position on the 8-byte grid), which is
+        // mapped and 8-aligned per from_raw; any bit pattern is a valid u64.
+        unsafe { &*self.data.as_ptr().add(off as usize).cast::<AtomicU64>() }
+    }
+
+    /// The mark a header at position `pos` carries: the position in 8-byte
+    /// words plus the lap. Words of earlier laps at the same offset differ
+    /// (by a multiple of `cap / 8 + 1`, odd for the capacities used) for
+    /// 65535 laps.
+    #[inline]
+    pub fn mark(&self, pos: u64) -> u16 {
+        ((pos / 8).wrapping_add(pos / self.cap)) as u16
+    }
+
+    /// Whether something is committed at position `pos` (a consumer's next
+    /// message): the word there is no longer zero. Waiting consumers poll
+    /// this, which keeps the message's cache line travelling to them while
+    /// they wait. A non-zero word may also be garbage; `peek` tells.
+    #[inline]
+    pub fn committed_at(&self, pos: u64) -> bool {
+        self.word((pos % self.cap) & !7).load(Ordering::Relaxed) != 0
     }
 
     /// The published tail (a count of bytes ever written).
@@ -104,6 +143,8 @@ impl Ring {
     /// Resets an idle ring to empty. Only when neither side uses it.
     pub fn reset(&self) {
         let h = self.hdr();
+        // The first message goes at 0: nothing is committed there yet.
+        self.word(0).store(0, Ordering::Release);
         h.tail.store(0, Ordering::Release);
         h.head.store(0, Ordering::Release);
     }
@@ -165,7 +206,7 @@ impl Ring {
         h.space.wait(
             policy,
             deadline,
-            || tail - h.head.load(Ordering::Acquire) + 2 * total <= self.cap,
+            || tail - h.head.load(Ordering::Acquire) + 2 * total + 8 <= self.cap,
             aborted,
         )
     }
@@ -184,6 +225,9 @@ pub struct Producer {
     /// this stale value says the ring is full keeps the head's cache line
     /// from moving to the producer on every message.
     head_cache: u64,
+    /// The header word of the first message written since the last publish
+    /// (at position `published`): storing it is what publishes.
+    first: u64,
 }
 
 impl Producer {
@@ -194,6 +238,7 @@ impl Producer {
             tail,
             published: tail,
             head_cache: ring.hdr().head.load(Ordering::Acquire),
+            first: 0,
             ring,
         }
     }
@@ -213,7 +258,7 @@ impl Producer {
         fill: impl FnOnce(&mut [u8]),
     ) -> bool {
         assert!(body_len <= self.ring.max_body(), "message body too large");
-        let total = (MSG_HEADER + body_len).next_multiple_of(8) as u64;
+        let total = ((MSG_HEADER + body_len).next_multiple_of(8) + MSG_TRAILER) as u64;
         let cap = self.ring.cap;
         let pos = self.tail % cap;
         let to_end = cap - pos;
@@ -222,46 +267,55 @@ impl Producer {
         } else {
             total
         };
-        if self.tail - self.head_cache + need > cap {
+        // 8 more: the word after the message is zeroed (it must not be one
+        // the consumer has yet to read).
+        if self.tail - self.head_cache + need + 8 > cap {
             // The head only moves forward: a fresh look can only make room.
             self.head_cache = self.ring.hdr().head.load(Ordering::Acquire);
-            if self.tail - self.head_cache + need > cap {
+            if self.tail - self.head_cache + need + 8 > cap {
                 return false;
             }
         }
+        // Where the next message will start reads as empty before this one
+        // is published (the publishing store orders it).
+        self.ring
+            .word((self.tail + need) % cap)
+            .store(0, Ordering::Relaxed);
         if total > to_end {
-            // SAFETY: [pos, cap) lies beyond the consumer's head (checked
-            // above), so the producer owns it; pos is 8-aligned.
-            unsafe { self.write_header(pos, to_end as u32, KIND_PAD, 0) };
+            self.put_header(self.tail, to_end as u32, KIND_PAD);
             self.tail += to_end;
         }
         let pos = self.tail % cap;
         // SAFETY: [pos, pos + total) is free (checked above) and inside the
-        // data area (pos + total <= cap after the pad).
+        // data area (pos + total <= cap after the pad); the header word is
+        // written apart, atomically.
         unsafe {
-            self.write_header(pos, total as u32, kind, reqid);
-            let body = std::slice::from_raw_parts_mut(
-                self.ring.data.as_ptr().add(pos as usize + MSG_HEADER),
-                body_len,
-            );
+            let p = self.ring.data.as_ptr().add(pos as usize);
+            p.add(8).cast::<u64>().write(reqid);
+            let body = std::slice::from_raw_parts_mut(p.add(MSG_HEADER), body_len);
             fill(body);
+            p.add(total as usize - MSG_TRAILER)
+                .cast::<u64>()
+                .write(seal(self.tail, total));
         }
+        self.put_header(self.tail, total as u32, kind);
         self.tail += total;
         true
     }
 
-    /// # Safety
-    /// `pos` must be 8-aligned, owned by the producer, with 16 bytes before the end.
-    unsafe fn write_header(&mut self, pos: u64, len: u32, kind: u16, reqid: u64) {
-        // SAFETY: per the contract; header fields are plain bytes.
-        unsafe {
-            let p = self.ring.data.as_ptr().add(pos as usize);
-            p.cast::<u32>().write(len);
-            p.add(4).cast::<u16>().write(kind);
-            p.add(6).cast::<u16>().write(0);
-            if len as usize >= MSG_HEADER {
-                p.add(8).cast::<u64>().write(reqid);
-            }
+    /// Writes the header word of the record at position `pos` (owned by the
+    /// producer), or keeps it for `publish` when it is the first unpublished
+    /// one: the consumer sees nothing past it until then.
+    #[inline]
+    fn put_header(&mut self, pos: u64, len: u32, kind: u16) {
+        let word = len as u64 | (kind as u64) << 32 | (self.ring.mark(pos) as u64) << 48;
+        if pos == self.published {
+            self.first = word;
+        } else {
+            // Ordered before the consumer's view by publish's release store.
+            self.ring
+                .word(pos % self.ring.cap)
+                .store(word, Ordering::Relaxed);
         }
     }
 
@@ -279,6 +333,13 @@ impl Producer {
     #[inline]
     pub fn publish(&mut self) {
         let h = self.ring.hdr();
+        if self.tail != self.published {
+            // Commits everything written: the messages after the first one
+            // have their header words stored already, before this.
+            self.ring
+                .word(self.published % self.ring.cap)
+                .store(self.first, Ordering::Release);
+        }
         h.tail.store(self.tail, Ordering::Release);
         self.published = self.tail;
         h.data.notify();
@@ -302,13 +363,13 @@ impl Producer {
             }
             // The consumer cannot make room for what it has not seen.
             self.publish();
-            let total = (MSG_HEADER + body_len).next_multiple_of(8) as u64 * 2;
+            let total = ((MSG_HEADER + body_len).next_multiple_of(8) + MSG_TRAILER) as u64 * 2;
             let ring = self.ring;
             let tail = self.tail;
             let wake = ring.hdr().space.wait(
                 policy,
                 None,
-                || tail - ring.hdr().head.load(Ordering::Acquire) + total <= ring.cap,
+                || tail - ring.hdr().head.load(Ordering::Acquire) + total + 8 <= ring.cap,
                 &mut aborted,
             );
             if wake != Wake::Ready {
@@ -334,9 +395,6 @@ pub struct Msg<'a> {
 pub struct Consumer {
     ring: Ring,
     head: u64,
-    /// The producer's tail when last read: everything before it can be read
-    /// without touching the shared tail's cache line again.
-    tail_cache: u64,
     /// The head as last published to the producer.
     published: u64,
     /// Length of the message last returned by `peek`.
@@ -349,7 +407,6 @@ impl Consumer {
         let head = ring.hdr().head.load(Ordering::Acquire);
         Consumer {
             head,
-            tail_cache: head,
             published: head,
             ring,
             current: 0,
@@ -366,49 +423,56 @@ impl Consumer {
     pub fn peek(&mut self) -> Result<Option<Msg<'_>>, ProtoError> {
         let cap = self.ring.cap;
         loop {
-            if self.tail_cache == self.head {
-                // The Acquire load orders the reads of everything published
-                // up to the new tail; a cached tail was loaded the same way.
-                self.tail_cache = self.ring.hdr().tail.load(Ordering::Acquire);
-                if self.tail_cache == self.head {
-                    return Ok(None);
-                }
-            }
-            let tail = self.tail_cache;
-            let avail = tail.wrapping_sub(self.head);
             // A head off the 8-byte grid (the shared word a consumer resumes
             // from) would make every read below misaligned.
-            if avail > cap || !avail.is_multiple_of(8) || !self.head.is_multiple_of(8) {
+            if !self.head.is_multiple_of(8) {
                 return Err(ProtoError::Corrupt("ring positions out of range"));
             }
             let pos = self.head % cap;
-            // SAFETY: [pos, pos + 8) was published by the producer (avail >= 8)
-            // and lies inside the data area (pos is 8-aligned, cap too).
-            let (len, kind) = unsafe {
-                let p = self.ring.data.as_ptr().add(pos as usize);
-                (p.cast::<u32>().read() as u64, p.add(4).cast::<u16>().read())
-            };
+            // The Acquire load orders the reads of the whole message, and of
+            // every message published with it.
+            let word = self.ring.word(pos).load(Ordering::Acquire);
+            if word == 0 {
+                return Ok(None);
+            }
+            let (len, kind, mark) = (word as u32 as u64, (word >> 32) as u16, (word >> 48) as u16);
+            if mark != self.ring.mark(self.head) {
+                return Err(ProtoError::Corrupt("header not committed at its position"));
+            }
+            // The producer writes at most `cap - 8` bytes past the head it
+            // saw, which is at most the one published.
+            let ahead = self.head.wrapping_sub(self.published);
+            if ahead > cap || ahead + len + 8 > cap {
+                return Err(ProtoError::Corrupt("ring positions out of range"));
+            }
             if kind == KIND_PAD {
-                if len != cap - pos || len > avail {
+                if len != cap - pos {
                     return Err(ProtoError::Corrupt("bad pad record"));
                 }
                 self.head += len;
                 self.publish_head();
                 continue;
             }
-            if len < MSG_HEADER as u64 || len % 8 != 0 || len > avail || pos + len > cap {
+            if len < (MSG_HEADER + MSG_TRAILER) as u64 || len % 8 != 0 || pos + len > cap {
                 return Err(ProtoError::Corrupt("bad message length"));
             }
-            self.current = len;
-            // SAFETY: [pos, pos + len) is published, inside the data area, and
-            // stays untouched by the producer until we advance past it.
+            // SAFETY: [pos, pos + len) is inside the data area and 8-aligned
+            // (checked above); it is ours until we advance past it, if the
+            // seal at its end says the producer wrote a message this long here.
             let (reqid, body) = unsafe {
                 let p = self.ring.data.as_ptr().add(pos as usize);
+                if p.add(len as usize - MSG_TRAILER).cast::<u64>().read() != seal(self.head, len) {
+                    return Err(ProtoError::Corrupt("message length not sealed"));
+                }
                 (
                     p.add(8).cast::<u64>().read(),
-                    std::slice::from_raw_parts(p.add(MSG_HEADER), len as usize - MSG_HEADER),
+                    std::slice::from_raw_parts(
+                        p.add(MSG_HEADER),
+                        len as usize - MSG_HEADER - MSG_TRAILER,
+                    ),
                 )
             };
+            self.current = len;
             return Ok(Some(Msg { kind, reqid, body }));
         }
     }
@@ -502,11 +566,18 @@ mod tests {
         while p.try_write(1, n, 100, |_| {}) {
             n += 1;
         }
-        assert!(n >= 8);
+        assert!(n >= 7);
         p.publish();
-        assert!(c.peek().unwrap().is_some());
-        c.advance();
-        assert!(p.try_write(1, n, 100, |_| {}));
+        // At most two: the next one may need a pad to the end, and the word
+        // after it.
+        for i in 0.. {
+            assert!(c.peek().unwrap().is_some());
+            c.advance();
+            if p.try_write(1, n, 100, |_| {}) {
+                break;
+            }
+            assert!(i < 1, "consumed two messages and still no room");
+        }
     }
 
     #[test]

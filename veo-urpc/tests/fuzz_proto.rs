@@ -19,7 +19,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use std::ptr::NonNull;
 use veo_urpc::proto::{self, ArgClass, Intent, StackArg, MAX_ARGS};
-use veo_urpc::ring::{RingHeader, MSG_HEADER};
+use veo_urpc::ring::{seal, RingHeader, MSG_HEADER, MSG_TRAILER};
 use veo_urpc::{Consumer, Producer, Ring};
 
 fn config() -> Config {
@@ -310,14 +310,49 @@ impl TestRing {
     }
 }
 
+/// The mark a header committed at position `pos` carries (the ring's
+/// rule, restated independently of `Ring::mark`).
+fn mark_at(pos: u64, cap: u64) -> u16 {
+    ((pos / 8).wrapping_add(pos / cap)) as u16
+}
+
+/// Sets the marks (and seals) along the chain of records starting at
+/// `head`, as a producer committing them would, so that the consumer reads what they say
+/// (mutated lengths and all) instead of stopping at the first header. Stops
+/// at a zero word, at a length off the grid, or after a ring's worth.
+fn stamp(bytes: &mut [u8], head: u64) {
+    let cap = bytes.len() as u64;
+    if !head.is_multiple_of(8) {
+        return;
+    }
+    let mut pos = head;
+    while pos.wrapping_sub(head) < cap {
+        let off = (pos % cap) as usize;
+        let mut w = u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap());
+        let len = w as u32 as u64;
+        if w == 0 || len == 0 || !len.is_multiple_of(8) {
+            return;
+        }
+        w = (w & !(0xffff << 48)) | (mark_at(pos, cap) as u64) << 48;
+        bytes[off..off + 8].copy_from_slice(&w.to_le_bytes());
+        let end = off + len as usize;
+        if (w >> 32) as u16 != proto::KIND_PAD && len >= 24 && end as u64 <= cap {
+            bytes[end - 8..end].copy_from_slice(&seal(pos, len).to_le_bytes());
+        }
+        pos = pos.wrapping_add(len);
+    }
+}
+
 /// Reads everything a consumer will hand out of `ring`: every message lies
-/// in the data area and within the published bytes, and the loop ends (each
-/// step consumes at least 16 bytes of at most `cap` published ones).
-fn drain_all(ring: Ring, data: std::ops::Range<usize>) -> usize {
+/// in the data area, carries the mark of its own position and the seal of
+/// its length (it was committed there, this long, not left over or made up), ends within `published` bytes of the
+/// start when the producer's published tail is known, and the loop ends
+/// (each step consumes at least 16 bytes; a mark repeats only after 65536
+/// laps).
+fn drain_all(ring: Ring, data: std::ops::Range<usize>, published: Option<u64>) -> usize {
     let cap = ring.capacity() as usize;
     let mut c = Consumer::new(ring);
-    let (start_head, tail) = (c.head(), ring.tail());
-    let published = tail.wrapping_sub(start_head);
+    let start_head = c.head();
     let mut n = 0;
     for _ in 0..cap / MSG_HEADER + 2 {
         match c.peek() {
@@ -325,17 +360,39 @@ fn drain_all(ring: Ring, data: std::ops::Range<usize>) -> usize {
                 let start = m.body.as_ptr() as usize;
                 assert!(start >= data.start + MSG_HEADER && start + m.body.len() <= data.end);
                 assert_eq!(m.body.len() % 8, 0);
+                let body_len = m.body.len();
+                // SAFETY: the header lies in the data area (checked above).
+                let word = unsafe { (start as *const u64).sub(2).read() };
+                assert_eq!(
+                    (word >> 48) as u16,
+                    mark_at(c.head(), cap as u64),
+                    "a message not committed at its position"
+                );
+                assert_eq!(word as u32 as usize, body_len + MSG_HEADER + MSG_TRAILER);
+                // SAFETY: the trailer follows the body inside the data area
+                // (the message length was checked against it above).
+                let last = unsafe { ((start + body_len) as *const u64).read() };
+                assert_eq!(
+                    last,
+                    seal(c.head(), word as u32 as u64),
+                    "an unsealed message"
+                );
+                assert!(start + body_len + MSG_TRAILER <= data.end);
                 n += 1;
                 c.advance();
-                let consumed = c.head().wrapping_sub(start_head);
-                assert!(
-                    consumed <= published,
-                    "read {consumed} bytes of {published} published"
-                );
+                if let Some(published) = published {
+                    let consumed = c.head().wrapping_sub(start_head);
+                    assert!(
+                        consumed <= published,
+                        "read {consumed} bytes of {published} published"
+                    );
+                }
             }
             Ok(None) | Err(_) => {
-                let consumed = c.head().wrapping_sub(start_head);
-                assert!(consumed <= published, "skipped past the published tail");
+                if let Some(published) = published {
+                    let consumed = c.head().wrapping_sub(start_head);
+                    assert!(consumed <= published, "skipped past the published tail");
+                }
                 return n;
             }
         }
@@ -419,6 +476,7 @@ proptest! {
         garbage in noise(4096),
         seed in any::<prop::sample::Index>(),
         use_seed in any::<bool>(),
+        stamped in any::<bool>(),
         muts in proptest::collection::vec(mutation(), 0..4),
         tail in prop_oneof![Just(None), any::<u64>().prop_map(Some), (0u64..8192).prop_map(Some)],
         head in prop_oneof![Just(0u64), (0u64..1024).prop_map(|h| h * 8), any::<u64>().prop_map(|h| h & !7), any::<u64>()],
@@ -437,10 +495,15 @@ proptest! {
         for (i, b) in input[..n].iter().enumerate() {
             bytes[(pos + i) % CAP] = *b;
         }
+        if use_seed || stamped {
+            stamp(t.bytes(), head);
+        }
+        // The shared tail no longer bounds the consumer (the headers commit
+        // themselves); a hostile one must not matter either.
         let published = tail.unwrap_or(head.wrapping_add(n as u64));
         t.set_positions(published, head);
         let range = t.data.as_ptr() as usize..t.data.as_ptr() as usize + CAP;
-        drain_all(t.ring(), range);
+        drain_all(t.ring(), range, None);
     }
 
     #[test]
@@ -479,7 +542,7 @@ proptest! {
         t.bytes()[..n].copy_from_slice(&corrupted[..n]);
         let range = t.data.as_ptr() as usize..t.data.as_ptr() as usize + CAP;
         t.set_positions(p.tail(), head);
-        drain_all(t.ring(), range);
+        drain_all(t.ring(), range, Some(p.tail() - head));
     }
 
     #[test]
@@ -544,9 +607,10 @@ fn every_corpus_seed_is_handled() {
         for extra in [0u64, 8, 16, 4096, u64::MAX - 7] {
             let mut t = TestRing::new(4096);
             t.bytes()[..body.len()].copy_from_slice(body);
+            stamp(t.bytes(), 0);
             t.set_positions((body.len() as u64).wrapping_add(extra), 0);
             let range = t.data.as_ptr() as usize..t.data.as_ptr() as usize + 4096;
-            drain_all(t.ring(), range);
+            drain_all(t.ring(), range, None);
         }
     }
     // The valid seeds decode.
