@@ -16,7 +16,7 @@ pub const MAX_ARGS: usize = 256;
 
 /// Ring filler up to the end of the data area.
 pub const KIND_PAD: u16 = 0;
-/// Call a function: [`CallHeader`] + classes + values + stack descriptors.
+/// Call a function: see [`encode_call`].
 pub const KIND_CALL: u16 = 1;
 /// Bytes for the preceding command, at an offset: `offset: u64` + bytes.
 pub const KIND_DATA: u16 = 2;
@@ -48,7 +48,7 @@ pub const KIND_GATE: u16 = 14;
 pub const KIND_NOP: u16 = 15;
 /// End the helper process.
 pub const KIND_EXIT: u16 = 16;
-/// The answer to a request: [`ResultHeader`] + error text on failure.
+/// The answer to a request: see [`encode_result`].
 pub const KIND_RESULT: u16 = 32;
 /// Bytes of an answer, at an offset: `offset: u64` + bytes.
 pub const KIND_RDATA: u16 = 33;

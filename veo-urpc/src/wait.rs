@@ -1,7 +1,7 @@
 //! Adaptive waiting: spin, then yield, then sleep on a shared futex.
 //!
 //! The hot path makes no system call: a writer calls `futex_wake` only when a
-//! reader has announced, through [`WakeWord::sleepers`], that it may sleep.
+//! reader has announced, through the sleepers count of a [`WakeWord`], that it may sleep.
 //! Idle waiters sleep, so an idle helper costs no CPU (AVEO spins forever).
 
 use rustix::thread::futex;

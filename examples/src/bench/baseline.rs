@@ -6,7 +6,7 @@
 //! - [`UdsServer`]: what a user would write without veo-rs: a child process
 //!   that `dlopen`s the same kernel library and answers each request on a
 //!   Unix-domain socket by calling the same kernel.
-//! - [`memcpy_gbs`]: `memcpy` between two host buffers of the same size.
+//! - [`MemcpyBufs`]: `memcpy` between two host buffers of the same size.
 //!
 //! Both children are forked, so they must be started while the benchmark is
 //! still single-threaded (before the first `Proc`); they die with it.
