@@ -1,7 +1,6 @@
 //! Shared pieces of the `latency` and `bandwidth` benchmarks: the command
 //! line, statistics, the JSON line, CPU accounting, and the baselines of
-//! [`baseline`]. Included by both binaries with `#[path]`, so that the
-//! examples package needs no library target.
+//! [`baseline`].
 
 pub mod baseline;
 pub mod svg;
@@ -173,7 +172,34 @@ pub fn write_plot(path: &str, svg: &str) {
     }
 }
 
+/// Prints the tables, then writes the chart and the JSON line the command
+/// line asked for; an error ends the program with a failure status.
+pub fn finish<R, E: std::fmt::Display>(
+    cli: &Cli,
+    outcome: Result<R, E>,
+    tables: impl FnOnce(&R),
+    chart: impl FnOnce(&R) -> String,
+    json: impl FnOnce(&R) -> String,
+) -> std::process::ExitCode {
+    let r = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tables(&r);
+    if let Some(path) = &cli.plot {
+        write_plot(path, &chart(&r));
+    }
+    if cli.json {
+        println!("{}", json(&r));
+    }
+    std::process::ExitCode::SUCCESS
+}
+
 /// Prints progress on stderr (a terminal only), so that stdout keeps tables and JSON.
+#[macro_export]
 macro_rules! progress {
     ($($t:tt)*) => {{
         use std::io::{IsTerminal as _, Write as _};

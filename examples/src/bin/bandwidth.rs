@@ -15,10 +15,7 @@
 //! Every buffer is touched before it is timed, so that no first-touch page
 //! fault is measured on either side. Figures are medians over several runs.
 
-#[path = "../bench/mod.rs"]
-#[allow(dead_code)]
-#[macro_use]
-mod bench;
+use veo_examples::{bench, progress};
 
 use bench::baseline::MemcpyBufs;
 use bench::{json_array, json_object, median, per_iteration, Cli};
@@ -233,19 +230,11 @@ fn main() -> ExitCode {
         "veo-rs bandwidth: synchronous and asynchronous writes and reads of VE memory \
          from 1 KiB to 256 MiB, against memcpy measured in the same run",
     );
-    let r = match measure(&Settings::new(cli.quick)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    print_tables(&r);
-    if let Some(path) = &cli.plot {
-        bench::write_plot(path, &plot(&r));
-    }
-    if cli.json {
-        println!("{}", json(&r));
-    }
-    ExitCode::SUCCESS
+    bench::finish(
+        &cli,
+        measure(&Settings::new(cli.quick)),
+        print_tables,
+        plot,
+        json,
+    )
 }

@@ -15,10 +15,7 @@
 //! Every figure is the median over several runs; each run of a small N
 //! repeats the test until at least a few thousand calls were made.
 
-#[path = "../bench/mod.rs"]
-#[allow(dead_code)]
-#[macro_use]
-mod bench;
+use veo_examples::{bench, progress};
 
 use bench::baseline::{Floor, UdsServer};
 use bench::{json_num, json_object, median, Cli};
@@ -497,19 +494,11 @@ fn main() -> ExitCode {
     // The baseline children are forked while this process has one thread.
     let mut floor = Floor::start();
     let mut uds = UdsServer::start(env!("VEO_LIB_examples"), "noop");
-    let r = match measure(&settings, &mut floor, &mut uds) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    print_tables(&r);
-    if let Some(path) = &cli.plot {
-        bench::write_plot(path, &plot(&r));
-    }
-    if cli.json {
-        println!("{}", json(&r));
-    }
-    ExitCode::SUCCESS
+    bench::finish(
+        &cli,
+        measure(&settings, &mut floor, &mut uds),
+        print_tables,
+        plot,
+        json,
+    )
 }
