@@ -111,17 +111,7 @@ fn library_not_found_is_an_error_and_the_helper_still_answers() {
         Err(Error::InvalidArgument(_))
     ));
 
-    assert!(ve.proc.is_alive());
-    let mut a = Args::new();
-    a.i64(5);
-    assert_eq!(
-        ve.ctx
-            .call::<i64>(&ve.f("core_one"), a)
-            .unwrap()
-            .wait()
-            .unwrap(),
-        5 ^ 0x0123_4567_89ab_cdef
-    );
+    assert_still_answers(&ve, 5);
     assert!(ve.proc.load_library(RELOAD_KERNELS).is_ok());
 }
 
@@ -161,17 +151,7 @@ fn symbol_not_found_is_an_error_and_the_helper_still_answers() {
         Err(Error::SymbolNotFound { .. })
     ));
 
-    assert!(ve.proc.is_alive());
-    let mut a = Args::new();
-    a.i64(6);
-    assert_eq!(
-        ve.ctx
-            .call::<i64>(&ve.f("core_one"), a)
-            .unwrap()
-            .wait()
-            .unwrap(),
-        6 ^ 0x0123_4567_89ab_cdef
-    );
+    assert_still_answers(&ve, 6);
 }
 
 #[test]
@@ -293,4 +273,19 @@ fn kernels_reload_after_their_library_was_unloaded() {
     let k2 = proc.kernel(&lib, "core_reload_bump").unwrap();
     assert_eq!(call0(&proc, &k2).unwrap(), 1);
     assert_eq!(proc.libraries().len(), 1);
+}
+
+/// The helper is alive and still runs kernels after a failed request.
+fn assert_still_answers(ve: &Ve, x: i64) {
+    assert!(ve.proc.is_alive());
+    let mut a = Args::new();
+    a.i64(x);
+    assert_eq!(
+        ve.ctx
+            .call::<i64>(&ve.f("core_one"), a)
+            .unwrap()
+            .wait()
+            .unwrap(),
+        x ^ 0x0123_4567_89ab_cdef
+    );
 }

@@ -341,7 +341,7 @@ impl Segment {
         let fd = rustix::fs::memfd_create("veo-urpc", flags)?;
         rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(0o600))?;
         rustix::fs::ftruncate(&fd, len as u64)?;
-        let base = Self::map(&fd, len)?;
+        let base = Self::map(fd.as_fd(), len)?;
         Ok(Segment {
             fd,
             base,
@@ -355,8 +355,8 @@ impl Segment {
         })
     }
 
-    fn map(fd: &OwnedFd, len: usize) -> io::Result<NonNull<u8>> {
-        // SAFETY: a fresh shared mapping of our own file; no Rust object
+    fn map(fd: BorrowedFd<'_>, len: usize) -> io::Result<NonNull<u8>> {
+        // SAFETY: a fresh shared mapping of the file; no Rust object
         // aliases it yet. For huge pages the reservation is checked here:
         // mmap fails if the pool is too small.
         let p = unsafe {
@@ -378,7 +378,7 @@ impl Segment {
         if len < HEADER_BYTES {
             return Err(AttachError::BadMagic);
         }
-        let base = Self::map(&fd, len)?;
+        let base = Self::map(fd.as_fd(), len)?;
         let mut seg = Segment {
             fd,
             base,
@@ -454,18 +454,11 @@ impl Segment {
         if (st.st_size as usize) < HEADER_BYTES {
             return;
         }
-        // SAFETY: mapping one page of the file; it is unmapped below.
-        let p = unsafe {
-            rustix::mm::mmap(
-                std::ptr::null_mut(),
-                HEADER_BYTES,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::SHARED,
-                fd,
-                0,
-            )
+        // One page of the file, unmapped below.
+        let Ok(p) = Self::map(fd, HEADER_BYTES) else {
+            return;
         };
-        let Ok(p) = p else { return };
+        let p = p.as_ptr().cast::<std::ffi::c_void>();
         // SAFETY: the page is mapped; only the atomics (at the same offsets in
         // every version that has this field layout) are written.
         unsafe {
