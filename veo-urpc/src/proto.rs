@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// The protocol version; bump it whenever a layout or message changes.
-pub const PROTOCOL_VERSION: u64 = 2;
+pub const PROTOCOL_VERSION: u64 = 3;
 
 /// The most arguments a kernel call takes.
 pub const MAX_ARGS: usize = 256;
@@ -214,6 +214,13 @@ pub fn call_body_len(nargs: usize, nstack: usize) -> usize {
 }
 
 /// Encodes a call into `out` (exactly `call_body_len` bytes).
+///
+/// Cut into fields up front rather than written through a [`Writer`]: this
+/// is on the path of every call, and one bounds check per field shows.
+///
+/// # Panics
+/// If `out` is shorter than [`call_body_len`] or `values` is shorter than
+/// `classes`.
 pub fn encode_call(
     out: &mut [u8],
     func: u64,
@@ -223,21 +230,25 @@ pub fn encode_call(
     stack: &[StackArg],
     image_len: u64,
 ) {
-    let mut w = Writer::new(out);
-    w.u64(func);
-    w.u64(image_len);
-    w.u64(ret as u64 | (classes.len() as u64) << 8 | (stack.len() as u64) << 32);
-    for c in classes {
-        w.u8(*c as u8);
+    let n = classes.len();
+    let (fixed, rest) = out.split_at_mut(CALL_FIXED);
+    fixed[..8].copy_from_slice(&func.to_le_bytes());
+    fixed[8..16].copy_from_slice(&image_len.to_le_bytes());
+    let packed = ret as u64 | (n as u64) << 8 | (stack.len() as u64) << 32;
+    fixed[16..].copy_from_slice(&packed.to_le_bytes());
+    let (class_bytes, rest) = rest.split_at_mut(n.next_multiple_of(8));
+    for (b, c) in class_bytes.iter_mut().zip(classes) {
+        *b = *c as u8;
     }
-    w.align8();
-    for v in values {
-        w.u64(*v);
+    class_bytes[n..].fill(0);
+    let (value_bytes, rest) = rest.split_at_mut(n * 8);
+    for (b, v) in value_bytes.chunks_exact_mut(8).zip(&values[..n]) {
+        b.copy_from_slice(&v.to_le_bytes());
     }
-    for s in stack {
-        w.u64(s.offset);
-        w.u64(s.len);
-        w.u64(s.intent as u64);
+    for (b, s) in rest[..stack.len() * 24].chunks_exact_mut(24).zip(stack) {
+        b[..8].copy_from_slice(&s.offset.to_le_bytes());
+        b[8..16].copy_from_slice(&s.len.to_le_bytes());
+        b[16..].copy_from_slice(&(s.intent as u64).to_le_bytes());
     }
 }
 
@@ -266,10 +277,10 @@ impl Call {
 /// call into the same one, so that a call allocates nothing). On error,
 /// `call` holds partial contents.
 pub fn decode_call_into(body: &[u8], stack_max: u64, call: &mut Call) -> Result<(), ProtoError> {
-    let mut r = Reader::new(body);
-    let func = r.u64()?;
-    let image_len = r.u64()?;
-    let packed = r.u64()?;
+    let truncated = ProtoError::Corrupt("truncated message");
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+    let fixed = body.get(..CALL_FIXED).ok_or(truncated.clone())?;
+    let (func, image_len, packed) = (word(&fixed[..8]), word(&fixed[8..16]), word(&fixed[16..]));
     let ret = ArgClass::from_u8(packed as u8)?;
     if ret == ArgClass::Stack {
         return Err(ProtoError::Corrupt("stack return class"));
@@ -284,6 +295,13 @@ pub fn decode_call_into(body: &[u8], stack_max: u64, call: &mut Call) -> Result<
             "stack image larger than the call frame area",
         ));
     }
+    // Bounded by the checks above: no overflow.
+    if body.len() < call_body_len(nargs, nstack) {
+        return Err(truncated);
+    }
+    let rest = &body[CALL_FIXED..];
+    let (class_bytes, rest) = rest.split_at(nargs.next_multiple_of(8));
+    let (value_bytes, stack_bytes) = rest.split_at(nargs * 8);
     let Call {
         classes,
         values,
@@ -293,25 +311,21 @@ pub fn decode_call_into(body: &[u8], stack_max: u64, call: &mut Call) -> Result<
     classes.clear();
     values.clear();
     stack.clear();
-    for _ in 0..nargs {
-        let c = ArgClass::from_u8(r.u8()?)?;
-        if c == ArgClass::Void {
-            return Err(ProtoError::Corrupt("void argument"));
+    for (&b, v) in class_bytes[..nargs].iter().zip(value_bytes.chunks_exact(8)) {
+        let c = ArgClass::from_u8(b)?;
+        let v = word(v);
+        match c {
+            ArgClass::Void => return Err(ProtoError::Corrupt("void argument")),
+            ArgClass::Stack if v >= nstack as u64 => {
+                return Err(ProtoError::Corrupt("stack index out of range"))
+            }
+            _ => {}
         }
         classes.push(c);
-    }
-    r.align8()?;
-    for c in classes.iter() {
-        let v = r.u64()?;
-        if *c == ArgClass::Stack && v >= nstack as u64 {
-            return Err(ProtoError::Corrupt("stack index out of range"));
-        }
         values.push(v);
     }
-    for _ in 0..nstack {
-        let offset = r.u64()?;
-        let len = r.u64()?;
-        let intent = r.u64()?;
+    for b in stack_bytes[..nstack * 24].chunks_exact(24) {
+        let (offset, len, intent) = (word(&b[..8]), word(&b[8..16]), word(&b[16..]));
         if intent > 255 {
             return Err(ProtoError::Corrupt("unknown intent"));
         }
@@ -406,15 +420,8 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
-    fn u8(&mut self) -> Result<u8, ProtoError> {
-        Ok(self.bytes(1)?[0])
-    }
     fn u64(&mut self) -> Result<u64, ProtoError> {
         Ok(u64::from_le_bytes(self.bytes(8)?.try_into().unwrap()))
-    }
-    fn align8(&mut self) -> Result<(), ProtoError> {
-        let pad = self.pos.next_multiple_of(8) - self.pos;
-        self.bytes(pad).map(|_| ())
     }
     fn rest(&self) -> &'a [u8] {
         &self.buf[self.pos..]
@@ -435,16 +442,8 @@ impl<'a> Writer<'a> {
         self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
         self.pos += b.len();
     }
-    fn u8(&mut self, v: u8) {
-        self.bytes(&[v]);
-    }
     fn u64(&mut self, v: u64) {
         self.bytes(&v.to_le_bytes());
-    }
-    fn align8(&mut self) {
-        let end = self.pos.next_multiple_of(8);
-        self.buf[self.pos..end].fill(0);
-        self.pos = end;
     }
 }
 
