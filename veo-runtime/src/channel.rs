@@ -130,7 +130,12 @@ impl Table {
 
     /// Takes the answer of `reqid` if it arrived.
     fn take(&mut self, reqid: u64) -> Option<Done> {
-        let slot = self.entry(reqid)?;
+        // A look, not an entry: a request not answered yet needs none.
+        let slot = if reqid < self.base {
+            self.spill.get_mut(&reqid)?
+        } else {
+            self.slots.get_mut((reqid - self.base) as usize)?
+        };
         if !matches!(slot, Slot::Ready(_)) {
             return None;
         }
@@ -139,6 +144,19 @@ impl Table {
         };
         self.forget_if_gone(reqid);
         Some(done)
+    }
+
+    /// Records that the answer of `reqid` went straight to its waiter.
+    fn taken(&mut self, reqid: u64) {
+        // The usual case: the oldest request, with nothing else in the window.
+        if reqid == self.base && self.slots.is_empty() {
+            self.base += 1;
+            return;
+        }
+        if let Some(slot) = self.entry(reqid) {
+            *slot = Slot::Gone;
+        }
+        self.forget_if_gone(reqid);
     }
 
     /// Discards `reqid`'s answer, now or when it arrives.
@@ -227,7 +245,7 @@ impl Submit<'_> {
             self.ch.try_drain();
             self.ch.life.check()?;
             let ring = *self.tx.producer.ring();
-            let total = (16 + body_len).next_multiple_of(8) as u64;
+            let total = veo_urpc::ring::message_bytes(body_len);
             // Short slices: while we wait for room, results may need draining.
             let soon = Instant::now() + Duration::from_millis(1);
             ring.wait_space(
@@ -382,8 +400,7 @@ impl ChannelVh {
                 // The room made is published lazily (an eighth of the ring
                 // at a time): withholding less never blocks the helper, as
                 // its messages are at most a quarter ring.
-                rx.drain_messages(&self.life, &self.published);
-                if let Some(d) = rx.done.take(reqid) {
+                if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid) {
                     return Ok(d);
                 }
                 (rx.consumer.head(), self.local_seq.load(Ordering::Acquire))
@@ -442,18 +459,21 @@ impl Rx {
     /// Moves every message in the result ring into the tables.
     fn drain(&mut self, life: &Life, published: &AtomicU64) {
         // Tell the helper about the room made once, at the end.
-        self.drain_messages(life, published);
+        self.drain_messages(life, published, 0);
         self.consumer.release();
     }
 
-    fn drain_messages(&mut self, life: &Life, published: &AtomicU64) {
+    /// Moves the messages in the result ring into the tables, up to the
+    /// answer of `want` (0: none), which is returned instead: a waiter that
+    /// finds its own answer takes it without a trip through the table.
+    fn drain_messages(&mut self, life: &Life, published: &AtomicU64, want: u64) -> Option<Done> {
         loop {
             let msg = match self.consumer.peek() {
                 Ok(Some(m)) => m,
-                Ok(None) => return,
+                Ok(None) => return None,
                 Err(e) => {
                     life.protocol_failure(&e.to_string());
-                    return;
+                    return None;
                 }
             };
             let reqid = msg.reqid;
@@ -461,7 +481,7 @@ impl Rx {
             // `Submit::publish`); anything else would grow the table unbounded.
             if reqid == 0 || reqid > published.load(Ordering::Acquire) {
                 life.protocol_failure("an answer for a request never submitted");
-                return;
+                return None;
             }
             match msg.kind {
                 proto::KIND_RDATA => {
@@ -483,7 +503,7 @@ impl Rx {
                                 // order; a gap (an offset up to 2^64) would
                                 // make the VH allocate without bound.
                                 life.protocol_failure("answer bytes out of order");
-                                return;
+                                return None;
                             }
                         }
                     }
@@ -493,7 +513,11 @@ impl Rx {
                         Ok(r) => Done {
                             status: Some(r.status),
                             value: r.value,
-                            text: String::from_utf8_lossy(r.text).into_owned(),
+                            text: if r.text.is_empty() {
+                                String::new()
+                            } else {
+                                String::from_utf8_lossy(r.text).into_owned()
+                            },
                             data: if self.partial.is_empty() {
                                 Vec::new()
                             } else {
@@ -506,6 +530,11 @@ impl Rx {
                             ..Done::default()
                         },
                     };
+                    if reqid == want {
+                        self.consumer.advance_lazily();
+                        self.done.taken(reqid);
+                        return Some(done);
+                    }
                     self.done.put(reqid, done);
                 }
                 _ => life.protocol_failure("unexpected message kind from the helper"),

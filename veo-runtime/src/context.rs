@@ -66,7 +66,12 @@ pub(crate) fn submit_call<'a>(
     let reqid = s.next_reqid();
     write_call(&mut s, reqid, f, ret, &args)?;
     drop(s);
-    Ok((reqid, args.outs.into_iter().map(|(_, b)| b).collect()))
+    let outs = if args.outs.is_empty() {
+        Vec::new()
+    } else {
+        args.outs.into_iter().map(|(_, b)| b).collect()
+    };
+    Ok((reqid, outs))
 }
 
 fn write_call(
