@@ -177,7 +177,7 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     // The calls too, from their receiver to their closing parenthesis: the
     // stubs' variables keep their hygiene but take the return type's place.
     let at_ret = |name: &str| syn::Ident::new(name, Span::mixed_site().located_at(ret_first));
-    let (ctx_r, proc_r, function_r) = (at_ret("ctx"), at_ret("proc"), at_ret("function"));
+    let (ctx_r, proc_r) = (at_ret("ctx"), at_ret("proc"));
     // The builder's call ends the expressions; its arguments keep their own
     // spans (and hygiene: they may come from a `macro_rules!` expansion).
     let close = {
@@ -187,25 +187,15 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
         params.set_span(ret_last);
         quote!(#builder #params)
     };
-    // No `?`: its conversion would be one more place that names the return
-    // type. Every such place is spanned at the return type, so that a type
-    // that is not `KernelRet` gets one error per stub, there.
-    let e = at_ret("e");
-    let err = respan(quote!(::core::result::Result::Err), ret_first);
-    let err = quote_spanned!(ret_first=> #err(#e));
-    let call = quote_spanned!(ret_first=> #ctx_r.call::<#ret>(&#function_r, #close));
-    let call_sync = quote_spanned!(ret_first=> #proc_r.call_sync::<#ret>(&#function_r, #close));
+    // One call that finds the kernel and submits (the runtime borrows the
+    // function from its cache, with no reference count to touch). Spanned
+    // at the return type, so that a type that is not `KernelRet` gets one
+    // error per stub, there.
     let async_body = quote_spanned! {ret_first=>
-        match #ctx_r.kernel(&#library, #symbol) {
-            ::core::result::Result::Ok(#function_r) => #call,
-            ::core::result::Result::Err(#e) => #err,
-        }
+        #ctx_r.call_kernel::<#ret>(&#library, #symbol, #close)
     };
     let sync_body = quote_spanned! {ret_first=>
-        match #proc_r.kernel(&#library, #symbol) {
-            ::core::result::Result::Ok(#function_r) => #call_sync,
-            ::core::result::Result::Err(#e) => #err,
-        }
+        #proc_r.call_kernel_sync::<#ret>(&#library, #symbol, #close)
     };
 
     let library_doc = match &options.library {
@@ -331,15 +321,12 @@ mod tests {
         has(&out, r#"args.push::<VePtr<f64>>(a); args.push::<i32>(n);"#);
         has(
             &out,
-            r#"match ctx.kernel(&::veo_runtime::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
+            r#"ctx.call_kernel::<f64>(&::veo_runtime::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
         );
+        has(&out, r#", "average", __veo_args_average(a, n))"#);
         has(
             &out,
-            r#", "average") { ::core::result::Result::Ok(function) => ctx.call::<f64>(&function, __veo_args_average(a, n)), ::core::result::Result::Err(e) => ::core::result::Result::Err(e), }"#,
-        );
-        has(
-            &out,
-            r#"proc.call_sync::<f64>(&function, __veo_args_average(a, n))"#,
+            r#"proc.call_kernel_sync::<f64>(&::veo_runtime::KernelLibrary::Path("#,
         );
         has(
             &out,
@@ -376,7 +363,7 @@ mod tests {
         );
         has(
             &out,
-            r#"ctx.kernel(&::veo_runtime::KernelLibrary::Static, "f")"#,
+            r#"ctx.call_kernel::<()>(&::veo_runtime::KernelLibrary::Static, "f", "#,
         );
         has(&out, r#"stay borrowed until the request completes"#);
     }
@@ -396,8 +383,11 @@ mod tests {
             &out,
             r#"args.push::<VePtr<i32>>(a); args.push::<&mut [f64]>(b);"#,
         );
-        has(&out, r#"ctx.kernel(&crate::rt::KernelLibrary::Path("#);
-        has(&out, r#""test9_") {"#);
+        has(
+            &out,
+            r#"ctx.call_kernel::<()>(&crate::rt::KernelLibrary::Path("#,
+        );
+        has(&out, r#""test9_", __veo_args_Test9(n, m, a, b))"#);
         has(
             &out,
             r#"fn Test9<'a>(ctx: &'a crate::rt::Context, n: i32, m: Real,"#,
@@ -424,7 +414,10 @@ mod tests {
         assert!(!out.contains("link_name"));
         has(&out, r#"pub(crate) fn Nothing<'a>"#);
         has(&out, r#"pub(crate) fn Nothing_sync"#);
-        has(&out, r#", "real_name") {"#);
+        has(
+            &out,
+            r#"(&::veo_runtime::KernelLibrary::Static, "real_name", __veo_args_Nothing())"#,
+        );
         // No user docs: no empty separator line.
         assert!(!out.contains("# [doc = \"\"]"), "{out}");
     }

@@ -143,6 +143,14 @@ mod rt {
         pub fn kernel(&self, library: &KernelLibrary, symbol: &str) -> Result<Function> {
             Ok(Function(format!("{library:?}/{symbol}")))
         }
+        pub fn call_kernel<'a, R: KernelRet>(
+            &'a self,
+            library: &KernelLibrary,
+            symbol: &str,
+            args: Args<'a>,
+        ) -> Result<Request<'a, R>> {
+            self.call(&self.kernel(library, symbol)?, args)
+        }
         pub fn call<'a, R: KernelRet>(
             &'a self,
             function: &Function,
@@ -176,6 +184,14 @@ mod rt {
     impl Proc {
         pub fn kernel(&self, library: &KernelLibrary, symbol: &str) -> Result<Function> {
             Ok(Function(format!("{library:?}/{symbol}")))
+        }
+        pub fn call_kernel_sync<R: KernelRet>(
+            &self,
+            library: &KernelLibrary,
+            symbol: &str,
+            args: Args<'_>,
+        ) -> Result<R> {
+            self.call_sync(&self.kernel(library, symbol)?, args)
         }
         pub fn call_sync<R: KernelRet>(&self, function: &Function, args: Args<'_>) -> Result<R> {
             self.calls

@@ -140,6 +140,10 @@ impl Context {
         args: Args<'a>,
     ) -> Result<Request<'a, R>> {
         self.check()?;
+        self.submit(f, args)
+    }
+
+    fn submit<'a, R: KernelRet>(&'a self, f: &Function, args: Args<'a>) -> Result<Request<'a, R>> {
         f.check(self.proc.id)?;
         let (reqid, outs) = submit_call(&self.ch, f, R::CLASS, args, self.proc.stack_size)?;
         Ok(Request::new(&self.ch, reqid, outs, What::Call))
@@ -178,6 +182,20 @@ impl Context {
         }
         drop(s); // publishes once
         Ok(reqs)
+    }
+
+    /// Queues a call of the kernel `symbol` of `lib`: what `#[ve_kernel]`'s
+    /// stubs call.
+    #[doc(hidden)]
+    pub fn call_kernel<'a, R: KernelRet>(
+        &'a self,
+        lib: &KernelLibrary,
+        symbol: &str,
+        args: Args<'a>,
+    ) -> Result<Request<'a, R>> {
+        self.check()?;
+        self.proc
+            .with_kernel(lib, symbol, |f| self.submit::<R>(f, args))
     }
 
     /// The kernel `symbol` of `lib` in this context's proc, cached.

@@ -488,6 +488,19 @@ impl Proc {
         self.shared.kernel(lib, symbol)
     }
 
+    /// Calls the kernel `symbol` of `lib` and waits for its result: what
+    /// `#[ve_kernel]`'s `_sync` stubs call.
+    #[doc(hidden)]
+    pub fn call_kernel_sync<R: KernelRet>(
+        &self,
+        lib: &KernelLibrary,
+        symbol: &str,
+        args: Args<'_>,
+    ) -> Result<R> {
+        self.shared
+            .with_kernel(lib, symbol, |f| self.shared.call_sync(f, args))
+    }
+
     /// Calls `f` and waits for its result, on the proc's own queue, without a
     /// context (AVEO's `veo_call_sync`).
     pub fn call_sync<R: KernelRet>(&self, f: &Function, args: Args<'_>) -> Result<R> {
@@ -849,6 +862,27 @@ impl ProcShared {
         })
     }
 
+    /// Runs `f` with the kernel `symbol` of `lib`: borrowed from this
+    /// thread's cache when it is there (no reference count to touch, two
+    /// atomic operations fewer per call), else found and cached.
+    pub(crate) fn with_kernel<T>(
+        self: &Arc<Self>,
+        lib: &KernelLibrary,
+        symbol: &str,
+        f: impl FnOnce(&Function) -> Result<T>,
+    ) -> Result<T> {
+        let key = (lib.key().as_ptr() as usize, lib.key().len());
+        let generation = self.kernels_generation.load(Ordering::Acquire);
+        let mut f = Some(f);
+        if let Some(r) = recent::with(self.id, generation, key, symbol, |func| {
+            (f.take().expect("called once"))(func)
+        }) {
+            return r;
+        }
+        let func = self.kernel(lib, symbol)?;
+        (f.take().expect("not called yet"))(&func)
+    }
+
     pub(crate) fn kernel(self: &Arc<Self>, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
         // Cached under the key the stubs ask with (not the resolved one, or
         // `Path("static")` would miss the cache on every call).
@@ -953,9 +987,21 @@ mod recent {
         key: (usize, usize),
         symbol: &str,
     ) -> Option<Function> {
+        with(proc, generation, key, symbol, Function::clone)
+    }
+
+    /// `f` of the cached function, if there is one (`f` must not look up
+    /// kernels itself: the cache is borrowed meanwhile).
+    pub(super) fn with<T>(
+        proc: u64,
+        generation: u64,
+        key: (usize, usize),
+        symbol: &str,
+        f: impl FnOnce(&Function) -> T,
+    ) -> Option<T> {
         RECENT
             .try_with(|r| {
-                let mut r = r.borrow_mut();
+                let mut r = r.try_borrow_mut().ok()?;
                 let i = r.iter().position(|e| {
                     e.proc == proc
                         && e.key == key
@@ -965,7 +1011,7 @@ mod recent {
                 if i != 0 {
                     r[..=i].rotate_right(1);
                 }
-                Some(r[0].function.clone())
+                Some(f(&r[0].function))
             })
             .ok()
             .flatten()
