@@ -181,7 +181,9 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     // The builder's call ends the expressions; its arguments keep their own
     // spans (and hygiene: they may come from a `macro_rules!` expansion).
     let close = {
-        let builder = respan(quote!(#builder), ret_last);
+        // Lent, not moved: the runtime takes what it needs out of them
+        // (moving a few hundred bytes is a `memcpy` per call).
+        let builder = respan(quote!(&mut #builder), ret_last);
         let mut params =
             proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote!(#(#names),*));
         params.set_span(ret_last);
@@ -191,11 +193,14 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     // function from its cache, with no reference count to touch). Spanned
     // at the return type, so that a type that is not `KernelRet` gets one
     // error per stub, there.
+    // Each stub keeps the address it resolved last in a slot of its own.
+    let slot = syn::Ident::new("SLOT", Span::mixed_site());
+    let slot_decl = quote!(static #slot: #rt::KernelSlot = #rt::KernelSlot::new(););
     let async_body = quote_spanned! {ret_first=>
-        #ctx_r.call_kernel::<#ret>(&#library, #symbol, #close)
+        #ctx_r.call_kernel::<#ret>(&#slot, &#library, #symbol, #close)
     };
     let sync_body = quote_spanned! {ret_first=>
-        #proc_r.call_kernel_sync::<#ret>(&#library, #symbol, #close)
+        #proc_r.call_kernel_sync::<#ret>(&#slot, &#library, #symbol, #close)
     };
 
     let library_doc = match &options.library {
@@ -252,6 +257,7 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
             #ctx: &#lifetime #rt::Context,
             #(#tied),*
         ) -> #async_ret {
+            #slot_decl
             #async_body
         }
 
@@ -265,6 +271,7 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
             #proc: &#rt::Proc,
             #(#free),*
         ) -> #sync_ret {
+            #slot_decl
             #sync_body
         }
     }
@@ -321,12 +328,16 @@ mod tests {
         has(&out, r#"args.push::<VePtr<f64>>(a); args.push::<i32>(n);"#);
         has(
             &out,
-            r#"ctx.call_kernel::<f64>(&::veo_runtime::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
+            r#"ctx.call_kernel::<f64>(&SLOT, &::veo_runtime::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
         );
-        has(&out, r#", "average", __veo_args_average(a, n))"#);
+        has(&out, r#", "average", &mut __veo_args_average(a, n))"#);
         has(
             &out,
-            r#"proc.call_kernel_sync::<f64>(&::veo_runtime::KernelLibrary::Path("#,
+            r#"static SLOT: ::veo_runtime::KernelSlot = ::veo_runtime::KernelSlot::new();"#,
+        );
+        has(
+            &out,
+            r#"proc.call_kernel_sync::<f64>(&SLOT, &::veo_runtime::KernelLibrary::Path("#,
         );
         has(
             &out,
@@ -363,7 +374,7 @@ mod tests {
         );
         has(
             &out,
-            r#"ctx.call_kernel::<()>(&::veo_runtime::KernelLibrary::Static, "f", "#,
+            r#"ctx.call_kernel::<()>(&SLOT, &::veo_runtime::KernelLibrary::Static, "f", "#,
         );
         has(&out, r#"stay borrowed until the request completes"#);
     }
@@ -385,9 +396,9 @@ mod tests {
         );
         has(
             &out,
-            r#"ctx.call_kernel::<()>(&crate::rt::KernelLibrary::Path("#,
+            r#"ctx.call_kernel::<()>(&SLOT, &crate::rt::KernelLibrary::Path("#,
         );
-        has(&out, r#""test9_", __veo_args_Test9(n, m, a, b))"#);
+        has(&out, r#""test9_", &mut __veo_args_Test9(n, m, a, b))"#);
         has(
             &out,
             r#"fn Test9<'a>(ctx: &'a crate::rt::Context, n: i32, m: Real,"#,
@@ -416,7 +427,7 @@ mod tests {
         has(&out, r#"pub(crate) fn Nothing_sync"#);
         has(
             &out,
-            r#"(&::veo_runtime::KernelLibrary::Static, "real_name", __veo_args_Nothing())"#,
+            r#"(&SLOT, &::veo_runtime::KernelLibrary::Static, "real_name", &mut __veo_args_Nothing())"#,
         );
         // No user docs: no empty separator line.
         assert!(!out.contains("# [doc = \"\"]"), "{out}");

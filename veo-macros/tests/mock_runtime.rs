@@ -31,6 +31,14 @@ mod rt {
 
     pub struct Out<T>(pub T);
 
+    /// Where a stub keeps its kernel's address.
+    pub struct KernelSlot;
+    impl KernelSlot {
+        pub const fn new() -> KernelSlot {
+            KernelSlot
+        }
+    }
+
     /// What one call pushed, e.g. `["i32 7", "in 16", "out 8"]`.
     #[derive(Default)]
     pub struct Args<'a> {
@@ -145,11 +153,12 @@ mod rt {
         }
         pub fn call_kernel<'a, R: KernelRet>(
             &'a self,
+            _slot: &KernelSlot,
             library: &KernelLibrary,
             symbol: &str,
-            args: Args<'a>,
+            args: &mut Args<'a>,
         ) -> Result<Request<'a, R>> {
-            self.call(&self.kernel(library, symbol)?, args)
+            self.call(&self.kernel(library, symbol)?, std::mem::take(args))
         }
         pub fn call<'a, R: KernelRet>(
             &'a self,
@@ -187,11 +196,12 @@ mod rt {
         }
         pub fn call_kernel_sync<R: KernelRet>(
             &self,
+            _slot: &KernelSlot,
             library: &KernelLibrary,
             symbol: &str,
-            args: Args<'_>,
+            args: &mut Args<'_>,
         ) -> Result<R> {
-            self.call_sync(&self.kernel(library, symbol)?, args)
+            self.call_sync(&self.kernel(library, symbol)?, std::mem::take(args))
         }
         pub fn call_sync<R: KernelRet>(&self, function: &Function, args: Args<'_>) -> Result<R> {
             self.calls

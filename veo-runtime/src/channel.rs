@@ -400,14 +400,17 @@ impl ChannelVh {
                 // The room made is published lazily (an eighth of the ring
                 // at a time): withholding less never blocks the helper, as
                 // its messages are at most a quarter ring.
-                if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid) {
-                    return Ok(d);
+                let (ring, head) = (*rx.consumer.ring(), rx.consumer.head());
+                if ring.committed_at(head) {
+                    if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid) {
+                        return Ok(d);
+                    }
                 }
                 // The answer to a short call is a microsecond away: look for
                 // it with the lock held rather than release it and take it
                 // again (a waiter for another request on this channel waits
                 // that long at most, and finds its answer drained).
-                let (ring, head) = (rx.consumer.ring(), rx.consumer.head());
+                let head = rx.consumer.head();
                 if veo_urpc::wait::spin_briefly(|| ring.committed_at(head)) {
                     if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid) {
                         return Ok(d);

@@ -8,6 +8,7 @@ use crate::memory;
 use crate::proc::{ProcShared, Slot};
 use crate::ptr::VePtr;
 use crate::request::{Request, What};
+use crate::slot::KernelSlot;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -54,22 +55,28 @@ impl std::fmt::Debug for Context {
 }
 
 /// Queues a call's messages: the CALL, then its stack image as DATA.
+///
+/// `args` by reference: they are a few hundred bytes, and every move on
+/// the way to here was a `memcpy` on the path of every call.
 pub(crate) fn submit_call<'a>(
     ch: &ChannelVh,
-    f: &Function,
+    addr: u64,
     ret: ArgClass,
-    args: Args<'a>,
+    args: &mut Args<'a>,
     stack_max: u64,
 ) -> Result<(u64, Vec<&'a mut [u8]>)> {
     args.check(stack_max.min(usize::MAX as u64) as usize)?;
     let mut s = ch.submit()?;
     let reqid = s.next_reqid();
-    write_call(&mut s, reqid, f, ret, &args)?;
+    write_call(&mut s, reqid, addr, ret, args)?;
     drop(s);
     let outs = if args.outs.is_empty() {
         Vec::new()
     } else {
-        args.outs.into_iter().map(|(_, b)| b).collect()
+        std::mem::take(&mut args.outs)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect()
     };
     Ok((reqid, outs))
 }
@@ -77,7 +84,7 @@ pub(crate) fn submit_call<'a>(
 fn write_call(
     s: &mut crate::channel::Submit<'_>,
     reqid: u64,
-    f: &Function,
+    addr: u64,
     ret: ArgClass,
     args: &Args<'_>,
 ) -> Result<()> {
@@ -85,7 +92,7 @@ fn write_call(
     s.message(proto::KIND_CALL, reqid, n, |b| {
         proto::encode_call(
             b,
-            f.addr,
+            addr,
             ret,
             &args.classes,
             &args.values,
@@ -140,12 +147,24 @@ impl Context {
         args: Args<'a>,
     ) -> Result<Request<'a, R>> {
         self.check()?;
-        self.submit(f, args)
+        self.submit(f, &mut { args })
     }
 
-    fn submit<'a, R: KernelRet>(&'a self, f: &Function, args: Args<'a>) -> Result<Request<'a, R>> {
+    fn submit<'a, R: KernelRet>(
+        &'a self,
+        f: &Function,
+        args: &mut Args<'a>,
+    ) -> Result<Request<'a, R>> {
         f.check(self.proc.id)?;
-        let (reqid, outs) = submit_call(&self.ch, f, R::CLASS, args, self.proc.stack_size)?;
+        self.submit_at(f.addr, args)
+    }
+
+    fn submit_at<'a, R: KernelRet>(
+        &'a self,
+        addr: u64,
+        args: &mut Args<'a>,
+    ) -> Result<Request<'a, R>> {
+        let (reqid, outs) = submit_call(&self.ch, addr, R::CLASS, args, self.proc.stack_size)?;
         Ok(Request::new(&self.ch, reqid, outs, What::Call))
     }
 
@@ -176,7 +195,7 @@ impl Context {
         let mut reqs = Vec::with_capacity(calls.len());
         for (f, args) in calls {
             let reqid = s.next_reqid();
-            write_call(&mut s, reqid, f, R::CLASS, &args)?;
+            write_call(&mut s, reqid, f.addr, R::CLASS, &args)?;
             let outs = args.outs.into_iter().map(|(_, b)| b).collect();
             reqs.push(Request::new(&self.ch, reqid, outs, What::Call));
         }
@@ -189,13 +208,14 @@ impl Context {
     #[doc(hidden)]
     pub fn call_kernel<'a, R: KernelRet>(
         &'a self,
+        slot: &KernelSlot,
         lib: &KernelLibrary,
         symbol: &str,
-        args: Args<'a>,
+        args: &mut Args<'a>,
     ) -> Result<Request<'a, R>> {
         self.check()?;
-        self.proc
-            .with_kernel(lib, symbol, |f| self.submit::<R>(f, args))
+        let addr = self.proc.kernel_addr(slot, lib, symbol)?;
+        self.submit_at(addr, args)
     }
 
     /// The kernel `symbol` of `lib` in this context's proc, cached.

@@ -34,6 +34,7 @@ mod memory;
 mod proc;
 pub mod ptr;
 mod request;
+mod slot;
 
 pub use args::{Args, KernelArg, KernelRet, Out};
 pub use context::{Context, ContextState};
@@ -44,5 +45,7 @@ pub use memory::{AsVePtr, VeBuffer};
 pub use proc::{Proc, ProcBuilder, MAX_CONTEXTS};
 pub use ptr::VePtr;
 pub use request::Request;
+#[doc(hidden)]
+pub use slot::KernelSlot;
 pub use veo_macros::ve_kernel;
 pub use veo_urpc::proto::{Intent, MAX_ARGS};

@@ -10,6 +10,7 @@ use crate::life::{signal_name, Life};
 use crate::memory::{self, AsVePtr, VeBuffer};
 use crate::ptr::VePtr;
 use crate::request::{status_error, What};
+use crate::slot::KernelSlot;
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -493,18 +494,19 @@ impl Proc {
     #[doc(hidden)]
     pub fn call_kernel_sync<R: KernelRet>(
         &self,
+        slot: &KernelSlot,
         lib: &KernelLibrary,
         symbol: &str,
-        args: Args<'_>,
+        args: &mut Args<'_>,
     ) -> Result<R> {
-        self.shared
-            .with_kernel(lib, symbol, |f| self.shared.call_sync(f, args))
+        let addr = self.shared.kernel_addr(slot, lib, symbol)?;
+        self.shared.call_sync_at(addr, args)
     }
 
     /// Calls `f` and waits for its result, on the proc's own queue, without a
     /// context (AVEO's `veo_call_sync`).
     pub fn call_sync<R: KernelRet>(&self, f: &Function, args: Args<'_>) -> Result<R> {
-        self.shared.call_sync(f, args)
+        self.shared.call_sync(f, &mut { args })
     }
 
     /// Calls the function `name` (see [`get_function`](Self::get_function)) synchronously.
@@ -643,9 +645,13 @@ impl ProcShared {
         }
     }
 
-    fn call_sync<R: KernelRet>(&self, f: &Function, args: Args<'_>) -> Result<R> {
+    fn call_sync<R: KernelRet>(&self, f: &Function, args: &mut Args<'_>) -> Result<R> {
         f.check(self.id)?;
-        let (reqid, outs) = submit_call(&self.control, f, R::CLASS, args, self.stack_size)?;
+        self.call_sync_at(f.addr, args)
+    }
+
+    fn call_sync_at<R: KernelRet>(&self, addr: u64, args: &mut Args<'_>) -> Result<R> {
+        let (reqid, outs) = submit_call(&self.control, addr, R::CLASS, args, self.stack_size)?;
         let req = crate::request::Request::<R>::new(&self.control, reqid, outs, What::Call);
         req.wait()
     }
@@ -862,25 +868,24 @@ impl ProcShared {
         })
     }
 
-    /// Runs `f` with the kernel `symbol` of `lib`: borrowed from this
-    /// thread's cache when it is there (no reference count to touch, two
-    /// atomic operations fewer per call), else found and cached.
-    pub(crate) fn with_kernel<T>(
+    /// The address of the kernel `symbol` of `lib`: from the stub's own
+    /// `slot` when it answers for this proc and these libraries, else found
+    /// (loading the library if need be) and kept there.
+    pub(crate) fn kernel_addr(
         self: &Arc<Self>,
+        slot: &KernelSlot,
         lib: &KernelLibrary,
         symbol: &str,
-        f: impl FnOnce(&Function) -> Result<T>,
-    ) -> Result<T> {
-        let key = (lib.key().as_ptr() as usize, lib.key().len());
+    ) -> Result<u64> {
+        // Read before the lookup: an unload meanwhile leaves the slot stale.
         let generation = self.kernels_generation.load(Ordering::Acquire);
-        let mut f = Some(f);
-        if let Some(r) = recent::with(self.id, generation, key, symbol, |func| {
-            (f.take().expect("called once"))(func)
-        }) {
-            return r;
+        if let Some(addr) = slot.get(self.id, generation) {
+            return Ok(addr);
         }
-        let func = self.kernel(lib, symbol)?;
-        (f.take().expect("not called yet"))(&func)
+        let f = self.kernel(lib, symbol)?;
+        f.check(self.id)?;
+        slot.put(self.id, generation, f.addr);
+        Ok(f.addr)
     }
 
     pub(crate) fn kernel(self: &Arc<Self>, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
@@ -987,21 +992,9 @@ mod recent {
         key: (usize, usize),
         symbol: &str,
     ) -> Option<Function> {
-        with(proc, generation, key, symbol, Function::clone)
-    }
-
-    /// `f` of the cached function, if there is one (`f` must not look up
-    /// kernels itself: the cache is borrowed meanwhile).
-    pub(super) fn with<T>(
-        proc: u64,
-        generation: u64,
-        key: (usize, usize),
-        symbol: &str,
-        f: impl FnOnce(&Function) -> T,
-    ) -> Option<T> {
         RECENT
             .try_with(|r| {
-                let mut r = r.try_borrow_mut().ok()?;
+                let mut r = r.borrow_mut();
                 let i = r.iter().position(|e| {
                     e.proc == proc
                         && e.key == key
@@ -1011,7 +1004,7 @@ mod recent {
                 if i != 0 {
                     r[..=i].rotate_right(1);
                 }
-                Some(f(&r[0].function))
+                Some(r[0].function.clone())
             })
             .ok()
             .flatten()
