@@ -60,6 +60,62 @@ pub(crate) fn copy(dst: u64, src: u64, len: u64) -> Result<(), BadAddress> {
     Ok(())
 }
 
+/// Checks that all of `[addr, addr + len)` can be read, before a read
+/// sends any of it: the VH places answer bytes straight into the caller's
+/// buffer, which a read that fails half-way must leave alone.
+pub(crate) fn readable(addr: u64, len: u64) -> Result<(), BadAddress> {
+    if len == 0 {
+        return Ok(());
+    }
+    let end = addr
+        .checked_add(len)
+        .ok_or_else(|| BadAddress("address + length overflows".into()))?;
+    if let Some(direct) = DIRECT.get() {
+        let _hold = direct.heap.map(|h| h.hold());
+        if direct.safe(addr, len) {
+            return Ok(());
+        }
+    }
+    // Elsewhere, one byte of every page, up to 1024 pages per system call.
+    const PAGE: u64 = 4096;
+    let mut sink = [0u8; 1024];
+    let mut page = addr;
+    while page < end {
+        let mut remote = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 1,
+        }; 1024];
+        let mut n = 0;
+        while n < remote.len() && page < end {
+            remote[n].iov_base = page as *mut libc::c_void;
+            n += 1;
+            page = (page / PAGE + 1) * PAGE;
+        }
+        let local = libc::iovec {
+            iov_base: sink.as_mut_ptr().cast(),
+            iov_len: n,
+        };
+        // SAFETY: the kernel checks the remote bytes against our mappings
+        // and stops at the first unmapped one; `local` is our own buffer of
+        // at least `n` bytes.
+        let got = unsafe {
+            libc::process_vm_readv(libc::getpid(), &local, 1, remote.as_ptr(), n as _, 0)
+        };
+        if got < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                page = remote[0].iov_base as u64;
+                continue;
+            }
+            return Err(BadAddress(format!("{e}")));
+        }
+        if (got as usize) < n {
+            return Err(BadAddress("not mapped".into()));
+        }
+    }
+    Ok(())
+}
+
 /// Where plain copies cannot fault: the shared segment (mapped for the
 /// life of the process), and live VE memory in the segment's region (mapped
 /// while [`VeHeap::hold`] is held). Set once, before serving.
@@ -138,5 +194,38 @@ impl Allocations {
         // from the table, so it is freed exactly once.
         unsafe { libc::free(addr as *mut libc::c_void) };
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_stops_at_the_first_unmapped_page() {
+        // SAFETY: a fresh private mapping of three pages; the last one is
+        // unmapped again at once, the rest at the end of the test.
+        let base = unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                3 * 4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            libc::munmap(p.cast::<u8>().add(2 * 4096).cast(), 4096);
+            p as u64
+        };
+        assert!(readable(base, 2 * 4096).is_ok());
+        assert!(readable(base + 100, 4096).is_ok(), "across a page boundary");
+        assert!(readable(base + 4096, 4097).is_err(), "one byte too far");
+        assert!(readable(base, 3 * 4096).is_err());
+        assert!(readable(base + 2 * 4096, 1).is_err());
+        assert!(readable(u64::MAX - 3, 8).is_err(), "overflow");
+        assert!(readable(8, 0).is_ok(), "nothing to read");
+        // SAFETY: the two pages still mapped above.
+        unsafe { libc::munmap(base as *mut libc::c_void, 2 * 4096) };
     }
 }

@@ -338,6 +338,8 @@ impl Worker {
                         addr,
                         "address + length overflows",
                     );
+                } else if let Err(e) = memory::readable(addr, len) {
+                    self.reply(reqid, Status::InvalidAddress, addr, &e.0);
                 } else {
                     match self.send_bytes(reqid, 0, addr, len) {
                         Ok(()) => self.reply(reqid, Status::Ok, 0, ""),

@@ -3,8 +3,9 @@
 //! Any number of VH threads may submit to and wait on one channel. Submits
 //! are serialised by a mutex around the ring's producer; whichever thread
 //! waits drains the result ring into a table, and takes its own result from
-//! there. A request's answer bytes (OUT/INOUT buffers, reads) wait in the
-//! table until the request's own `wait`/`peek` copies them out.
+//! there. A request's answer bytes (OUT/INOUT buffers, reads) go straight
+//! into its buffers when its own `wait`/`peek` drains them, and wait in the
+//! table when another thread does.
 
 use crate::error::{Error, Result};
 use crate::life::Life;
@@ -21,7 +22,37 @@ pub(crate) struct Done {
     pub status: Option<Status>,
     pub value: u64,
     pub text: String,
+    /// Answer bytes that did not go straight to the waiter's buffers...
     pub data: Vec<u8>,
+    /// ...and where they start in the answer.
+    pub data_at: u64,
+}
+
+/// Where a waiter's answer bytes go as they arrive: its request's buffers,
+/// one after the other. Only the request's own `wait`/`peek` lends them.
+pub(crate) struct Sink<'s, 'b> {
+    pub outs: &'s mut [&'b mut [u8]],
+    /// Bytes of the answer placed so far (always a prefix).
+    pub placed: &'s mut u64,
+}
+
+/// Copies `bytes` into the concatenation of `outs` at `offset`; what lies
+/// past their end is dropped (a short answer is an error, a long one not).
+pub(crate) fn scatter(outs: &mut [&mut [u8]], mut offset: u64, mut bytes: &[u8]) {
+    for out in outs.iter_mut() {
+        let len = out.len() as u64;
+        if offset >= len {
+            offset -= len;
+            continue;
+        }
+        let n = ((len - offset) as usize).min(bytes.len());
+        out[offset as usize..offset as usize + n].copy_from_slice(&bytes[..n]);
+        bytes = &bytes[n..];
+        offset = 0;
+        if bytes.is_empty() {
+            break;
+        }
+    }
 }
 
 impl Done {
@@ -42,7 +73,9 @@ pub(crate) struct Tx {
 struct Rx {
     consumer: Consumer,
     done: Table,
-    partial: HashMap<u64, Vec<u8>>,
+    /// Answer bytes drained for a request by another thread than its
+    /// waiter: where they start in the answer, and the bytes.
+    partial: HashMap<u64, (u64, Vec<u8>)>,
 }
 
 /// Where a request stands, VH side.
@@ -370,16 +403,18 @@ impl ChannelVh {
         self.chan.res.wake_consumers();
     }
 
-    /// Takes the result of `reqid` if it is there.
-    pub(crate) fn poll(&self, reqid: u64) -> Result<Option<Done>> {
+    /// Takes the result of `reqid` if it is there, placing its answer
+    /// bytes in `sink`.
+    pub(crate) fn poll(&self, reqid: u64, sink: &mut Sink<'_, '_>) -> Result<Option<Done>> {
         let mut rx = self.lock_rx();
         // An answer drained earlier needs no look at the ring (whose tail's
         // cache line the helper may be writing).
         if let Some(d) = rx.done.take(reqid) {
             return Ok(Some(d));
         }
-        rx.drain(&self.life, &self.published);
-        if let Some(d) = rx.done.take(reqid) {
+        let d = rx.drain_messages(&self.life, &self.published, reqid, sink);
+        rx.consumer.release();
+        if let Some(d) = d.or_else(|| rx.done.take(reqid)) {
             return Ok(Some(d));
         }
         drop(rx);
@@ -389,8 +424,26 @@ impl ChannelVh {
         Ok(None)
     }
 
-    /// Waits for the result of `reqid`.
+    /// Waits for the result of `reqid`, which has no answer bytes to place.
     pub(crate) fn wait(&self, reqid: u64, deadline: Option<Instant>) -> Result<Done> {
+        let mut placed = 0;
+        self.wait_into(
+            reqid,
+            deadline,
+            &mut Sink {
+                outs: &mut [],
+                placed: &mut placed,
+            },
+        )
+    }
+
+    /// Waits for the result of `reqid`, placing its answer bytes in `sink`.
+    pub(crate) fn wait_into(
+        &self,
+        reqid: u64,
+        deadline: Option<Instant>,
+        sink: &mut Sink<'_, '_>,
+    ) -> Result<Done> {
         loop {
             let (seen_tail, seen_local) = {
                 let mut rx = self.lock_rx();
@@ -402,7 +455,7 @@ impl ChannelVh {
                 // its messages are at most a quarter ring.
                 let (ring, head) = (*rx.consumer.ring(), rx.consumer.head());
                 if ring.committed_at(head) {
-                    if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid) {
+                    if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid, sink) {
                         return Ok(d);
                     }
                 }
@@ -412,7 +465,7 @@ impl ChannelVh {
                 // that long at most, and finds its answer drained).
                 let head = rx.consumer.head();
                 if veo_urpc::wait::spin_briefly(|| ring.committed_at(head)) {
-                    if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid) {
+                    if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid, sink) {
                         return Ok(d);
                     }
                 }
@@ -443,7 +496,7 @@ impl ChannelVh {
             );
             if wake == Wake::TimedOut {
                 // One last look: the answer may have come with the deadline.
-                if let Some(d) = self.poll(reqid)? {
+                if let Some(d) = self.poll(reqid, sink)? {
                     return Ok(d);
                 }
                 // The caller knows the time limit it gave and fills it in.
@@ -472,14 +525,26 @@ impl Rx {
     /// Moves every message in the result ring into the tables.
     fn drain(&mut self, life: &Life, published: &AtomicU64) {
         // Tell the helper about the room made once, at the end.
-        self.drain_messages(life, published, 0);
+        let mut placed = 0;
+        let mut none = Sink {
+            outs: &mut [],
+            placed: &mut placed,
+        };
+        self.drain_messages(life, published, 0, &mut none);
         self.consumer.release();
     }
 
     /// Moves the messages in the result ring into the tables, up to the
     /// answer of `want` (0: none), which is returned instead: a waiter that
-    /// finds its own answer takes it without a trip through the table.
-    fn drain_messages(&mut self, life: &Life, published: &AtomicU64, want: u64) -> Option<Done> {
+    /// finds its own answer takes it without a trip through the table, and
+    /// its answer bytes go straight into `sink`.
+    fn drain_messages(
+        &mut self,
+        life: &Life,
+        published: &AtomicU64,
+        want: u64,
+        sink: &mut Sink<'_, '_>,
+    ) -> Option<Done> {
         loop {
             let msg = match self.consumer.peek() {
                 Ok(Some(m)) => m,
@@ -499,10 +564,26 @@ impl Rx {
             match msg.kind {
                 proto::KIND_RDATA => {
                     if let Ok(([offset, len], rest)) = proto::decode_words::<2>(msg.body) {
-                        if let (Some(bytes), false) =
-                            (rest.get(..len as usize), self.done.discards(reqid))
+                        let bytes = rest.get(..len as usize);
+                        if let (Some(bytes), true) =
+                            (bytes, reqid == want && !self.partial.contains_key(&reqid))
                         {
-                            let buf = self.partial.entry(reqid).or_default();
+                            // The waiter's own bytes: one copy, into place.
+                            if offset != *sink.placed {
+                                life.protocol_failure("answer bytes out of order");
+                                return None;
+                            }
+                            scatter(sink.outs, offset, bytes);
+                            *sink.placed += bytes.len() as u64;
+                        } else if let (Some(bytes), false) = (bytes, self.done.discards(reqid)) {
+                            let (base, buf) = self
+                                .partial
+                                .entry(reqid)
+                                .or_insert_with(|| (offset, Vec::new()));
+                            let Some(offset) = offset.checked_sub(*base) else {
+                                life.protocol_failure("answer bytes out of order");
+                                return None;
+                            };
                             let end = (offset as usize).saturating_add(bytes.len());
                             if offset as usize == buf.len() {
                                 // The usual case, pieces in order: one copy
@@ -531,11 +612,7 @@ impl Rx {
                             } else {
                                 String::from_utf8_lossy(r.text).into_owned()
                             },
-                            data: if self.partial.is_empty() {
-                                Vec::new()
-                            } else {
-                                self.partial.remove(&reqid).unwrap_or_default()
-                            },
+                            ..Done::default()
                         },
                         Err(e) => Done {
                             status: None,
@@ -543,6 +620,12 @@ impl Rx {
                             ..Done::default()
                         },
                     };
+                    let mut done = done;
+                    if !self.partial.is_empty() {
+                        if let Some((at, data)) = self.partial.remove(&reqid) {
+                            (done.data_at, done.data) = (at, data);
+                        }
+                    }
                     if reqid == want {
                         self.consumer.advance_lazily();
                         self.done.taken(reqid);

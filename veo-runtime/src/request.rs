@@ -1,7 +1,7 @@
 //! Requests: the pending result of something queued on a context.
 
 use crate::args::KernelRet;
-use crate::channel::{ChannelVh, Done};
+use crate::channel::{scatter, ChannelVh, Done, Sink};
 use crate::error::{Error, Result};
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
@@ -21,14 +21,18 @@ pub(crate) enum What {
 ///
 /// OUT/INOUT stack buffers and the destination of an asynchronous read stay
 /// borrowed by the request until it completes, and their bytes land in host
-/// memory only inside [`wait`](Request::wait) or [`peek`](Request::peek):
-/// forgetting a request (even with `mem::forget`) never writes into memory
-/// the program has reused. Dropping an unfinished request discards its result.
+/// memory only inside [`wait`](Request::wait) or [`peek`](Request::peek)
+/// (straight from the channel, one copy): forgetting a request (even with
+/// `mem::forget`) never writes into memory the program has reused. After an
+/// error their contents are unspecified. Dropping an unfinished request
+/// discards its result.
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct Request<'a, T: KernelRet = u64> {
     ch: &'a ChannelVh,
     reqid: u64,
     outs: Vec<&'a mut [u8]>,
+    /// Answer bytes already in `outs` (a prefix).
+    placed: u64,
     what: What,
     taken: bool,
     _ret: PhantomData<fn() -> T>,
@@ -50,6 +54,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
             ch,
             reqid,
             outs,
+            placed: 0,
             what,
             taken: false,
             _ret: PhantomData,
@@ -64,7 +69,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// Waits for the result.
     pub fn wait(mut self) -> Result<T> {
         self.check_taken()?;
-        let done = self.ch.wait(self.reqid, None)?;
+        let done = self.ch.wait_into(self.reqid, None, &mut self.sink())?;
         self.finish(done)
     }
 
@@ -72,7 +77,8 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// and can be waited for again.
     pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
         self.check_taken()?;
-        match self.ch.wait(self.reqid, Some(Instant::now() + limit)) {
+        let deadline = Some(Instant::now() + limit);
+        match self.ch.wait_into(self.reqid, deadline, &mut self.sink()) {
             Ok(done) => self.finish(done),
             Err(Error::Timeout(_)) => Err(Error::Timeout(limit)),
             Err(e) => {
@@ -87,7 +93,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// [`Error::AlreadyTaken`].
     pub fn peek(&mut self) -> Result<Option<T>> {
         self.check_taken()?;
-        match self.ch.poll(self.reqid) {
+        match self.ch.poll(self.reqid, &mut self.sink()) {
             Ok(Some(done)) => self.finish(done).map(Some),
             Ok(None) => Ok(None),
             Err(e) => {
@@ -105,6 +111,14 @@ impl<'a, T: KernelRet> Request<'a, T> {
         }
     }
 
+    /// This request's buffers, lent to the channel for its answer bytes.
+    fn sink(&mut self) -> Sink<'_, 'a> {
+        Sink {
+            outs: &mut self.outs,
+            placed: &mut self.placed,
+        }
+    }
+
     fn finish(&mut self, done: Done) -> Result<T> {
         self.taken = true;
         match done.status {
@@ -114,19 +128,18 @@ impl<'a, T: KernelRet> Request<'a, T> {
         }
         // A sane helper sends every OUT/INOUT or read byte before the
         // result; anything shorter is an error, not a half-filled buffer.
+        // Bytes another thread drained follow those placed already.
+        if !done.data.is_empty() && done.data_at != self.placed {
+            return Err(Error::Helper("answer bytes out of order".into()));
+        }
+        let have = self.placed as usize + done.data.len();
         let want: usize = self.outs.iter().map(|o| o.len()).sum();
-        if done.data.len() < want {
+        if have < want {
             return Err(Error::Helper(format!(
-                "the helper answered {} of the {want} bytes this request expects",
-                done.data.len()
+                "the helper answered {have} of the {want} bytes this request expects"
             )));
         }
-        let mut data = &done.data[..];
-        for out in self.outs.iter_mut() {
-            let n = out.len().min(data.len());
-            out[..n].copy_from_slice(&data[..n]);
-            data = &data[n..];
-        }
+        scatter(&mut self.outs, done.data_at, &done.data);
         Ok(T::decode(done.value))
     }
 
