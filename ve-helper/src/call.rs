@@ -174,6 +174,29 @@ fn direct(call: &Call, a: &[u64]) -> Option<u64> {
     {
         return None;
     }
+    // SAFETY: as for `direct_call`; the classes were checked above.
+    unsafe { direct_call(call.func, call.ret, a) }
+}
+
+/// Calls a [`RegisterCall`], decoded straight from its message.
+///
+/// # Safety
+/// As for [`Caller::invoke`]: `call.func` has the described signature.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn invoke_registers(call: &veo_urpc::proto::RegisterCall) -> u64 {
+    // SAFETY: the caller's contract; a RegisterCall has at most six
+    // integer-class arguments and no float result.
+    unsafe { direct_call(call.func, call.ret, &call.args[..call.nargs]) }.unwrap_or(0)
+}
+
+/// The machine-level call of `direct`: at most six integer-class
+/// arguments, already widened, and a result that is no float.
+///
+/// # Safety
+/// `func` has that signature.
+#[cfg(target_arch = "x86_64")]
+unsafe fn direct_call(func: u64, ret: ArgClass, a: &[u64]) -> Option<u64> {
+    use ArgClass::*;
     type F0 = unsafe extern "C" fn() -> u64;
     type F1 = unsafe extern "C" fn(u64) -> u64;
     type F2 = unsafe extern "C" fn(u64, u64) -> u64;
@@ -181,7 +204,7 @@ fn direct(call: &Call, a: &[u64]) -> Option<u64> {
     type F4 = unsafe extern "C" fn(u64, u64, u64, u64) -> u64;
     type F5 = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
     type F6 = unsafe extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64;
-    let f = call.func as usize;
+    let f = func as usize;
     // SAFETY: the caller of `invoke` vouches that `func` has the described
     // signature. Under the System V x86_64 ABI, up to six arguments of the
     // integer class travel in rdi, rsi, rdx, rcx, r8, r9 whatever their
@@ -201,7 +224,7 @@ fn direct(call: &Call, a: &[u64]) -> Option<u64> {
             _ => return None,
         }
     };
-    Some(match call.ret {
+    Some(match ret {
         Void => 0,
         ret => widen(ret, raw),
     })

@@ -139,7 +139,9 @@ impl<'a, T: KernelRet> Request<'a, T> {
                 "the helper answered {have} of the {want} bytes this request expects"
             )));
         }
-        scatter(&mut self.outs, done.data_at, &done.data);
+        if !done.data.is_empty() {
+            scatter(&mut self.outs, done.data_at, &done.data);
+        }
         Ok(T::decode(done.value))
     }
 

@@ -252,6 +252,63 @@ pub fn encode_call(
     }
 }
 
+/// A call whose arguments all travel in general-purpose registers: at
+/// most six of the integer classes (pointers included), no stack image, and
+/// an integer, pointer or no result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegisterCall {
+    /// Function address (not zero).
+    pub func: u64,
+    /// Return class (neither a float nor `Stack`).
+    pub ret: ArgClass,
+    /// Number of arguments in `args`.
+    pub nargs: usize,
+    /// The arguments, each widened to 64 bits as C widens it.
+    pub args: [u64; 6],
+}
+
+/// The call in `body` if it is a [`RegisterCall`]; `None` for any other
+/// call and for a malformed one (which [`decode_call`] then describes).
+/// Lets the helper make the common call without building a [`Call`].
+pub fn decode_register_call(body: &[u8]) -> Option<RegisterCall> {
+    let word = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
+    if body.len() < CALL_FIXED + 8 {
+        return None;
+    }
+    let (func, image_len, packed) = (word(0), word(8), word(16));
+    let nargs = ((packed >> 8) & 0xff_ffff) as usize;
+    if func == 0 || image_len != 0 || packed >> 32 != 0 || nargs > 6 {
+        return None;
+    }
+    let ret = match ArgClass::from_u8(packed as u8).ok()? {
+        ArgClass::F32 | ArgClass::F64 | ArgClass::Stack => return None,
+        ret => ret,
+    };
+    if body.len() < call_body_len(nargs, 0) {
+        return None;
+    }
+    let mut args = [0u64; 6];
+    for (i, arg) in args.iter_mut().enumerate().take(nargs) {
+        let v = word(CALL_FIXED + 8 + 8 * i);
+        *arg = match ArgClass::from_u8(body[CALL_FIXED + i]).ok()? {
+            ArgClass::I8 => v as i8 as i64 as u64,
+            ArgClass::U8 => v as u8 as u64,
+            ArgClass::I16 => v as i16 as i64 as u64,
+            ArgClass::U16 => v as u16 as u64,
+            ArgClass::I32 => v as i32 as i64 as u64,
+            ArgClass::U32 => v as u32 as u64,
+            ArgClass::I64 | ArgClass::U64 | ArgClass::Ptr => v,
+            ArgClass::Void | ArgClass::F32 | ArgClass::F64 | ArgClass::Stack => return None,
+        };
+    }
+    Some(RegisterCall {
+        func,
+        ret,
+        nargs,
+        args,
+    })
+}
+
 /// Decodes and checks a call body against the stack limit.
 pub fn decode_call(body: &[u8], stack_max: u64) -> Result<Call, ProtoError> {
     let mut call = Call::empty();
@@ -456,6 +513,50 @@ impl fmt::Display for ArgClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn register_calls_are_told_apart() {
+        let enc = |ret, classes: &[ArgClass], values: &[u64], stack: &[StackArg], image| {
+            let mut buf = vec![0u8; call_body_len(classes.len(), stack.len())];
+            encode_call(&mut buf, 0x1000, ret, classes, values, stack, image);
+            buf
+        };
+        let body = enc(
+            ArgClass::I32,
+            &[ArgClass::I8, ArgClass::U16, ArgClass::Ptr],
+            &[0xff, 0xffff_ffff, 7],
+            &[],
+            0,
+        );
+        let rc = decode_register_call(&body).unwrap();
+        assert_eq!((rc.func, rc.ret, rc.nargs), (0x1000, ArgClass::I32, 3));
+        // Widened as C widens: sign for signed classes, zeros for the others.
+        assert_eq!(&rc.args[..3], &[u64::MAX, 0xffff, 7]);
+        // Not register calls: floats, seven arguments, stack buffers.
+        assert!(decode_register_call(&enc(ArgClass::F64, &[], &[], &[], 0)).is_none());
+        assert!(
+            decode_register_call(&enc(ArgClass::Void, &[ArgClass::F32], &[0], &[], 0)).is_none()
+        );
+        assert!(
+            decode_register_call(&enc(ArgClass::Void, &[ArgClass::I64; 7], &[0; 7], &[], 0))
+                .is_none()
+        );
+        let stack = [StackArg {
+            offset: 0,
+            len: 8,
+            intent: Intent::In,
+        }];
+        assert!(
+            decode_register_call(&enc(ArgClass::Void, &[ArgClass::Stack], &[0], &stack, 8))
+                .is_none()
+        );
+        // Malformed bodies are left to decode_call.
+        assert!(decode_register_call(&body[..body.len() - 1]).is_none());
+        let mut bad = body.clone();
+        bad[CALL_FIXED] = 99;
+        assert!(decode_register_call(&bad).is_none());
+        assert!(decode_register_call(&[]).is_none());
+    }
 
     #[test]
     fn call_round_trips() {
