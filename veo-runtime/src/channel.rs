@@ -263,15 +263,10 @@ impl Submit<'_> {
         kind: u16,
         reqid: u64,
         body_len: usize,
-        fill: impl FnOnce(&mut [u8]),
+        fill: impl Fn(&mut [u8]),
     ) -> Result<()> {
-        let mut fill = Some(fill);
         loop {
-            if self
-                .tx
-                .producer
-                .try_write(kind, reqid, body_len, |b| (fill.take().unwrap())(b))
-            {
+            if self.tx.producer.try_write(kind, reqid, body_len, &fill) {
                 return Ok(());
             }
             self.publish();
