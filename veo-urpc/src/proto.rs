@@ -215,7 +215,7 @@ pub fn call_body_len(nargs: usize, nstack: usize) -> usize {
 
 /// Encodes a call into `out` (exactly `call_body_len` bytes).
 ///
-/// Cut into fields up front rather than written through a [`Writer`]: this
+/// Cut into fields up front rather than written through a bounds-checked writer: this
 /// is on the path of every call, and one bounds check per field shows.
 ///
 /// # Panics
