@@ -31,21 +31,6 @@ fn ffi_type_of(class: ArgClass) -> *mut ffi_type {
     }
 }
 
-/// A value of an integer class, sign- or zero-extended from its width to 64
-/// bits, as libffi widens integer results and as a register argument is
-/// passed safely to any C compiler's code.
-fn widen(class: ArgClass, v: u64) -> u64 {
-    match class {
-        ArgClass::I8 => v as i8 as i64 as u64,
-        ArgClass::U8 => v as u8 as u64,
-        ArgClass::I16 => v as i16 as i64 as u64,
-        ArgClass::U16 => v as u16 as u64,
-        ArgClass::I32 => v as i32 as i64 as u64,
-        ArgClass::U32 => v as u32 as u64,
-        _ => v,
-    }
-}
-
 /// A prepared call interface for one signature.
 struct Prepared {
     ret: ArgClass,
@@ -85,7 +70,7 @@ impl Caller {
                 },
                 // Little-endian: the low bytes of the slot are the narrow
                 // value; widened for the direct path's registers.
-                _ => widen(*class, *value),
+                _ => class.widen(*value),
             };
             self.slots.push(v);
         }
@@ -226,7 +211,7 @@ unsafe fn direct_call(func: u64, ret: ArgClass, a: &[u64]) -> Option<u64> {
     };
     Some(match ret {
         Void => 0,
-        ret => widen(ret, raw),
+        ret => ret.widen(raw),
     })
 }
 

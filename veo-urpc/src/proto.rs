@@ -127,6 +127,21 @@ pub enum ArgClass {
 }
 
 impl ArgClass {
+    /// A value of this class, sign- or zero-extended from its width to 64
+    /// bits (as libffi widens integer results, and as a register argument
+    /// is passed safely to any C compiler's code); other classes unchanged.
+    pub fn widen(self, v: u64) -> u64 {
+        match self {
+            ArgClass::I8 => v as i8 as i64 as u64,
+            ArgClass::U8 => v as u8 as u64,
+            ArgClass::I16 => v as i16 as i64 as u64,
+            ArgClass::U16 => v as u16 as u64,
+            ArgClass::I32 => v as i32 as i64 as u64,
+            ArgClass::U32 => v as u32 as u64,
+            _ => v,
+        }
+    }
+
     /// Decodes a class byte.
     pub fn from_u8(v: u8) -> Result<ArgClass, ProtoError> {
         use ArgClass::*;
@@ -291,14 +306,8 @@ pub fn decode_register_call(body: &[u8]) -> Option<RegisterCall> {
     for (i, arg) in args.iter_mut().enumerate().take(nargs) {
         let v = word(CALL_FIXED + 8 + 8 * i);
         *arg = match ArgClass::from_u8(body[CALL_FIXED + i]).ok()? {
-            ArgClass::I8 => v as i8 as i64 as u64,
-            ArgClass::U8 => v as u8 as u64,
-            ArgClass::I16 => v as i16 as i64 as u64,
-            ArgClass::U16 => v as u16 as u64,
-            ArgClass::I32 => v as i32 as i64 as u64,
-            ArgClass::U32 => v as u32 as u64,
-            ArgClass::I64 | ArgClass::U64 | ArgClass::Ptr => v,
             ArgClass::Void | ArgClass::F32 | ArgClass::F64 | ArgClass::Stack => return None,
+            class => class.widen(v),
         };
     }
     Some(RegisterCall {
