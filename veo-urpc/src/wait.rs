@@ -78,13 +78,13 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Spins of a wait before its first look at the clock: about a microsecond
-/// where a spin-loop hint takes 35 cycles (here), [`MIN_SPIN`] where it
-/// takes 140.
+/// Spins of a wait before its first look at the clock: 0.8 µs at 2.8 GHz
+/// where a spin-loop hint takes 35 cycles (this machine), 3 µs where it
+/// takes 140; a round trip of a short call takes 0.4 µs here.
 const QUICK_SPINS: u32 = 64;
 
-/// Polls `ready` for about a microsecond, without reading the clock;
-/// whether it came true.
+/// Polls `ready` for about a microsecond (64 spin-loop hints), without
+/// reading the clock; whether it came true.
 #[inline]
 pub fn spin_briefly(mut ready: impl FnMut() -> bool) -> bool {
     for _ in 0..QUICK_SPINS {
