@@ -9,9 +9,10 @@
 
 use crate::error::{Error, Result};
 use crate::life::Life;
+use crate::lock::{Lock, LockGuard};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use veo_urpc::proto::{self, Status};
 use veo_urpc::{Channel, Consumer, Producer, SpinBudget, WaitPolicy, Wake};
@@ -233,8 +234,8 @@ pub(crate) struct ChannelVh {
     pub index: usize,
     pub chan: Channel,
     pub life: Arc<Life>,
-    tx: Mutex<Tx>,
-    rx: Mutex<Rx>,
+    tx: Lock<Tx>,
+    rx: Lock<Rx>,
     /// Bumped when a result arrives other than through the ring (VH closures).
     local_seq: AtomicU64,
     /// Highest request id published to the helper.
@@ -246,7 +247,7 @@ pub(crate) struct ChannelVh {
 /// A writer of one request's messages, with the channel's producer locked.
 pub(crate) struct Submit<'c> {
     ch: &'c ChannelVh,
-    tx: std::sync::MutexGuard<'c, Tx>,
+    tx: LockGuard<'c, Tx>,
 }
 
 impl Submit<'_> {
@@ -331,11 +332,11 @@ impl ChannelVh {
             index,
             chan,
             life,
-            tx: Mutex::new(Tx {
+            tx: Lock::new(Tx {
                 producer: Producer::new(chan.cmd),
                 next_reqid: 0,
             }),
-            rx: Mutex::new(Rx {
+            rx: Lock::new(Rx {
                 consumer: Consumer::new(chan.res),
                 done: Table::new(),
                 partial: HashMap::new(),
@@ -351,7 +352,7 @@ impl ChannelVh {
         self.life.check()?;
         Ok(Submit {
             ch: self,
-            tx: self.tx.lock().unwrap_or_else(|e| e.into_inner()),
+            tx: self.tx.lock(),
         })
     }
 
@@ -369,7 +370,7 @@ impl ChannelVh {
 
     /// Asks the helper to exit, without waiting and even on a closed proc.
     pub(crate) fn exit_message(&self) -> bool {
-        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tx = self.tx.lock();
         tx.next_reqid += 1;
         let reqid = tx.next_reqid;
         let ok = tx.producer.try_write(proto::KIND_EXIT, reqid, 0, |_| {});
@@ -377,13 +378,13 @@ impl ChannelVh {
         ok
     }
 
-    fn lock_rx(&self) -> std::sync::MutexGuard<'_, Rx> {
-        self.rx.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_rx(&self) -> LockGuard<'_, Rx> {
+        self.rx.lock()
     }
 
     /// Drains if no other thread is draining.
     fn try_drain(&self) {
-        if let Ok(mut rx) = self.rx.try_lock() {
+        if let Some(mut rx) = self.rx.try_lock() {
             rx.drain(&self.life, &self.published);
         }
     }

@@ -30,6 +30,7 @@ mod fxhash;
 mod hooks;
 mod library;
 mod life;
+mod lock;
 mod memory;
 mod proc;
 pub mod ptr;
