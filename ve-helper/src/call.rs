@@ -190,13 +190,14 @@ unsafe fn direct_call(func: u64, ret: ArgClass, a: &[u64]) -> Option<u64> {
     type F5 = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
     type F6 = unsafe extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64;
     let f = func as usize;
-    // SAFETY: the caller of `invoke` vouches that `func` has the described
-    // signature. Under the System V x86_64 ABI, up to six arguments of the
-    // integer class travel in rdi, rsi, rdx, rcx, r8, r9 whatever their
-    // width (each is widened to 64 bits above, which every C compiler
-    // accepts), and an integer or pointer result comes back in rax (its
-    // unused upper bits are fixed by `widen` below); for a void function rax
-    // is ignored. That is the same machine-level call libffi would make.
+    // SAFETY: our caller vouches that `func` has the described signature.
+    // Under the System V x86_64 ABI, up to six arguments of the integer
+    // class travel in rdi, rsi, rdx, rcx, r8, r9 whatever their width (each
+    // was widened to 64 bits by `invoke` or `decode_register_call`, which
+    // every C compiler accepts), and an integer or pointer result comes back
+    // in rax (its unused upper bits are fixed by `widen` below); for a void
+    // function rax is ignored. That is the same machine-level call libffi
+    // would make.
     let raw = unsafe {
         match *a {
             [] => std::mem::transmute::<usize, F0>(f)(),
