@@ -238,3 +238,28 @@ fn main() -> ExitCode {
         json,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_exactly_the_keys_issue_5_names() {
+        let r = Results {
+            bytes: vec![1024, 1 << 28],
+            write: vec![38.5, 10.25],
+            read: vec![39.0, 11.0],
+            async_write: vec![1.0, 4.5],
+            async_read: vec![0.9, 3.75],
+            memcpy: vec![66.0, 10.5],
+            reps: 5,
+        };
+        assert_eq!(
+            json(&r),
+            concat!(
+                r#"{"bytes":[1024,268435456],"write_gbs":[38.5,10.25],"read_gbs":[39,11],"#,
+                r#""async_write_gbs":[1,4.5],"async_read_gbs":[0.9,3.75],"memcpy_gbs":[66,10.5]}"#
+            )
+        );
+    }
+}

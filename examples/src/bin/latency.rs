@@ -502,3 +502,38 @@ fn main() -> ExitCode {
         json,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_exactly_the_keys_issue_5_names() {
+        let r = Results {
+            tests: [
+                vec![0.25, 0.5],
+                vec![0.4, 0.45],
+                vec![0.2, 0.3],
+                vec![0.41, f64::NAN],
+            ],
+            rows: vec![1, 1000],
+            write_1b_us: 0.014,
+            read_1b_us: 0.015,
+            floor_rtt_us: 0.24,
+            uds_call_us: 40.0,
+            idle_helper_cpu_pct: 0.02,
+            idle_helper_cpu_pct_stat: 0.0,
+            proc_start_ms: 2.5,
+            reps: 7,
+        };
+        assert_eq!(
+            json(&r),
+            concat!(
+                r#"{"test1_us":{"1":0.25,"1000":0.5},"test2_us":{"1":0.4,"1000":0.45},"#,
+                r#""test3_us":{"1":0.2,"1000":0.3},"test4_us":{"1":0.41,"1000":null},"#,
+                r#""write_1b_us":0.014,"read_1b_us":0.015,"floor_rtt_us":0.24,"#,
+                r#""uds_call_us":40,"idle_helper_cpu_pct":0.02,"proc_start_ms":2.5}"#
+            )
+        );
+    }
+}
