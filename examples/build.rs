@@ -1,6 +1,7 @@
 //! Compiles every kernel in kernels/ into the library "examples", exactly as
 //! a user's build script would, and checks the C definitions against every
-//! `#[ve_kernel]` declaration of the example programs.
+//! `#[ve_kernel]` declaration of the example programs and of the benchmarks'
+//! shared calls.
 fn main() {
     let mut build = veo_build::Build::new();
     build.files_in("kernels");
@@ -9,6 +10,7 @@ fn main() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "rs"))
         .collect();
+    programs.push("src/bench/calls.rs".into());
     programs.sort();
     for program in programs {
         let text = std::fs::read_to_string(&program).unwrap_or_default();

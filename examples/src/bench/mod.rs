@@ -1,8 +1,9 @@
 //! Shared pieces of the `latency` and `bandwidth` benchmarks: the command
-//! line, statistics, the JSON line, CPU accounting, and the baselines of
-//! [`baseline`].
+//! line, statistics, the JSON line, CPU accounting, the baselines of
+//! [`baseline`] and the call tests of [`calls`].
 
 pub mod baseline;
+pub mod calls;
 pub mod svg;
 
 use std::fmt::Write as _;

@@ -18,18 +18,11 @@
 use veo_examples::{bench, progress};
 
 use bench::baseline::{Floor, UdsServer};
+use bench::calls::{test1, test2, test3, test4, BoxError};
 use bench::{json_num, json_object, median, Cli};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use veo_runtime::{ve_kernel, Context, Proc, Request};
-
-#[ve_kernel(library = "examples")]
-extern "C" {
-    /// Returns its argument: the cheapest possible kernel.
-    fn noop(x: i64) -> i64;
-}
-
-type BoxError = Box<dyn std::error::Error>;
+use veo_runtime::Proc;
 
 /// Untimed calls before each timed test.
 const WARM: u64 = 200;
@@ -73,66 +66,6 @@ impl Settings {
             }
         }
     }
-}
-
-fn check(got: i64, want: u64) -> Result<(), BoxError> {
-    if got != want as i64 {
-        return Err(format!("noop({want}) returned {got}").into());
-    }
-    Ok(())
-}
-
-/// Test 1: submit N calls, then wait for the N results. Seconds per call.
-fn test1(ctx: &Context, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let mut reqs: Vec<Request<'_, i64>> = Vec::with_capacity(n as usize);
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for i in 0..n {
-            reqs.push(noop(ctx, i as i64)?);
-        }
-        for (i, r) in reqs.drain(..).enumerate() {
-            check(r.wait()?, i as u64)?;
-        }
-    }
-    Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
-}
-
-/// Test 2: submit one call and wait for it, N times.
-fn test2(ctx: &Context, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for i in 0..n {
-            check(noop(ctx, i as i64)?.wait()?, i)?;
-        }
-    }
-    Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
-}
-
-/// Test 3: submit N calls and wait only for the last; the other requests
-/// are dropped (their results discarded) inside the timed region.
-fn test3(ctx: &Context, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let mut reqs: Vec<Request<'_, i64>> = Vec::with_capacity(n as usize);
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for i in 0..n {
-            reqs.push(noop(ctx, i as i64)?);
-        }
-        let last = reqs.pop().expect("n >= 1");
-        check(last.wait()?, n - 1)?;
-        reqs.clear();
-    }
-    Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
-}
-
-/// Test 4: N synchronous calls.
-fn test4(proc: &Proc, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for i in 0..n {
-            check(noop_sync(proc, i as i64)?, i)?;
-        }
-    }
-    Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
 }
 
 struct Results {

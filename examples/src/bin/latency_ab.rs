@@ -12,58 +12,10 @@
 //! two builds alternately, several times, and compare the medians.
 
 use std::process::ExitCode;
-use std::time::Instant;
 use veo_examples::bench::baseline::Floor;
+use veo_examples::bench::calls::{run, BoxError};
 use veo_examples::bench::median;
-use veo_runtime::{ve_kernel, Context, Proc, Request};
-
-#[ve_kernel(library = "examples")]
-extern "C" {
-    /// Returns its argument: the cheapest possible kernel.
-    fn noop(x: i64) -> i64;
-}
-
-type BoxError = Box<dyn std::error::Error>;
-
-fn check(got: i64, want: u64) -> Result<(), BoxError> {
-    if got != want as i64 {
-        return Err(format!("noop({want}) returned {got}").into());
-    }
-    Ok(())
-}
-
-/// Runs test `test` with `n` calls; µs per call.
-fn run(test: u32, ctx: &Context, proc: &Proc, n: u64) -> Result<f64, BoxError> {
-    let t = Instant::now();
-    match test {
-        1 | 3 => {
-            let mut reqs: Vec<Request<'_, i64>> = Vec::with_capacity(n as usize);
-            for i in 0..n {
-                reqs.push(noop(ctx, i as i64)?);
-            }
-            if test == 1 {
-                for (i, r) in reqs.drain(..).enumerate() {
-                    check(r.wait()?, i as u64)?;
-                }
-            } else {
-                let last = reqs.pop().ok_or("no calls")?;
-                check(last.wait()?, n - 1)?;
-            }
-        }
-        2 => {
-            for i in 0..n {
-                check(noop(ctx, i as i64)?.wait()?, i)?;
-            }
-        }
-        4 => {
-            for i in 0..n {
-                check(noop_sync(proc, i as i64)?, i)?;
-            }
-        }
-        _ => return Err(format!("no test {test}: 1, 2, 3 or 4").into()),
-    }
-    Ok(t.elapsed().as_secs_f64() * 1e6 / n as f64)
-}
+use veo_runtime::Proc;
 
 fn main() -> ExitCode {
     veo_examples::exit_code("latency_ab", real_main())
