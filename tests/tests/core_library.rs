@@ -6,7 +6,7 @@
 //! Kernels: tests/kernels/core_reload/core_reload.c, core_args.c, and
 //! `core_static_triple` below.
 
-use veo_runtime::{Args, Error, KernelLibrary, Proc};
+use veo_runtime::{ve_kernel, Args, Error, KernelLibrary, Proc};
 use veo_tests::{Ve, KERNELS, RELOAD_KERNELS};
 
 /// A kernel linked into the test program itself: the helper is this program
@@ -273,6 +273,32 @@ fn kernels_reload_after_their_library_was_unloaded() {
     let k2 = proc.kernel(&lib, "core_reload_bump").unwrap();
     assert_eq!(call0(&proc, &k2).unwrap(), 1);
     assert_eq!(proc.libraries().len(), 1);
+}
+
+#[ve_kernel(library = "core_reload")]
+extern "C" {
+    /// Counts its calls since the library was loaded.
+    fn core_reload_bump() -> i64;
+}
+
+#[test]
+fn a_stub_finds_its_kernel_again_in_another_proc_and_after_an_unload() {
+    // Each stub keeps the address it resolved last (for one proc, one
+    // state of the libraries): another proc, or an unload, must not use it.
+    let a = Proc::new(0).unwrap();
+    let b = Proc::new(0).unwrap();
+    assert_eq!(core_reload_bump_sync(&a).unwrap(), 1);
+    assert_eq!(core_reload_bump_sync(&a).unwrap(), 2);
+    assert_eq!(core_reload_bump_sync(&b).unwrap(), 1, "b's own library");
+    assert_eq!(core_reload_bump_sync(&a).unwrap(), 3);
+    let loaded = a.libraries();
+    assert_eq!(loaded.len(), 1);
+    loaded[0].unload().unwrap();
+    // Loaded afresh on the next call: its counter starts over.
+    assert_eq!(core_reload_bump_sync(&a).unwrap(), 1);
+    let ctx = a.open_context().unwrap();
+    assert_eq!(core_reload_bump(&ctx).unwrap().wait().unwrap(), 2);
+    assert_eq!(core_reload_bump_sync(&b).unwrap(), 2);
 }
 
 /// The helper is alive and still runs kernels after a failed request.

@@ -68,8 +68,8 @@ impl std::fmt::Debug for Library {
 pub struct Function {
     pub(crate) addr: u64,
     pub(crate) proc_id: u64,
-    /// One reference count for the rest: typed stubs clone and drop a
-    /// function on every call.
+    /// Everything else, behind one reference count (a clone is one atomic
+    /// increment).
     pub(crate) shared: Arc<FunctionShared>,
 }
 

@@ -282,13 +282,13 @@ pub(crate) struct ProcShared {
     pub seg: Arc<Segment>,
     slots: Mutex<Vec<Slot>>,
     libs: Mutex<Libs>,
-    /// The kernels of `#[ve_kernel]` stubs, looked up on every call: by the
-    /// address and length of the library's `&'static str` key (no hashing of
-    /// a long path; two equal keys at different addresses only make two
-    /// entries), then by symbol, with a fast hasher.
+    /// The kernels of `#[ve_kernel]` stubs, for a stub whose own slot
+    /// misses (see [`KernelSlot`]): by the address and length of the
+    /// library's `&'static str` key (no hashing of a long path; two equal
+    /// keys at different addresses only make two entries), then by symbol.
     kernels: Mutex<FxHashMap<(usize, usize), FxHashMap<String, Function>>>,
-    /// Bumped when entries leave `kernels`, so that the per-thread copies
-    /// of [`recent`] taken before are not used any more.
+    /// Bumped when entries leave `kernels`, so that the addresses the
+    /// stubs' slots keep are not used any more.
     kernels_generation: AtomicU64,
     pvm: AtomicBool,
     /// The VE address of the segment's VE memory region in the helper (0:
@@ -895,12 +895,6 @@ impl ProcShared {
         // Cached under the key the stubs ask with (not the resolved one, or
         // `Path("static")` would miss the cache on every call).
         let key = (lib.key().as_ptr() as usize, lib.key().len());
-        // Read before the map, so that a copy made from an entry that an
-        // unload removes meanwhile is stale at once.
-        let generation = self.kernels_generation.load(Ordering::Acquire);
-        if let Some(f) = recent::get(self.id, generation, key, symbol) {
-            return Ok(f);
-        }
         let cached = self
             .kernels
             .lock()
@@ -909,7 +903,6 @@ impl ProcShared {
             .and_then(|m| m.get(symbol))
             .cloned();
         if let Some(f) = cached {
-            recent::put(self.id, generation, key, symbol, &f);
             return Ok(f);
         }
         let lib = match lib {
@@ -937,7 +930,6 @@ impl ProcShared {
             .entry(key)
             .or_default()
             .insert(symbol.to_string(), f.clone());
-        recent::put(self.id, generation, key, symbol, &f);
         Ok(f)
     }
 
@@ -964,70 +956,5 @@ impl ProcShared {
                 unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
             }
         }
-    }
-}
-
-/// The kernels each thread looked up last: a `#[ve_kernel]` stub looks its
-/// kernel up on every call, and this answers without the proc's lock and
-/// map (a few nanoseconds instead of tens).
-mod recent {
-    use crate::library::Function;
-    use std::cell::RefCell;
-
-    struct Entry {
-        proc: u64,
-        generation: u64,
-        key: (usize, usize),
-        symbol: Box<str>,
-        function: Function,
-    }
-
-    /// Entries per thread, most recently used first.
-    const SIZE: usize = 4;
-
-    thread_local! {
-        static RECENT: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
-    }
-
-    pub(super) fn get(
-        proc: u64,
-        generation: u64,
-        key: (usize, usize),
-        symbol: &str,
-    ) -> Option<Function> {
-        RECENT
-            .try_with(|r| {
-                let mut r = r.borrow_mut();
-                let i = r.iter().position(|e| {
-                    e.proc == proc
-                        && e.key == key
-                        && e.generation == generation
-                        && *e.symbol == *symbol
-                })?;
-                if i != 0 {
-                    r[..=i].rotate_right(1);
-                }
-                Some(r[0].function.clone())
-            })
-            .ok()
-            .flatten()
-    }
-
-    pub(super) fn put(proc: u64, generation: u64, key: (usize, usize), symbol: &str, f: &Function) {
-        let _ = RECENT.try_with(|r| {
-            let mut r = r.borrow_mut();
-            r.retain(|e| !(e.proc == proc && e.key == key && *e.symbol == *symbol));
-            r.truncate(SIZE - 1);
-            r.insert(
-                0,
-                Entry {
-                    proc,
-                    generation,
-                    key,
-                    symbol: symbol.into(),
-                    function: f.clone(),
-                },
-            );
-        });
     }
 }

@@ -65,8 +65,3 @@ pub fn heavy() -> bool {
     HEAVY.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
     ok
 }
-
-/// Whether this process's wakers use the light fence.
-pub fn is_light() -> bool {
-    LIGHT.load(Ordering::Relaxed)
-}
