@@ -20,57 +20,70 @@ fn check(got: i64, want: u64) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Test 1: submit N calls, then wait for the N results. Seconds per call.
-pub fn test1(ctx: &Context, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let mut reqs: Vec<Request<'_, i64>> = Vec::with_capacity(n as usize);
+/// Seconds per call of `rounds` runs of `round`, which makes `n` calls.
+fn timed(
+    n: u64,
+    rounds: u64,
+    mut round: impl FnMut() -> Result<(), BoxError>,
+) -> Result<f64, BoxError> {
     let t = Instant::now();
     for _ in 0..rounds {
-        for i in 0..n {
-            reqs.push(noop(ctx, i as i64)?);
-        }
-        for (i, r) in reqs.drain(..).enumerate() {
-            check(r.wait()?, i as u64)?;
-        }
+        round()?;
     }
     Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
 }
 
+/// Queues `noop(0)` .. `noop(n - 1)` into `reqs`.
+fn submit<'a>(ctx: &'a Context, n: u64, reqs: &mut Vec<Request<'a, i64>>) -> Result<(), BoxError> {
+    for i in 0..n {
+        reqs.push(noop(ctx, i as i64)?);
+    }
+    Ok(())
+}
+
+/// Test 1: submit N calls, then wait for the N results. Seconds per call.
+pub fn test1(ctx: &Context, n: u64, rounds: u64) -> Result<f64, BoxError> {
+    let mut reqs = Vec::with_capacity(n as usize);
+    timed(n, rounds, || {
+        submit(ctx, n, &mut reqs)?;
+        for (i, r) in reqs.drain(..).enumerate() {
+            check(r.wait()?, i as u64)?;
+        }
+        Ok(())
+    })
+}
+
 /// Test 2: submit one call and wait for it, N times.
 pub fn test2(ctx: &Context, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let t = Instant::now();
-    for _ in 0..rounds {
+    timed(n, rounds, || {
         for i in 0..n {
             check(noop(ctx, i as i64)?.wait()?, i)?;
         }
-    }
-    Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
+        Ok(())
+    })
 }
 
 /// Test 3: submit N calls and wait only for the last; the other requests
 /// are dropped (their results discarded) inside the timed region.
 pub fn test3(ctx: &Context, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let mut reqs: Vec<Request<'_, i64>> = Vec::with_capacity(n as usize);
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for i in 0..n {
-            reqs.push(noop(ctx, i as i64)?);
-        }
-        let last = reqs.pop().expect("n >= 1");
+    let mut reqs = Vec::with_capacity(n as usize);
+    timed(n, rounds, || {
+        submit(ctx, n, &mut reqs)?;
+        let last = reqs.pop().ok_or("no calls")?;
         check(last.wait()?, n - 1)?;
         reqs.clear();
-    }
-    Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
+        Ok(())
+    })
 }
 
 /// Test 4: N synchronous calls.
 pub fn test4(proc: &Proc, n: u64, rounds: u64) -> Result<f64, BoxError> {
-    let t = Instant::now();
-    for _ in 0..rounds {
+    timed(n, rounds, || {
         for i in 0..n {
             check(noop_sync(proc, i as i64)?, i)?;
         }
-    }
-    Ok(t.elapsed().as_secs_f64() / (n * rounds) as f64)
+        Ok(())
+    })
 }
 
 /// Test `test` (1 to 4) with `n` calls, once: µs per call.
