@@ -91,8 +91,6 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
     }
     memory::set_direct(seg.mapped_range(), heap);
     fault::install(seg);
-    // Before anything is published: as the VH did (see veo_urpc::fence).
-    veo_urpc::fence::enable();
     let helper: &'static Helper = Box::leak(Box::new(Helper {
         seg,
         mem: Allocations::with_heap(heap),

@@ -9,10 +9,9 @@
 
 use crate::error::{Error, Result};
 use crate::life::Life;
-use crate::lock::{Lock, LockGuard};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use veo_urpc::proto::{self, Status};
 use veo_urpc::{Channel, Consumer, Producer, SpinBudget, WaitPolicy, Wake};
@@ -234,8 +233,8 @@ pub(crate) struct ChannelVh {
     pub index: usize,
     pub chan: Channel,
     pub life: Arc<Life>,
-    tx: Lock<Tx>,
-    rx: Lock<Rx>,
+    tx: Mutex<Tx>,
+    rx: Mutex<Rx>,
     /// Bumped when a result arrives other than through the ring (VH closures).
     local_seq: AtomicU64,
     /// Highest request id published to the helper.
@@ -247,7 +246,7 @@ pub(crate) struct ChannelVh {
 /// A writer of one request's messages, with the channel's producer locked.
 pub(crate) struct Submit<'c> {
     ch: &'c ChannelVh,
-    tx: LockGuard<'c, Tx>,
+    tx: std::sync::MutexGuard<'c, Tx>,
 }
 
 impl Submit<'_> {
@@ -332,11 +331,11 @@ impl ChannelVh {
             index,
             chan,
             life,
-            tx: Lock::new(Tx {
+            tx: Mutex::new(Tx {
                 producer: Producer::new(chan.cmd),
                 next_reqid: 0,
             }),
-            rx: Lock::new(Rx {
+            rx: Mutex::new(Rx {
                 consumer: Consumer::new(chan.res),
                 done: Table::new(),
                 partial: HashMap::new(),
@@ -352,7 +351,7 @@ impl ChannelVh {
         self.life.check()?;
         Ok(Submit {
             ch: self,
-            tx: self.tx.lock(),
+            tx: self.tx.lock().unwrap_or_else(|e| e.into_inner()),
         })
     }
 
@@ -370,7 +369,7 @@ impl ChannelVh {
 
     /// Asks the helper to exit, without waiting and even on a closed proc.
     pub(crate) fn exit_message(&self) -> bool {
-        let mut tx = self.tx.lock();
+        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         tx.next_reqid += 1;
         let reqid = tx.next_reqid;
         let ok = tx.producer.try_write(proto::KIND_EXIT, reqid, 0, |_| {});
@@ -378,13 +377,13 @@ impl ChannelVh {
         ok
     }
 
-    fn lock_rx(&self) -> LockGuard<'_, Rx> {
-        self.rx.lock()
+    fn lock_rx(&self) -> std::sync::MutexGuard<'_, Rx> {
+        self.rx.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drains if no other thread is draining.
     fn try_drain(&self) {
-        if let Some(mut rx) = self.rx.try_lock() {
+        if let Ok(mut rx) = self.rx.try_lock() {
             rx.drain(&self.life, &self.published);
         }
     }

@@ -30,7 +30,6 @@ mod fxhash;
 mod hooks;
 mod library;
 mod life;
-mod lock;
 mod memory;
 mod proc;
 pub mod ptr;

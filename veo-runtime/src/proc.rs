@@ -97,9 +97,6 @@ impl ProcBuilder {
     /// Starts the helper and waits until it serves.
     pub fn build(self) -> Result<Proc> {
         crate::entry::ensure_linked();
-        // Wakers in this process may skip their full fence from now on
-        // (where the kernel has expedited membarriers; else they keep it).
-        veo_urpc::fence::enable();
         let node = self.node.or_else(|| env_u32("VE_NODE_NUMBER")).unwrap_or(0);
         let core = self.core.or_else(|| env_u32("VE_CORE_NUMBER"));
         let helper = match &self.helper {

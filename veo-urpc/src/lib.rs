@@ -8,7 +8,6 @@
 //! sleeper is there. The message formats are in [`proto`]; decoding them
 //! never trusts the other side.
 
-pub mod fence;
 pub mod heap;
 pub mod proto;
 pub mod ring;
