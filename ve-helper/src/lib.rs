@@ -16,8 +16,11 @@ mod heap;
 mod library;
 mod memory;
 mod serve;
+mod ve_side;
 
 use std::os::fd::{FromRawFd, OwnedFd};
+
+pub use ve_side::write_ve_side_libraries;
 
 /// The environment variable that puts a process in helper mode:
 /// `fd=<segment fd>,ppid=<VH pid>,token=<hex>`.

@@ -4,6 +4,7 @@ use crate::call::Caller;
 use crate::heap::VeHeap;
 use crate::library::Libraries;
 use crate::memory::{self, Allocations};
+use crate::ve_side::{self, RecentResults};
 use crate::{exit_code, fault, HelperConfig};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -91,6 +92,8 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
     }
     memory::set_direct(seg.mapped_range(), heap);
     fault::install(seg);
+    // Before any kernel library: they may need its symbols.
+    ve_side::install();
     let helper: &'static Helper = Box::leak(Box::new(Helper {
         seg,
         mem: Allocations::with_heap(heap),
@@ -156,6 +159,8 @@ struct Worker {
     spare: Call,
     /// How long to spin for the next command.
     spin: SpinBudget,
+    /// The latest results, for `veo_prev_req_result` in kernels.
+    recent: std::rc::Rc<RecentResults>,
 }
 
 impl Worker {
@@ -170,6 +175,7 @@ impl Worker {
             stack_max: h.seg.header().stack_size,
             spare: Call::empty(),
             spin: SpinBudget::new(),
+            recent: RecentResults::new(),
         }
     }
 
@@ -180,6 +186,7 @@ impl Worker {
     fn run(mut self) {
         let chan = self.h.seg.channel(self.idx);
         let mut cmd = Consumer::new(chan.cmd);
+        let _current = ve_side::Current::enter(self.recent.clone());
         loop {
             let msg = match cmd.peek() {
                 Ok(Some(m)) => m,
@@ -237,6 +244,7 @@ impl Worker {
             stop,
         );
         self.res.publish();
+        self.recent.record(matches!(status, Status::Ok), value);
     }
 
     fn chunk(&self) -> usize {
