@@ -31,6 +31,7 @@ mod hooks;
 mod library;
 mod life;
 mod memory;
+mod omp;
 mod proc;
 pub mod ptr;
 mod request;
@@ -42,7 +43,7 @@ pub use error::{Error, Result};
 pub use hooks::set_proc_init_hook;
 pub use library::{Function, KernelLibrary, Library};
 pub use memory::{AsVePtr, VeBuffer};
-pub use proc::{Proc, ProcBuilder, MAX_CONTEXTS};
+pub use proc::{Proc, ProcBuilder, DEFAULT_OMP_THREADS, MAX_CONTEXTS, VE_NODES};
 pub use ptr::VePtr;
 pub use request::Request;
 #[doc(hidden)]

@@ -26,6 +26,13 @@ use veo_urpc::{Segment, SegmentConfig, WaitPolicy};
 /// The most contexts a proc can have open at once.
 pub const MAX_CONTEXTS: usize = 64;
 
+/// The VE nodes the emulated VE offers: 0 to `VE_NODES - 1`.
+pub const VE_NODES: u32 = 8;
+
+/// OpenMP threads of a helper when neither [`ProcBuilder::omp_threads`]
+/// nor `VE_OMP_NUM_THREADS` says: a VE core group, as on a VE.
+pub const DEFAULT_OMP_THREADS: u32 = 8;
+
 /// Builds a [`Proc`] with non-default settings.
 #[derive(Clone, Debug)]
 pub struct ProcBuilder {
@@ -35,6 +42,7 @@ pub struct ProcBuilder {
     stack_size: u64,
     ring_bytes: usize,
     start_timeout: Duration,
+    omp_threads: Option<u32>,
 }
 
 impl Default for ProcBuilder {
@@ -46,6 +54,7 @@ impl Default for ProcBuilder {
             stack_size: 256 << 20,
             ring_bytes: 1 << 20,
             start_timeout: Duration::from_secs(20),
+            omp_threads: None,
         }
     }
 }
@@ -94,10 +103,30 @@ impl ProcBuilder {
         self
     }
 
+    /// The OpenMP threads of kernels built with OpenMP: the helper starts
+    /// with `OMP_NUM_THREADS` set to this (default: `VE_OMP_NUM_THREADS`,
+    /// else [`DEFAULT_OMP_THREADS`]), as VEOS gives a VE program.
+    pub fn omp_threads(mut self, threads: u32) -> Self {
+        self.omp_threads = Some(threads);
+        self
+    }
+
     /// Starts the helper and waits until it serves.
     pub fn build(self) -> Result<Proc> {
         crate::entry::ensure_linked();
         let node = self.node.or_else(|| env_u32("VE_NODE_NUMBER")).unwrap_or(0);
+        if node >= VE_NODES {
+            let from = if self.node.is_some() {
+                ""
+            } else {
+                " (from VE_NODE_NUMBER)"
+            };
+            return Err(Error::InvalidArgument(format!(
+                "VE node {node}{from} does not exist: the emulated VE offers nodes 0 to {}",
+                VE_NODES - 1
+            )));
+        }
+        let omp_threads = crate::omp::threads(self.omp_threads)?;
         let core = self.core.or_else(|| env_u32("VE_CORE_NUMBER"));
         let helper = match &self.helper {
             Some(p) => p.clone(),
@@ -123,10 +152,11 @@ impl ProcBuilder {
                 .or_else(|_| Segment::create(&cfg, token))
                 .map_err(|e| Error::io("cannot create the shared segment", e))?,
         );
-        let child = spawn(&helper, &seg, token, node).map_err(|e| Error::HelperStart {
-            helper: helper_name.clone(),
-            reason: e.to_string(),
-        })?;
+        let child =
+            spawn(&helper, &seg, token, node, omp_threads).map_err(|e| Error::HelperStart {
+                helper: helper_name.clone(),
+                reason: e.to_string(),
+            })?;
         let pid = child.id();
         let life = Arc::new(Life::new(pid, seg.clone()));
         let monitor = {
@@ -193,7 +223,13 @@ fn on_spawner_thread<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static
     rrx.recv().expect("the veo-spawner thread dropped a job")
 }
 
-fn spawn(helper: &Path, seg: &Segment, token: u64, node: u32) -> std::io::Result<Child> {
+fn spawn(
+    helper: &Path,
+    seg: &Segment,
+    token: u64,
+    node: u32,
+    omp_threads: u32,
+) -> std::io::Result<Child> {
     let fd = seg.fd().as_raw_fd();
     let cfg = ve_helper::HelperConfig {
         fd,
@@ -203,6 +239,7 @@ fn spawn(helper: &Path, seg: &Segment, token: u64, node: u32) -> std::io::Result
     let mut cmd = Command::new(helper);
     cmd.env(ve_helper::ENV, cfg.to_env())
         .env("VE_NODE_NUMBER", node.to_string())
+        .env("OMP_NUM_THREADS", omp_threads.to_string())
         .stdin(Stdio::null());
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only makes
