@@ -1,5 +1,6 @@
 //! Compiles every kernel in kernels/ into the library "tests", as a user's
-//! build script would, and kernels/core_reload/ into a second library.
+//! build script would, kernels/core_reload/ into a second library, and
+//! kernels/aveo_ve/ (AVEO's VE-side API, OpenMP) into a third.
 fn main() {
     veo_build::Build::new().files_in("kernels").compile("tests");
     // A library of its own, that tests can unload and reload without
@@ -7,6 +8,12 @@ fn main() {
     veo_build::Build::new()
         .files_in("kernels/core_reload")
         .compile("core_reload");
+    // AVEO's VE-side API (veo_ve.h, veo_hmem.h, veo_time.h) and OpenMP.
+    veo_build::Build::new()
+        .files_in("kernels/aveo_ve")
+        .include("../veo-capi/include/ve")
+        .openmp(true)
+        .compile("aveo_ve");
     // The test programs are their own helpers (re-executed in helper mode):
     // exporting their symbols lets `Proc::static_library()` find the
     // `#[no_mangle]` kernels defined in the tests themselves.
