@@ -155,6 +155,17 @@ fn prev_req_result_answers_only_on_the_contexts_own_thread() {
     assert_eq!(misuse, 2);
 }
 
+#[test]
+fn ve_side_functions_come_from_the_helpers_own_libraries() {
+    // Not from the program hosting the helper (this test binary): from the
+    // libraries the helper loaded before any kernel library.
+    let proc = proc_with_kernels();
+    let n: i32 = proc
+        .call_sync_by_name("ave_providers", Args::new())
+        .unwrap();
+    assert_eq!(n, 5);
+}
+
 fn hmem_probe(proc: &Proc, addr: u64) -> [i64; 4] {
     let mut out = [0i64; 4];
     let mut a = Args::new();
