@@ -281,6 +281,61 @@ fn kernels_linked_with_laveove_and_lveohmem_load_without_a_library_path() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+const HEADERS_C: &str = r#"
+#include <veo_hmem.h>
+#include <veo_time.h>
+#include <veo_ve.h>
+int headers_c(void)
+{
+    uint64_t r;
+    long t = get_time_us();
+    (void)timediff_us(t);
+    (void)veo_prev_req_result(0, &r);
+    return veo_get_max_proc_identifier();
+}
+"#;
+
+const HEADERS_CPP: &str = r#"
+#include <veo_hmem.h>
+#include <veo_time.h>
+#include <veo_ve.h>
+extern "C" int headers_cpp(void)
+{
+    uint64_t r;
+    long t = get_time_us();
+    (void)timediff_us(t);
+    (void)veo_prev_req_result(0, &r);
+    return veo_get_max_proc_identifier() + (veo_get_hmem_addr(nullptr) == nullptr);
+}
+"#;
+
+#[test]
+fn ve_side_headers_build_warning_free_in_c_and_cpp() {
+    let dir = std::env::temp_dir().join(format!("veo-aveo-ve-headers-{}", std::process::id()));
+    let include = concat!(env!("CARGO_MANIFEST_DIR"), "/../veo-capi/include/ve");
+    let artifact = veo_build::Build::new()
+        .out_dir(&dir)
+        .include(include)
+        .flag("-Wall")
+        .flag("-Wextra")
+        .flag("-Werror")
+        .flag_for(veo_build::Language::C, "-std=c11")
+        .flag_for(veo_build::Language::Cxx, "-std=c++11")
+        .c_source("headers_c", HEADERS_C)
+        .cpp_source("headers_cpp", HEADERS_CPP)
+        .try_compile("headers")
+        .unwrap();
+    // The C++ declarations are extern "C": the kernels load and call them.
+    let proc = Proc::new(0).unwrap();
+    let lib = proc.load_library(artifact.path()).unwrap();
+    for (name, want) in [("headers_c", 16), ("headers_cpp", 17)] {
+        let f = lib.function(name).unwrap();
+        let got: i32 = proc.call_sync(&f, Args::new()).unwrap();
+        assert_eq!(got, want, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn echo_with(ctx: &Context, proc: &Proc, x: u64) {
     proc.load_library(AVEO_VE).unwrap();
     echo(ctx, x);
