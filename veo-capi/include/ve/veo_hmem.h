@@ -7,9 +7,12 @@
  * and strip that tag. They are provided by the helper
  * (ve-helper/csrc/aveo_ve.c, loaded before any kernel library); linking
  * with -lveohmem is optional.
+ *
+ * Its include guard is the VH-side veo_hmem.h's (veo-capi/include/): a file
+ * that includes both gets the declarations once.
  */
-#ifndef VEO_RS_VE_VEO_HMEM_H
-#define VEO_RS_VE_VEO_HMEM_H
+#ifndef VEO_HMEM_H_INCLUDED
+#define VEO_HMEM_H_INCLUDED
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,4 +36,4 @@ int veo_get_max_proc_identifier(void);
 }
 #endif
 
-#endif /* VEO_RS_VE_VEO_HMEM_H */
+#endif /* VEO_HMEM_H_INCLUDED */

@@ -5,9 +5,12 @@
  * On a VE, get_time_us() divides the user clock counter (getusrcc(),
  * 1400 MHz) by 1400; on the emulated VE time comes from gettimeofday and
  * getusrcc() counts the same 1400 ticks per microsecond from it.
+ *
+ * Its include guard is the VH-side veo_time.h's (veo-capi/include/): a file
+ * that includes both gets the declarations once.
  */
-#ifndef VEO_RS_VE_VEO_TIME_H
-#define VEO_RS_VE_VEO_TIME_H
+#ifndef VEO_TIME_H_INCLUDED
+#define VEO_TIME_H_INCLUDED
 
 #include <stddef.h>
 #include <sys/time.h>
@@ -40,4 +43,4 @@ static inline long getusrcc(void)
     return get_time_us() * 1400L;
 }
 
-#endif /* VEO_RS_VE_VEO_TIME_H */
+#endif /* VEO_TIME_H_INCLUDED */
