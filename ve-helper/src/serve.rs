@@ -154,13 +154,13 @@ struct Worker {
     frame: Vec<u128>,
     pending: Pending,
     caller: Caller,
+    /// The latest results, for `veo_prev_req_result` in kernels.
+    recent: std::rc::Rc<RecentResults>,
     stack_max: u64,
     /// Decoded calls reuse this one's vectors.
     spare: Call,
     /// How long to spin for the next command.
     spin: SpinBudget,
-    /// The latest results, for `veo_prev_req_result` in kernels.
-    recent: std::rc::Rc<RecentResults>,
 }
 
 impl Worker {
@@ -172,10 +172,10 @@ impl Worker {
             frame: Vec::new(),
             pending: Pending::None,
             caller: Caller::default(),
+            recent: RecentResults::new(),
             stack_max: h.seg.header().stack_size,
             spare: Call::empty(),
             spin: SpinBudget::new(),
-            recent: RecentResults::new(),
         }
     }
 

@@ -115,18 +115,6 @@ impl ProcBuilder {
     pub fn build(self) -> Result<Proc> {
         crate::entry::ensure_linked();
         let node = self.node.or_else(|| env_u32("VE_NODE_NUMBER")).unwrap_or(0);
-        if node >= VE_NODES {
-            let from = if self.node.is_some() {
-                ""
-            } else {
-                " (from VE_NODE_NUMBER)"
-            };
-            return Err(Error::InvalidArgument(format!(
-                "VE node {node}{from} does not exist: the emulated VE offers nodes 0 to {}",
-                VE_NODES - 1
-            )));
-        }
-        let omp_threads = crate::omp::threads(self.omp_threads)?;
         let core = self.core.or_else(|| env_u32("VE_CORE_NUMBER"));
         let helper = match &self.helper {
             Some(p) => p.clone(),
@@ -139,6 +127,8 @@ impl ProcBuilder {
         };
         let helper_name = helper.display().to_string();
         let token = random_token();
+        check_node(node, self.node.is_some())?;
+        let omp_threads = crate::omp::threads(self.omp_threads)?;
         let cfg = SegmentConfig {
             channels: MAX_CONTEXTS + 1,
             ring_bytes: self.ring_bytes,
@@ -192,6 +182,19 @@ impl ProcBuilder {
         crate::hooks::run(&proc)?;
         Ok(proc)
     }
+}
+
+/// Refuses a node the emulated VE does not offer; `given` says whether it
+/// came from [`ProcBuilder::node`] rather than `VE_NODE_NUMBER`.
+fn check_node(node: u32, given: bool) -> Result<()> {
+    if node < VE_NODES {
+        return Ok(());
+    }
+    let from = if given { "" } else { " (from VE_NODE_NUMBER)" };
+    Err(Error::InvalidArgument(format!(
+        "VE node {node}{from} does not exist: the emulated VE offers nodes 0 to {}",
+        VE_NODES - 1
+    )))
 }
 
 /// Starts children from one long-lived thread: `PR_SET_PDEATHSIG` fires when
