@@ -1,6 +1,5 @@
 //! Compiles every kernel in kernels/ into the library "tests", as a user's
-//! build script would, kernels/core_reload/ into a second library, and
-//! kernels/aveo_ve/ (AVEO's VE-side API, OpenMP) into a third.
+//! build script would, and kernels/core_reload/ into a second library.
 fn main() {
     veo_build::Build::new().files_in("kernels").compile("tests");
     // A library of its own, that tests can unload and reload without
@@ -8,7 +7,8 @@ fn main() {
     veo_build::Build::new()
         .files_in("kernels/core_reload")
         .compile("core_reload");
-    // AVEO's VE-side API (veo_ve.h, veo_hmem.h, veo_time.h) and OpenMP.
+    // A third, kernels/aveo_ve/: AVEO's VE-side API (the headers in
+    // veo-capi/include/ve) and OpenMP.
     veo_build::Build::new()
         .files_in("kernels/aveo_ve")
         .include("../veo-capi/include/ve")
