@@ -21,11 +21,10 @@ const LIBRARIES: [(&str, &str); 2] = [
 fn main() {
     println!("cargo:rerun-if-changed={SOURCE}");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let compiler = cc::Build::new()
-        .pic(true)
-        .opt_level(2)
-        .cargo_metadata(false)
-        .get_compiler();
+    // With cc's metadata on, only `rerun-if-env-changed` lines for the
+    // variables it reads (CC, CFLAGS...) are printed: linking directives
+    // come from `compile`, which is not called.
+    let compiler = cc::Build::new().pic(true).opt_level(2).get_compiler();
     for (lib, part) in LIBRARIES {
         let path = out.join(lib);
         let mut cmd: Command = compiler.to_command();
