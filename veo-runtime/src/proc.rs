@@ -128,7 +128,7 @@ impl ProcBuilder {
         let helper_name = helper.display().to_string();
         let token = random_token();
         check_node(node, self.node.is_some())?;
-        let omp_threads = crate::omp::threads(self.omp_threads)?;
+        let omp = crate::omp::threads(self.omp_threads)?;
         let cfg = SegmentConfig {
             channels: MAX_CONTEXTS + 1,
             ring_bytes: self.ring_bytes,
@@ -142,11 +142,10 @@ impl ProcBuilder {
                 .or_else(|_| Segment::create(&cfg, token))
                 .map_err(|e| Error::io("cannot create the shared segment", e))?,
         );
-        let child =
-            spawn(&helper, &seg, token, node, omp_threads).map_err(|e| Error::HelperStart {
-                helper: helper_name.clone(),
-                reason: e.to_string(),
-            })?;
+        let child = spawn(&helper, &seg, token, node, omp).map_err(|e| Error::HelperStart {
+            helper: helper_name.clone(),
+            reason: e.to_string(),
+        })?;
         let pid = child.id();
         let life = Arc::new(Life::new(pid, seg.clone()));
         let monitor = {
