@@ -25,7 +25,7 @@ use std::rc::Rc;
 pub(crate) const RECENT: usize = 16;
 
 /// The results of a worker's latest replies, newest last: what
-/// `veo_prev_req_result` reads. Written once per reply (two stores, no
+/// `veo_prev_req_result` reads. Written once per reply (a few stores, no
 /// allocation), read only by kernels on the worker's own thread.
 pub(crate) struct RecentResults {
     /// Replies recorded so far.
@@ -197,19 +197,32 @@ fn load(name: &str, bytes: &[u8], table: bool) -> Result<OwnedFd, String> {
     let path = format!("/proc/self/fd/{}", file.as_raw_fd());
     // SAFETY: loading our own library, built from csrc/aveo_ve.c, whose
     // only initialiser is the C runtime's.
-    let lib =
-        unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_GLOBAL) }.map_err(|e| e.to_string())?;
+    let lib = unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_GLOBAL) }
+        .map_err(|e| with_sources(&e))?;
     if table {
         // SAFETY: veo_rs_ve_install has this signature in csrc/aveo_ve.c.
         let installer =
             unsafe { lib.get::<unsafe extern "C" fn(*const VeSideTable)>(b"veo_rs_ve_install\0") }
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| with_sources(&e))?;
         // SAFETY: TABLE is static and has the layout the C side expects.
         unsafe { installer(&TABLE) };
     }
     // Loaded for the life of the process: kernels may call into it any time.
     let _ = lib.into_raw();
     Ok(file.into())
+}
+
+/// An error with its sources: libloading's own message is only "dlopen
+/// failed"; the loader's is in the source.
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
 }
 
 #[cfg(test)]
