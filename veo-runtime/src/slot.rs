@@ -87,18 +87,25 @@ mod tests {
 
     #[test]
     fn readers_never_see_a_torn_entry() {
+        use std::sync::atomic::AtomicBool;
         let slot = std::sync::Arc::new(KernelSlot::new());
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        // The writer goes on until the reader has checked enough entries
+        // (not for a fixed count: on a loaded machine the reader may not
+        // run at all during a short burst), with a bound so it always ends.
         let writer = {
-            let slot = slot.clone();
+            let (slot, stop) = (slot.clone(), stop.clone());
             std::thread::spawn(move || {
-                for i in 1..20000u64 {
+                let mut i = 1u64;
+                while !stop.load(Ordering::Relaxed) && i < 50_000_000 {
                     // Every entry written has addr == proc * 16 + generation.
                     slot.put(i, i % 5, i * 16 + i % 5);
+                    i += 1;
                 }
             })
         };
         let mut hits = 0;
-        while !writer.is_finished() {
+        while hits < 2000 && !writer.is_finished() {
             // Ask for the proc being written right now, the likeliest tear.
             let p = slot.proc.load(Ordering::Relaxed);
             if let Some(a) = slot.get(p, p % 5) {
@@ -106,6 +113,7 @@ mod tests {
                 hits += 1;
             }
         }
+        stop.store(true, Ordering::Relaxed);
         writer.join().unwrap();
         assert!(hits > 0, "the readers never found an entry");
     }
