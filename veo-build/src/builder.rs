@@ -56,9 +56,9 @@ pub struct Build {
     defines: Vec<(String, Option<String>)>,
     flags: Vec<(Option<Language>, String)>,
     flags_if_supported: Vec<String>,
-    link_libs: Vec<String>,
-    link_args: Vec<String>,
-    openmp: bool,
+    pub(crate) link_libs: Vec<String>,
+    pub(crate) link_args: Vec<String>,
+    pub(crate) openmp: bool,
     opt_level: Option<String>,
     debug: Option<bool>,
     out_dir: Option<PathBuf>,
@@ -66,6 +66,10 @@ pub struct Build {
     target: Option<Target>,
     cargo_metadata: Option<bool>,
     bindings: Vec<PathBuf>,
+    /// Real VE only: see [`Build::ve_arch`], [`Build::veo_hmem`], [`Build::aveo_ve`].
+    pub(crate) ve_arch: Option<crate::ve::VeArch>,
+    pub(crate) veo_hmem: bool,
+    pub(crate) aveo_ve: bool,
 }
 
 /// The library a [`Build`] produced.
@@ -255,9 +259,11 @@ impl Build {
         self
     }
 
-    /// Static mode: build `lib<name>.a` and link it, whole, into the crate's
-    /// programs, with the kernels exported in their dynamic symbol table so
-    /// that the helper finds them as the "static" library. Emulated VE only.
+    /// Static mode. Emulated VE: build `lib<name>.a` and link it, whole,
+    /// into the crate's programs, with the kernels exported in their dynamic
+    /// symbol table so that the helper finds them as the "static" library.
+    /// Real VE: link the objects into a VE helper program with
+    /// `mk_veorun_static`, handed to the crate as `VEO_VEORUN_<name>`.
     pub fn static_link(&mut self, on: bool) -> &mut Build {
         self.static_link = on;
         self
@@ -316,15 +322,16 @@ impl Build {
 
         let units = self.collect_sources(&mut ctx, name, &work)?;
         let langs: BTreeSet<Language> = units.iter().map(|u| u.lang).collect();
-        let chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
+        let mut chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
         ctx.warning(&chain.describe(name));
-        if self.static_link && chain.target == Target::Ve {
-            return Err(Error::StaticOnVe { name: name.into() });
-        }
+        chain.ve = crate::ve::VeFlags::new(&mut ctx, &chain, self)?;
+        let ve_static = self.static_link && chain.target == Target::Ve;
 
         let opts = self.compile_options(&mut ctx, &chain, &work)?;
         let objects = compile_all(&mut ctx, &chain, &units, &opts, &work)?;
-        let path = if self.static_link {
+        let path = if ve_static {
+            crate::ve::link_veorun(&mut ctx, &chain, self, name, &out_dir, &objects)?
+        } else if self.static_link {
             self.archive(&mut ctx, name, &out_dir, &objects)?
         } else {
             self.link_shared(&mut ctx, &chain, name, &out_dir, &units, &objects)?
@@ -351,7 +358,13 @@ impl Build {
             )?;
         }
 
-        if self.static_link {
+        if ve_static {
+            // The kernels live in the VE helper program; the runtime starts
+            // it instead of the default helper and finds them as "static".
+            ctx.emit(format!("rustc-env={}={STATIC_LIB}", lib_env_var(name)));
+            let var = crate::ve::veorun_env_var(name);
+            ctx.emit(format!("rustc-env={var}={}", path.display()));
+        } else if self.static_link {
             self.emit_static(&mut ctx, &units, &out_dir, name);
             ctx.emit(format!("rustc-env={}={STATIC_LIB}", lib_env_var(name)));
         } else {
@@ -457,14 +470,17 @@ impl Build {
         chain: &Toolchain,
         work: &Path,
     ) -> Result<Options> {
-        let level = self
-            .opt_level
-            .clone()
-            .or_else(|| cargo_var("OPT_LEVEL"))
-            .unwrap_or_else(|| match cargo_var("PROFILE").as_deref() {
-                Some("debug") => "0".into(),
-                _ => "2".into(),
-            });
+        let level = self.opt_level.clone().unwrap_or_else(|| {
+            let cargo =
+                cargo_var("OPT_LEVEL").unwrap_or_else(|| match cargo_var("PROFILE").as_deref() {
+                    Some("debug") => "0".into(),
+                    _ => "2".into(),
+                });
+            match chain.target {
+                Target::Ve => crate::ve::opt_level_floor(cargo),
+                Target::Emulated => cargo,
+            }
+        });
         let debug = self.debug.unwrap_or_else(|| {
             !matches!(
                 cargo_var("DEBUG").as_deref(),
@@ -490,6 +506,7 @@ impl Build {
         if self.openmp {
             common.push("-fopenmp".into());
         }
+        common.extend(chain.ve.compile.iter().cloned());
         let mut per_lang = BTreeMap::new();
         for (&lang, tool) in &chain.compilers {
             let mut flags: Vec<OsString> = self
@@ -549,7 +566,9 @@ impl Build {
         if self.openmp {
             cmd.arg("-fopenmp");
         }
+        cmd.args(&chain.ve.link);
         cmd.arg("-o").arg(&tmp).args(objects);
+        cmd.args(&chain.ve.libs);
         for lib in &self.link_libs {
             cmd.arg(format!("-l{lib}"));
         }

@@ -90,12 +90,6 @@ pub enum Error {
         /// Which language goes where.
         detail: String,
     },
-    /// Static linking was asked for a real VE.
-    #[error("library `{name}`: static mode links kernels into the Rust program, which only works for the emulated VE; on a real VE link them into the helper with mk_veorun_static")]
-    StaticOnVe {
-        /// The library name.
-        name: String,
-    },
     /// A file could not be read or written.
     #[error("{context} {}: {source}", path.display())]
     Io {

@@ -38,6 +38,29 @@
 //! `-Os`, `-O2` with ncc), or `PROFILE` (`debug` → `-O0`, else `-O2`) when
 //! `OPT_LEVEL` is unset, or [`Build::opt_level`].
 //!
+//! # For a real VE
+//!
+//! With the NEC compilers, as NEC documents kernels for VEO/AVEO:
+//!
+//! - `-fpic` objects linked `-shared`, as above;
+//! - at least `-O2` whatever Cargo's profile (`-O0` turns off the
+//!   vectorisation that is the reason to use a VE), unless
+//!   [`Build::opt_level`] sets a level;
+//! - the architecture on every compile and on the link: `-march=ve3
+//!   -mabi=2` for a VE3, nothing (the compilers' default) for a VE1. It is
+//!   [`Build::ve_arch`], else `$VEO_VE_ARCH` (`ve1`/`ve3`), else what
+//!   `$VEO_VE_SYSFS/ve<N>/ve_arch_class` says (`/sys/class/ve` by default,
+//!   `N` = `$VE_NODE_NUMBER`, else 0), else nothing (a host without a VE);
+//! - AVEO's VE-side libraries on request: [`Build::veo_hmem`] (`-lveohmem`)
+//!   and [`Build::aveo_ve`] (`-laveoVE`), with `-I<root>/include` on the
+//!   compiles and `-L<root>/lib -Wl,-rpath,<root>/lib` on the link, where
+//!   `<root>` is `$VEO_NEC_ROOT`, else `/opt/nec/ve3` for a VE3 and
+//!   `/opt/nec/ve` otherwise. The emulated VE links neither;
+//! - static mode links the objects into a VE helper program with
+//!   `mk_veorun_static -o $OUT_DIR/veorun_<name> OBJECTS [-fopenmp]
+//!   [-lLIB...]`, the tool found beside the compiler (`$NCC`'s directory,
+//!   or the directory in `PATH` that holds it) or in `$VEO_NEC_ROOT/bin`.
+//!
 //! Languages follow the extension: C `.c`; C++ `.cpp .cc .cxx .c++ .C`;
 //! Fortran `.f .for .f77 .f90 .f95 .f03 .f08` and their upper-case
 //! (preprocessed) forms `.F .F90 ...`.
@@ -62,7 +85,9 @@
 //!
 //! Read, and declared with `cargo:rerun-if-env-changed`: `VEO_BUILD_TARGET`,
 //! `NCC`, `NCXX`, `NFORT`, `VEO_NEC_ROOT`, `CC`, `CXX`, `FC` (only those
-//! the selection reaches), `AR` (static mode). Set by Cargo and read
+//! the selection reaches), `AR` (static mode); for a real VE `VEO_VE_ARCH`,
+//! `VE_NODE_NUMBER`, `VEO_VE_SYSFS`, and `PATH` when `mk_veorun_static`
+//! is looked for beside a compiler named without a directory. Set by Cargo and read
 //! without a declaration: `OUT_DIR`, `OPT_LEVEL`, `PROFILE`, `DEBUG`,
 //! `NUM_JOBS`; `OUT_DIR`, `TARGET` and `HOST` together tell a build script
 //! from a program.
@@ -79,8 +104,9 @@
 //! |---|---|
 //! | `cargo:rustc-env=VEO_LIB_<name>=<absolute path of lib<name>.so>` | shared library (default) |
 //! | `cargo:rustc-env=VEO_LIB_<name>=static` ([`STATIC_LIB`]) | static mode |
-//! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode |
-//! | `cargo:rustc-link-lib=stdc++` / `gfortran` / `gomp`, and each [`Build::link_lib`] | static mode, when C++ / Fortran / OpenMP is used |
+//! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode, emulated VE |
+//! | `cargo:rustc-link-lib=stdc++` / `gfortran` / `gomp`, and each [`Build::link_lib`] | static mode, emulated VE, when C++ / Fortran / OpenMP is used |
+//! | `cargo:rustc-env=VEO_VEORUN_<name>=<absolute path of veorun_<name>>` ([`veorun_env_var`]) | static mode, real VE: the VE helper program that holds the kernels, for the runtime to start (not read by the runtime yet) |
 //!
 //! # Static mode
 //!
@@ -92,8 +118,9 @@
 //! (`static_library()`) and AVEO (`mk_veorun_static`). Cargo passes
 //! `rustc-link-arg` only to the programs of the package whose build script
 //! prints it: a library crate whose kernels are static must have its users
-//! link with `-Wl,--export-dynamic` (or `-rdynamic`) too. Static mode needs
-//! the emulated VE: Rust cannot build a VE program.
+//! link with `-Wl,--export-dynamic` (or `-rdynamic`) too. On a real VE,
+//! where Rust cannot build the VE program, static mode links the kernels
+//! into AVEO's VE helper instead (see "For a real VE" above).
 //!
 //! # At run time
 //!
@@ -183,9 +210,11 @@ mod env;
 mod error;
 mod lang;
 mod toolchain;
+mod ve;
 
 pub use builder::{lib_env_var, Artifact, Build, STATIC_LIB};
 pub use check::{Mismatch, Problem};
 pub use error::{Error, Result};
 pub use lang::Language;
 pub use toolchain::{Target, DEFAULT_NEC_ROOT};
+pub use ve::{veorun_env_var, VeArch, DEFAULT_VE_SYSFS};

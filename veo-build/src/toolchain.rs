@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::command::Tool;
 use crate::env::Context;
@@ -75,6 +75,8 @@ fn names(lang: Language) -> Names {
 pub(crate) struct Toolchain {
     pub(crate) target: Target,
     pub(crate) compilers: BTreeMap<Language, Tool>,
+    /// What a real VE adds to the flags (empty for the emulated VE).
+    pub(crate) ve: crate::ve::VeFlags,
 }
 
 impl Toolchain {
@@ -112,7 +114,11 @@ impl Toolchain {
             });
         }
         let target = distinct.first().copied().unwrap_or(Target::Emulated);
-        Ok(Toolchain { target, compilers })
+        Ok(Toolchain {
+            target,
+            compilers,
+            ve: Default::default(),
+        })
     }
 
     /// The compiler of `lang`; selected for every language of the library.
@@ -158,11 +164,16 @@ fn target_from_env(ctx: &mut Context) -> Result<Option<Target>> {
 }
 
 /// The NEC install prefix: `$VEO_NEC_ROOT`, else `/opt/nec/ve`.
+pub(crate) fn nec_root(ctx: &mut Context) -> PathBuf {
+    PathBuf::from(
+        ctx.var("VEO_NEC_ROOT")
+            .unwrap_or_else(|| DEFAULT_NEC_ROOT.to_string()),
+    )
+}
+
+/// The NEC compilers' directory: `$VEO_NEC_ROOT/bin`.
 pub(crate) fn nec_bin(ctx: &mut Context) -> PathBuf {
-    let root = ctx
-        .var("VEO_NEC_ROOT")
-        .unwrap_or_else(|| DEFAULT_NEC_ROOT.to_string());
-    Path::new(&root).join("bin")
+    nec_root(ctx).join("bin")
 }
 
 fn select_one(ctx: &mut Context, lang: Language, forced: Option<Target>) -> Result<(Target, Tool)> {

@@ -256,7 +256,7 @@ fn host_cc_variable_is_honoured() {
 }
 
 #[test]
-fn static_mode_is_refused_for_a_real_ve() {
+fn static_mode_for_a_real_ve_needs_mk_veorun_static() {
     let dir = scratch("select-static");
     let env = Env::new(&dir);
     fake(&dir.join("tools/ncc"));
@@ -267,5 +267,6 @@ fn static_mode_is_refused_for_a_real_ve() {
         .static_link(true)
         .try_compile("st")
         .unwrap_err();
-    assert!(matches!(e, Error::StaticOnVe { .. }), "{e}");
+    assert!(matches!(e, Error::ToolNotFound { .. }), "{e}");
+    assert!(e.to_string().contains("mk_veorun_static"), "{e}");
 }
