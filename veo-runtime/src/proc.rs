@@ -126,6 +126,7 @@ impl ProcBuilder {
             },
         };
         let helper_name = helper.display().to_string();
+        crate::binary::check_helper(&helper)?;
         let token = random_token();
         check_node(node, self.node.is_some())?;
         let omp = crate::omp::threads(self.omp_threads)?;
@@ -144,7 +145,7 @@ impl ProcBuilder {
         );
         let child = spawn(&helper, &seg, token, node, omp).map_err(|e| Error::HelperStart {
             helper: helper_name.clone(),
-            reason: e.to_string(),
+            reason: crate::binary::start_failure(&helper, &e),
         })?;
         let pid = child.id();
         let life = Arc::new(Life::new(pid, seg.clone()));
