@@ -107,6 +107,27 @@ pub enum Error {
     /// The helper reported an error of its own.
     #[error("VE helper error: {0}")]
     Helper(String),
+    /// NEC's AVEO library (`libveo.so.1`) cannot be used, or one of its
+    /// calls failed; the reason says what to check.
+    #[error("{what}: {reason}")]
+    Aveo {
+        /// The library or the call: `veo_proc_create(0)`.
+        what: String,
+        /// Why, and what to check.
+        reason: String,
+    },
+    /// The loaded AVEO library predates a function this needs.
+    #[error("{function} is not supported by the AVEO library {library} (API {api}): it is part of AVEO API {since} and later; install a newer AVEO")]
+    Unsupported {
+        /// The C function.
+        function: &'static str,
+        /// The first AVEO API version that has it.
+        since: u32,
+        /// The path of the library loaded.
+        library: String,
+        /// The library's `veo_api_version()`.
+        api: u32,
+    },
     /// An operating system call failed.
     #[error("{context}: {source}")]
     Io {

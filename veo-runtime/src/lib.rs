@@ -22,6 +22,7 @@
 //! `veo-build`; see the crate README.
 
 pub mod args;
+pub mod aveo;
 mod binary;
 mod channel;
 mod context;

@@ -1,0 +1,226 @@
+//! The AVEO backend's lower layers (`veo_runtime::aveo::{sys, result}`)
+//! against stand-in vendor libraries built from
+//! `tests/fixtures/libveo_stand_in.c` with the host C compiler: the API
+//! version check (8, the original VEO, refused), functions of later API
+//! versions missing (`Error::Unsupported` naming the function and the
+//! version), `veo_proc_create` returning NULL (the huge-pages hint), and
+//! the return codes of the calls.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::ptr::NonNull;
+use veo_runtime::aveo::result;
+use veo_runtime::aveo::sys::{self, LibVeo};
+use veo_runtime::Error;
+
+/// Builds the stand-in with `defines` into `lib<name>.so`.
+fn stand_in(name: &str, defines: &[&str]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aveo_sys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("lib{name}.so"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/libveo_stand_in.c");
+    let status = Command::new(std::env::var_os("CC").unwrap_or_else(|| "cc".into()))
+        .args(["-shared", "-fpic", "-o"])
+        .arg(&out)
+        .args(defines)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cannot build the stand-in {name}");
+    out
+}
+
+fn open_err(path: &Path) -> String {
+    match LibVeo::open(Some(path)) {
+        Err(e @ Error::Aveo { .. }) => e.to_string(),
+        Err(e) => panic!("expected Error::Aveo, got {e:?}"),
+        Ok(l) => panic!("{l:?} was accepted"),
+    }
+}
+
+#[test]
+fn api_8_is_refused_as_the_original_veo() {
+    let lib = stand_in("veo_api8", &["-DAPI=8"]);
+    let e = open_err(&lib);
+    assert!(
+        e.contains("API version 8")
+            && e.contains("original VEO")
+            && e.contains("API 9 or later")
+            && e.contains("libveo_api8.so"),
+        "{e}"
+    );
+    // The first AVEO API is accepted.
+    let lib = stand_in("veo_api9", &["-DAPI=9"]);
+    assert_eq!(LibVeo::open(Some(&lib)).unwrap().api_version(), 9);
+}
+
+#[test]
+fn a_later_function_missing_is_unsupported_naming_it_and_its_api() {
+    let path = stand_in("veo_api13", &["-DAPI=13"]);
+    let lib = LibVeo::open(Some(&path)).unwrap();
+    assert_eq!(lib.api_version(), 13);
+    assert_eq!(lib.version(), "stand-in");
+    assert_eq!(lib.path(), path);
+    let e = lib.veo_alloc_mem_async().unwrap_err();
+    match &e {
+        Error::Unsupported {
+            function,
+            since,
+            api,
+            library,
+        } => {
+            assert_eq!(*function, "veo_alloc_mem_async");
+            assert_eq!((*since, *api), (14, 13));
+            assert_eq!(library, &path.display().to_string());
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    let text = e.to_string();
+    assert!(
+        text.contains("veo_alloc_mem_async")
+            && text.contains("AVEO API 14")
+            && text.contains("(API 13)"),
+        "{text}"
+    );
+    let missing = lib.missing();
+    assert!(
+        missing.contains(&("veo_alloc_mem_async", 14)),
+        "{missing:?}"
+    );
+    assert!(missing.contains(&("veo_context_open", 9)), "{missing:?}");
+    assert!(!missing.iter().any(|(f, _)| *f == "veo_proc_create"));
+
+    // API 14 has it, and the pointer is the library's function.
+    let lib = LibVeo::open(Some(&stand_in("veo_api14", &["-DAPI=14"]))).unwrap();
+    let f = lib.veo_alloc_mem_async().unwrap();
+    // SAFETY: the stand-in ignores the context and returns the size.
+    assert_eq!(unsafe { f(std::ptr::null_mut(), 4096) }, 4096);
+}
+
+#[test]
+fn a_null_proc_gives_the_huge_pages_hint() {
+    let lib = LibVeo::open(Some(&stand_in("veo_nullproc", &["-DNULL_PROC"]))).unwrap();
+    let e = result::proc_create(&lib, 1).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::Aveo { .. }), "{e:?}");
+    assert!(
+        text.starts_with("veo_proc_create(1): ")
+            && text.contains("vm.nr_hugepages")
+            && text.contains("another job")
+            && text.contains("VE node 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn return_codes_become_errors() {
+    let path = stand_in("veo_api16", &[]);
+    let lib = LibVeo::open(Some(&path)).unwrap();
+    assert_eq!(lib.api_version(), 16);
+    let proc = result::proc_create(&lib, 0).unwrap();
+
+    // SAFETY: `proc` is the stand-in's live handle.
+    let addr = unsafe { result::alloc_mem(&lib, proc, 64) }.unwrap();
+    assert_eq!(addr, 0x6000_0000_0000 + 64);
+    // SAFETY: as above.
+    let e = unsafe { result::alloc_mem(&lib, proc, 2 << 20) }.unwrap_err();
+    assert!(
+        matches!(e, Error::OutOfMemory { size } if size == 2 << 20),
+        "{e:?}"
+    );
+
+    // A host library given to a VE is named as such.
+    // SAFETY: as above.
+    let e = unsafe { result::load_library(&lib, proc, path.to_str().unwrap()) }.unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::LibraryNotFound { .. }), "{e:?}");
+    assert!(
+        text.contains("built for x86_64") || text.contains("built for aarch64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not for the VE") && text.contains("NCC"),
+        "{text}"
+    );
+    // SAFETY: as above.
+    let e = unsafe { result::load_library(&lib, proc, "/nonexistent/libk.so") }.unwrap_err();
+    assert!(e.to_string().contains("no such file"), "{e}");
+
+    let destroy = lib.veo_proc_destroy().unwrap();
+    // SAFETY: the stand-in's handle, destroyed once.
+    result::check("veo_proc_destroy", unsafe { destroy(proc.as_ptr()) }).unwrap();
+    // SAFETY: the stand-in only compares the pointer.
+    let rc = unsafe { destroy(NonNull::dangling().as_ptr()) };
+    let e = result::check("veo_proc_destroy", rc).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "veo_proc_destroy: failed with -1 (libveo's message, if any, is on standard output)"
+    );
+}
+
+#[test]
+fn request_ids_and_command_states() {
+    assert_eq!(result::request_id("veo_call_async", 7).unwrap(), 7);
+    let e = result::request_id("veo_call_async", sys::VEO_REQUEST_ID_INVALID).unwrap_err();
+    assert!(e.to_string().contains("VEO_REQUEST_ID_INVALID"), "{e}");
+
+    let w = "veo_call_wait_result";
+    assert_eq!(
+        result::command(w, sys::VEO_COMMAND_OK, 42).unwrap(),
+        Some(42)
+    );
+    assert_eq!(
+        result::command(w, sys::VEO_COMMAND_UNFINISHED, 0).unwrap(),
+        None
+    );
+    match result::command(w, sys::VEO_COMMAND_EXCEPTION, 11) {
+        Err(Error::KernelException {
+            signal,
+            signal_name,
+            ..
+        }) => assert_eq!((signal, signal_name), (11, "SIGSEGV")),
+        other => panic!("{other:?}"),
+    }
+    let e = result::command(w, sys::VEO_COMMAND_ERROR, 0).unwrap_err();
+    assert!(e.to_string().contains("VEO_COMMAND_ERROR"), "{e}");
+    let e = result::command(w, -1, 0).unwrap_err();
+    assert!(e.to_string().contains("internal error"), "{e}");
+
+    assert_eq!(
+        result::symbol_address("f", "libk.so", 0x1000).unwrap(),
+        0x1000
+    );
+    assert!(matches!(
+        result::symbol_address("f", "libk.so", 0),
+        Err(Error::SymbolNotFound { .. })
+    ));
+    assert!(matches!(
+        result::library_handle(&"x".repeat(300), 0),
+        Err(Error::LibraryNotFound { message, .. }) if message.contains("255 bytes")
+    ));
+}
+
+#[test]
+fn the_library_comes_from_the_path_then_veo_libveo_then_the_default() {
+    // The only test of this binary that touches VEO_LIBVEO.
+    let path = stand_in("veo_env", &["-DAPI=15"]);
+    std::env::set_var(sys::LIBVEO_ENV, &path);
+    let lib = LibVeo::open(None);
+    std::env::remove_var(sys::LIBVEO_ENV);
+    assert_eq!(lib.unwrap().api_version(), 15);
+
+    if !Path::new(sys::DEFAULT_LIBVEO).exists() {
+        let e = LibVeo::open(None).unwrap_err().to_string();
+        assert!(
+            e.contains(sys::DEFAULT_LIBVEO)
+                && e.contains("install AVEO")
+                && e.contains("VEO_LIBVEO"),
+            "{e}"
+        );
+    }
+
+    // A library that is not VEO at all.
+    let other = stand_in("not_veo", &["-Dveo_api_version=something_else"]);
+    let e = open_err(&other);
+    assert!(e.contains("not a VEO library"), "{e}");
+}
