@@ -121,4 +121,9 @@ fn a_ve_helper_program_is_refused_by_name() {
     std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (_, reason) = start_error(|| Proc::builder().helper(&junk).build());
     assert!(reason.contains("is not an ELF file"), "{reason}");
+
+    // A 32-bit program.
+    let old32 = elf_file("helper32", 1, ET_EXEC, 3);
+    let (_, reason) = start_error(|| Proc::builder().helper(&old32).build());
+    assert!(reason.contains("32-bit little-endian ELF file"), "{reason}");
 }

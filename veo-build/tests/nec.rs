@@ -400,3 +400,60 @@ fn static_mode_links_a_ve_helper_with_mk_veorun_static() {
         "{text}"
     );
 }
+
+#[test]
+fn mk_veorun_static_is_found_beside_a_compiler_named_in_path() {
+    let env = Env::new("nec-path");
+    env.set("VEO_NEC_ROOT", env.dir.join("no-nec"));
+    env.set("NCC", "ncc");
+    let old = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![stand_ins().join("bin")];
+    dirs.extend(std::env::split_paths(&old));
+    env.set("PATH", std::env::join_paths(dirs).unwrap());
+    let r = Build::new()
+        .out_dir(env.dir.join("out"))
+        .c_source("avg", AVERAGE)
+        .static_link(true)
+        .try_compile("kernels");
+    env.set("PATH", &old);
+    let a = r.unwrap();
+    assert_eq!(
+        env.commands()[1],
+        "mk_veorun_static -o $D/out/veorun_kernels $D/out/veo-build/kernels/obj/avg-H.o"
+    );
+    assert!(a
+        .cargo_directives()
+        .contains(&"rerun-if-env-changed=PATH".to_string()));
+}
+
+#[test]
+fn the_emulated_ve_gets_no_ve_flags() {
+    let env = Env::new("nec-emulated");
+    env.card(0, "ve3");
+    env.set("VEO_BUILD_TARGET", "emulated");
+    env.set("OPT_LEVEL", "0");
+    env.set("CC", stand_ins().join("bin/ncc"));
+    let a = Build::new()
+        .out_dir(env.dir.join("out"))
+        .c_source("avg", AVERAGE)
+        .veo_hmem(true)
+        .try_compile("emu")
+        .unwrap();
+    assert_eq!(a.target(), Target::Emulated);
+    // The stand-in ncc serves as the host CC here: no floor, no
+    // architecture, no AVEO library.
+    assert_eq!(
+        env.commands(),
+        [
+            "ncc -O0 -fpic -MMD -MF $D/out/veo-build/emu/obj/avg-H.d -c $D/out/veo-build/emu/src/avg.c -o $D/out/veo-build/emu/obj/avg-H.o",
+            "ncc -shared -fpic -pthread -o $D/out/$TMP $D/out/veo-build/emu/obj/avg-H.o",
+        ]
+    );
+    let d = a.cargo_directives();
+    assert!(
+        d.iter()
+            .any(|w| w.starts_with("warning=") && w.contains("libveohmem")),
+        "{d:#?}"
+    );
+    assert!(!d.contains(&"rerun-if-env-changed=VEO_VE_SYSFS".to_string()));
+}

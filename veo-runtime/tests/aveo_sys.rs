@@ -224,3 +224,34 @@ fn the_library_comes_from_the_path_then_veo_libveo_then_the_default() {
     let e = open_err(&other);
     assert!(e.contains("not a VEO library"), "{e}");
 }
+
+#[test]
+fn a_static_helper_must_be_a_ve_program() {
+    let lib = LibVeo::open(Some(&stand_in("veo_static", &[]))).unwrap();
+    // This test program is a host program: refused by name, before libveo.
+    let exe = std::env::current_exe().unwrap();
+    let e = result::proc_create_static(&lib, 0, &exe).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::Aveo { .. }), "{e:?}");
+    assert!(
+        text.contains("is a helper program built for") && text.contains("not for the VE"),
+        "{text}"
+    );
+
+    // A VE program (a fabricated ELF header, machine 251) goes through.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aveo_sys");
+    let veorun = dir.join("veorun_static");
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2;
+    h[5] = 1;
+    h[16..18].copy_from_slice(&2u16.to_le_bytes());
+    h[18..20].copy_from_slice(&251u16.to_le_bytes());
+    std::fs::write(&veorun, h).unwrap();
+    result::proc_create_static(&lib, 0, &veorun).unwrap();
+
+    // NULL from libveo: the same hint as veo_proc_create.
+    let null = LibVeo::open(Some(&stand_in("veo_static_null", &["-DNULL_PROC"]))).unwrap();
+    let e = result::proc_create_static(&null, 2, &veorun).unwrap_err();
+    assert!(e.to_string().contains("vm.nr_hugepages"), "{e}");
+}
