@@ -255,3 +255,141 @@ fn a_static_helper_must_be_a_ve_program() {
     let e = result::proc_create_static(&null, 2, &veorun).unwrap_err();
     assert!(e.to_string().contains("vm.nr_hugepages"), "{e}");
 }
+
+/// One record of the stand-in's last argument list.
+#[derive(Debug, PartialEq)]
+struct Rec {
+    kind: char,
+    argnum: i32,
+    bits: u64,
+    intent: i32,
+    len: usize,
+}
+
+#[test]
+fn args_become_veo_args_with_stack_buffers_the_runtime_owns() {
+    use veo_runtime::aveo::args::marshal;
+    use veo_runtime::{Args, VePtr};
+
+    let path = stand_in("veo_args", &[]);
+    let lib = LibVeo::open(Some(&path)).unwrap();
+    // The stand-in's test hooks, read through a second handle on the same
+    // library (the same globals).
+    // SAFETY: the stand-in was just built from the fixture; its hooks have
+    // the C types written here.
+    let hooks = unsafe { libloading::Library::new(&path) }.unwrap();
+    type RecordFn =
+        unsafe extern "C" fn(i32, *mut u8, *mut i32, *mut u64, *mut i32, *mut usize) -> i32;
+    // SAFETY: as above.
+    let (count, record, write_back, freed) = unsafe {
+        (
+            *hooks
+                .get::<unsafe extern "C" fn() -> i32>(b"stand_in_count")
+                .unwrap(),
+            *hooks.get::<RecordFn>(b"stand_in_record").unwrap(),
+            *hooks
+                .get::<unsafe extern "C" fn(i32, u8)>(b"stand_in_write_back")
+                .unwrap(),
+            *hooks
+                .get::<unsafe extern "C" fn() -> i32>(b"stand_in_freed")
+                .unwrap(),
+        )
+    };
+    let records = || -> Vec<Rec> {
+        // SAFETY: the hooks read the stand-in's globals into these.
+        (0..unsafe { count() })
+            .map(|i| {
+                let (mut kind, mut argnum, mut bits, mut intent, mut len) = (0u8, 0, 0, 0, 0);
+                let rc =
+                    unsafe { record(i, &mut kind, &mut argnum, &mut bits, &mut intent, &mut len) };
+                assert_eq!(rc, 0);
+                Rec {
+                    kind: kind as char,
+                    argnum,
+                    bits,
+                    intent,
+                    len,
+                }
+            })
+            .collect()
+    };
+
+    let input = [7u8, 8, 9];
+    let mut inout = [1u8, 2];
+    let mut out = [0u8; 4];
+    let mut args = Args::new();
+    args.i8(-2)
+        .u16(65535)
+        .i32(-5)
+        .u64(u64::MAX)
+        .f32(1.5)
+        .f64(-0.25)
+        .ptr(VePtr::<f64>::new(0x6000_0000_1000))
+        .stack_in(&input)
+        .stack_inout(&mut inout)
+        .stack_out(&mut out);
+    let (veo, stack) = marshal(&lib, &args, 1 << 20).unwrap();
+    assert_eq!(stack.len(), 3);
+    // SAFETY: reads a counter.
+    let before = unsafe { freed() };
+    drop(veo);
+    // SAFETY: reads a counter.
+    assert_eq!(
+        unsafe { freed() },
+        before + 1,
+        "the veo_args is freed on drop"
+    );
+
+    let s = |argnum, bits, intent, len| Rec {
+        kind: 's',
+        argnum,
+        bits,
+        intent,
+        len,
+    };
+    let r = |kind, argnum, bits| Rec {
+        kind,
+        argnum,
+        bits,
+        intent: 0,
+        len: 0,
+    };
+    assert_eq!(
+        records(),
+        [
+            r('b', 0, (-2i64) as u64),
+            r('H', 1, 65535),
+            r('i', 2, (-5i64) as u64),
+            r('L', 3, u64::MAX),
+            r('f', 4, u64::from(1.5f32.to_bits())),
+            r('d', 5, (-0.25f64).to_bits()),
+            r('L', 6, 0x6000_0000_1000),
+            // AVEO's intents: IN 0, INOUT 1, OUT 2; first byte of the data.
+            s(7, 7, 0, 3),
+            s(8, 1, 1, 2),
+            s(9, 0, 2, 4),
+        ]
+    );
+
+    // libveo delivers the result into its own buffers whenever it likes;
+    // the borrowed Rust buffers (still borrowed by `args`) are written only
+    // by the request's copy-out.
+    // SAFETY: writes into the buffers `stack` owns and keeps alive.
+    unsafe {
+        write_back(8, 0xAA);
+        write_back(9, 0xBB);
+    }
+    stack.copy_out(&mut args);
+    drop(args);
+    assert_eq!(inout, [0xAA; 2]);
+    assert_eq!(out, [0xBB; 4]);
+    assert_eq!(input, [7, 8, 9], "IN data is never written back");
+
+    // The limits are checked before libveo is asked for anything.
+    let mut big = Args::new();
+    big.stack_in(&[0u8; 64]);
+    match marshal(&lib, &big, 32) {
+        Err(Error::StackTooLarge { size: 64, max: 32 }) => {}
+        other => panic!("expected StackTooLarge, got {other:?}"),
+    };
+}
