@@ -40,6 +40,11 @@ fn elf_file(name: &str, class: u8, e_type: u16, machine: u16) -> PathBuf {
 }
 
 const ET_EXEC: u16 = 2;
+
+/// `e_machine` of this host.
+fn host_machine() -> u16 {
+    veo_urpc::elf::EM_HOST
+}
 const ET_DYN: u16 = 3;
 const EM_VE: u16 = 251;
 
@@ -121,6 +126,26 @@ fn a_ve_helper_program_is_refused_by_name() {
     std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o755)).unwrap();
     let (_, reason) = start_error(|| Proc::builder().helper(&junk).build());
     assert!(reason.contains("is not an ELF file"), "{reason}");
+
+    // A host program whose dynamic loader is missing: exec would say
+    // "No such file or directory" about a file that exists.
+    let mut h = std::fs::read(elf_file("helper-musl", 2, ET_EXEC, host_machine())).unwrap();
+    h[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+    h[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+    h[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+    h[64..68].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
+    h[72..80].copy_from_slice(&256u64.to_le_bytes()); // p_offset
+    let interp = b"/nonexistent/ld-musl-veo.so.1\0";
+    h[96..104].copy_from_slice(&(interp.len() as u64).to_le_bytes()); // p_filesz
+    h[256..256 + interp.len()].copy_from_slice(interp);
+    let musl = dir().join("helper-musl");
+    std::fs::write(&musl, h).unwrap();
+    let (_, reason) = start_error(|| Proc::builder().helper(&musl).build());
+    assert!(
+        reason.contains("program interpreter /nonexistent/ld-musl-veo.so.1"),
+        "{reason}"
+    );
+    assert!(!reason.contains("No such file or directory"), "{reason}");
 
     // A 32-bit program.
     let old32 = elf_file("helper32", 1, ET_EXEC, 3);

@@ -3,7 +3,6 @@
 use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use veo_urpc::elf::{self, Binary, Side};
 
 /// The handle of the static library: kernels linked into the helper program.
 pub(crate) const STATIC_HANDLE: u64 = 0;
@@ -26,15 +25,18 @@ impl Libraries {
         if path.contains(&0) {
             return Err("the path contains a NUL byte".into());
         }
+        // glibc answers "No such file or directory" for a library of another
+        // machine (a VE library): refuse it first, saying what it is.
+        use veo_urpc::elf;
+        let file = std::path::Path::new(std::ffi::OsStr::from_encoded_bytes_checked(path));
+        if let Some(why) = elf::mismatch(file, elf::Binary::Library, elf::Side::Emulated) {
+            return Err(why);
+        }
         let path = std::ffi::OsStr::from_encoded_bytes_checked(path);
         // SAFETY: running a library's initialisers is what loading a kernel
         // library means; the VH asked for exactly this file.
-        let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
-            // A VE library, or one of another machine, makes the loader say
-            // "No such file or directory": say what the file really is.
-            elf::mismatch(std::path::Path::new(path), Binary::Library, Side::Emulated)
-                .unwrap_or_else(|| loader_message(&e))
-        })?;
+        let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
+            .map_err(|e| loader_message(&e))?;
         let mut inner = self.inner.lock().unwrap();
         inner.next += 1;
         let handle = inner.next;

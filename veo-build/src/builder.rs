@@ -59,6 +59,10 @@ pub struct Build {
     pub(crate) link_libs: Vec<String>,
     pub(crate) link_args: Vec<String>,
     pub(crate) openmp: bool,
+    /// Real VE only: see [`Build::ve_arch`], [`Build::veo_hmem`], [`Build::aveo_ve`].
+    pub(crate) ve_arch: Option<crate::ve::VeArch>,
+    pub(crate) veo_hmem: bool,
+    pub(crate) aveo_ve: bool,
     opt_level: Option<String>,
     debug: Option<bool>,
     out_dir: Option<PathBuf>,
@@ -66,10 +70,6 @@ pub struct Build {
     target: Option<Target>,
     cargo_metadata: Option<bool>,
     bindings: Vec<PathBuf>,
-    /// Real VE only: see [`Build::ve_arch`], [`Build::veo_hmem`], [`Build::aveo_ve`].
-    pub(crate) ve_arch: Option<crate::ve::VeArch>,
-    pub(crate) veo_hmem: bool,
-    pub(crate) aveo_ve: bool,
 }
 
 /// The library a [`Build`] produced.

@@ -1,7 +1,9 @@
 //! Helper programs built for another machine are refused by name, before
 //! they are started: a VE program (AVEO's `aveorun`, a `mk_veorun_static`
 //! helper) given to the emulated VE would otherwise fail with "Exec format
-//! error", or start under a VE host's binfmt handler and never answer.
+//! error", or start under a VE host's binfmt handler and never answer; a
+//! host program whose dynamic loader is missing would fail with "No such
+//! file or directory".
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -17,18 +19,4 @@ pub(crate) fn check_helper(path: &Path) -> Result<()> {
             reason,
         }),
     }
-}
-
-/// The reason a helper did not start: the system's words, and, when it says
-/// "No such file or directory" about a file that exists, that it exists.
-pub(crate) fn start_failure(path: &Path, e: &std::io::Error) -> String {
-    if let Some(reason) = elf::mismatch(path, Binary::Helper, Side::Emulated) {
-        return reason;
-    }
-    if e.kind() == std::io::ErrorKind::NotFound && path.is_file() {
-        return format!(
-            "{e}: the file exists, but the program interpreter (dynamic loader) it names is missing on this host"
-        );
-    }
-    e.to_string()
 }

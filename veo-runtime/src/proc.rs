@@ -145,7 +145,7 @@ impl ProcBuilder {
         );
         let child = spawn(&helper, &seg, token, node, omp).map_err(|e| Error::HelperStart {
             helper: helper_name.clone(),
-            reason: crate::binary::start_failure(&helper, &e),
+            reason: e.to_string(),
         })?;
         let pid = child.id();
         let life = Arc::new(Life::new(pid, seg.clone()));

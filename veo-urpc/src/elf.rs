@@ -126,10 +126,67 @@ pub enum Side {
 
 /// Why the file at `path` cannot be a `binary` for `side`, in words with the
 /// fix; `None` when it can, or when it cannot be read (the caller's own
-/// error then stands).
+/// error then stands). A name without a `/` is searched by the loader (the
+/// library path, `PATH`), not read here.
+///
+/// A host program whose program interpreter (`PT_INTERP`, the dynamic
+/// loader it names) is missing is named too: `exec` would answer "No such
+/// file or directory" about a file that exists.
 pub fn mismatch(path: &Path, binary: Binary, side: Side) -> Option<String> {
+    if !path.as_os_str().as_encoded_bytes().contains(&b'/') {
+        return None;
+    }
     let kind = Kind::of_file(path).ok()?;
-    mismatch_of(kind, &path.display().to_string(), binary, side)
+    let shown = path.display().to_string();
+    if let Some(m) = mismatch_of(kind, &shown, binary, side) {
+        return Some(m);
+    }
+    if (binary, side) == (Binary::Helper, Side::Emulated) {
+        if let Some(interp) = interpreter(path) {
+            if !interp.exists() {
+                return Some(format!(
+                    "{shown} names the program interpreter {} (its dynamic loader), which this host lacks; \
+                     build the helper on or for this system",
+                    interp.display()
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The `PT_INTERP` of an ELF64 little-endian file, if it has one.
+fn interpreter(path: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::FileExt;
+    const PT_INTERP: u32 = 3;
+    let f = std::fs::File::open(path).ok()?;
+    let mut h = [0u8; 64];
+    f.read_exact_at(&mut h, 0).ok()?;
+    let phoff = u64::from_le_bytes(h[0x20..0x28].try_into().ok()?);
+    let phentsize = u64::from(u16::from_le_bytes([h[0x36], h[0x37]]));
+    let phnum = u16::from_le_bytes([h[0x38], h[0x39]]);
+    if phentsize < 56 {
+        return None;
+    }
+    for i in 0..u64::from(phnum) {
+        let mut ph = [0u8; 56];
+        f.read_exact_at(&mut ph, phoff.checked_add(i.checked_mul(phentsize)?)?)
+            .ok()?;
+        if u32::from_le_bytes(ph[0..4].try_into().ok()?) != PT_INTERP {
+            continue;
+        }
+        let offset = u64::from_le_bytes(ph[8..16].try_into().ok()?);
+        let size = usize::try_from(u64::from_le_bytes(ph[32..40].try_into().ok()?)).ok()?;
+        if size == 0 || size > 4096 {
+            return None;
+        }
+        let mut name = vec![0u8; size];
+        f.read_exact_at(&mut name, offset).ok()?;
+        let end = name.iter().position(|&b| b == 0).unwrap_or(size);
+        return Some(std::ffi::OsStr::from_bytes(&name[..end]).into());
+    }
+    None
 }
 
 /// [`mismatch`] for a file whose header has been read already.
@@ -219,6 +276,41 @@ mod tests {
         assert_eq!(mismatch(&exe, Binary::Helper, Side::Emulated), None);
         let e = mismatch(&exe, Binary::Library, Side::Ve).unwrap();
         assert!(e.contains("not for the VE") && e.contains("NCC"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_program_interpreter_is_named() {
+        // A host program: one PT_INTERP program header at 64, its string
+        // at 120.
+        let mut h = header(EM_HOST);
+        h[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        h[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        h[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        h[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        let mut ph = vec![0u8; 56];
+        ph[0..4].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
+        ph[8..16].copy_from_slice(&120u64.to_le_bytes()); // p_offset
+        let interp = b"/nonexistent/ld-veo-test.so.1\0";
+        ph[32..40].copy_from_slice(&(interp.len() as u64).to_le_bytes()); // p_filesz
+        h.extend_from_slice(&ph);
+        h.extend_from_slice(interp);
+        let dir = std::env::temp_dir().join(format!("veo-urpc-elf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("helper");
+        std::fs::write(&p, &h).unwrap();
+        let e = mismatch(&p, Binary::Helper, Side::Emulated).unwrap();
+        assert!(
+            e.contains("program interpreter /nonexistent/ld-veo-test.so.1"),
+            "{e}"
+        );
+        // As a library the interpreter does not matter; a bare name is not
+        // read from the working directory.
+        assert_eq!(mismatch(&p, Binary::Library, Side::Emulated), None);
+        assert_eq!(
+            mismatch(Path::new("helper"), Binary::Helper, Side::Emulated),
+            None
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

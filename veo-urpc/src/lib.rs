@@ -8,12 +8,14 @@
 //! sleeper is there. The message formats are in [`proto`]; decoding them
 //! never trusts the other side.
 
-pub mod elf;
 pub mod heap;
 pub mod proto;
 pub mod ring;
 pub mod segment;
 pub mod wait;
+
+// Not the transport: what both of its sides check about binaries.
+pub mod elf;
 
 pub use heap::Heap;
 pub use proto::ProtoError;
