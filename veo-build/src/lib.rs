@@ -55,7 +55,8 @@
 //!   and [`Build::aveo_ve`] (`-laveoVE`), with `-I<root>/include` on the
 //!   compiles and `-L<root>/lib -Wl,-rpath,<root>/lib` on the link, where
 //!   `<root>` is `$VEO_NEC_ROOT`, else `/opt/nec/ve3` for a VE3 and
-//!   `/opt/nec/ve` otherwise. The emulated VE links neither;
+//!   `/opt/nec/ve` otherwise. On the emulated VE nothing is added: the
+//!   helper provides both to every kernel (`docs/VE-SIDE.md`);
 //! - static mode links the objects into a VE helper program with
 //!   `mk_veorun_static -o $OUT_DIR/veorun_<name> OBJECTS [-fopenmp]
 //!   [-lLIB...]`, the tool found beside the compiler (`$NCC`'s directory,

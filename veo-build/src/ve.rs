@@ -109,9 +109,9 @@ impl VeFlags {
         let wants_aveo = build.veo_hmem || build.aveo_ve;
         if chain.target != Target::Ve {
             if wants_aveo {
-                ctx.warning(
-                    "veo-build: libveohmem/libaveoVE are VE libraries; the emulated VE links neither",
-                );
+                // The helper loads its own libaveoVE and libveohmem before
+                // any kernel library (docs/VE-SIDE.md): no flag is needed.
+                ctx.log("veo-build: on the emulated VE the helper provides libaveoVE and libveohmem; nothing to link");
             }
             return Ok(flags);
         }

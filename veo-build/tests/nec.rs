@@ -451,9 +451,9 @@ fn the_emulated_ve_gets_no_ve_flags() {
     );
     let d = a.cargo_directives();
     assert!(
-        d.iter()
+        !d.iter()
             .any(|w| w.starts_with("warning=") && w.contains("libveohmem")),
-        "{d:#?}"
+        "the helper provides the AVEO libraries: nothing to warn about: {d:#?}"
     );
     assert!(!d.contains(&"rerun-if-env-changed=VEO_VE_SYSFS".to_string()));
 }
