@@ -322,9 +322,13 @@ impl Build {
 
         let units = self.collect_sources(&mut ctx, name, &work)?;
         let langs: BTreeSet<Language> = units.iter().map(|u| u.lang).collect();
-        let mut chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
+        let chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
         ctx.warning(&chain.describe(name));
-        chain.ve = crate::ve::VeFlags::new(&mut ctx, &chain, self)?;
+        if self.static_link && chain.target == Target::Ve {
+            crate::ve::static_linker(&mut ctx, &chain)?; // before compiling anything
+        }
+        let ve = crate::ve::VeFlags::new(&mut ctx, &chain, self)?;
+        let chain = chain.with_ve(ve);
         let ve_static = self.static_link && chain.target == Target::Ve;
 
         let opts = self.compile_options(&mut ctx, &chain, &work)?;

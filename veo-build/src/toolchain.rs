@@ -121,6 +121,11 @@ impl Toolchain {
         })
     }
 
+    /// The same compilers, with what a real VE adds to their flags.
+    pub(crate) fn with_ve(self, ve: crate::ve::VeFlags) -> Toolchain {
+        Toolchain { ve, ..self }
+    }
+
     /// The compiler of `lang`; selected for every language of the library.
     pub(crate) fn compiler(&self, lang: Language) -> &Tool {
         &self.compilers[&lang]

@@ -221,7 +221,7 @@ pub(crate) fn link_veorun(
     out_dir: &Path,
     objects: &[PathBuf],
 ) -> Result<PathBuf> {
-    let tool = mk_veorun_static(ctx, chain)?;
+    let tool = static_linker(ctx, chain)?;
     let path = out_dir.join(format!("veorun_{name}"));
     let mut cmd: Cmd = tool.cmd();
     cmd.arg("-o").arg(&path).args(objects);
@@ -242,7 +242,7 @@ pub(crate) fn link_veorun(
 
 /// `mk_veorun_static` beside one of the library's compilers (C first), else
 /// in `$VEO_NEC_ROOT/bin`.
-fn mk_veorun_static(ctx: &mut Context, chain: &Toolchain) -> Result<Tool> {
+pub(crate) fn static_linker(ctx: &mut Context, chain: &Toolchain) -> Result<Tool> {
     const NAME: &str = "mk_veorun_static";
     for lang in [Language::C, Language::Cxx, Language::Fortran] {
         let Some(compiler) = chain.compilers.get(&lang) else {
