@@ -385,8 +385,10 @@ fn static_mode_links_a_ve_helper_with_mk_veorun_static() {
         "mk_veorun_static -o $D/out/veorun_kernels $D/out/veo-build/kernels/obj/avg-H.o"
     );
 
-    // Neither: the error names the tool and what to do.
+    // Neither: the error names the tool and what to do, before anything
+    // is compiled.
     env.set("VEO_NEC_ROOT", env.dir.join("no-nec"));
+    std::fs::remove_file(&env.log).unwrap();
     let e = Build::new()
         .out_dir(env.dir.join("out"))
         .c_source("avg", AVERAGE)
@@ -399,6 +401,7 @@ fn static_mode_links_a_ve_helper_with_mk_veorun_static() {
         text.contains("no-nec/bin/mk_veorun_static") && text.contains("install AVEO"),
         "{text}"
     );
+    assert!(env.commands().is_empty(), "{:?}", env.commands());
 }
 
 #[test]
