@@ -145,6 +145,10 @@ fn return_codes_become_errors() {
     // SAFETY: as above.
     let e = unsafe { result::load_library(&lib, proc, "/nonexistent/libk.so") }.unwrap_err();
     assert!(e.to_string().contains("no such file"), "{e}");
+    // A bare name is the VE loader's to search: no guess about this host.
+    // SAFETY: as above.
+    let e = unsafe { result::load_library(&lib, proc, "libk_nowhere.so") }.unwrap_err();
+    assert!(e.to_string().contains("veo_load_library returned 0"), "{e}");
 
     let destroy = lib.veo_proc_destroy().unwrap();
     // SAFETY: the stand-in's handle, destroyed once.

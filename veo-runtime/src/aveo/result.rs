@@ -152,7 +152,8 @@ pub fn library_handle(path: &str, handle: u64) -> Result<u64> {
         format!("the path is longer than libveo's limit of {VEO_SYMNAME_LEN_MAX} bytes")
     } else if let Some(m) = elf::mismatch(Path::new(path), Binary::Library, Side::Ve) {
         m
-    } else if !Path::new(path).exists() {
+    } else if path.contains('/') && !Path::new(path).exists() {
+        // (A bare name is searched on the VE's library path, not here.)
         "no such file".into()
     } else {
         "veo_load_library returned 0 (the VE loader's message, if any, is on standard output)"
