@@ -498,7 +498,7 @@ impl Worker {
                     return self.reply(reqid, Status::Invalid, 0, "stack data outside the image");
                 };
                 let frame: &mut [u8] = bytemuck_bytes(&mut self.frame);
-                frame[offset as usize..(offset + len) as usize].copy_from_slice(bytes);
+                veo_urpc::copy::copy(&mut frame[offset as usize..(offset + len) as usize], bytes);
                 let received = received + len;
                 if received >= call.image_len {
                     self.execute(reqid, call);

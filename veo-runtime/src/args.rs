@@ -204,7 +204,7 @@ impl<'a> Args<'a> {
         let offset = self.image.len().next_multiple_of(16);
         self.image.resize(offset, 0);
         match data {
-            Some(bytes) if intent != Intent::Out => self.image.extend_from_slice(bytes),
+            Some(bytes) if intent != Intent::Out => veo_urpc::copy::extend(&mut self.image, bytes),
             _ => self.image.resize(offset + len, 0),
         }
         let index = self.stack.len() as u64;

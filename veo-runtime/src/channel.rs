@@ -46,7 +46,7 @@ pub(crate) fn scatter(outs: &mut [&mut [u8]], mut offset: u64, mut bytes: &[u8])
             continue;
         }
         let n = ((len - offset) as usize).min(bytes.len());
-        out[offset as usize..offset as usize + n].copy_from_slice(&bytes[..n]);
+        veo_urpc::copy::copy(&mut out[offset as usize..offset as usize + n], &bytes[..n]);
         bytes = &bytes[n..];
         offset = 0;
         if bytes.is_empty() {
@@ -294,7 +294,7 @@ impl Submit<'_> {
             let off = base + (i * chunk) as u64;
             self.message(proto::KIND_DATA, reqid, 16 + piece.len(), |b| {
                 proto::encode_words(b, &[off, piece.len() as u64]);
-                b[16..16 + piece.len()].copy_from_slice(piece);
+                veo_urpc::copy::copy(&mut b[16..16 + piece.len()], piece);
             })?;
         }
         Ok(())
@@ -584,9 +584,9 @@ impl Rx {
                                 // The usual case, pieces in order: one copy
                                 // (no zero-filling first, which is slow in
                                 // unoptimised builds).
-                                buf.extend_from_slice(bytes);
+                                veo_urpc::copy::extend(buf, bytes);
                             } else if end <= buf.len() {
-                                buf[offset as usize..end].copy_from_slice(bytes);
+                                veo_urpc::copy::copy(&mut buf[offset as usize..end], bytes);
                             } else {
                                 // The helper sends each answer's bytes in
                                 // order; a gap (an offset up to 2^64) would

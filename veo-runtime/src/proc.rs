@@ -734,7 +734,7 @@ impl ProcShared {
             // SAFETY: `p..p + len` lies inside our mapping of the VE memory
             // file (checked by `Heap::alias`), which lives as long as
             // `self`; nothing in this process holds a reference into it.
-            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
+            unsafe { veo_urpc::copy::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
             return Ok(());
         }
         if self.pvm.load(Ordering::Relaxed) {
@@ -778,7 +778,7 @@ impl ProcShared {
         let len = dst.len() as u64;
         if let Some(p) = self.local_ve_memory(addr, dst.len()) {
             // SAFETY: as in `write_bytes`; `dst` is a distinct host buffer.
-            unsafe { std::ptr::copy_nonoverlapping(p, dst.as_mut_ptr(), dst.len()) };
+            unsafe { veo_urpc::copy::copy_nonoverlapping(p, dst.as_mut_ptr(), dst.len()) };
             return Ok(());
         }
         if self.pvm.load(Ordering::Relaxed) {
@@ -799,7 +799,7 @@ impl ProcShared {
                 done.data.len()
             )));
         }
-        dst.copy_from_slice(&done.data);
+        veo_urpc::copy::copy(dst, &done.data);
         Ok(())
     }
 

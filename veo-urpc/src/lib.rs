@@ -8,6 +8,7 @@
 //! sleeper is there. The message formats are in [`proto`]; decoding them
 //! never trusts the other side.
 
+pub mod copy;
 pub mod heap;
 pub mod proto;
 pub mod ring;
