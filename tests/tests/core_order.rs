@@ -302,3 +302,87 @@ fn dropping_a_context_does_not_wait_for_its_pending_vh_closure() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// Stops a process (`SIGSTOP`) until dropped (`SIGCONT`), even when the
+/// test fails in between.
+struct Stopped(i32);
+
+impl Stopped {
+    fn new(pid: u32) -> Stopped {
+        let pid = pid as i32;
+        // SAFETY: kill has no memory effects; the pid is our own helper.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`.
+        unsafe { libc::kill(self.0, libc::SIGCONT) };
+    }
+}
+
+#[test]
+fn transfers_on_an_idle_context_complete_without_the_helper() {
+    let ve = Ve::new();
+    let sum = ve.f("core_sum_words");
+    // An odd length: the copies are not whole vectors.
+    const N: usize = 5001;
+    let a = ve.proc.alloc::<u64>(N).unwrap();
+    let data: Vec<u64> = (0..N as u64).map(|i| i * 3 + 1).collect();
+    let mut back = vec![0u64; N];
+    // Every request before has finished: the VH makes the copy itself, in
+    // queue order, with the helper stopped.
+    let limit = std::time::Duration::from_secs(60);
+    {
+        let _stopped = Stopped::new(ve.proc.pid());
+        let mut w = ve.ctx.write_async(&a, &data).unwrap();
+        w.wait_timeout(limit).unwrap();
+        let mut r = ve.ctx.read_async(&mut back, &a).unwrap();
+        r.wait_timeout(limit).unwrap();
+    }
+    assert_eq!(back, data);
+    // A kernel queued after the write sees it.
+    let mut args = Args::new();
+    args.ptr(a.as_ptr()).u64(N as u64);
+    let total = ve.ctx.call::<u64>(&sum, args).unwrap().wait().unwrap();
+    assert_eq!(total, data.iter().sum::<u64>());
+}
+
+#[test]
+fn a_read_on_an_idle_context_sees_the_memory_of_its_place_in_the_queue() {
+    let ve = Ve::new();
+    let fill = ve.f("core_slow_fill");
+    const N: usize = 3000;
+    let a = ve.proc.alloc::<u64>(N).unwrap();
+    let old: Vec<u64> = (0..N as u64).map(|i| 7 * i).collect();
+    ve.ctx.write_async(&a, &old).unwrap().wait().unwrap();
+    let mut seen = vec![0u64; N];
+    let read = ve.ctx.read_async(&mut seen, &a).unwrap();
+    // Queued after the read, finished before the read is waited for.
+    slow_fill(&ve, &fill, a.as_ptr(), N, 100).wait().unwrap();
+    read.wait().unwrap();
+    assert_eq!(seen, old, "the read saw a call queued after it");
+    // The call did run: a read now sees it.
+    let mut now = vec![0u64; N];
+    ve.ctx.read_async(&mut now, &a).unwrap().wait().unwrap();
+    assert_eq!(now, (0..N as u64).map(|i| 100 + i).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_write_behind_a_running_call_still_waits_for_it() {
+    let ve = Ve::new();
+    let fill = ve.f("core_slow_fill");
+    const N: usize = 3000;
+    let a = ve.proc.alloc::<u64>(N).unwrap();
+    let newer: Vec<u64> = (0..N as u64).map(|i| 3 * i + 2).collect();
+    // The context is busy: the write must not overtake the fill.
+    let r1 = slow_fill(&ve, &fill, a.as_ptr(), N, 500);
+    let r2 = ve.ctx.write_async(&a, &newer).unwrap();
+    r2.wait().unwrap();
+    r1.wait().unwrap();
+    let mut back = vec![0u64; N];
+    ve.proc.read(&mut back, &a).unwrap();
+    assert_eq!(back, newer, "the write overtook the call queued before it");
+}

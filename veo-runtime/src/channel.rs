@@ -76,6 +76,10 @@ struct Rx {
     /// Answer bytes drained for a request by another thread than its
     /// waiter: where they start in the answer, and the bytes.
     partial: HashMap<u64, (u64, Vec<u8>)>,
+    /// The highest request id known finished: answered by the helper (which
+    /// serves the channel in queue order, so every request before it has
+    /// finished too) or completed on the VH.
+    finished: u64,
 }
 
 /// Where a request stands, VH side.
@@ -300,6 +304,32 @@ impl Submit<'_> {
         Ok(())
     }
 
+    /// Whether every request submitted so far has finished (drained or
+    /// not yet taken): a transfer submitted now may then be done at once
+    /// by this thread, in queue order.
+    pub(crate) fn idle(&self) -> bool {
+        let mut rx = self.ch.lock_rx();
+        if rx.finished < self.tx.next_reqid {
+            // Answers may wait in the ring.
+            rx.drain(&self.ch.life, &self.ch.published);
+        }
+        rx.finished >= self.tx.next_reqid
+    }
+
+    /// Starts a request that this thread has already carried out, with
+    /// its result `done`, and returns its id. Only right after
+    /// [`idle`](Self::idle) said yes, with this `Submit` held throughout.
+    pub(crate) fn finished_here(&mut self, done: Done) -> u64 {
+        let reqid = self.next_reqid();
+        // Never sent: nothing to publish, but `wait`'s check that the
+        // request was submitted must hold.
+        self.ch.published.fetch_max(reqid, Ordering::Release);
+        let mut rx = self.ch.lock_rx();
+        rx.done.put(reqid, done);
+        rx.finished = rx.finished.max(reqid);
+        reqid
+    }
+
     /// The largest DATA payload: a quarter ring, so that two pieces are in
     /// flight while a third is copied.
     pub(crate) fn chunk(&self) -> usize {
@@ -339,6 +369,7 @@ impl ChannelVh {
                 consumer: Consumer::new(chan.res),
                 done: Table::new(),
                 partial: HashMap::new(),
+                finished: 0,
             }),
             local_seq: AtomicU64::new(0),
             published: AtomicU64::new(0),
@@ -393,6 +424,7 @@ impl ChannelVh {
         {
             let mut rx = self.lock_rx();
             rx.done.put(reqid, done);
+            rx.finished = rx.finished.max(reqid);
         }
         self.local_seq.fetch_add(1, Ordering::Release);
         self.chan.res.wake_consumers();
@@ -616,6 +648,7 @@ impl Rx {
                         },
                     };
                     let mut done = done;
+                    self.finished = self.finished.max(reqid);
                     if !self.partial.is_empty() {
                         if let Some((at, data)) = self.partial.remove(&reqid) {
                             (done.data_at, done.data) = (at, data);

@@ -282,7 +282,9 @@ impl Context {
     }
 
     /// Queues a write of `src` to VE memory at `dst`; `src` is copied before
-    /// this returns (VEO's `veo_async_write_mem`).
+    /// this returns (VEO's `veo_async_write_mem`). When everything queued
+    /// before has finished and `dst` is VE memory this process maps, that
+    /// copy is the write itself, made here.
     pub fn write_async<T: bytemuck::Pod>(
         &self,
         dst: impl memory::AsVePtr<T>,
@@ -295,6 +297,20 @@ impl Context {
         let len = bytes.len() as u64;
         memory::check_range(addr, len)?;
         let mut s = self.ch.submit()?;
+        if let Some(p) = self.here(&s, addr, bytes.len()) {
+            // SAFETY: `p..p + len` is our mapping of live VE memory
+            // (`local_ve_memory`), which no Rust reference covers; `bytes`
+            // is host memory.
+            unsafe { veo_urpc::copy::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
+            let reqid = s.finished_here(Done::ok(0));
+            drop(s);
+            return Ok(Request::new(
+                &self.ch,
+                reqid,
+                Vec::new(),
+                What::Transfer { addr, len },
+            ));
+        }
         let reqid = s.next_reqid();
         s.message(proto::KIND_WRITE, reqid, 16, |b| {
             proto::encode_words(b, &[addr, len])
@@ -310,7 +326,10 @@ impl Context {
     }
 
     /// Queues a read of VE memory at `src` into `dst`; the bytes land in
-    /// `dst` inside the request's `wait`/`peek` (VEO's `veo_async_read_mem`).
+    /// `dst` inside the request's `wait`/`peek` (VEO's `veo_async_read_mem`),
+    /// or inside this call when everything queued before has finished and
+    /// `src` is VE memory this process maps (one copy, in queue order). Never
+    /// later: a forgotten request writes nothing.
     pub fn read_async<'a, T: bytemuck::Pod>(
         &'a self,
         dst: &'a mut [T],
@@ -322,6 +341,22 @@ impl Context {
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(dst);
         let len = bytes.len() as u64;
         memory::check_range(addr, len)?;
+        let mut s = self.ch.submit()?;
+        if let Some(p) = self.here(&s, addr, bytes.len()) {
+            // SAFETY: as in `write_async`; `bytes` is borrowed mutably by
+            // this call, so the bytes land while nothing else can see them
+            // (a forgotten request writes nothing later).
+            unsafe { veo_urpc::copy::copy_nonoverlapping(p, bytes.as_mut_ptr(), bytes.len()) };
+            let reqid = s.finished_here(Done::ok(0));
+            drop(s);
+            return Ok(Request::new(
+                &self.ch,
+                reqid,
+                Vec::new(),
+                What::Transfer { addr, len },
+            ));
+        }
+        drop(s);
         let reqid = self.ch.simple(proto::KIND_READ, &[addr, len], &[])?;
         Ok(Request::new(
             &self.ch,
@@ -329,6 +364,16 @@ impl Context {
             vec![bytes],
             What::Transfer { addr, len },
         ))
+    }
+
+    /// Where this thread can carry out a transfer of `[addr, addr + len)`
+    /// at once: our mapping of that VE memory, when it is all live and
+    /// every request queued before has finished (so that doing it now is
+    /// doing it in queue order; `s` keeps later ones out meanwhile). One
+    /// copy, and no wake-up of the helper.
+    fn here(&self, s: &crate::channel::Submit<'_>, addr: u64, len: usize) -> Option<*mut u8> {
+        let p = self.proc.local_ve_memory(addr, len)?;
+        s.idle().then_some(p)
     }
 
     /// Queues an allocation of `bytes` of VE memory (VEO's `veo_alloc_mem_async`).

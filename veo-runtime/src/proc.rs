@@ -716,7 +716,7 @@ impl ProcShared {
 
     /// This process's address of the VE memory `[addr, addr + len)`, if the
     /// range lies entirely in the shared VE memory file.
-    fn local_ve_memory(&self, addr: u64, len: usize) -> Option<*mut u8> {
+    pub(crate) fn local_ve_memory(&self, addr: u64, len: usize) -> Option<*mut u8> {
         let base = self.heap_helper_base.load(Ordering::Acquire);
         if base == 0 {
             return None;

@@ -49,7 +49,11 @@ fn aliasing(dst: usize, src: usize) -> bool {
 /// If the lengths differ, like `<[u8]>::copy_from_slice`.
 #[inline]
 pub fn copy(dst: &mut [u8], src: &[u8]) {
-    assert_eq!(dst.len(), src.len(), "copy between slices of different lengths");
+    assert_eq!(
+        dst.len(),
+        src.len(),
+        "copy between slices of different lengths"
+    );
     // SAFETY: two slices of `len` bytes; a `&mut` and a `&` cannot overlap.
     unsafe { copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr(), src.len()) }
 }
@@ -113,8 +117,8 @@ unsafe fn copy_large(src: *const u8, dst: *mut u8, len: usize) {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::{
-        __m256i, _mm256_loadu_si256, _mm256_store_si256, _mm256_storeu_si256,
-        _mm256_stream_si256, _mm_sfence,
+        __m256i, _mm256_loadu_si256, _mm256_store_si256, _mm256_storeu_si256, _mm256_stream_si256,
+        _mm_sfence,
     };
 
     const V: usize = 32;
