@@ -226,28 +226,75 @@ impl Drop for UdsServer {
     }
 }
 
+/// A host buffer that starts on a page boundary, so that a slice at
+/// offset `k` lies exactly `k` bytes past a page.
+pub struct PageBuf {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl PageBuf {
+    /// Room for `len` bytes at any offset below 4096, filled with `fill(i)`
+    /// (every page touched).
+    pub fn new(len: usize, fill: impl Fn(usize) -> u8) -> PageBuf {
+        let buf: Vec<u8> = (0..len + 2 * 4096).map(fill).collect();
+        let start = buf.as_ptr().align_offset(4096);
+        PageBuf { buf, start }
+    }
+
+    /// `len` bytes, `offset` bytes past the first page boundary.
+    pub fn at(&self, offset: usize, len: usize) -> &[u8] {
+        &self.buf[self.start + offset..self.start + offset + len]
+    }
+
+    /// As [`at`](PageBuf::at), mutable.
+    pub fn at_mut(&mut self, offset: usize, len: usize) -> &mut [u8] {
+        &mut self.buf[self.start + offset..self.start + offset + len]
+    }
+}
+
+/// Which way a `memcpy` baseline copies, named after the transfer it
+/// stands beside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// From the host buffer at an offset into a page-aligned buffer (like
+    /// a write into VE memory).
+    Write,
+    /// From a page-aligned buffer into the host buffer at an offset (like a
+    /// read from VE memory into a heap `Vec`).
+    Read,
+}
+
 /// Host buffers for the `memcpy` baseline, touched so that no page fault is
-/// measured.
+/// measured: a page-aligned one standing for VE memory, and one whose
+/// slices start at any page offset standing for the user's buffer.
 pub struct MemcpyBufs {
-    src: Vec<u8>,
-    dst: Vec<u8>,
+    aligned: PageBuf,
+    host: PageBuf,
 }
 
 impl MemcpyBufs {
-    /// Buffers of `max` bytes.
+    /// Buffers of `max` bytes (at any offset below 4096).
     pub fn new(max: usize) -> MemcpyBufs {
         MemcpyBufs {
-            src: (0..max).map(|i| i as u8).collect(),
-            dst: vec![1u8; max],
+            aligned: PageBuf::new(max, |i| i as u8),
+            host: PageBuf::new(max, |i| (i * 3) as u8),
         }
     }
 
-    /// GB/s of `memcpy` of `size` bytes, repeated for at least `min_time`.
-    pub fn gbs(&mut self, size: usize, min_time: Duration) -> f64 {
-        let (src, dst) = (&self.src[..size], &mut self.dst[..size]);
+    /// GB/s of glibc's `memcpy` (`copy_from_slice`) of `size` bytes, with
+    /// the host side `offset` bytes past a page, repeated for at least
+    /// `min_time`.
+    pub fn gbs(&mut self, size: usize, offset: usize, dir: Direction, min_time: Duration) -> f64 {
+        let (a, h) = (&mut self.aligned, &mut self.host);
         let per = super::per_iteration(min_time, |iters| {
             for _ in 0..iters {
-                std::hint::black_box(&mut *dst).copy_from_slice(std::hint::black_box(src));
+                match dir {
+                    Direction::Write => std::hint::black_box(a.at_mut(0, size))
+                        .copy_from_slice(std::hint::black_box(h.at(offset, size))),
+                    Direction::Read => std::hint::black_box(h.at_mut(offset, size))
+                        .copy_from_slice(std::hint::black_box(a.at(0, size))),
+                }
             }
             Ok::<(), ()>(())
         })

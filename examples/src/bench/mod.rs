@@ -18,38 +18,128 @@ pub struct Cli {
     pub json: bool,
     /// Write a chart here.
     pub plot: Option<String>,
+    /// Exit with a failure status when a target is missed.
+    pub check: bool,
+    /// The program's own flags that were given (see [`Cli::parse_with`]).
+    pub flags: Vec<&'static str>,
 }
 
 impl Cli {
     /// Parses `std::env::args`, or exits with a usage message.
     pub fn parse(about: &str) -> Cli {
+        Cli::parse_with(about, &[])
+    }
+
+    /// As [`parse`](Cli::parse), with the program's own flags (name, help).
+    pub fn parse_with(about: &str, extra: &[(&'static str, &'static str)]) -> Cli {
         let mut cli = Cli::default();
         let mut args = std::env::args().skip(1);
         let usage = |code: i32| -> ! {
             let me = std::env::args().next().unwrap_or_default();
-            eprintln!("{about}\n\nusage: {me} [--quick] [--json] [--plot FILE.svg]");
+            let own: String = extra.iter().map(|(f, _)| format!(" [{f}]")).collect();
+            eprintln!("{about}\n\nusage: {me} [--quick] [--json] [--plot FILE.svg] [--check]{own}");
             eprintln!("  --quick          a short run (fewer sizes, repetitions and calls)");
             eprintln!("  --json           print one JSON object with the results as the last line");
             eprintln!("  --plot FILE.svg  write a chart of the results");
+            eprintln!("  --check          exit with a failure status when a target is missed");
+            for (f, help) in extra {
+                eprintln!("  {f:<16} {help}");
+            }
             std::process::exit(code)
         };
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--quick" => cli.quick = true,
                 "--json" => cli.json = true,
+                "--check" => cli.check = true,
                 "--plot" => match args.next() {
                     Some(f) => cli.plot = Some(f),
                     None => usage(2),
                 },
                 "-h" | "--help" => usage(0),
-                _ => {
-                    eprintln!("unknown argument {a:?}");
-                    usage(2)
-                }
+                _ => match extra.iter().find(|(f, _)| *f == a) {
+                    Some((f, _)) => cli.flags.push(f),
+                    None => {
+                        eprintln!("unknown argument {a:?}");
+                        usage(2)
+                    }
+                },
             }
         }
         cli
     }
+
+    /// Whether the program's own flag `name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.flags.contains(&name)
+    }
+}
+
+/// The machine a benchmark ran on, for its table and its JSON: figures
+/// from two machines differ by more than most changes.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// `model name` from `/proc/cpuinfo`.
+    pub cpu: String,
+    /// Online CPUs.
+    pub cpus: usize,
+    /// The kernel release.
+    pub kernel: String,
+}
+
+impl Machine {
+    /// This machine.
+    pub fn this() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        // SAFETY: sysconf has no preconditions.
+        let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        Machine { cpu, cpus, kernel }
+    }
+
+    /// One line for the table's heading.
+    pub fn line(&self) -> String {
+        format!(
+            "Machine: {}, {} CPUs online, Linux {}",
+            self.cpu, self.cpus, self.kernel
+        )
+    }
+
+    /// `{"cpu":..,"cpus":..,"kernel":..}`.
+    pub fn json(&self) -> String {
+        json_object(&[
+            ("cpu".into(), json_string(&self.cpu)),
+            ("cpus".into(), self.cpus.to_string()),
+            ("kernel".into(), json_string(&self.kernel)),
+        ])
+    }
+}
+
+/// A JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The median of `v` (the mean of the two middle values for an even count).
@@ -174,11 +264,12 @@ pub fn write_plot(path: &str, svg: &str) {
 }
 
 /// Prints the tables, then writes the chart and the JSON line the command
-/// line asked for; an error ends the program with a failure status.
+/// line asked for; an error ends the program with a failure status, and so
+/// does a missed target under `--check` (`tables` says whether all were met).
 pub fn finish<R, E: std::fmt::Display>(
     cli: &Cli,
     outcome: Result<R, E>,
-    tables: impl FnOnce(&R),
+    tables: impl FnOnce(&R) -> bool,
     chart: impl FnOnce(&R) -> String,
     json: impl FnOnce(&R) -> String,
 ) -> std::process::ExitCode {
@@ -189,25 +280,53 @@ pub fn finish<R, E: std::fmt::Display>(
             return std::process::ExitCode::FAILURE;
         }
     };
-    tables(&r);
+    let met = tables(&r);
     if let Some(path) = &cli.plot {
         write_plot(path, &chart(&r));
     }
     if cli.json {
         println!("{}", json(&r));
     }
+    if cli.check && !met {
+        eprintln!("--check: a target was missed (see the table of targets)");
+        return std::process::ExitCode::FAILURE;
+    }
     std::process::ExitCode::SUCCESS
 }
 
-/// Prints progress on stderr (a terminal only), so that stdout keeps tables and JSON.
+/// Prints progress on stderr, so that stdout keeps tables and JSON: on a
+/// terminal one line rewritten in place, elsewhere (a log, a CI job) one
+/// line each. An empty message clears the terminal's line.
 #[macro_export]
 macro_rules! progress {
     ($($t:tt)*) => {{
         use std::io::{IsTerminal as _, Write as _};
-        if std::io::stderr().is_terminal() {
-            eprint!("\r\x1b[2K");
-            eprint!($($t)*);
-            let _ = std::io::stderr().flush();
+        let msg = format!($($t)*);
+        let mut err = std::io::stderr().lock();
+        if err.is_terminal() {
+            let _ = write!(err, "\r\x1b[2K{msg}");
+        } else if !msg.is_empty() {
+            let _ = writeln!(err, "{msg}");
         }
+        let _ = err.flush();
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("AMD \"EPYC\"\\\n"), r#""AMD \"EPYC\"\\\u000a""#);
+    }
+
+    #[test]
+    fn the_machine_is_described() {
+        let m = Machine::this();
+        assert!(m.cpus >= 1);
+        assert!(!m.cpu.is_empty());
+        assert!(m.line().contains(&m.kernel));
+        assert!(m.json().starts_with("{\"cpu\":\""));
+    }
 }

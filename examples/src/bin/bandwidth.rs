@@ -17,13 +17,35 @@
 
 use veo_examples::{bench, progress};
 
-use bench::baseline::MemcpyBufs;
-use bench::{json_array, json_object, median, per_iteration, Cli};
+use bench::baseline::{Direction, MemcpyBufs, PageBuf};
+use bench::{json_array, json_num, json_object, median, per_iteration, Cli, Machine};
 use std::process::ExitCode;
 use std::time::Duration;
 use veo_runtime::Proc;
 
 type BoxError = Box<dyn std::error::Error>;
+
+/// Page offsets of the host buffer: aligned with VE memory, a heap `Vec`'s
+/// usual 16 (the `rep movsb` trap of glibc's `memcpy` on AMD EPYC when
+/// reading), a cache line, and 16 bytes before a page (the trap when
+/// writing, for a copy the other way round).
+const OFFSETS: [usize; 4] = [0, 16, 64, 4080];
+
+/// The measured operations, in table order.
+const OPS: [&str; 6] = [
+    "write",
+    "read",
+    "async write",
+    "async read",
+    "memcpy write",
+    "memcpy read",
+];
+const WRITE: usize = 0;
+const READ: usize = 1;
+const ASYNC_WRITE: usize = 2;
+const ASYNC_READ: usize = 3;
+const MEMCPY_WRITE: usize = 4;
+const MEMCPY_READ: usize = 5;
 
 struct Settings {
     sizes: Vec<usize>,
@@ -32,8 +54,16 @@ struct Settings {
 }
 
 impl Settings {
-    fn new(quick: bool) -> Settings {
-        let (step, reps, ms) = if quick { (2, 3, 15) } else { (1, 5, 60) };
+    fn new(cli: &Cli) -> Settings {
+        if cli.check {
+            // Where the targets apply (64 KiB up), in few sizes: one command.
+            return Settings {
+                sizes: [16, 18, 20, 22, 24, 26].map(|p| 1usize << p).to_vec(),
+                reps: 3,
+                min_time: Duration::from_millis(20),
+            };
+        }
+        let (step, reps, ms) = if cli.quick { (2, 3, 10) } else { (1, 5, 30) };
         Settings {
             // 1 KiB .. 256 MiB: powers of two, or of four for a quick run.
             sizes: (10..=28).step_by(step).map(|p| 1usize << p).collect(),
@@ -45,12 +75,47 @@ impl Settings {
 
 struct Results {
     bytes: Vec<usize>,
-    write: Vec<f64>,
-    read: Vec<f64>,
-    async_write: Vec<f64>,
-    async_read: Vec<f64>,
-    memcpy: Vec<f64>,
+    offsets: Vec<usize>,
+    /// GB/s, medians: `gbs[op][offset][size]`.
+    gbs: Vec<Vec<Vec<f64>>>,
     reps: usize,
+    machine: Machine,
+}
+
+impl Results {
+    /// The worst GB/s of `op` at size index `i` over the offsets.
+    fn worst(&self, op: usize, i: usize) -> f64 {
+        self.gbs[op].iter().map(|v| v[i]).fold(f64::NAN, f64::min)
+    }
+
+    /// The best GB/s of `op` at size index `i` over the offsets.
+    fn best(&self, op: usize, i: usize) -> f64 {
+        self.gbs[op].iter().map(|v| v[i]).fold(f64::NAN, f64::max)
+    }
+
+    /// The baseline of a transfer: the best `memcpy` in its direction at
+    /// any offset, i.e. `memcpy` where it is fast (see docs/PERFORMANCE.md).
+    fn baseline(&self, op: usize, i: usize) -> f64 {
+        let dir = if matches!(op, WRITE | ASYNC_WRITE) {
+            MEMCPY_WRITE
+        } else {
+            MEMCPY_READ
+        };
+        self.best(dir, i)
+    }
+
+    /// `worst(op) / baseline(op)` at size index `i`.
+    fn ratio(&self, op: usize, i: usize) -> f64 {
+        self.worst(op, i) / self.baseline(op, i)
+    }
+
+    /// The worst ratio of `op` over the sizes `>= from`.
+    fn worst_ratio(&self, op: usize, from: usize) -> f64 {
+        (0..self.bytes.len())
+            .filter(|&i| self.bytes[i] >= from)
+            .map(|i| self.ratio(op, i))
+            .fold(f64::NAN, f64::min)
+    }
 }
 
 fn measure(s: &Settings) -> Result<Results, BoxError> {
@@ -58,54 +123,73 @@ fn measure(s: &Settings) -> Result<Results, BoxError> {
     let proc = Proc::new(0)?;
     let ctx = proc.open_context()?;
     let ve = proc.alloc::<u8>(max)?;
-    let src: Vec<u8> = (0..max).map(|i| (i * 7 + 3) as u8).collect();
-    let mut dst = vec![0u8; max];
+    let src = PageBuf::new(max, |i| (i * 7 + 3) as u8);
+    let mut dst = PageBuf::new(max, |_| 0);
     let mut mc = MemcpyBufs::new(max);
     // Touch the VE buffer and check the round trip once, untimed.
-    proc.write(&ve, &src)?;
-    proc.read(&mut dst, &ve)?;
-    if dst != src {
+    proc.write(&ve, src.at(0, max))?;
+    proc.read(dst.at_mut(0, max), &ve)?;
+    if dst.at(0, max) != src.at(0, max) {
         return Err("read back differs from what was written".into());
     }
 
-    let n = s.sizes.len();
-    let mut samples = vec![[const { Vec::new() }; 5]; n];
+    let (n, no) = (s.sizes.len(), OFFSETS.len());
+    let mut samples = vec![vec![vec![Vec::new(); n]; no]; OPS.len()];
     for rep in 0..s.reps {
         for (i, &size) in s.sizes.iter().enumerate() {
             progress!("run {}/{}: {} bytes", rep + 1, s.reps, size);
             let gbs = |secs: f64| size as f64 / secs / 1e9;
-            let (src, dst) = (&src[..size], &mut dst[..size]);
-            let vp = ve.as_ptr();
-            let t = per_iteration(s.min_time, |k| (0..k).try_for_each(|_| proc.write(vp, src)))?;
-            samples[i][0].push(gbs(t));
-            let t = per_iteration(s.min_time, |k| {
-                (0..k).try_for_each(|_| proc.read(&mut *dst, vp))
-            })?;
-            samples[i][1].push(gbs(t));
-            let t = per_iteration(s.min_time, |k| {
-                (0..k).try_for_each(|_| ctx.write_async(vp, src)?.wait())
-            })?;
-            samples[i][2].push(gbs(t));
-            let t = per_iteration(s.min_time, |k| {
-                (0..k).try_for_each(|_| ctx.read_async(&mut *dst, vp)?.wait())
-            })?;
-            samples[i][3].push(gbs(t));
-            samples[i][4].push(mc.gbs(size, s.min_time));
-            if dst != src {
-                return Err(format!("{size}-byte asynchronous read differs from the data").into());
+            for (o, &off) in OFFSETS.iter().enumerate() {
+                let src = src.at(off, size);
+                let dst = dst.at_mut(off, size);
+                let vp = ve.as_ptr();
+                let mut put = |op: usize, v: f64| samples[op][o][i].push(v);
+                let t =
+                    per_iteration(s.min_time, |k| (0..k).try_for_each(|_| proc.write(vp, src)))?;
+                put(WRITE, gbs(t));
+                let t = per_iteration(s.min_time, |k| {
+                    (0..k).try_for_each(|_| proc.read(&mut *dst, vp))
+                })?;
+                put(READ, gbs(t));
+                let t = per_iteration(s.min_time, |k| {
+                    (0..k).try_for_each(|_| ctx.write_async(vp, src)?.wait())
+                })?;
+                put(ASYNC_WRITE, gbs(t));
+                dst.fill(0);
+                let t = per_iteration(s.min_time, |k| {
+                    (0..k).try_for_each(|_| ctx.read_async(&mut *dst, vp)?.wait())
+                })?;
+                put(ASYNC_READ, gbs(t));
+                if dst != src {
+                    return Err(format!(
+                        "{size}-byte asynchronous read at offset {off} differs from the data"
+                    )
+                    .into());
+                }
+                put(
+                    MEMCPY_WRITE,
+                    mc.gbs(size, off, Direction::Write, s.min_time),
+                );
+                put(MEMCPY_READ, mc.gbs(size, off, Direction::Read, s.min_time));
             }
         }
     }
     progress!("");
-    let col = |k: usize| samples.iter().map(|s| median(&s[k])).collect::<Vec<_>>();
+    let gbs = samples
+        .iter()
+        .map(|by_off| {
+            by_off
+                .iter()
+                .map(|by_size| by_size.iter().map(|v| median(v)).collect())
+                .collect()
+        })
+        .collect();
     Ok(Results {
         bytes: s.sizes.clone(),
-        write: col(0),
-        read: col(1),
-        async_write: col(2),
-        async_read: col(3),
-        memcpy: col(4),
+        offsets: OFFSETS.to_vec(),
+        gbs,
         reps: s.reps,
+        machine: Machine::this(),
     })
 }
 
@@ -113,86 +197,160 @@ fn size_name(b: usize) -> String {
     bench::svg::tick_bytes(b as f64)
 }
 
-/// The worst ratio against memcpy over sizes >= `from`.
-fn worst_ratio(r: &Results, v: &[f64], from: usize) -> f64 {
-    r.bytes
-        .iter()
-        .zip(v.iter().zip(&r.memcpy))
-        .filter(|(b, _)| **b >= from)
-        .map(|(_, (x, m))| x / m)
-        .fold(f64::NAN, f64::min)
+/// The targets: name, measured, limit.
+fn targets(r: &Results) -> Vec<(String, f64, f64)> {
+    let mut t = Vec::new();
+    for (from, limit) in [(16usize << 20, 0.8), (64 << 10, 0.5)] {
+        for op in [WRITE, READ, ASYNC_WRITE, ASYNC_READ] {
+            if r.bytes.iter().any(|&b| b >= from) {
+                t.push((
+                    format!("{} >= {}, worst / memcpy", OPS[op], size_name(from)),
+                    r.worst_ratio(op, from),
+                    limit,
+                ));
+            }
+        }
+    }
+    t
 }
 
-fn print_tables(r: &Results) {
+fn print_tables(r: &Results) -> bool {
     println!(
         "veo-rs transfer bandwidth, GB/s (median of {} runs), host <-> emulated VE memory",
         r.reps
     );
+    println!("{}", r.machine.line());
     println!();
-    println!("|   size |  write |   read | async write | async read | memcpy | write/memcpy | read/memcpy |");
-    println!("|-------:|-------:|-------:|------------:|-----------:|-------:|-------------:|------------:|");
+    println!(
+        "Each transfer: the worst over host-buffer page offsets {:?}; memcpy: the best and",
+        r.offsets
+    );
+    println!("the worst over the same offsets, both directions; ratios: worst transfer / best");
+    println!("memcpy in the transfer's direction.");
+    println!();
+    println!("|   size |  write |   read | async write | async read | memcpy best | memcpy worst | write/memcpy | read/memcpy | async w/memcpy | async r/memcpy |");
+    println!("|-------:|-------:|-------:|------------:|-----------:|------------:|-------------:|-------------:|------------:|---------------:|---------------:|");
     for i in 0..r.bytes.len() {
+        let mc_best = r.best(MEMCPY_WRITE, i).max(r.best(MEMCPY_READ, i));
+        let mc_worst = r.worst(MEMCPY_WRITE, i).min(r.worst(MEMCPY_READ, i));
         println!(
-            "| {:>6} | {:>6.2} | {:>6.2} | {:>11.2} | {:>10.2} | {:>6.2} | {:>12.2} | {:>11.2} |",
+            "| {:>6} | {:>6.2} | {:>6.2} | {:>11.2} | {:>10.2} | {:>11.2} | {:>12.2} | {:>12.2} | {:>11.2} | {:>14.2} | {:>14.2} |",
             size_name(r.bytes[i]),
-            r.write[i],
-            r.read[i],
-            r.async_write[i],
-            r.async_read[i],
-            r.memcpy[i],
-            r.write[i] / r.memcpy[i],
-            r.read[i] / r.memcpy[i],
+            r.worst(WRITE, i),
+            r.worst(READ, i),
+            r.worst(ASYNC_WRITE, i),
+            r.worst(ASYNC_READ, i),
+            mc_best,
+            mc_worst,
+            r.ratio(WRITE, i),
+            r.ratio(READ, i),
+            r.ratio(ASYNC_WRITE, i),
+            r.ratio(ASYNC_READ, i),
         );
     }
     println!();
-    let targets = [
-        (
-            "write >= 16M, worst / memcpy",
-            worst_ratio(r, &r.write, 16 << 20),
-            0.8,
-        ),
-        (
-            "read >= 16M, worst / memcpy",
-            worst_ratio(r, &r.read, 16 << 20),
-            0.8,
-        ),
-        (
-            "write >= 64K, worst / memcpy",
-            worst_ratio(r, &r.write, 64 << 10),
-            0.5,
-        ),
-        (
-            "read >= 64K, worst / memcpy",
-            worst_ratio(r, &r.read, 64 << 10),
-            0.5,
-        ),
-    ];
+    println!(
+        "glibc memcpy by host-buffer page offset (write: host -> aligned, read: aligned -> host):"
+    );
+    println!();
+    let head: Vec<String> = r
+        .offsets
+        .iter()
+        .flat_map(|o| [format!("w +{o}"), format!("r +{o}")])
+        .collect();
+    println!(
+        "|   size | {} |",
+        head.iter()
+            .map(|h| format!("{h:>7}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|-------:|{}", "--------:|".repeat(head.len()));
+    for i in 0..r.bytes.len() {
+        let cells: Vec<String> = (0..r.offsets.len())
+            .flat_map(|o| [r.gbs[MEMCPY_WRITE][o][i], r.gbs[MEMCPY_READ][o][i]])
+            .map(|v| format!("{v:>7.2}"))
+            .collect();
+        println!("| {:>6} | {} |", size_name(r.bytes[i]), cells.join(" | "));
+    }
+    println!();
     println!("Targets (ratios against memcpy of this run):");
     println!();
-    println!("| target                        | measured | limit  | met |");
-    println!("|-------------------------------|----------|--------|-----|");
-    for (name, v, limit) in targets {
+    println!("| target                                  | measured | limit  | met |");
+    println!("|-----------------------------------------|----------|--------|-----|");
+    let mut all = true;
+    for (name, v, limit) in targets(r) {
+        let ok = v >= limit;
+        all &= ok;
         println!(
-            "| {name:<29} | {v:>8.2} | >= {limit:<3} | {} |",
-            if v >= limit { "yes" } else { " NO" }
+            "| {name:<39} | {v:>8.2} | >= {limit:<3} | {} |",
+            if ok { "yes" } else { " NO" }
         );
     }
+    all
 }
 
 fn json(r: &Results) -> String {
     let bytes: Vec<f64> = r.bytes.iter().map(|b| *b as f64).collect();
+    let col = |f: &dyn Fn(usize) -> f64| json_array(&(0..r.bytes.len()).map(f).collect::<Vec<_>>());
+    let by_offset: Vec<(String, String)> = r
+        .offsets
+        .iter()
+        .enumerate()
+        .map(|(o, off)| {
+            let pairs: Vec<(String, String)> = OPS
+                .iter()
+                .enumerate()
+                .map(|(op, name)| {
+                    (
+                        format!("{}_gbs", name.replace(' ', "_")),
+                        json_array(&r.gbs[op][o]),
+                    )
+                })
+                .collect();
+            (off.to_string(), json_object(&pairs))
+        })
+        .collect();
+    let offsets: Vec<f64> = r.offsets.iter().map(|o| *o as f64).collect();
     json_object(&[
+        ("machine".into(), r.machine.json()),
         ("bytes".into(), json_array(&bytes)),
-        ("write_gbs".into(), json_array(&r.write)),
-        ("read_gbs".into(), json_array(&r.read)),
-        ("async_write_gbs".into(), json_array(&r.async_write)),
-        ("async_read_gbs".into(), json_array(&r.async_read)),
-        ("memcpy_gbs".into(), json_array(&r.memcpy)),
+        ("offsets".into(), json_array(&offsets)),
+        ("write_gbs".into(), col(&|i| r.worst(WRITE, i))),
+        ("read_gbs".into(), col(&|i| r.worst(READ, i))),
+        ("async_write_gbs".into(), col(&|i| r.worst(ASYNC_WRITE, i))),
+        ("async_read_gbs".into(), col(&|i| r.worst(ASYNC_READ, i))),
+        (
+            "memcpy_gbs".into(),
+            col(&|i| r.best(MEMCPY_WRITE, i).max(r.best(MEMCPY_READ, i))),
+        ),
+        (
+            "memcpy_worst_gbs".into(),
+            col(&|i| r.worst(MEMCPY_WRITE, i).min(r.worst(MEMCPY_READ, i))),
+        ),
+        ("by_offset".into(), json_object(&by_offset)),
+        (
+            "targets".into(),
+            json_object(
+                &targets(r)
+                    .into_iter()
+                    .map(|(n, v, _)| (n, json_num(v)))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
     ])
 }
 
 fn plot(r: &Results) -> String {
     use bench::svg::{tick_bytes, Chart, Series};
+    let n = r.bytes.len();
+    let col = |op: usize| (0..n).map(|i| r.worst(op, i)).collect::<Vec<_>>();
+    let mc_best: Vec<f64> = (0..n)
+        .map(|i| r.best(MEMCPY_WRITE, i).max(r.best(MEMCPY_READ, i)))
+        .collect();
+    let mc_worst: Vec<f64> = (0..n)
+        .map(|i| r.worst(MEMCPY_WRITE, i).min(r.worst(MEMCPY_READ, i)))
+        .collect();
     let line = |name: &str, color: &'static str, dashed: bool, v: &[f64]| Series {
         name: name.into(),
         color,
@@ -207,19 +365,20 @@ fn plot(r: &Results) -> String {
     Chart {
         title: "veo-rs transfer bandwidth (emulated VE)".into(),
         subtitle: format!(
-            "GB/s between host and VE memory, median of {} runs; memcpy from the same run",
-            r.reps
+            "GB/s, worst over host page offsets {:?}, median of {} runs; {}",
+            r.offsets, r.reps, r.machine.cpu
         ),
         x_label: "transfer size (bytes)".into(),
         y_label: "GB/s".into(),
         x_tick: tick_bytes,
         x_tick_base: 4.0,
         series: vec![
-            line("write (sync)", "#1f77b4", false, &r.write),
-            line("read (sync)", "#d62728", false, &r.read),
-            line("async write", "#2ca02c", false, &r.async_write),
-            line("async read", "#9467bd", false, &r.async_read),
-            line("memcpy (host)", "#555555", true, &r.memcpy),
+            line("write (sync)", "#1f77b4", false, &col(WRITE)),
+            line("read (sync)", "#d62728", false, &col(READ)),
+            line("async write", "#2ca02c", false, &col(ASYNC_WRITE)),
+            line("async read", "#9467bd", false, &col(ASYNC_READ)),
+            line("memcpy, best offset", "#555555", true, &mc_best),
+            line("memcpy, worst offset", "#aaaaaa", true, &mc_worst),
         ],
     }
     .render()
@@ -232,7 +391,7 @@ fn main() -> ExitCode {
     );
     bench::finish(
         &cli,
-        measure(&Settings::new(cli.quick)),
+        measure(&Settings::new(&cli)),
         print_tables,
         plot,
         json,
@@ -243,23 +402,62 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
+    /// Two sizes, two offsets; memcpy read is slow at offset 16 (the trap).
+    fn sample() -> Results {
+        let v = |a: f64, b: f64| vec![a, b];
+        Results {
+            bytes: vec![64 << 10, 16 << 20],
+            offsets: vec![0, 16],
+            gbs: vec![
+                vec![v(30.0, 8.0), v(28.0, 7.0)],  // write
+                vec![v(31.0, 9.0), v(1.5, 9.5)],   // read
+                vec![v(20.0, 8.0), v(22.0, 6.0)],  // async write
+                vec![v(21.0, 8.5), v(25.0, 8.0)],  // async read
+                vec![v(40.0, 10.0), v(36.0, 9.0)], // memcpy write
+                vec![v(38.0, 10.0), v(1.2, 4.0)],  // memcpy read
+            ],
+            reps: 3,
+            machine: Machine {
+                cpu: "AMD EPYC".into(),
+                cpus: 2,
+                kernel: "6.1".into(),
+            },
+        }
+    }
+
     #[test]
-    fn json_has_exactly_the_keys_issue_5_names() {
-        let r = Results {
-            bytes: vec![1024, 1 << 28],
-            write: vec![38.5, 10.25],
-            read: vec![39.0, 11.0],
-            async_write: vec![1.0, 4.5],
-            async_read: vec![0.9, 3.75],
-            memcpy: vec![66.0, 10.5],
-            reps: 5,
-        };
-        assert_eq!(
-            json(&r),
-            concat!(
-                r#"{"bytes":[1024,268435456],"write_gbs":[38.5,10.25],"read_gbs":[39,11],"#,
-                r#""async_write_gbs":[1,4.5],"async_read_gbs":[0.9,3.75],"memcpy_gbs":[66,10.5]}"#
-            )
-        );
+    fn transfers_are_judged_at_their_worst_offset_against_the_best_memcpy() {
+        let r = sample();
+        assert_eq!(r.worst(READ, 0), 1.5);
+        assert_eq!(r.baseline(READ, 0), 38.0);
+        assert_eq!(r.baseline(ASYNC_WRITE, 1), 10.0);
+        assert_eq!(r.ratio(ASYNC_WRITE, 1), 0.6);
+        assert_eq!(r.worst_ratio(READ, 64 << 10), 1.5 / 38.0);
+        let t = targets(&r);
+        assert_eq!(t.len(), 8);
+        assert!(t
+            .iter()
+            .any(|(n, v, l)| n == "read >= 64K, worst / memcpy" && *v < *l));
+        assert!(!print_tables(&r), "a missed target fails --check");
+    }
+
+    #[test]
+    fn json_keeps_the_old_keys_and_adds_the_machine_and_the_offsets() {
+        let j = json(&sample());
+        for key in [
+            r#""machine":{"cpu":"AMD EPYC","cpus":2,"kernel":"6.1"}"#,
+            r#""bytes":[65536,16777216]"#,
+            r#""offsets":[0,16]"#,
+            r#""write_gbs":[28,7]"#,
+            r#""read_gbs":[1.5,9]"#,
+            r#""async_write_gbs":[20,6]"#,
+            r#""async_read_gbs":[21,8]"#,
+            r#""memcpy_gbs":[40,10]"#,
+            r#""memcpy_worst_gbs":[1.2,4]"#,
+            r#""16":{"write_gbs":[28,7],"read_gbs":[1.5,9.5]"#,
+            r#""read >= 16M, worst / memcpy":0.9"#,
+        ] {
+            assert!(j.contains(key), "{key} missing from {j}");
+        }
     }
 }

@@ -212,7 +212,7 @@ fn worst_from_1000(r: &Results, test: usize) -> f64 {
         .fold(f64::NAN, f64::max)
 }
 
-fn print_tables(r: &Results) {
+fn print_tables(r: &Results) -> bool {
     println!(
         "veo-rs call latency, µs per call (median of {} runs; kernel: int64_t noop(int64_t))",
         r.reps
@@ -318,12 +318,15 @@ fn print_tables(r: &Results) {
     println!();
     println!("| target                                   |   measured | limit   | met |");
     println!("|------------------------------------------|------------|---------|-----|");
+    let mut all = true;
     for (name, v, limit, ok) in targets {
+        all &= ok;
         println!(
             "| {name:<40} | {v:>10.3} | {limit:<7} | {} |",
             if ok { "yes" } else { " NO" }
         );
     }
+    all
 }
 
 fn json(r: &Results) -> String {
