@@ -97,3 +97,68 @@ pub fn run(test: u32, ctx: &Context, proc: &Proc, n: u64) -> Result<f64, BoxErro
     };
     Ok(seconds * 1e6)
 }
+
+/// µs since `t`.
+fn us_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e6
+}
+
+/// One thread alternating `burst` calls on `ctx` (each submitted and
+/// waited for) with `burst` synchronous calls, `rounds` times: the µs of
+/// every context call and of every synchronous call. The case that a
+/// costly way to fall asleep slows down (each side's wait then sleeps).
+pub fn mixed_alternating(
+    ctx: &Context,
+    proc: &Proc,
+    burst: u64,
+    rounds: u64,
+) -> Result<(Vec<f64>, Vec<f64>), BoxError> {
+    let (mut on_ctx, mut sync) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        for i in 0..burst {
+            let x = (r * burst + i) as i64;
+            let t = Instant::now();
+            let got = noop(ctx, x)?.wait()?;
+            on_ctx.push(us_since(t));
+            check(got, x as u64)?;
+        }
+        for i in 0..burst {
+            let x = (r * burst + i) as i64;
+            let t = Instant::now();
+            let got = noop_sync(proc, x)?;
+            sync.push(us_since(t));
+            check(got, x as u64)?;
+        }
+    }
+    Ok((on_ctx, sync))
+}
+
+/// `threads` threads, each on a context of its own, each making `n` calls
+/// (submitted and waited for, one at a time): the µs of every call.
+pub fn mixed_threads(proc: &Proc, threads: usize, n: u64) -> Result<Vec<f64>, BoxError> {
+    let ctxs = (0..threads)
+        .map(|_| proc.open_context())
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_thread = std::thread::scope(|s| {
+        let handles: Vec<_> = ctxs
+            .iter()
+            .map(|ctx| {
+                s.spawn(move || -> Result<Vec<f64>, String> {
+                    let mut v = Vec::with_capacity(n as usize);
+                    for i in 0..n {
+                        let t = Instant::now();
+                        let got = noop(ctx, i as i64).and_then(|r| r.wait());
+                        v.push(us_since(t));
+                        check(got.map_err(|e| e.to_string())?, i).map_err(|e| e.to_string())?;
+                    }
+                    Ok(v)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect::<Result<Vec<_>, String>>()
+    })?;
+    Ok(per_thread.concat())
+}

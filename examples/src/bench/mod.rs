@@ -155,6 +155,17 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// The `p`-th percentile of `v` (0 to 100; nearest rank), `NaN` for none.
+pub fn percentile(v: &[f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * s.len() as f64).ceil() as usize;
+    s[rank.clamp(1, s.len()) - 1]
+}
+
 /// Seconds that `f` took.
 pub fn time<E>(f: impl FnOnce() -> Result<(), E>) -> Result<f64, E> {
     let t = Instant::now();
@@ -315,6 +326,16 @@ macro_rules! progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[3.0], 99.0), 3.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
 
     #[test]
     fn json_strings_are_escaped() {

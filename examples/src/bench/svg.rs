@@ -1,5 +1,6 @@
-//! A small hand-written SVG line chart with logarithmic axes: enough for the
-//! two benchmark charts, and no dependency.
+//! A small hand-written SVG line chart with a logarithmic x axis and a
+//! logarithmic or linear y axis: enough for the two benchmark charts, and no
+//! dependency.
 
 use std::fmt::Write as _;
 
@@ -15,7 +16,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A chart with log-scaled x and y axes.
+/// A chart with a log-scaled x axis.
 pub struct Chart {
     /// Title on top.
     pub title: String,
@@ -29,8 +30,23 @@ pub struct Chart {
     pub x_tick: fn(f64) -> String,
     /// Base of the x axis ticks (10, or 4 for byte sizes).
     pub x_tick_base: f64,
-    /// The lines.
+    /// A linear y axis from 0 (else logarithmic, whole decades): lines
+    /// that differ by tens of percent stay apart.
+    pub linear_y: bool,
+    /// The lines; a series without points is a legend entry only.
     pub series: Vec<Series>,
+}
+
+/// A round tick step for a linear axis from 0 to `max`: 1, 2 or 5 times a
+/// power of ten, giving 4 to 10 ticks.
+fn linear_step(max: f64) -> f64 {
+    let raw = max / 6.0;
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|&step| max / step <= 10.0)
+        .unwrap_or(10.0 * p)
 }
 
 const W: f64 = 980.0;
@@ -91,18 +107,28 @@ impl Chart {
         if x0 > x1 {
             (x0, x1, y0, y1) = (1.0, 10.0, 1.0, 10.0);
         }
-        // Whole decades on y; the exact data range on x (a little padding).
+        // Whole decades on a log y axis, round steps from 0 on a linear
+        // one; the exact data range on x (a little padding).
         let (ly0, ly1) = (
             y0.log10().floor(),
             y1.log10().ceil().max(y0.log10().floor() + 1.0),
         );
+        let step = linear_step(y1);
+        let ytop = (y1 / step).ceil().max(1.0) * step;
         let (lx0, lx1) = (x0.log10(), x1.log10().max(x0.log10() + 1.0));
         let pad = (lx1 - lx0) * 0.03;
         let (lx0, lx1) = (lx0 - pad, lx1 + pad);
         let pw = W - LEFT - RIGHT;
         let ph = H - TOP - BOTTOM;
+        let linear = self.linear_y;
         let sx = |x: f64| LEFT + (x.log10() - lx0) / (lx1 - lx0) * pw;
-        let sy = |y: f64| TOP + ph - (y.log10() - ly0) / (ly1 - ly0) * ph;
+        let sy = |y: f64| {
+            if linear {
+                TOP + ph - y / ytop * ph
+            } else {
+                TOP + ph - (y.log10() - ly0) / (ly1 - ly0) * ph
+            }
+        };
 
         let mut s = String::new();
         let _ = writeln!(
@@ -122,32 +148,50 @@ impl Chart {
             LEFT + pw / 2.0,
             escape(&self.subtitle)
         );
-        // Grid and y ticks: 1, 2, 5 per decade, labels on 1 (and 2, 5 when few decades).
-        let decades = (ly1 - ly0) as i32;
-        for d in ly0 as i32..=ly1 as i32 {
-            for m in [1.0, 2.0, 5.0] {
-                let v = m * 10f64.powi(d);
-                let lv = v.log10();
-                if lv < ly0 - 1e-9 || lv > ly1 + 1e-9 {
-                    continue;
+        // Grid and y ticks: linear, every `step`; log, 1, 2, 5 per decade,
+        // labels on 1 (and 2, 5 when few decades).
+        let mut yticks: Vec<(f64, bool, bool)> = Vec::new();
+        if linear {
+            let mut k = 0.0;
+            while k * step <= ytop + step * 1e-9 {
+                yticks.push((k * step, true, true));
+                k += 1.0;
+            }
+        } else {
+            let decades = (ly1 - ly0) as i32;
+            for d in ly0 as i32..=ly1 as i32 {
+                for m in [1.0, 2.0, 5.0] {
+                    let v = m * 10f64.powi(d);
+                    let lv = v.log10();
+                    if lv < ly0 - 1e-9 || lv > ly1 + 1e-9 {
+                        continue;
+                    }
+                    yticks.push((v, m == 1.0, m == 1.0 || decades <= 2));
                 }
-                let y = sy(v);
-                let major = m == 1.0;
+            }
+        }
+        for (v, major, label) in yticks {
+            let y = sy(v);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="{}" stroke-width="1"/>"##,
+                LEFT + pw,
+                if major { "#ccc" } else { "#eee" }
+            );
+            if label {
+                let text = if linear {
+                    let t = format!("{v:.3}");
+                    t.trim_end_matches('0').trim_end_matches('.').to_string()
+                } else {
+                    tick_number(v)
+                };
                 let _ = writeln!(
                     s,
-                    r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="{}" stroke-width="1"/>"##,
-                    LEFT + pw,
-                    if major { "#ccc" } else { "#eee" }
+                    r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+                    LEFT - 6.0,
+                    y + 4.0,
+                    text
                 );
-                if major || decades <= 2 {
-                    let _ = writeln!(
-                        s,
-                        r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-                        LEFT - 6.0,
-                        y + 4.0,
-                        tick_number(v)
-                    );
-                }
             }
         }
         // x ticks at powers of the tick base.
@@ -202,12 +246,14 @@ impl Chart {
                 ""
             };
             let path: Vec<String> = p.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            let _ = writeln!(
-                s,
-                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{dash}/>"#,
-                path.join(" "),
-                ser.color
-            );
+            if !path.is_empty() {
+                let _ = writeln!(
+                    s,
+                    r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{dash}/>"#,
+                    path.join(" "),
+                    ser.color
+                );
+            }
             if !ser.dashed {
                 for (x, y) in &p {
                     let _ = writeln!(

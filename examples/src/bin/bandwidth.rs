@@ -372,6 +372,7 @@ fn plot(r: &Results) -> String {
         y_label: "GB/s".into(),
         x_tick: tick_bytes,
         x_tick_base: 4.0,
+        linear_y: false,
         series: vec![
             line("write (sync)", "#1f77b4", false, &col(WRITE)),
             line("read (sync)", "#d62728", false, &col(READ)),

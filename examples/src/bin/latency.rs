@@ -14,12 +14,16 @@
 //!
 //! Every figure is the median over several runs; each run of a small N
 //! repeats the test until at least a few thousand calls were made.
+//!
+//! `--mixed` adds per-call percentiles (p50, p99) of two mixed loads: one
+//! thread alternating 50 calls on a context with 50 synchronous calls, and
+//! 8 threads each calling on a context of its own.
 
 use veo_examples::{bench, progress};
 
 use bench::baseline::{Floor, UdsServer};
-use bench::calls::{test1, test2, test3, test4, BoxError};
-use bench::{json_num, json_object, median, Cli};
+use bench::calls::{mixed_alternating, mixed_threads, test1, test2, test3, test4, BoxError};
+use bench::{json_num, json_object, median, percentile, Cli, Machine};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use veo_runtime::Proc;
@@ -42,10 +46,22 @@ struct Settings {
     starts: usize,
     /// Idle time after a burst for the helper's CPU use.
     idle: Duration,
+    /// Rounds of 50 + 50 calls of the alternating load, and calls per
+    /// thread of the 8-thread load (`--mixed`); none without it.
+    mixed: Option<(u64, u64)>,
 }
 
+/// Threads (and contexts) of the 8-thread load.
+const MIXED_THREADS: usize = 8;
+/// Calls on the context, then synchronous calls, per round.
+const MIXED_BURST: u64 = 50;
+
 impl Settings {
-    fn new(quick: bool) -> Settings {
+    fn new(cli: &Cli) -> Settings {
+        let quick = cli.quick;
+        let mixed = cli
+            .flag("--mixed")
+            .then_some(if quick { (100, 2000) } else { (200, 5000) });
         if quick {
             Settings {
                 reps: 3,
@@ -54,6 +70,7 @@ impl Settings {
                 one_byte: 10000,
                 starts: 5,
                 idle: Duration::from_secs(2),
+                mixed,
             }
         } else {
             Settings {
@@ -63,6 +80,7 @@ impl Settings {
                 one_byte: 30000,
                 starts: 11,
                 idle: Duration::from_secs(2),
+                mixed,
             }
         }
     }
@@ -80,6 +98,23 @@ struct Results {
     idle_helper_cpu_pct_stat: f64,
     proc_start_ms: f64,
     reps: usize,
+    mixed: Option<Mixed>,
+    machine: Machine,
+}
+
+/// Per-call (p50, p99) in µs of the mixed loads.
+#[derive(Clone, Copy, Debug)]
+struct Mixed {
+    /// One thread: its calls on the context...
+    alternating_context: (f64, f64),
+    /// ...and its synchronous calls.
+    alternating_sync: (f64, f64),
+    /// Every call of the 8 threads on 8 contexts.
+    threads: (f64, f64),
+}
+
+fn p50_p99(v: &[f64]) -> (f64, f64) {
+    (percentile(v, 50.0), percentile(v, 99.0))
 }
 
 fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Results, BoxError> {
@@ -144,6 +179,22 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
     }
     drop(buf);
 
+    let mixed = match s.mixed {
+        Some((rounds, per_thread)) => {
+            progress!("mixed: one thread alternating context and synchronous calls");
+            mixed_alternating(&ctx, &proc, MIXED_BURST, 5)?;
+            let (on_ctx, sync) = mixed_alternating(&ctx, &proc, MIXED_BURST, rounds)?;
+            progress!("mixed: {MIXED_THREADS} threads on {MIXED_THREADS} contexts");
+            let threads = mixed_threads(&proc, MIXED_THREADS, per_thread)?;
+            Some(Mixed {
+                alternating_context: p50_p99(&on_ctx),
+                alternating_sync: p50_p99(&sync),
+                threads: p50_p99(&threads),
+            })
+        }
+        None => None,
+    };
+
     // The helper's CPU over an idle stretch right after a burst of calls.
     progress!("idle helper CPU ({:?})", s.idle);
     test1(&ctx, 100000, 1)?;
@@ -195,6 +246,8 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
         idle_helper_cpu_pct_stat: stat_pct,
         proc_start_ms: median(&starts),
         reps: s.reps,
+        mixed,
+        machine: Machine::this(),
     })
 }
 
@@ -217,6 +270,7 @@ fn print_tables(r: &Results) -> bool {
         "veo-rs call latency, µs per call (median of {} runs; kernel: int64_t noop(int64_t))",
         r.reps
     );
+    println!("{}", r.machine.line());
     println!();
     println!("Test 1: submit N calls, then wait for N results");
     println!("Test 2: submit one call and wait for its result, N times");
@@ -255,6 +309,29 @@ fn print_tables(r: &Results) -> bool {
     );
     println!("Proc start + drop: {:.2} ms (median)", r.proc_start_ms);
     println!();
+    if let Some(m) = &r.mixed {
+        println!("Mixed loads, µs per call:");
+        println!();
+        println!("| load                                                   |     p50 |     p99 |");
+        println!("|--------------------------------------------------------|---------|---------|");
+        for (name, (p50, p99)) in [
+            (
+                format!("one thread: {MIXED_BURST} context calls (each waited for)..."),
+                m.alternating_context,
+            ),
+            (
+                format!("...alternating with {MIXED_BURST} synchronous calls"),
+                m.alternating_sync,
+            ),
+            (
+                format!("{MIXED_THREADS} threads on {MIXED_THREADS} contexts, submit + wait"),
+                m.threads,
+            ),
+        ] {
+            println!("| {name:<54} | {p50:>7.3} | {p99:>7.3} |");
+        }
+        println!();
+    }
 
     let floor2 = 2.0 * r.floor_rtt_us;
     let test2_10k = row_index(r, 10000).map_or(f64::NAN, |i| r.tests[1][i]);
@@ -339,7 +416,7 @@ fn json(r: &Results) -> String {
             .collect();
         json_object(&pairs)
     };
-    json_object(&[
+    let mut pairs = vec![
         ("test1_us".into(), per_test(0)),
         ("test2_us".into(), per_test(1)),
         ("test3_us".into(), per_test(2)),
@@ -353,7 +430,22 @@ fn json(r: &Results) -> String {
             json_num(r.idle_helper_cpu_pct),
         ),
         ("proc_start_ms".into(), json_num(r.proc_start_ms)),
-    ])
+    ];
+    if let Some(m) = &r.mixed {
+        let pair = |(p50, p99): (f64, f64)| {
+            json_object(&[("p50".into(), json_num(p50)), ("p99".into(), json_num(p99))])
+        };
+        pairs.push((
+            "mixed_us".into(),
+            json_object(&[
+                ("alternating_context".into(), pair(m.alternating_context)),
+                ("alternating_sync".into(), pair(m.alternating_sync)),
+                ("threads8".into(), pair(m.threads)),
+            ]),
+        ));
+    }
+    pairs.push(("machine".into(), r.machine.json()));
+    json_object(&pairs)
 }
 
 fn plot(r: &Results) -> String {
@@ -388,11 +480,13 @@ fn plot(r: &Results) -> String {
         dashed: true,
         points: vec![(lo, r.floor_rtt_us), (hi, r.floor_rtt_us)],
     });
+    // Two orders of magnitude above the rest: a legend entry, not a line,
+    // so that the y axis can be linear and the four tests stay apart.
     series.push(Series {
-        name: format!("Unix-socket call {:.1} µs", r.uds_call_us),
+        name: format!("Unix-socket call: {:.1} µs", r.uds_call_us),
         color: "#ff7f0e",
         dashed: true,
-        points: vec![(lo, r.uds_call_us), (hi, r.uds_call_us)],
+        points: Vec::new(),
     });
     series.push(Series {
         name: "target Test 2, 4: 2 × floor".into(),
@@ -409,24 +503,29 @@ fn plot(r: &Results) -> String {
     Chart {
         title: "veo-rs call latency (emulated VE)".into(),
         subtitle: format!(
-            "µs per call of int64_t noop(int64_t), median of {} runs; baselines from the same run",
-            r.reps
+            "µs per call of int64_t noop(int64_t), median of {} runs; baselines from the same run; {}",
+            r.reps, r.machine.cpu
         ),
         x_label: "N (calls)".into(),
         y_label: "µs per call".into(),
         x_tick: tick_number,
         x_tick_base: 10.0,
+        linear_y: true,
         series,
     }
     .render()
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(
+    let cli = Cli::parse_with(
         "veo-rs latency: AVEO's four call tests and the 1-byte transfer latency, \
          against a shared-memory ping-pong and a Unix-socket RPC measured in the same run",
+        &[(
+            "--mixed",
+            "also per-call p50/p99 of mixed loads (context and synchronous calls; 8 contexts)",
+        )],
     );
-    let settings = Settings::new(cli.quick);
+    let settings = Settings::new(&cli);
     // The baseline children are forked while this process has one thread.
     let mut floor = Floor::start();
     let mut uds = UdsServer::start(env!("VEO_LIB_examples"), "noop");
@@ -443,9 +542,8 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    #[test]
-    fn json_has_exactly_the_keys_issue_5_names() {
-        let r = Results {
+    fn sample(mixed: Option<Mixed>) -> Results {
+        Results {
             tests: [
                 vec![0.25, 0.5],
                 vec![0.4, 0.45],
@@ -461,15 +559,52 @@ mod tests {
             idle_helper_cpu_pct_stat: 0.0,
             proc_start_ms: 2.5,
             reps: 7,
-        };
+            mixed,
+            machine: Machine {
+                cpu: "AMD EPYC".into(),
+                cpus: 2,
+                kernel: "6.1".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn json_has_exactly_the_keys_issue_5_names_and_the_machine() {
         assert_eq!(
-            json(&r),
+            json(&sample(None)),
             concat!(
                 r#"{"test1_us":{"1":0.25,"1000":0.5},"test2_us":{"1":0.4,"1000":0.45},"#,
                 r#""test3_us":{"1":0.2,"1000":0.3},"test4_us":{"1":0.41,"1000":null},"#,
                 r#""write_1b_us":0.014,"read_1b_us":0.015,"floor_rtt_us":0.24,"#,
-                r#""uds_call_us":40,"idle_helper_cpu_pct":0.02,"proc_start_ms":2.5}"#
+                r#""uds_call_us":40,"idle_helper_cpu_pct":0.02,"proc_start_ms":2.5,"#,
+                r#""machine":{"cpu":"AMD EPYC","cpus":2,"kernel":"6.1"}}"#
             )
         );
+    }
+
+    #[test]
+    fn json_has_the_mixed_percentiles_when_measured() {
+        let j = json(&sample(Some(Mixed {
+            alternating_context: (0.5, 9.0),
+            alternating_sync: (0.45, 12.5),
+            threads: (3.0, 80.0),
+        })));
+        assert!(j.contains(concat!(
+            r#""mixed_us":{"alternating_context":{"p50":0.5,"p99":9},"#,
+            r#""alternating_sync":{"p50":0.45,"p99":12.5},"threads8":{"p50":3,"p99":80}}"#
+        )));
+    }
+
+    #[test]
+    fn the_chart_keeps_the_socket_call_out_of_the_y_range() {
+        let svg = plot(&sample(None));
+        assert!(svg.contains("Unix-socket call: 40.0 µs"));
+        // Linear from 0 to the largest plotted value (0.5 µs, the 2 x floor
+        // line 0.48): the socket's 40 µs would have made it 0..40.
+        assert!(
+            svg.contains(">0.5</text>") || svg.contains(">0.6</text>"),
+            "{svg}"
+        );
+        assert!(!svg.contains(">40</text>"));
     }
 }
