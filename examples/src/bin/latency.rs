@@ -569,7 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn json_has_exactly_the_keys_issue_5_names_and_the_machine() {
+    fn json_has_exactly_the_documented_keys_and_the_machine() {
         assert_eq!(
             json(&sample(None)),
             concat!(
