@@ -126,6 +126,11 @@ impl<'a> Args<'a> {
         self
     }
 
+    /// Pushes a register value of `class` (for [`ArgList`](crate::ArgList)).
+    pub(crate) fn push_raw_value(&mut self, class: ArgClass, value: u64) -> &mut Self {
+        self.push_raw(class, value)
+    }
+
     fn push_raw(&mut self, class: ArgClass, value: u64) -> &mut Self {
         if self.classes.len() >= MAX_ARGS {
             self.overflow += 1;
@@ -194,7 +199,12 @@ impl<'a> Args<'a> {
         self
     }
 
-    fn push_stack(&mut self, len: usize, intent: Intent, data: Option<&[u8]>) -> &mut Self {
+    pub(crate) fn push_stack(
+        &mut self,
+        len: usize,
+        intent: Intent,
+        data: Option<&[u8]>,
+    ) -> &mut Self {
         if self.classes.len() >= MAX_ARGS {
             self.overflow += 1;
             return self;

@@ -121,6 +121,11 @@ impl Context {
         self.ch.index
     }
 
+    /// Its channel and proc, for the requests kept by id (`queue.rs`).
+    pub(crate) fn parts(&self) -> (&Arc<ChannelVh>, &Arc<ProcShared>) {
+        (&self.ch, &self.proc)
+    }
+
     /// Whether it takes requests.
     pub fn state(&self) -> ContextState {
         if self.closed.load(Ordering::Acquire) || self.proc.life.is_closed() {
@@ -132,7 +137,7 @@ impl Context {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         self.proc.life.check()?;
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("context"));

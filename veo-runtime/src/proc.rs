@@ -179,6 +179,7 @@ impl ProcBuilder {
             shared,
         };
         proc.wait_ready(&helper_name, self.start_timeout)?;
+        crate::hmem::register(&proc);
         crate::hooks::run(&proc)?;
         Ok(proc)
     }
@@ -353,6 +354,30 @@ pub struct Proc {
 /// Ends the helper when the last [`Proc`] handle goes.
 struct Owner(Arc<ProcShared>);
 
+/// A [`Proc`] that does not keep the helper running: for registries
+/// (proc identifiers, requests kept by id) that must not outlive its owner.
+#[derive(Clone)]
+pub(crate) struct WeakProc {
+    shared: std::sync::Weak<ProcShared>,
+    owner: std::sync::Weak<Owner>,
+}
+
+impl WeakProc {
+    /// The proc, while a handle is alive and it was not closed.
+    pub(crate) fn upgrade(&self) -> Option<Proc> {
+        let p = Proc {
+            shared: self.shared.upgrade()?,
+            _owner: self.owner.upgrade()?,
+        };
+        (!p.shared.life.is_closed()).then_some(p)
+    }
+
+    /// Whether this names `proc`.
+    pub(crate) fn is(&self, proc: &Proc) -> bool {
+        std::ptr::eq(self.shared.as_ptr(), Arc::as_ptr(&proc.shared))
+    }
+}
+
 impl Drop for Owner {
     fn drop(&mut self) {
         self.0.shutdown();
@@ -378,6 +403,13 @@ impl Proc {
     /// A builder for the other settings.
     pub fn builder() -> ProcBuilder {
         ProcBuilder::default()
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakProc {
+        WeakProc {
+            shared: Arc::downgrade(&self.shared),
+            owner: Arc::downgrade(&self._owner),
+        }
     }
 
     fn wait_ready(&self, helper: &str, limit: Duration) -> Result<()> {
@@ -560,19 +592,27 @@ impl Proc {
         let bytes = len
             .checked_mul(std::mem::size_of::<T>())
             .ok_or(Error::OutOfMemory { size: u64::MAX })?;
-        let ptr = self.alloc_mem(bytes as u64)?;
+        let ptr = self.shared.alloc_mem(bytes as u64)?;
         Ok(VeBuffer::new(self.shared.clone(), ptr.cast(), len))
     }
 
     /// Allocates `bytes` of VE memory that the caller frees with
     /// [`free_mem`](Self::free_mem) (VEO's `veo_alloc_mem`).
+    ///
+    /// The memory hook of [`MemoryOp::Alloc`](crate::MemoryOp) runs after it.
     pub fn alloc_mem(&self, bytes: u64) -> Result<VePtr<u8>> {
-        self.shared.alloc_mem(bytes)
+        let ptr = self.shared.alloc_mem(bytes)?;
+        crate::mem_hooks::fire(crate::MemoryOp::Alloc, self, None, ptr.addr(), bytes);
+        Ok(ptr)
     }
 
     /// Frees memory from [`alloc_mem`](Self::alloc_mem) (VEO's `veo_free_mem`).
+    ///
+    /// The memory hook of [`MemoryOp::Free`](crate::MemoryOp) runs after it.
     pub fn free_mem<T>(&self, ptr: VePtr<T>) -> Result<()> {
-        self.shared.free_mem(ptr.cast())
+        self.shared.free_mem(ptr.cast())?;
+        crate::mem_hooks::fire(crate::MemoryOp::Free, self, None, ptr.addr(), 0);
+        Ok(())
     }
 
     /// Copies `src` into VE memory at `dst` (VEO's `veo_write_mem`).

@@ -66,6 +66,13 @@ impl<'a, T: KernelRet> Request<'a, T> {
         self.reqid
     }
 
+    /// Hands the request over to a caller that keeps it by id
+    /// (`queue.rs`): dropping it no longer discards its answer.
+    pub(crate) fn into_id(mut self) -> u64 {
+        self.taken = true;
+        self.reqid
+    }
+
     /// Waits for the result.
     pub fn wait(mut self) -> Result<T> {
         self.check_taken()?;

@@ -1,0 +1,456 @@
+//! Contexts and requests: `veo_context_*`, `veo_call_*`, the asynchronous
+//! memory functions and request blocks, over [`ContextList`] and
+//! [`RequestQueue`](veo_runtime::RequestQueue).
+//!
+//! [`ContextList`]: veo_runtime::ContextList
+
+use crate::args::with_args;
+use crate::diag::{errno_of, fail, guard};
+use crate::handles::{self, CCtx, CProc, Delivery, ATTRS, CTXS};
+use crate::proc::{after_main_queue, get_sym};
+use crate::types::{veo_args, veo_proc_handle, veo_thr_ctxt, veo_thr_ctxt_attr};
+use crate::{command, state, VEO_REQUEST_ID_INVALID};
+use libc::{c_char, c_int, c_void};
+use std::ptr::null_mut;
+use std::sync::{Arc, Mutex};
+use veo_runtime::{Collected, ContextState, Error};
+
+/// AVEO's default VE stack size of a context, 128 MiB.
+const DEFAULT_STACK: usize = 0x800_0000;
+/// AVEO's smallest VE stack size of a context, 4 MiB.
+const STACK_MIN: usize = 4 << 20;
+
+fn open(func: &str, p: &Arc<CProc>) -> *mut veo_thr_ctxt {
+    if !p.contexts.is_empty() {
+        // AVEO runs further contexts as VE threads beside the proc's
+        // OpenMP threads, which it allows only with one OpenMP thread.
+        let one = std::env::var("VE_OMP_NUM_THREADS").is_ok_and(|v| v.trim() == "1");
+        if !one {
+            return fail(
+                func,
+                libc::EINVAL,
+                "a second context needs VE_OMP_NUM_THREADS=1 in the environment (as on a VE)",
+                null_mut(),
+            );
+        }
+    }
+    match p.contexts.open(&p.proc) {
+        Ok(q) => handles::ctx_handle(q, p),
+        Err(e) => fail(func, errno_of(&e), &e, null_mut()),
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_context_open(h: *mut veo_proc_handle) -> *mut veo_thr_ctxt {
+    const F: &str = "veo_context_open";
+    guard(F, null_mut(), || match handles::proc(h) {
+        Ok(p) => open(F, &p),
+        Err(e) => fail(F, libc::EINVAL, e, null_mut()),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_context_open_with_attr(
+    h: *mut veo_proc_handle,
+    attr: *mut veo_thr_ctxt_attr,
+) -> *mut veo_thr_ctxt {
+    const F: &str = "veo_context_open_with_attr";
+    guard(F, null_mut(), || {
+        let p = match handles::proc(h) {
+            Ok(p) => p,
+            Err(e) => return fail(F, libc::EINVAL, e, null_mut()),
+        };
+        if let Err(e) = handles::attr(attr) {
+            return fail(F, libc::EINVAL, e, null_mut());
+        }
+        // The stack size is kept in the attributes; the emulated VE's
+        // kernels run on the helper's thread stacks.
+        open(F, &p)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_num_contexts(h: *mut veo_proc_handle) -> c_int {
+    const F: &str = "veo_num_contexts";
+    guard(F, -1, || match handles::proc(h) {
+        Ok(p) => p.contexts.len() as c_int,
+        Err(e) => fail(F, libc::EINVAL, e, -1),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_get_context(h: *mut veo_proc_handle, idx: c_int) -> *mut veo_thr_ctxt {
+    const F: &str = "veo_get_context";
+    guard(F, null_mut(), || {
+        let p = match handles::proc(h) {
+            Ok(p) => p,
+            Err(e) => return fail(F, libc::EINVAL, e, null_mut()),
+        };
+        match usize::try_from(idx).ok().and_then(|i| p.contexts.get(i)) {
+            Some(q) => handles::ctx_handle(q, &p),
+            None => fail(
+                F,
+                libc::EINVAL,
+                format!("context index {idx} is out of range (0..{})", p.contexts.len()),
+                null_mut(),
+            ),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_context_close(ctx: *mut veo_thr_ctxt) -> c_int {
+    const F: &str = "veo_context_close";
+    guard(F, -1, || {
+        let c = match handles::ctx(ctx) {
+            Ok(c) => c,
+            Err(e) => return fail(F, libc::EINVAL, e, -1),
+        };
+        if c.proc.contexts.is_main(&c.queue) {
+            return 0;
+        }
+        CTXS.remove(ctx as usize);
+        match c.proc.contexts.close(&c.queue) {
+            Ok(_) => 0,
+            Err(e) => fail(F, errno_of(&e), &e, -1),
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_get_context_state(ctx: *mut veo_thr_ctxt) -> c_int {
+    const F: &str = "veo_get_context_state";
+    guard(F, state::EXIT, || match handles::ctx(ctx) {
+        Ok(c) => match c.queue.state() {
+            ContextState::Running => state::RUNNING,
+            _ => state::EXIT,
+        },
+        Err(e) => fail(F, libc::EINVAL, e, state::EXIT),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_context_sync(ctx: *mut veo_thr_ctxt) {
+    const F: &str = "veo_context_sync";
+    guard(F, (), || match handles::ctx(ctx) {
+        Ok(c) => {
+            if let Err(e) = c.queue.sync() {
+                if c.queue.state() == ContextState::Running {
+                    fail(F, errno_of(&e), &e, ())
+                }
+            }
+        }
+        Err(e) => fail(F, libc::EINVAL, e, ()),
+    })
+}
+
+/// Submits through `f` on the context `ctx`: the request id, or
+/// `VEO_REQUEST_ID_INVALID` and a message.
+fn submit(
+    func: &str,
+    ctx: *mut veo_thr_ctxt,
+    f: impl FnOnce(&CCtx) -> Result<u64, String>,
+) -> u64 {
+    guard(func, VEO_REQUEST_ID_INVALID, || {
+        let c = match handles::ctx(ctx) {
+            Ok(c) => c,
+            Err(e) => return fail(func, libc::EINVAL, e, VEO_REQUEST_ID_INVALID),
+        };
+        match f(&c) {
+            Ok(id) => id,
+            Err(e) => fail(func, libc::EINVAL, e, VEO_REQUEST_ID_INVALID),
+        }
+    })
+}
+
+fn call(c: &CCtx, addr: u64, args: *mut veo_args) -> Result<u64, String> {
+    with_args(args, |l, d| c.queue.call(addr, l, d))
+        .map_err(str::to_string)?
+        .map_err(|e| e.to_string())
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_call_async(ctx: *mut veo_thr_ctxt, addr: u64, args: *mut veo_args) -> u64 {
+    submit("veo_call_async", ctx, |c| call(c, addr, args))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_call_async_by_name(
+    ctx: *mut veo_thr_ctxt,
+    libhdl: u64,
+    symname: *const c_char,
+    args: *mut veo_args,
+) -> u64 {
+    const F: &str = "veo_call_async_by_name";
+    submit(F, ctx, |c| {
+        let addr = get_sym(F, &c.proc, libhdl, symname);
+        if addr == 0 {
+            return Err("the function was not found".into());
+        }
+        call(c, addr, args)
+    })
+}
+
+/// A C function and its argument, to run on the VH in queue order.
+struct VhCall {
+    func: unsafe extern "C" fn(*mut c_void) -> u64,
+    arg: usize,
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_call_async_vh(
+    ctx: *mut veo_thr_ctxt,
+    func: Option<unsafe extern "C" fn(*mut c_void) -> u64>,
+    arg: *mut c_void,
+) -> u64 {
+    submit("veo_call_async_vh", ctx, |c| {
+        let func = func.ok_or("the function is NULL")?;
+        let call = VhCall {
+            func,
+            arg: arg as usize,
+        };
+        c.queue
+            .call_vh(
+                move || {
+                    let call = call;
+                    // SAFETY: the caller's contract: `func` may be called
+                    // with `arg` from another thread.
+                    unsafe { (call.func)(call.arg as *mut c_void) }
+                },
+                Vec::new(),
+            )
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_alloc_mem_async(ctx: *mut veo_thr_ctxt, size: usize) -> u64 {
+    submit("veo_alloc_mem_async", ctx, |c| {
+        c.queue.alloc(size as u64, Vec::new()).map_err(|e| e.to_string())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_free_mem_async(ctx: *mut veo_thr_ctxt, addr: u64) -> u64 {
+    submit("veo_free_mem_async", ctx, |c| {
+        c.queue.free(addr, Vec::new()).map_err(|e| e.to_string())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_async_read_mem(
+    ctx: *mut veo_thr_ctxt,
+    dst: *mut c_void,
+    src: u64,
+    size: usize,
+) -> u64 {
+    submit("veo_async_read_mem", ctx, |c| {
+        if dst.is_null() && size > 0 {
+            return Err("the destination is NULL".into());
+        }
+        c.queue
+            .read(src, size, vec![(dst as usize, size)])
+            .map_err(|e| e.to_string())
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_async_write_mem(
+    ctx: *mut veo_thr_ctxt,
+    dst: u64,
+    src: *const c_void,
+    size: usize,
+) -> u64 {
+    submit("veo_async_write_mem", ctx, |c| {
+        let src: &[u8] = match (src.is_null(), size) {
+            (_, 0) => &[],
+            (true, _) => return Err("the source is NULL".into()),
+            // SAFETY: the caller's contract: readable for `size` bytes; the
+            // bytes are copied before this returns.
+            (false, _) => unsafe { std::slice::from_raw_parts(src as *const u8, size) },
+        };
+        c.queue.write(dst, src, Vec::new()).map_err(|e| e.to_string())
+    })
+}
+
+/// Copies the bytes of a collected request to where C wants them.
+fn deliver(outs: &[Vec<u8>], to: &Delivery) {
+    for (bytes, &(addr, len)) in outs.iter().zip(to) {
+        let n = bytes.len().min(len);
+        if n > 0 && addr != 0 {
+            // SAFETY: the caller's contract of the OUT/INOUT buffer or the
+            // read's destination: writable for `len` bytes until collected.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, n) };
+        }
+    }
+}
+
+fn collect(func: &str, ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64, wait: bool) -> c_int {
+    guard(func, -1, || {
+        let c = match handles::ctx(ctx) {
+            Ok(c) => c,
+            Err(e) => return fail(func, libc::EINVAL, e, -1),
+        };
+        let got = if wait {
+            c.queue.wait(reqid)
+        } else {
+            c.queue.peek(reqid)
+        };
+        let store = |v: u64| {
+            if !retp.is_null() {
+                // SAFETY: non-NULL, the caller's to write per the declaration.
+                unsafe { *retp = v };
+            }
+        };
+        match got {
+            Collected::Unknown => fail(
+                func,
+                libc::EINVAL,
+                format!("request {reqid} is unknown on this context, or was collected already"),
+                command::ERROR,
+            ),
+            Collected::Unfinished => command::UNFINISHED,
+            Collected::Done {
+                result: Ok(v),
+                outs,
+                tag,
+            } => {
+                deliver(&outs, &tag);
+                store(v);
+                command::OK
+            }
+            Collected::Done {
+                result: Err(Error::KernelException { signal, .. }),
+                ..
+            } => {
+                store(signal as u64);
+                command::EXCEPTION
+            }
+            Collected::Done { result: Err(e), .. } => {
+                fail(func, errno_of(&e), format!("request {reqid}: {e}"), command::ERROR)
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_call_peek_result(ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64) -> c_int {
+    collect("veo_call_peek_result", ctx, reqid, retp, false)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_call_wait_result(ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64) -> c_int {
+    collect("veo_call_wait_result", ctx, reqid, retp, true)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_call_sync(
+    h: *mut veo_proc_handle,
+    addr: u64,
+    args: *mut veo_args,
+    result: *mut u64,
+) -> c_int {
+    const F: &str = "veo_call_sync";
+    guard(F, -1, || {
+        let p = match handles::proc(h) {
+            Ok(p) => p,
+            Err(e) => return fail(F, libc::EINVAL, e, -1),
+        };
+        after_main_queue(&p);
+        let r = with_args(args, |l, d| p.proc.call_sync_list(addr, l).map(|r| (r, d)));
+        match r {
+            Err(e) => fail(F, libc::EINVAL, e, -1),
+            Ok(Err(e)) => fail(F, errno_of(&e), &e, -1),
+            Ok(Ok(((v, outs), d))) => {
+                deliver(&outs, &d);
+                if !result.is_null() {
+                    // SAFETY: non-NULL, the caller's to write.
+                    unsafe { *result = v };
+                }
+                0
+            }
+        }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_req_block_begin(ctx: *mut veo_thr_ctxt) {
+    const F: &str = "veo_req_block_begin";
+    guard(F, (), || match handles::ctx(ctx) {
+        Ok(c) => c.queue.begin_block(),
+        Err(e) => fail(F, libc::EINVAL, e, ()),
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_req_block_end(ctx: *mut veo_thr_ctxt) {
+    const F: &str = "veo_req_block_end";
+    guard(F, (), || match handles::ctx(ctx) {
+        Ok(c) => {
+            if !c.queue.end_block() {
+                fail(F, libc::EINVAL, "this thread has no request block open here", ())
+            }
+        }
+        Err(e) => fail(F, libc::EINVAL, e, ()),
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn veo_alloc_thr_ctxt_attr() -> *mut veo_thr_ctxt_attr {
+    guard("veo_alloc_thr_ctxt_attr", null_mut(), || {
+        let a = Arc::new(Mutex::new(DEFAULT_STACK));
+        let key = Arc::as_ptr(&a) as usize;
+        ATTRS.insert_at(key, a);
+        key as *mut veo_thr_ctxt_attr
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_free_thr_ctxt_attr(attr: *mut veo_thr_ctxt_attr) -> c_int {
+    const F: &str = "veo_free_thr_ctxt_attr";
+    guard(F, -1, || {
+        if let Err(e) = handles::attr(attr) {
+            return fail(F, libc::EINVAL, e, -1);
+        }
+        ATTRS.remove(attr as usize);
+        0
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_set_thr_ctxt_stacksize(attr: *mut veo_thr_ctxt_attr, size: usize) -> c_int {
+    const F: &str = "veo_set_thr_ctxt_stacksize";
+    guard(F, -1, || {
+        let a = match handles::attr(attr) {
+            Ok(a) => a,
+            Err(e) => return fail(F, libc::EINVAL, e, -1),
+        };
+        if size < STACK_MIN {
+            return fail(
+                F,
+                libc::EINVAL,
+                format!("stack size {size} is below the minimum of {STACK_MIN} bytes"),
+                -1,
+            );
+        }
+        *a.lock().unwrap_or_else(|e| e.into_inner()) = size;
+        0
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn veo_get_thr_ctxt_stacksize(attr: *mut veo_thr_ctxt_attr, size: *mut usize) -> c_int {
+    const F: &str = "veo_get_thr_ctxt_stacksize";
+    guard(F, -1, || {
+        let a = match handles::attr(attr) {
+            Ok(a) => a,
+            Err(e) => return fail(F, libc::EINVAL, e, -1),
+        };
+        if size.is_null() {
+            return fail(F, libc::EINVAL, "the size pointer is NULL", -1);
+        }
+        // SAFETY: non-NULL, the caller's to write.
+        unsafe { *size = *a.lock().unwrap_or_else(|e| e.into_inner()) };
+        0
+    })
+}

@@ -1,0 +1,124 @@
+//! The C API from C: test programs in `tests/c/` are compiled against
+//! `include/` and the libveo.so cargo built for these tests, with kernels
+//! from `tests/kernels/`, and run; each checks exact values and return codes
+//! itself and exits non-zero on the first mismatch.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// A directory of this test run: libveo.so (and its soname), the kernels.
+struct Setup {
+    dir: PathBuf,
+    kernels: PathBuf,
+}
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The libveo.so cargo built beside this test (`target/<profile>/deps`).
+fn libveo() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let deps = exe.parent().expect("the deps directory");
+    for dir in [deps, deps.parent().unwrap_or(deps)] {
+        let p = dir.join("libveo.so");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("libveo.so not found beside {}", exe.display());
+}
+
+fn run_checked(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("veo-capi-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A copy, so that a rebuild meanwhile cannot change it under us;
+        // programs ask for the soname.
+        std::fs::copy(libveo(), dir.join("libveo.so")).unwrap();
+        std::os::unix::fs::symlink("libveo.so", dir.join("libveo.so.1")).unwrap();
+        let kernels = dir.join("libcapi_kernels.so");
+        run_checked(
+            Command::new("cc")
+                .args(["-shared", "-fPIC", "-O1", "-Wall", "-o"])
+                .arg(&kernels)
+                .arg(crate_dir().join("tests/kernels/capi_kernels.c")),
+        );
+        Setup { dir, kernels }
+    })
+}
+
+/// Compiles `tests/c/<name>` (C11 or C++) with warnings as errors, linking
+/// only `-lveo` (and pthreads).
+fn build(name: &str) -> PathBuf {
+    let s = setup();
+    let src = crate_dir().join("tests/c").join(name);
+    let exe = s.dir.join(name.replace('.', "_"));
+    let cxx = name.ends_with(".cpp");
+    let mut cmd = Command::new(if cxx { "c++" } else { "cc" });
+    cmd.arg(if cxx { "-std=c++17" } else { "-std=c11" })
+        .args(["-Wall", "-Wextra", "-Werror", "-g", "-I"])
+        .arg(crate_dir().join("include"))
+        .arg("-I")
+        .arg(crate_dir().join("tests/c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .arg("-L")
+        .arg(&s.dir)
+        .arg("-lveo")
+        .arg(format!("-Wl,-rpath,{}", s.dir.display()))
+        .arg("-lpthread");
+    run_checked(&mut cmd);
+    exe
+}
+
+/// Runs a test program with the kernels' path; it must exit 0.
+fn run(exe: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(exe);
+    cmd.arg(&setup().kernels)
+        .env_remove("VE_NODE_NUMBER")
+        .env_remove("VE_OMP_NUM_THREADS")
+        .env_remove("VEORUN_BIN")
+        .env_remove("VEO_HELPER")
+        .env_remove("_VENODELIST");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_checked(&mut cmd)
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn core_procs_libraries_memory_contexts_args_and_calls() {
+    let out = run(&build("t_core.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_core ok\n");
+    // The failures it provokes on purpose, one line each.
+    let lines = stderr_lines(&out);
+    assert!(
+        lines.iter().any(|l| l.starts_with("[veo] ERROR: veo_get_sym(): ")
+            && l.contains("no_such_symbol")),
+        "{lines:?}"
+    );
+}
