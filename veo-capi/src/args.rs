@@ -176,6 +176,8 @@ pub(crate) fn with_args<R>(
         return Ok(f(&ArgList::new(), Vec::new()));
     }
     let a = handles::args(args)?;
-    let l = a.lock().unwrap_or_else(|e| e.into_inner());
+    // A copy: the list's lock must not be held while a submit waits (for
+    // another thread's request block, or for room in the queue).
+    let l = a.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok(f(&l, delivery(args as usize)))
 }

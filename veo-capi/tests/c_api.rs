@@ -122,3 +122,9 @@ fn core_procs_libraries_memory_contexts_args_and_calls() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn hmem_identifiers_hooks_and_request_blocks() {
+    let out = run(&build("t_hmem_hooks.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_hmem_hooks ok\n");
+}

@@ -92,3 +92,12 @@ int64_t crash(void)
 }
 
 int64_t get_counter(void) { return counter; }
+
+/* An HMEM address passed with veo_args_set_hmem keeps its tag; the
+ * kernel strips it (bits 63..59) before use. */
+int64_t sum_hmem(uint64_t tagged, int n)
+{
+  if (!(tagged >> 63)) return -1;
+  const int64_t *a = (const int64_t *)(tagged & ~(0x1fULL << 59));
+  return sum_in(a, n);
+}
