@@ -128,3 +128,37 @@ fn hmem_identifiers_hooks_and_request_blocks() {
     let out = run(&build("t_hmem_hooks.c"), &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "t_hmem_hooks ok\n");
 }
+
+#[test]
+fn bad_input_gets_aveo_error_values_and_one_line_each() {
+    let out = run(&build("t_fail.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_fail ok\n");
+    let lines = stderr_lines(&out);
+    // Every line names the function and the cause, in one line.
+    for l in &lines {
+        assert!(
+            l.starts_with("[veo] ERROR: veo_") && l.contains("(): "),
+            "not one of ours: {l:?}\n{lines:?}"
+        );
+    }
+    let has = |f: &str, cause: &str| {
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("[veo] ERROR: {f}(): ")) && l.contains(cause))
+    };
+    assert!(has("veo_num_contexts", "NULL"), "{lines:?}");
+    assert!(has("veo_load_library", "VEO_SYMNAME_LEN_MAX"), "{lines:?}");
+    assert!(has("veo_get_sym", "VEO_SYMNAME_LEN_MAX"), "{lines:?}");
+    assert!(has("veo_args_set_i64", "argument number 256"), "{lines:?}");
+    assert!(has("veo_args_set_i64", "negative"), "{lines:?}");
+    assert!(has("veo_call_async", "argument 0 was not set"), "{lines:?}");
+    assert!(has("veo_call_wait_result", "collected already"), "{lines:?}");
+    assert!(has("veo_args_set_i32", "not live"), "{lines:?}");
+    assert!(has("veo_proc_destroy", "not a live proc"), "{lines:?}");
+    assert!(has("veo_context_open", "VE_OMP_NUM_THREADS=1"), "{lines:?}");
+    assert!(has("veo_read_mem", "invalid VE address"), "{lines:?}");
+    assert!(has("veo_req_block_end", "no request block"), "{lines:?}");
+    // The crashed request is an exception, not an error line of its own;
+    // the requests that could not run say why.
+    assert!(has("veo_call_wait_result", "died"), "{lines:?}");
+}
