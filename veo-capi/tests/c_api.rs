@@ -4,8 +4,10 @@
 //! itself and exits non-zero on the first mismatch.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// A directory of this test run: libveo.so (and its soname), the kernels.
 struct Setup {
@@ -45,7 +47,7 @@ fn run_checked(cmd: &mut Command) -> Output {
 fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("veo-capi-test-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("veo-capi-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         // A copy, so that a rebuild meanwhile cannot change it under us;
@@ -88,7 +90,8 @@ fn build(name: &str) -> PathBuf {
     exe
 }
 
-/// Runs a test program with the kernels' path; it must exit 0.
+/// Runs a test program with the kernels' path; it must exit 0. A program
+/// that hangs is killed after a generous limit (a guard, not a timing).
 fn run(exe: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(exe);
     cmd.arg(&setup().kernels)
@@ -100,7 +103,39 @@ fn run(exe: &Path, env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    run_checked(&mut cmd)
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let pid = child.id();
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(300);
+            while !done.load(Ordering::Acquire) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !done.load(Ordering::Acquire) {
+                // SAFETY: kill has no memory effects; the child is not yet
+                // reaped (wait_with_output below has not returned).
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        })
+    };
+    let out = child.wait_with_output().expect("the test program ran");
+    done.store(true, Ordering::Release);
+    let _ = watchdog.join();
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{}{}",
+        exe.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 fn stderr_lines(out: &Output) -> Vec<String> {
@@ -161,4 +196,37 @@ fn bad_input_gets_aveo_error_values_and_one_line_each() {
     // The crashed request is an exception, not an error line of its own;
     // the requests that could not run say why.
     assert!(has("veo_call_wait_result", "died"), "{lines:?}");
+}
+
+#[test]
+fn threads_on_one_context_a_thread_per_context_and_memory_from_four_threads() {
+    let out = run(&build("t_threads.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_threads ok\n");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn real_ve_only_families_fail_with_enotsup_and_say_so_once() {
+    let out = run(&build("t_realve.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_realve ok\n");
+    let lines = stderr_lines(&out);
+    let expect = [
+        "veo_shared_mem_open",
+        "veo_shmget",
+        "veo_dma_post",
+        "veo_access_pcircvsyc_register",
+    ];
+    assert_eq!(lines.len(), expect.len(), "one line per family: {lines:?}");
+    for (l, f) in lines.iter().zip(expect) {
+        assert!(
+            l.starts_with(&format!("[veo] ERROR: {f}(): ")) && l.contains("real VE"),
+            "{l:?}"
+        );
+    }
+}
+
+#[test]
+fn cxx_program_and_proc_variants() {
+    let out = run(&build("t_cxx.cpp"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_cxx ok\n");
 }
