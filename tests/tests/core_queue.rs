@@ -1,0 +1,218 @@
+//! Requests kept by id (`RequestQueue`, `ContextList`), argument lists set
+//! by position (`ArgList`), HMEM addresses and memory hooks: the Rust items
+//! under libveo's C API.
+//! Kernels: tests/kernels/basic.c, core_stack.c.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use veo_runtime::{
+    hmem, remove_memory_hook, set_memory_hook, ArgList, Collected, ContextList, ContextState,
+    Intent, MemoryOp, Proc, RequestQueue, VePtr,
+};
+use veo_tests::KERNELS;
+
+fn setup() -> (Proc, veo_runtime::Library) {
+    let proc = Proc::new(0).unwrap();
+    let lib = proc.load_library(KERNELS).unwrap();
+    (proc, lib)
+}
+
+fn addr(lib: &veo_runtime::Library, name: &str) -> u64 {
+    lib.symbol(name).unwrap().addr()
+}
+
+fn done<T>(c: Collected<T>) -> (u64, Vec<Vec<u8>>, T) {
+    match c {
+        Collected::Done {
+            result: Ok(v),
+            outs,
+            tag,
+        } => (v, outs, tag),
+        Collected::Done { result: Err(e), .. } => panic!("request failed: {e}"),
+        Collected::Unknown => panic!("unknown request"),
+        Collected::Unfinished => panic!("unfinished request"),
+    }
+}
+
+#[test]
+fn request_ids_count_from_zero_and_each_result_is_collected_once() {
+    let (proc, lib) = setup();
+    let q = RequestQueue::<&str>::open(&proc).unwrap();
+    let mut args = ArgList::new();
+    args.set_i64(1, 2).unwrap();
+    args.set_i64(0, 40).unwrap();
+    let add = addr(&lib, "add_i64");
+    assert_eq!(q.call(add, &args, "first").unwrap(), 0);
+    args.set_i64(1, -40).unwrap();
+    assert_eq!(q.call(add, &args, "second").unwrap(), 1);
+    assert_eq!(done(q.wait(1)), (0, vec![], "second"));
+    assert!(matches!(q.wait(1), Collected::Unknown));
+    assert!(matches!(q.peek(9), Collected::Unknown));
+    q.sync().unwrap();
+    assert_eq!(done(q.peek(0)), (42, vec![], "first"));
+    assert!(!q.has_pending());
+    assert!(q.call(0, &args, "null").is_err());
+}
+
+#[test]
+fn out_and_inout_bytes_come_back_in_argument_order_and_the_list_is_reusable() {
+    let (proc, lib) = setup();
+    let q = RequestQueue::<()>::open(&proc).unwrap();
+    let mut args = ArgList::new();
+    // core_out_fill(p, n, poison): counts poisoned bytes on entry (none:
+    // OUT is not copied in), then writes p[i] = i * 7 + 3.
+    args.set_stack(0, Intent::Out, &[7u8; 16]).unwrap();
+    args.set_u64(1, 16).unwrap();
+    args.set_u8(2, 7).unwrap();
+    let id = q.call(addr(&lib, "core_out_fill"), &args, ()).unwrap();
+    args.clear();
+    let (seen, outs, ()) = done(q.wait(id));
+    assert_eq!(seen, 0, "OUT bytes are not copied in");
+    let want: Vec<u8> = (0..16u8).map(|i| i * 7 + 3).collect();
+    assert_eq!(outs, vec![want]);
+    // Every intent at once, set out of order: OUT then INOUT come back.
+    let input: Vec<u8> = (1..=8).collect();
+    let inout: Vec<u8> = (100..108).collect();
+    args.set_stack(6, Intent::InOut, &inout).unwrap();
+    args.set_u64(7, 8).unwrap();
+    args.set_stack(3, Intent::Out, &[0; 8]).unwrap();
+    args.set_u64(4, 8).unwrap();
+    args.set_f64(5, 0.5).unwrap();
+    args.set_stack(0, Intent::In, &input).unwrap();
+    args.set_u64(1, 8).unwrap();
+    args.set_i32(2, -7).unwrap();
+    let id = q.call(addr(&lib, "core_intents"), &args, ()).unwrap();
+    let (bad, outs, ()) = done(q.wait(id));
+    assert_eq!(bad as u32, 0);
+    assert_eq!(outs[0], input.iter().map(|b| b * 2).collect::<Vec<u8>>());
+    assert_eq!(outs[1], inout.iter().map(|b| b + 1).collect::<Vec<u8>>());
+    // The same list, synchronously on the proc.
+    let mut args = ArgList::new();
+    args.set_stack(0, Intent::In, bytemuck_i64(&[1, 2, 3])).unwrap();
+    args.set_u64(1, 3).unwrap();
+    let (v, outs) = proc
+        .call_sync_list(addr(&lib, "core_in_sum"), &args)
+        .unwrap();
+    assert_eq!((v, outs.len()), (6, 0));
+}
+
+fn bytemuck_i64(v: &[i64]) -> &[u8] {
+    // SAFETY: i64 has no padding and any byte is a valid u8.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+#[test]
+fn memory_requests_read_write_alloc_free_in_queue_order() {
+    let (proc, _lib) = setup();
+    let q = RequestQueue::<u8>::open(&proc).unwrap();
+    let a = q.alloc(64, 1).unwrap();
+    let (ve, _, tag) = done(q.wait(a));
+    assert_eq!(tag, 1);
+    let w = q.write(ve, &[5u8; 64], 2).unwrap();
+    let r = q.read(ve, 64, 3).unwrap();
+    let f = q.free(ve, 4).unwrap();
+    assert_eq!(done(q.wait(w)).0, 0);
+    assert_eq!(done(q.wait(r)).1, vec![vec![5u8; 64]]);
+    done(q.wait(f));
+    let bad = q.read(0xdead_0000, 8, 5).unwrap();
+    assert!(matches!(
+        q.wait(bad),
+        Collected::Done { result: Err(_), .. }
+    ));
+}
+
+#[test]
+fn the_first_context_of_a_list_is_the_main_one_and_stays() {
+    let (proc, _lib) = setup();
+    let list = ContextList::<()>::new();
+    assert!(list.main().is_none());
+    let main = list.open(&proc).unwrap();
+    let other = list.open(&proc).unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.is_main(&main) && !list.is_main(&other));
+    assert!(Arc::ptr_eq(&list.get(1).unwrap(), &other));
+    assert!(list.close(&main).unwrap());
+    assert_eq!(list.len(), 2, "closing the main context does nothing");
+    assert!(list.close(&other).unwrap());
+    assert_eq!(list.len(), 1);
+    assert_eq!(other.state(), ContextState::Closed);
+    assert!(other.alloc(8, ()).is_err());
+    assert_eq!(main.state(), ContextState::Running);
+}
+
+#[test]
+fn a_request_block_keeps_other_threads_out() {
+    let (proc, lib) = setup();
+    let q = RequestQueue::<()>::open(&proc).unwrap();
+    let add = addr(&lib, "add_i64");
+    let mut args = ArgList::new();
+    args.set_i64(0, 1).unwrap();
+    args.set_i64(1, 1).unwrap();
+    q.begin_block();
+    assert_eq!(q.call(add, &args, ()).unwrap(), 0);
+    let other = std::thread::scope(|s| {
+        let h = s.spawn(|| q.call(add, &args, ()).unwrap());
+        // Whatever the other thread does meanwhile, it cannot get id 1.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(q.call(add, &args, ()).unwrap(), 1);
+        assert!(q.end_block());
+        h.join().unwrap()
+    });
+    assert_eq!(other, 2);
+    assert!(!q.end_block(), "no block left");
+    for id in 0..3 {
+        assert_eq!(done(q.wait(id)).0, 2);
+    }
+}
+
+#[test]
+fn hmem_addresses_carry_the_proc_and_copy_in_every_direction() {
+    let (p0, _) = setup();
+    let (p1, _) = setup();
+    let (i0, i1) = (p0.identifier().unwrap(), p1.identifier().unwrap());
+    assert_ne!(i0, i1);
+    let h0 = p0.alloc_hmem(32).unwrap();
+    assert!(hmem::is_ve_addr(h0));
+    assert_eq!(hmem::identifier_of(h0), Some(i0));
+    assert_eq!(hmem::proc_of(h0).unwrap().pid(), p0.pid());
+    let src = [9u8; 32];
+    let mut back = [0u8; 32];
+    // SAFETY: host buffers of 32 bytes.
+    unsafe {
+        hmem::hmemcpy(h0, src.as_ptr() as u64, 32).unwrap();
+        hmem::hmemcpy(back.as_mut_ptr() as u64, h0, 32).unwrap();
+    }
+    assert_eq!(back, src);
+    let mut plain = [0u8; 32];
+    p0.read(&mut plain[..], VePtr::<u8>::new(hmem::strip(h0)))
+        .unwrap();
+    assert_eq!(plain, src);
+    let h1 = p1.alloc_hmem(32).unwrap();
+    // SAFETY: both are VE addresses.
+    assert!(unsafe { hmem::hmemcpy(h1, h0, 32) }.is_err());
+    hmem::free_hmem(h0).unwrap();
+    hmem::free_hmem(h1).unwrap();
+    drop(p1);
+    assert!(hmem::proc_by_identifier(i1).is_none());
+}
+
+#[test]
+fn memory_hooks_run_after_alloc_and_free() {
+    let (proc, _) = setup();
+    let pid = proc.pid();
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    set_memory_hook(MemoryOp::Alloc, move |e| {
+        // Hooks are global: count only this test's proc.
+        if e.proc.pid() == pid && e.context.is_none() {
+            s.fetch_add(e.size, Ordering::SeqCst);
+        }
+    });
+    let p = proc.alloc_mem(100).unwrap();
+    let q = proc.alloc_mem(23).unwrap();
+    assert!(remove_memory_hook(MemoryOp::Alloc));
+    let _r = proc.alloc_mem(1000).unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 123);
+    proc.free_mem(p).unwrap();
+    proc.free_mem(q).unwrap();
+}
