@@ -1,6 +1,6 @@
 //! Loaded kernel libraries, and the static library (the program itself).
 
-use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -20,7 +20,9 @@ struct Inner {
 
 impl Libraries {
     /// Loads `path`, resolving every symbol now so that a library with
-    /// unresolved symbols fails here and not in the middle of a call.
+    /// unresolved symbols fails here and not in the middle of a call. Its
+    /// symbols become visible to libraries loaded later (`RTLD_GLOBAL`, as
+    /// AVEO's VE side loads them), so a library may use another's.
     pub(crate) fn load(&self, path: &[u8]) -> Result<u64, String> {
         if path.contains(&0) {
             return Err("the path contains a NUL byte".into());
@@ -35,7 +37,7 @@ impl Libraries {
         let path = std::ffi::OsStr::from_encoded_bytes_checked(path);
         // SAFETY: running a library's initialisers is what loading a kernel
         // library means; the VH asked for exactly this file.
-        let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
+        let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }
             .map_err(|e| loader_message(&e))?;
         let mut inner = self.inner.lock().unwrap();
         inner.next += 1;

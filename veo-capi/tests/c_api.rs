@@ -61,6 +61,13 @@ fn setup() -> &'static Setup {
                 .arg(&kernels)
                 .arg(crate_dir().join("tests/kernels/capi_kernels.c")),
         );
+        // A library that needs the kernels' symbols, next to them.
+        run_checked(
+            Command::new("cc")
+                .args(["-shared", "-fPIC", "-O1", "-Wall", "-o"])
+                .arg(dir.join("libcapi_uses_global.so"))
+                .arg(crate_dir().join("tests/kernels/capi_uses_global.c")),
+        );
         Setup { dir, kernels }
     })
 }

@@ -37,6 +37,18 @@ int main(int argc, char **argv)
   CHECK_EQ(veo_read_mem(proc, greet, veo_get_sym(proc, lib, "greeting"), 9), 0);
   CHECK(strcmp(greet, "hello VE") == 0);
   CHECK_EQ(veo_get_sym(proc, lib, "no_such_symbol"), 0);
+  /* Libraries are loaded RTLD_GLOBAL: a later one uses this one's symbols. */
+  char uses[4096];
+  snprintf(uses, sizeof uses, "%.*s/libcapi_uses_global.so",
+           (int)(strrchr(kernels, '/') - kernels), kernels);
+  uint64_t lib_uses = veo_load_library(proc, uses);
+  CHECK(lib_uses != 0);
+  struct veo_args *ga = veo_args_alloc();
+  veo_args_set_i64(ga, 0, 8);
+  uint64_t gres = 0;
+  CHECK_EQ(veo_call_sync(proc, veo_get_sym(proc, lib_uses, "counter_plus"), ga, &gres), 0);
+  CHECK_EQ(gres, 50);
+  veo_args_free(ga);
   CHECK_EQ(veo_load_library(proc, "/no/such/libx.so"), 0);
 
   /* No context yet: veo_call_sync works on the proc. */
