@@ -88,7 +88,8 @@ fn out_and_inout_bytes_come_back_in_argument_order_and_the_list_is_reusable() {
     assert_eq!(outs[1], inout.iter().map(|b| b + 1).collect::<Vec<u8>>());
     // The same list, synchronously on the proc.
     let mut args = ArgList::new();
-    args.set_stack(0, Intent::In, bytemuck_i64(&[1, 2, 3])).unwrap();
+    args.set_stack(0, Intent::In, bytemuck_i64(&[1, 2, 3]))
+        .unwrap();
     args.set_u64(1, 3).unwrap();
     let (v, outs) = proc
         .call_sync_list(addr(&lib, "core_in_sum"), &args)

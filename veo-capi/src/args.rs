@@ -4,6 +4,7 @@ use crate::diag::{fail, guard};
 use crate::handles::{self, ARGS};
 use crate::types::veo_args;
 use libc::{c_char, c_int, c_void};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use veo_runtime::{ArgList, Intent};
 
@@ -30,7 +31,12 @@ fn set(
             Err(e) => return fail(func, libc::EINVAL, e, -1),
         };
         if argnum < 0 {
-            return fail(func, libc::EINVAL, format!("argument number {argnum} is negative"), -1);
+            return fail(
+                func,
+                libc::EINVAL,
+                format!("argument number {argnum} is negative"),
+                -1,
+            );
         }
         let mut l = a.lock().unwrap_or_else(|e| e.into_inner());
         match set(&mut l, argnum as usize) {
@@ -45,7 +51,12 @@ fn set(
                 }
                 0
             }
-            Err(e) => fail(func, libc::EINVAL, format!("argument number {argnum}: {e}"), -1),
+            Err(e) => fail(
+                func,
+                libc::EINVAL,
+                format!("argument number {argnum}: {e}"),
+                -1,
+            ),
         }
     })
 }
@@ -94,8 +105,14 @@ pub unsafe extern "C" fn veo_args_set_u8(args: *mut veo_args, argnum: c_int, val
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_args_set_double(args: *mut veo_args, argnum: c_int, val: f64) -> c_int {
-    set("veo_args_set_double", args, argnum, |l, i| l.set_f64(i, val))
+pub unsafe extern "C" fn veo_args_set_double(
+    args: *mut veo_args,
+    argnum: c_int,
+    val: f64,
+) -> c_int {
+    set("veo_args_set_double", args, argnum, |l, i| {
+        l.set_f64(i, val)
+    })
 }
 
 #[no_mangle]
@@ -104,9 +121,15 @@ pub unsafe extern "C" fn veo_args_set_float(args: *mut veo_args, argnum: c_int, 
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_args_set_hmem(args: *mut veo_args, argnum: c_int, addr: *mut c_void) -> c_int {
+pub unsafe extern "C" fn veo_args_set_hmem(
+    args: *mut veo_args,
+    argnum: c_int,
+    addr: *mut c_void,
+) -> c_int {
     // The tag bits travel as they are: the kernel strips them.
-    set("veo_args_set_hmem", args, argnum, |l, i| l.set_u64(i, addr as u64))
+    set("veo_args_set_hmem", args, argnum, |l, i| {
+        l.set_u64(i, addr as u64)
+    })
 }
 
 #[no_mangle]
@@ -122,7 +145,14 @@ pub unsafe extern "C" fn veo_args_set_stack(
         0 => Intent::In,
         1 => Intent::InOut,
         2 => Intent::Out,
-        other => return fail(F, libc::EINVAL, format!("intent {other} is not IN, INOUT or OUT"), -1),
+        other => {
+            return fail(
+                F,
+                libc::EINVAL,
+                format!("intent {other} is not IN, INOUT or OUT"),
+                -1,
+            )
+        }
     };
     if buff.is_null() && len > 0 {
         return fail(F, libc::EINVAL, "the buffer is NULL", -1);
@@ -149,17 +179,16 @@ pub unsafe extern "C" fn veo_args_set_stack(
 
 /// The host buffers of each list's OUT/INOUT arguments: (position, address,
 /// length), by list.
-static OUT_TARGETS: Mutex<std::collections::BTreeMap<usize, Vec<(usize, usize, usize)>>> =
-    Mutex::new(std::collections::BTreeMap::new());
+static OUT_TARGETS: Mutex<BTreeMap<usize, Vec<OutTarget>>> = Mutex::new(BTreeMap::new());
+
+/// An OUT/INOUT argument's position, host address and length.
+type OutTarget = (usize, usize, usize);
 
 /// Where the OUT/INOUT bytes of a call made with `args` go, in position
 /// order (the order [`ArgList`] gives them back in).
 fn delivery(args: usize) -> crate::handles::Delivery {
     let targets = OUT_TARGETS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut t: Vec<(usize, usize, usize)> = targets
-        .get(&args)
-        .cloned()
-        .unwrap_or_default();
+    let mut t: Vec<OutTarget> = targets.get(&args).cloned().unwrap_or_default();
     t.sort_by_key(|&(n, _, _)| n);
     t.into_iter().map(|(_, a, l)| (a, l)).collect()
 }
@@ -192,7 +221,12 @@ pub unsafe extern "C" fn veo_args_free(args: *mut veo_args) {
         }
         match ARGS.remove(args as usize) {
             Some(_) => forget_targets(args as usize),
-            None => fail(F, libc::EINVAL, "the argument list is not live (freed, or never allocated)", ()),
+            None => fail(
+                F,
+                libc::EINVAL,
+                "the argument list is not live (freed, or never allocated)",
+                (),
+            ),
         }
     })
 }

@@ -91,7 +91,10 @@ pub unsafe extern "C" fn veo_get_context(h: *mut veo_proc_handle, idx: c_int) ->
             None => fail(
                 F,
                 libc::EINVAL,
-                format!("context index {idx} is out of range (0..{})", p.contexts.len()),
+                format!(
+                    "context index {idx} is out of range (0..{})",
+                    p.contexts.len()
+                ),
                 null_mut(),
             ),
         }
@@ -146,11 +149,7 @@ pub unsafe extern "C" fn veo_context_sync(ctx: *mut veo_thr_ctxt) {
 
 /// Submits through `f` on the context `ctx`: the request id, or
 /// `VEO_REQUEST_ID_INVALID` and a message.
-fn submit(
-    func: &str,
-    ctx: *mut veo_thr_ctxt,
-    f: impl FnOnce(&CCtx) -> Result<u64, String>,
-) -> u64 {
+fn submit(func: &str, ctx: *mut veo_thr_ctxt, f: impl FnOnce(&CCtx) -> Result<u64, String>) -> u64 {
     guard(func, VEO_REQUEST_ID_INVALID, || {
         let c = match handles::ctx(ctx) {
             Ok(c) => c,
@@ -170,7 +169,11 @@ fn call(c: &CCtx, addr: u64, args: *mut veo_args) -> Result<u64, String> {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_call_async(ctx: *mut veo_thr_ctxt, addr: u64, args: *mut veo_args) -> u64 {
+pub unsafe extern "C" fn veo_call_async(
+    ctx: *mut veo_thr_ctxt,
+    addr: u64,
+    args: *mut veo_args,
+) -> u64 {
     submit("veo_call_async", ctx, |c| call(c, addr, args))
 }
 
@@ -226,7 +229,9 @@ pub unsafe extern "C" fn veo_call_async_vh(
 #[no_mangle]
 pub unsafe extern "C" fn veo_alloc_mem_async(ctx: *mut veo_thr_ctxt, size: usize) -> u64 {
     submit("veo_alloc_mem_async", ctx, |c| {
-        c.queue.alloc(size as u64, Vec::new()).map_err(|e| e.to_string())
+        c.queue
+            .alloc(size as u64, Vec::new())
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -269,7 +274,9 @@ pub unsafe extern "C" fn veo_async_write_mem(
             // bytes are copied before this returns.
             (false, _) => unsafe { std::slice::from_raw_parts(src as *const u8, size) },
         };
-        c.queue.write(dst, src, Vec::new()).map_err(|e| e.to_string())
+        c.queue
+            .write(dst, src, Vec::new())
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -326,20 +333,31 @@ fn collect(func: &str, ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64, wait:
                 store(signal as u64);
                 command::EXCEPTION
             }
-            Collected::Done { result: Err(e), .. } => {
-                fail(func, errno_of(&e), format!("request {reqid}: {e}"), command::ERROR)
-            }
+            Collected::Done { result: Err(e), .. } => fail(
+                func,
+                errno_of(&e),
+                format!("request {reqid}: {e}"),
+                command::ERROR,
+            ),
         }
     })
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_call_peek_result(ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64) -> c_int {
+pub unsafe extern "C" fn veo_call_peek_result(
+    ctx: *mut veo_thr_ctxt,
+    reqid: u64,
+    retp: *mut u64,
+) -> c_int {
     collect("veo_call_peek_result", ctx, reqid, retp, false)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_call_wait_result(ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64) -> c_int {
+pub unsafe extern "C" fn veo_call_wait_result(
+    ctx: *mut veo_thr_ctxt,
+    reqid: u64,
+    retp: *mut u64,
+) -> c_int {
     collect("veo_call_wait_result", ctx, reqid, retp, true)
 }
 
@@ -388,7 +406,12 @@ pub unsafe extern "C" fn veo_req_block_end(ctx: *mut veo_thr_ctxt) {
     guard(F, (), || match handles::ctx(ctx) {
         Ok(c) => {
             if !c.queue.end_block() {
-                fail(F, libc::EINVAL, "this thread has no request block open here", ())
+                fail(
+                    F,
+                    libc::EINVAL,
+                    "this thread has no request block open here",
+                    (),
+                )
             }
         }
         Err(e) => fail(F, libc::EINVAL, e, ()),
@@ -418,7 +441,10 @@ pub unsafe extern "C" fn veo_free_thr_ctxt_attr(attr: *mut veo_thr_ctxt_attr) ->
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_set_thr_ctxt_stacksize(attr: *mut veo_thr_ctxt_attr, size: usize) -> c_int {
+pub unsafe extern "C" fn veo_set_thr_ctxt_stacksize(
+    attr: *mut veo_thr_ctxt_attr,
+    size: usize,
+) -> c_int {
     const F: &str = "veo_set_thr_ctxt_stacksize";
     guard(F, -1, || {
         let a = match handles::attr(attr) {
@@ -439,7 +465,10 @@ pub unsafe extern "C" fn veo_set_thr_ctxt_stacksize(attr: *mut veo_thr_ctxt_attr
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_get_thr_ctxt_stacksize(attr: *mut veo_thr_ctxt_attr, size: *mut usize) -> c_int {
+pub unsafe extern "C" fn veo_get_thr_ctxt_stacksize(
+    attr: *mut veo_thr_ctxt_attr,
+    size: *mut usize,
+) -> c_int {
     const F: &str = "veo_get_thr_ctxt_stacksize";
     guard(F, -1, || {
         let a = match handles::attr(attr) {

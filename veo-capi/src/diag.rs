@@ -28,7 +28,12 @@ pub(crate) fn fail<R>(func: &str, errno: i32, cause: impl Display, value: R) -> 
 pub(crate) fn guard<R>(func: &str, value: R, body: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(r) => r,
-        Err(_) => fail(func, libc::EFAULT, "internal error (a panic was caught)", value),
+        Err(_) => fail(
+            func,
+            libc::EFAULT,
+            "internal error (a panic was caught)",
+            value,
+        ),
     }
 }
 

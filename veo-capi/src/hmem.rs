@@ -37,11 +37,15 @@ pub extern "C" fn veo_set_proc_identifier(addr: *mut c_void, proc_ident: c_int) 
 
 #[no_mangle]
 pub extern "C" fn veo_get_proc_handle_from_hmem(addr: *const c_void) -> *mut veo_proc_handle {
-    guard("veo_get_proc_handle_from_hmem", std::ptr::null_mut(), || {
-        hmem::proc_of(addr as u64)
-            .and_then(|p| handles::handle_of(&p))
-            .map_or(std::ptr::null_mut(), |(k, _)| k as *mut veo_proc_handle)
-    })
+    guard(
+        "veo_get_proc_handle_from_hmem",
+        std::ptr::null_mut(),
+        || {
+            hmem::proc_of(addr as u64)
+                .and_then(|p| handles::handle_of(&p))
+                .map_or(std::ptr::null_mut(), |(k, _)| k as *mut veo_proc_handle)
+        },
+    )
 }
 
 #[no_mangle]
@@ -59,7 +63,11 @@ pub extern "C" fn veo_get_venum_from_hmem(addr: *const c_void) -> c_int {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_alloc_hmem(h: *mut veo_proc_handle, addr: *mut *mut c_void, size: usize) -> c_int {
+pub unsafe extern "C" fn veo_alloc_hmem(
+    h: *mut veo_proc_handle,
+    addr: *mut *mut c_void,
+    size: usize,
+) -> c_int {
     const F: &str = "veo_alloc_hmem";
     guard(F, -2, || {
         if addr.is_null() {

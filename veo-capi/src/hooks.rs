@@ -24,13 +24,23 @@ fn keys() -> [(usize, MemoryOp); 6] {
         (veo_free_mem as *const () as usize, MemoryOp::Free),
         (veo_alloc_hmem as *const () as usize, MemoryOp::AllocHmem),
         (veo_free_hmem as *const () as usize, MemoryOp::FreeHmem),
-        (veo_alloc_mem_async as *const () as usize, MemoryOp::AllocAsync),
-        (veo_free_mem_async as *const () as usize, MemoryOp::FreeAsync),
+        (
+            veo_alloc_mem_async as *const () as usize,
+            MemoryOp::AllocAsync,
+        ),
+        (
+            veo_free_mem_async as *const () as usize,
+            MemoryOp::FreeAsync,
+        ),
     ]
 }
 
 fn key_of(op: MemoryOp) -> usize {
-    keys().iter().find(|(_, o)| *o == op).expect("every op has a key").0
+    keys()
+        .iter()
+        .find(|(_, o)| *o == op)
+        .expect("every op has a key")
+        .0
 }
 
 fn op_of(func: *mut c_void) -> Option<MemoryOp> {
@@ -59,7 +69,12 @@ fn call_c_hook(hook: CHook, payload: usize, e: &MemoryEvent<'_>) {
         match e.op {
             MemoryOp::Alloc => {
                 let mut addr = e.addr;
-                hook(payload, proc as *mut c_void, &mut addr as *mut u64, e.size as usize)
+                hook(
+                    payload,
+                    proc as *mut c_void,
+                    &mut addr as *mut u64,
+                    e.size as usize,
+                )
             }
             MemoryOp::Free => hook(payload, proc as *mut c_void, e.addr),
             MemoryOp::AllocHmem => hook(
@@ -76,11 +91,20 @@ fn call_c_hook(hook: CHook, payload: usize, e: &MemoryEvent<'_>) {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_register_hook(func: *mut c_void, hook: Option<CHook>, payload: *mut c_void) {
+pub unsafe extern "C" fn veo_register_hook(
+    func: *mut c_void,
+    hook: Option<CHook>,
+    payload: *mut c_void,
+) {
     const F: &str = "veo_register_hook";
     guard(F, (), || {
         let Some(op) = op_of(func) else {
-            return fail(F, libc::EINVAL, format!("{func:p} is not a function memory hooks can follow"), ());
+            return fail(
+                F,
+                libc::EINVAL,
+                format!("{func:p} is not a function memory hooks can follow"),
+                (),
+            );
         };
         let Some(hook) = hook else {
             return unregister(op);
@@ -118,7 +142,12 @@ pub unsafe extern "C" fn veo_unregister_hook(func: *mut c_void) {
     const F: &str = "veo_unregister_hook";
     guard(F, (), || match op_of(func) {
         Some(op) => unregister(op),
-        None => fail(F, libc::EINVAL, format!("{func:p} is not a function memory hooks can follow"), ()),
+        None => fail(
+            F,
+            libc::EINVAL,
+            format!("{func:p} is not a function memory hooks can follow"),
+            (),
+        ),
     })
 }
 

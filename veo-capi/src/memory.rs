@@ -9,7 +9,11 @@ use libc::{c_int, c_void};
 use veo_runtime::{Error, VePtr};
 
 #[no_mangle]
-pub unsafe extern "C" fn veo_alloc_mem(h: *mut veo_proc_handle, addr: *mut u64, size: usize) -> c_int {
+pub unsafe extern "C" fn veo_alloc_mem(
+    h: *mut veo_proc_handle,
+    addr: *mut u64,
+    size: usize,
+) -> c_int {
     const F: &str = "veo_alloc_mem";
     guard(F, -2, || {
         let p = match handles::proc(h) {

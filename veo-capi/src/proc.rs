@@ -82,7 +82,14 @@ pub unsafe extern "C" fn veo_proc_destroy(h: *mut veo_proc_handle) -> c_int {
     const F: &str = "veo_proc_destroy";
     guard(F, -1, || {
         let Some(p) = (!h.is_null()).then(|| PROCS.remove(h as usize)).flatten() else {
-            return fail(F, libc::EINVAL, handles::proc(h).err().unwrap_or("the proc handle is invalid"), -1);
+            return fail(
+                F,
+                libc::EINVAL,
+                handles::proc(h)
+                    .err()
+                    .unwrap_or("the proc handle is invalid"),
+                -1,
+            );
         };
         for q in p.contexts.close_all() {
             CTXS.remove(Arc::as_ptr(&q) as usize);

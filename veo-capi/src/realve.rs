@@ -25,13 +25,33 @@ fn unsupported<R>(family: &Once, func: &str, what: &str, value: R) -> R {
 }
 
 #[no_mangle]
-pub extern "C" fn veo_shared_mem_open(_addr: *mut c_void, _size: usize, _syncnum: c_int, _mode: i64) -> c_int {
-    unsupported(&VESHM, "veo_shared_mem_open", "VE shared memory (VESHM)", -1)
+pub extern "C" fn veo_shared_mem_open(
+    _addr: *mut c_void,
+    _size: usize,
+    _syncnum: c_int,
+    _mode: i64,
+) -> c_int {
+    unsupported(
+        &VESHM,
+        "veo_shared_mem_open",
+        "VE shared memory (VESHM)",
+        -1,
+    )
 }
 
 #[no_mangle]
-pub extern "C" fn veo_shared_mem_close(_addr: *mut c_void, _size: usize, _syncnum: c_int, _mode: i64) -> c_int {
-    unsupported(&VESHM, "veo_shared_mem_close", "VE shared memory (VESHM)", -1)
+pub extern "C" fn veo_shared_mem_close(
+    _addr: *mut c_void,
+    _size: usize,
+    _syncnum: c_int,
+    _mode: i64,
+) -> c_int {
+    unsupported(
+        &VESHM,
+        "veo_shared_mem_close",
+        "VE shared memory (VESHM)",
+        -1,
+    )
 }
 
 #[no_mangle]
@@ -43,18 +63,37 @@ pub extern "C" fn veo_shared_mem_attach(
     _syncnum: c_int,
     _mode: i64,
 ) -> *mut c_void {
-    unsupported(&VESHM, "veo_shared_mem_attach", "VE shared memory (VESHM)", usize::MAX as *mut c_void)
+    unsupported(
+        &VESHM,
+        "veo_shared_mem_attach",
+        "VE shared memory (VESHM)",
+        usize::MAX as *mut c_void,
+    )
 }
 
 #[no_mangle]
-pub extern "C" fn veo_shared_mem_detach(_proc: *mut veo_proc_handle, _addr: *mut c_void, _mode: i64) -> c_int {
-    unsupported(&VESHM, "veo_shared_mem_detach", "VE shared memory (VESHM)", -1)
+pub extern "C" fn veo_shared_mem_detach(
+    _proc: *mut veo_proc_handle,
+    _addr: *mut c_void,
+    _mode: i64,
+) -> c_int {
+    unsupported(
+        &VESHM,
+        "veo_shared_mem_detach",
+        "VE shared memory (VESHM)",
+        -1,
+    )
 }
 
 const VH_SHM: &str = "host shared memory mapped for the VE (veo_shm*)";
 
 #[no_mangle]
-pub extern "C" fn veo_shmget(_proc: *mut veo_proc_handle, _key: libc::key_t, _size: usize, _flag: c_int) -> c_int {
+pub extern "C" fn veo_shmget(
+    _proc: *mut veo_proc_handle,
+    _key: libc::key_t,
+    _size: usize,
+    _flag: c_int,
+) -> c_int {
     unsupported(&VHVESHM, "veo_shmget", VH_SHM, -1)
 }
 
@@ -88,12 +127,20 @@ pub extern "C" fn veo_dma_post(
 }
 
 #[no_mangle]
-pub extern "C" fn veo_dma_poll(_proc: *mut veo_proc_handle, _handle: *mut ve_dma_handle_t) -> c_int {
+pub extern "C" fn veo_dma_poll(
+    _proc: *mut veo_proc_handle,
+    _handle: *mut ve_dma_handle_t,
+) -> c_int {
     unsupported(&DMA, "veo_dma_poll", VE_DMA, -1)
 }
 
 #[no_mangle]
-pub extern "C" fn veo_dma_post_wait(_proc: *mut veo_proc_handle, _dst: u64, _src: u64, _size: c_int) -> c_int {
+pub extern "C" fn veo_dma_post_wait(
+    _proc: *mut veo_proc_handle,
+    _dst: u64,
+    _src: u64,
+    _size: c_int,
+) -> c_int {
     unsupported(&DMA, "veo_dma_post_wait", VE_DMA, -1)
 }
 
@@ -103,7 +150,10 @@ pub extern "C" fn veo_register_mem_to_dmaatb(_addr: *mut c_void, _size: usize) -
 }
 
 #[no_mangle]
-pub extern "C" fn veo_unregister_mem_from_dmaatb(_proc: *mut veo_proc_handle, _vehva: u64) -> c_int {
+pub extern "C" fn veo_unregister_mem_from_dmaatb(
+    _proc: *mut veo_proc_handle,
+    _vehva: u64,
+) -> c_int {
     unsupported(&DMA, "veo_unregister_mem_from_dmaatb", VE_DMA, -1)
 }
 

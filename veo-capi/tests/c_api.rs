@@ -33,7 +33,9 @@ fn libveo() -> PathBuf {
 }
 
 fn run_checked(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\n{}{}",
@@ -47,7 +49,8 @@ fn run_checked(cmd: &mut Command) -> Output {
 fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("veo-capi-test-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("veo-capi-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         // A copy, so that a rebuild meanwhile cannot change it under us;
@@ -159,8 +162,9 @@ fn core_procs_libraries_memory_contexts_args_and_calls() {
     // The failures it provokes on purpose, one line each.
     let lines = stderr_lines(&out);
     assert!(
-        lines.iter().any(|l| l.starts_with("[veo] ERROR: veo_get_sym(): ")
-            && l.contains("no_such_symbol")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("[veo] ERROR: veo_get_sym(): ") && l.contains("no_such_symbol")),
         "{lines:?}"
     );
 }
@@ -194,7 +198,10 @@ fn bad_input_gets_aveo_error_values_and_one_line_each() {
     assert!(has("veo_args_set_i64", "argument number 256"), "{lines:?}");
     assert!(has("veo_args_set_i64", "negative"), "{lines:?}");
     assert!(has("veo_call_async", "argument 0 was not set"), "{lines:?}");
-    assert!(has("veo_call_wait_result", "collected already"), "{lines:?}");
+    assert!(
+        has("veo_call_wait_result", "collected already"),
+        "{lines:?}"
+    );
     assert!(has("veo_args_set_i32", "not live"), "{lines:?}");
     assert!(has("veo_proc_destroy", "not a live proc"), "{lines:?}");
     assert!(has("veo_context_open", "VE_OMP_NUM_THREADS=1"), "{lines:?}");
@@ -209,7 +216,11 @@ fn bad_input_gets_aveo_error_values_and_one_line_each() {
 fn threads_on_one_context_a_thread_per_context_and_memory_from_four_threads() {
     let out = run(&build("t_threads.c"), &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "t_threads ok\n");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

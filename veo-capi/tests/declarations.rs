@@ -80,7 +80,7 @@ fn c_type(t: &str) -> String {
         return "fn".into();
     }
     let stars = t.matches('*').count();
-    let base = t.trim_end_matches(|c| c == '*' || c == ' ');
+    let base = t.trim_end_matches(['*', ' ']);
     let inner = base.replace('*', " ");
     let is_const = inner.split_whitespace().next() == Some("const");
     let name = inner
@@ -94,7 +94,11 @@ fn c_type(t: &str) -> String {
     }
     for i in 0..stars {
         // `const` binds to the pointee of the innermost pointer.
-        let q = if i == 0 && is_const { "*const " } else { "*mut " };
+        let q = if i == 0 && is_const {
+            "*const "
+        } else {
+            "*mut "
+        };
         out = format!("{q}{out}");
     }
     out
@@ -280,7 +284,10 @@ fn the_library_exports_exactly_the_declared_functions() {
 #[test]
 fn the_abi_reduction_sees_types_and_constness() {
     assert_eq!(c_type(&c_param("const char *symname")), "*const i8");
-    assert_eq!(c_type(&c_param("struct veo_proc_handle *proc")), "*mut veo_proc_handle");
+    assert_eq!(
+        c_type(&c_param("struct veo_proc_handle *proc")),
+        "*mut veo_proc_handle"
+    );
     assert_eq!(c_type(&c_param("void **addr")), "*mut *mut c_void");
     assert_eq!(c_type(&c_param("const size_t size")), "usize");
     assert_eq!(c_type(&c_param("void (*hook)(void *, ...)")), "fn");

@@ -154,7 +154,12 @@ mod tests {
         let (a, outs) = l.to_args().unwrap();
         assert_eq!(
             a.classes,
-            [ArgClass::F32, ArgClass::I32, ArgClass::Stack, ArgClass::Stack]
+            [
+                ArgClass::F32,
+                ArgClass::I32,
+                ArgClass::Stack,
+                ArgClass::Stack
+            ]
         );
         assert_eq!(a.values[0], 1.5f32.to_bits() as u64);
         assert_eq!(outs, [3, 2]);

@@ -99,9 +99,7 @@ impl Proc {
 
 fn owner(addr: u64) -> Result<Proc> {
     proc_of(addr).ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "{addr:#x} is not the HMEM address of an open proc"
-        ))
+        Error::InvalidArgument(format!("{addr:#x} is not the HMEM address of an open proc"))
     })
 }
 

@@ -21,8 +21,8 @@
 //! Kernels are usually declared with [`ve_kernel`] and compiled by
 //! `veo-build`; see the crate README.
 
-pub mod args;
 mod arglist;
+pub mod args;
 pub mod aveo;
 mod binary;
 mod channel;
@@ -48,10 +48,10 @@ pub use args::{Args, KernelArg, KernelRet, Out};
 pub use context::{Context, ContextState};
 pub use error::{Error, Result};
 pub use hooks::set_proc_init_hook;
+pub use library::{Function, KernelLibrary, Library};
 pub use mem_hooks::{
     memory_hook, remove_memory_hook, set_memory_hook, MemoryEvent, MemoryHook, MemoryOp,
 };
-pub use library::{Function, KernelLibrary, Library};
 pub use memory::{AsVePtr, VeBuffer};
 pub use proc::{Proc, ProcBuilder, DEFAULT_OMP_THREADS, MAX_CONTEXTS, VE_NODES};
 pub use ptr::VePtr;

@@ -175,10 +175,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         let me = std::thread::current().id();
         let mut s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
         while s.owner.is_some_and(|(t, _)| t != me) {
-            s = self
-                .block_ended
-                .wait(s)
-                .unwrap_or_else(|e| e.into_inner());
+            s = self.block_ended.wait(s).unwrap_or_else(|e| e.into_inner());
         }
         s
     }
@@ -235,9 +232,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// (AVEO's `veo_call_async`); `args` may be reused at once.
     pub fn call(&self, addr: u64, args: &ArgList, tag: T) -> Result<u64> {
         if addr == 0 {
-            return Err(Error::InvalidArgument(
-                "the function address is 0".into(),
-            ));
+            return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
         self.submit(tag, |ch, proc| {
@@ -511,9 +506,7 @@ impl Proc {
     /// and the OUT/INOUT stack buffers in argument order.
     pub fn call_sync_list(&self, addr: u64, args: &ArgList) -> Result<(u64, Vec<Vec<u8>>)> {
         if addr == 0 {
-            return Err(Error::InvalidArgument(
-                "the function address is 0".into(),
-            ));
+            return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
         let s = &self.shared;
