@@ -35,7 +35,12 @@ fn open(func: &str, p: &Arc<CProc>) -> *mut veo_thr_ctxt {
         }
     }
     match p.contexts.open(&p.proc) {
-        Ok(q) => handles::ctx_handle(q, p),
+        Ok(q) => {
+            // OUT buffers and reads land when the queue learns they are
+            // done: at collection, or at veo_context_sync as in AVEO.
+            q.on_done(|to, outs| deliver(outs, to));
+            handles::ctx_handle(q, p)
+        }
         Err(e) => fail(func, errno_of(&e), &e, null_mut()),
     }
 }
@@ -317,12 +322,8 @@ fn collect(func: &str, ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64, wait:
                 command::ERROR,
             ),
             Collected::Unfinished => command::UNFINISHED,
-            Collected::Done {
-                result: Ok(v),
-                outs,
-                tag,
-            } => {
-                deliver(&outs, &tag);
+            Collected::Done { result: Ok(v), .. } => {
+                // The bytes were delivered by the queue (`on_done`).
                 store(v);
                 command::OK
             }

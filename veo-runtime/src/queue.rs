@@ -18,7 +18,7 @@ use crate::proc::{Proc, ProcShared, WeakProc};
 use crate::request::{status_error, What};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
 use veo_urpc::proto::{self, ArgClass, Status};
 
@@ -128,8 +128,20 @@ pub struct RequestQueue<T> {
     proc: WeakProc,
     submitting: Mutex<Submitting>,
     block_ended: Condvar,
-    pending: Mutex<HashMap<u64, (Pending, T)>>,
+    pending: Mutex<HashMap<u64, (Entry, T)>>,
     closed: AtomicBool,
+    on_done: OnceLock<OnDone<T>>,
+}
+
+/// Called once per request that finished well, with its tag and bytes.
+type OnDone<T> = Box<dyn Fn(&T, &[Vec<u8>]) + Send + Sync>;
+
+/// A request not collected yet.
+enum Entry {
+    /// Not known to have finished.
+    Pending(Pending),
+    /// Finished (seen by [`RequestQueue::sync`]), its result kept.
+    Finished(Result<u64>, Vec<Vec<u8>>),
 }
 
 impl<T> std::fmt::Debug for RequestQueue<T> {
@@ -154,6 +166,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             block_ended: Condvar::new(),
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            on_done: OnceLock::new(),
         })
     }
 
@@ -224,7 +237,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, (pending, tag));
+            .insert(id, (Entry::Pending(pending), tag));
         Ok(id)
     }
 
@@ -344,6 +357,22 @@ impl<T: Send + 'static> RequestQueue<T> {
         Ok(id)
     }
 
+    /// Has `f` called with the tag and the bytes (OUT/INOUT buffers, a
+    /// read's data) of every request that finishes well, as soon as the
+    /// queue learns of it: when it is collected, or earlier in
+    /// [`sync`](Self::sync). Used by callers that deliver the bytes to
+    /// memory of their own, as AVEO does before results are collected.
+    /// Only the first call has an effect.
+    pub fn on_done(&self, f: impl Fn(&T, &[Vec<u8>]) + Send + Sync + 'static) {
+        let _ = self.on_done.set(Box::new(f));
+    }
+
+    fn finished(&self, result: &Result<u64>, outs: &[Vec<u8>], tag: &T) {
+        if let (Ok(_), Some(f)) = (result, self.on_done.get()) {
+            f(tag, outs);
+        }
+    }
+
     /// Waits for request `id` and hands its result over; a second collect
     /// of the same id gives [`Collected::Unknown`].
     pub fn wait(&self, id: u64) -> Collected<T> {
@@ -352,29 +381,48 @@ impl<T: Send + 'static> RequestQueue<T> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
-        let Some((mut p, tag)) = entry else {
-            return Collected::Unknown;
-        };
-        let (ch, _) = self.ctx.parts();
-        let result = p.wait(ch);
-        let outs = if result.is_ok() { p.outs } else { Vec::new() };
-        Collected::Done { result, outs, tag }
+        match entry {
+            None => Collected::Unknown,
+            Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
+            Some((Entry::Pending(mut p), tag)) => {
+                let (ch, _) = self.ctx.parts();
+                let result = p.wait(ch);
+                let outs = if result.is_ok() { p.outs } else { Vec::new() };
+                self.finished(&result, &outs, &tag);
+                Collected::Done { result, outs, tag }
+            }
+        }
     }
 
     /// The result of request `id` if it has finished, without waiting.
     pub fn peek(&self, id: u64) -> Collected<T> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let Some((p, _)) = pending.get_mut(&id) else {
-            return Collected::Unknown;
+        let result = match pending.get_mut(&id) {
+            None => return Collected::Unknown,
+            Some((Entry::Finished(..), _)) => None,
+            Some((Entry::Pending(p), _)) => {
+                let (ch, _) = self.ctx.parts();
+                match p.poll(ch) {
+                    Ok(None) => return Collected::Unfinished,
+                    Ok(Some(v)) => Some(Ok(v)),
+                    Err(e) => Some(Err(e)),
+                }
+            }
         };
-        let (ch, _) = self.ctx.parts();
-        let result = match p.poll(ch) {
-            Ok(None) => return Collected::Unfinished,
-            Ok(Some(v)) => Ok(v),
-            Err(e) => Err(e),
+        let (entry, tag) = pending.remove(&id).expect("looked up above");
+        let (result, outs) = match (entry, result) {
+            (Entry::Finished(r, o), _) => return Collected::Done {
+                result: r,
+                outs: o,
+                tag,
+            },
+            (Entry::Pending(p), Some(r)) => {
+                let outs = if r.is_ok() { p.outs } else { Vec::new() };
+                (r, outs)
+            }
+            (Entry::Pending(_), None) => unreachable!("a pending entry was polled"),
         };
-        let (p, tag) = pending.remove(&id).expect("looked up above");
-        let outs = if result.is_ok() { p.outs } else { Vec::new() };
+        self.finished(&result, &outs, &tag);
         Collected::Done { result, outs, tag }
     }
 
@@ -389,11 +437,32 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// Returns when everything queued so far has run (AVEO's
     /// `veo_context_sync`); results stay to be collected.
+    ///
+    /// Every request queued before has finished then: its bytes reach the
+    /// [`on_done`](Self::on_done) function now.
     pub fn sync(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("context"));
         }
-        self.ctx.sync()
+        self.ctx.sync()?;
+        let (ch, _) = self.ctx.parts();
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for (entry, tag) in pending.values_mut() {
+            let Entry::Pending(p) = entry else { continue };
+            let result = match p.poll(ch) {
+                Ok(None) => continue,
+                Ok(Some(v)) => Ok(v),
+                Err(e) => Err(e),
+            };
+            let outs = if result.is_ok() {
+                std::mem::take(&mut p.outs)
+            } else {
+                Vec::new()
+            };
+            self.finished(&result, &outs, tag);
+            *entry = Entry::Finished(result, outs);
+        }
+        Ok(())
     }
 
     /// Closes the queue after what was queued has run; uncollected results

@@ -195,6 +195,32 @@ int main(int argc, char **argv)
   uint64_t r0len = veo_async_read_mem(ctx, got, ve, 0);
   CHECK_EQ(veo_call_wait_result(ctx, r0len, &res), VEO_COMMAND_OK);
 
+  /* After veo_context_sync, reads and OUT buffers have landed, before
+   * their results are collected (as in AVEO). */
+  int64_t early[16];
+  memset(early, 0, sizeof early);
+  uint64_t ra2 = veo_alloc_mem_async(ctx, 8 * 16);
+  uint64_t ve3 = 0;
+  CHECK_EQ(veo_call_wait_result(ctx, ra2, &ve3), VEO_COMMAND_OK);
+  for (int i = 0; i < 16; i++) sixteen[i] = 2000 + i;
+  uint64_t rw3 = veo_async_write_mem(ctx, ve3, sixteen, sizeof sixteen);
+  uint64_t rr3 = veo_async_read_mem(ctx, early, ve3, sizeof early);
+  int64_t early_out[3] = {0, 0, 0};
+  veo_args_clear(args);
+  veo_args_set_stack(args, VEO_INTENT_OUT, 0, (char *)early_out, sizeof early_out);
+  veo_args_set_i32(args, 1, 3);
+  uint64_t rc3 = veo_call_async_by_name(ctx, lib, "fill_out", args);
+  veo_context_sync(ctx);
+  CHECK_EQ(early[15], 2015);
+  CHECK_EQ(early_out[1], 101);
+  memset(early, 0, sizeof early);
+  CHECK_EQ(veo_call_wait_result(ctx, rr3, &res), VEO_COMMAND_OK);
+  CHECK_EQ(early[15], 0); /* delivered once, not again at collection */
+  CHECK_EQ(veo_call_peek_result(ctx, rc3, &res), VEO_COMMAND_OK);
+  CHECK_EQ(res, 3);
+  CHECK_EQ(veo_call_wait_result(ctx, rw3, &res), VEO_COMMAND_OK);
+  CHECK_EQ(veo_free_mem(proc, ve3), 0);
+
   /* A VH function runs in queue order: after the kernel before it. */
   veo_args_clear(args);
   veo_args_set_i32(args, 0, 30);
