@@ -91,7 +91,7 @@ pub unsafe extern "C" fn veo_proc_destroy(h: *mut veo_proc_handle) -> c_int {
                 -1,
             );
         };
-        for q in p.contexts.close_all() {
+        for q in p.contexts.discard_all() {
             CTXS.remove(Arc::as_ptr(&q) as usize);
         }
         p.proc.clone().close();

@@ -411,11 +411,13 @@ impl<T: Send + 'static> RequestQueue<T> {
         };
         let (entry, tag) = pending.remove(&id).expect("looked up above");
         let (result, outs) = match (entry, result) {
-            (Entry::Finished(r, o), _) => return Collected::Done {
-                result: r,
-                outs: o,
-                tag,
-            },
+            (Entry::Finished(r, o), _) => {
+                return Collected::Done {
+                    result: r,
+                    outs: o,
+                    tag,
+                }
+            }
             (Entry::Pending(p), Some(r)) => {
                 let outs = if r.is_ok() { p.outs } else { Vec::new() };
                 (r, outs)
@@ -469,7 +471,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// are discarded and later submits fail with [`Error::Closed`]. The
     /// context itself ends when the last reference to the queue goes.
     pub fn close(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if self.closed.load(Ordering::Acquire) {
             return Ok(());
         }
         let r = if self.ctx.state() == ContextState::Running {
@@ -477,11 +479,18 @@ impl<T: Send + 'static> RequestQueue<T> {
         } else {
             Ok(())
         };
+        self.discard();
+        r
+    }
+
+    /// Closes the queue at once, without waiting for what was queued (the
+    /// proc is about to end): uncollected results are discarded.
+    pub fn discard(&self) {
+        self.closed.store(true, Ordering::Release);
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        r
     }
 }
 
@@ -559,11 +568,12 @@ impl<T: Send + 'static> ContextList<T> {
         }
     }
 
-    /// Closes and removes every context.
-    pub fn close_all(&self) -> Vec<Arc<RequestQueue<T>>> {
+    /// Removes every context, discarding what they queued (for the end of
+    /// the proc: nothing waits for a kernel that may never return).
+    pub fn discard_all(&self) -> Vec<Arc<RequestQueue<T>>> {
         let all = std::mem::take(&mut *self.lock());
         for q in &all {
-            let _ = q.close();
+            q.discard();
         }
         all
     }

@@ -169,6 +169,20 @@ int main(int argc, char **argv)
   CHECK(veo_write_mem(p2, (uint64_t)veo_get_hmem_addr(h), buf, 8) < 0);
   CHECK_EQ(veo_proc_destroy(p2), 0);
 
+  /* Destroying a proc whose kernel never returns does not wait for it. */
+  struct veo_proc_handle *p3 = veo_proc_create(0);
+  CHECK(p3 != NULL);
+  lib = veo_load_library(p3, kernels);
+  struct veo_thr_ctxt *m3 = veo_context_open(p3);
+  struct veo_thr_ctxt *c3 = veo_context_open(p3);
+  CHECK(m3 != NULL && c3 != NULL);
+  veo_args_clear(args);
+  veo_args_set_i32(args, 0, 1000000);
+  CHECK(veo_call_async_by_name(c3, lib, "sleep_ms", args) != VEO_REQUEST_ID_INVALID);
+  CHECK(veo_call_async_by_name(m3, lib, "sleep_ms", args) != VEO_REQUEST_ID_INVALID);
+  CHECK_EQ(veo_proc_destroy(p3), 0);
+  CHECK_EQ(veo_get_context_state(c3), VEO_STATE_EXIT); /* reported: gone */
+
   veo_args_free(args);
   printf("t_fail ok\n");
   return 0;
