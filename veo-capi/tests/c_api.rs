@@ -71,6 +71,15 @@ fn setup() -> &'static Setup {
                 .arg(dir.join("libcapi_uses_global.so"))
                 .arg(crate_dir().join("tests/kernels/capi_uses_global.c")),
         );
+        // A kernel using AVEO's VE-side headers.
+        run_checked(
+            Command::new("cc")
+                .args(["-shared", "-fPIC", "-O1", "-Wall", "-I"])
+                .arg(crate_dir().join("include/ve"))
+                .arg("-o")
+                .arg(dir.join("libcapi_ve_side.so"))
+                .arg(crate_dir().join("tests/kernels/capi_ve_side.c")),
+        );
         Setup { dir, kernels }
     })
 }
@@ -78,9 +87,16 @@ fn setup() -> &'static Setup {
 /// Compiles `tests/c/<name>` (C11 or C++) with warnings as errors, linking
 /// only `-lveo` (and pthreads).
 fn build(name: &str) -> PathBuf {
+    build_with(name, &[])
+}
+
+/// [`build`] with more compiler flags.
+fn build_with(name: &str, flags: &[&str]) -> PathBuf {
     let s = setup();
     let src = crate_dir().join("tests/c").join(name);
-    let exe = s.dir.join(name.replace('.', "_"));
+    let exe = s
+        .dir
+        .join(format!("{}{}", name.replace('.', "_"), flags.join("")));
     let cxx = name.ends_with(".cpp");
     let mut cmd = Command::new(if cxx { "c++" } else { "cc" });
     cmd.arg(if cxx { "-std=c++17" } else { "-std=c11" })
@@ -95,7 +111,8 @@ fn build(name: &str) -> PathBuf {
         .arg(&s.dir)
         .arg("-lveo")
         .arg(format!("-Wl,-rpath,{}", s.dir.display()))
-        .arg("-lpthread");
+        .arg("-lpthread")
+        .args(flags);
     run_checked(&mut cmd);
     exe
 }
@@ -172,6 +189,15 @@ fn core_procs_libraries_memory_contexts_args_and_calls() {
 #[test]
 fn hmem_identifiers_hooks_and_request_blocks() {
     let out = run(&build("t_hmem_hooks.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_hmem_hooks ok\n");
+}
+
+#[test]
+fn hook_keys_match_in_a_position_dependent_program() {
+    // `&veo_alloc_mem` in a non-PIE program is its PLT address, which the
+    // dynamic linker makes the function's canonical address: the keys the
+    // library compares with must be the same.
+    let out = run(&build_with("t_hmem_hooks.c", &["-no-pie"]), &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "t_hmem_hooks ok\n");
 }
 

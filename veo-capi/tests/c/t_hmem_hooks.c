@@ -175,6 +175,14 @@ int main(int argc, char **argv)
   uint64_t res = 0;
   CHECK_EQ(veo_call_sync(p0, veo_get_sym(p0, lib, "sum_hmem"), args, &res), 0);
   CHECK_EQ(res, 280);
+  /* An AVEO kernel strips it with the VE-side veo_get_hmem_addr(). */
+  char ve_side[4096];
+  snprintf(ve_side, sizeof ve_side, "%.*s/libcapi_ve_side.so",
+           (int)(strrchr(argv[1], '/') - argv[1]), argv[1]);
+  uint64_t vlib = veo_load_library(p0, ve_side);
+  CHECK(vlib != 0);
+  CHECK_EQ(veo_call_sync(p0, veo_get_sym(p0, vlib, "sum_hmem_ve"), args, &res), 0);
+  CHECK_EQ(res, 280);
   /* The proc's own handle: plain VE address works too. */
   CHECK_EQ(veo_read_mem(p0, b, (uint64_t)veo_get_hmem_addr(h0), sizeof b), 0);
   CHECK_EQ(b[1], 10);
