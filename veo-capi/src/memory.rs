@@ -51,6 +51,10 @@ pub unsafe extern "C" fn veo_free_mem(h: *mut veo_proc_handle, addr: u64) -> c_i
             Ok(p) => p,
             Err(e) => return fail(F, libc::EINVAL, e, -1),
         };
+        if addr == 0 {
+            // free(NULL) on the VE: nothing to do.
+            return 0;
+        }
         after_main_queue(&p);
         match p.proc.free_mem(VePtr::<u8>::new(addr)) {
             Ok(()) => 0,

@@ -341,8 +341,15 @@ impl<T: Send + 'static> RequestQueue<T> {
     }
 
     /// Queues freeing VE memory at `addr` (AVEO's `veo_free_mem_async`);
-    /// a [`MemoryOp::FreeAsync`] hook runs once it is queued.
+    /// a [`MemoryOp::FreeAsync`] hook runs once it is queued. Address 0 is
+    /// freed as C frees `NULL`: a request that does nothing.
     pub fn free(&self, addr: u64, tag: T) -> Result<u64> {
+        if addr == 0 {
+            return self.submit(tag, |ch, _| {
+                let reqid = ch.simple(proto::KIND_NOP, &[], &[])?;
+                Ok(Pending::new(reqid, Vec::new(), What::Other))
+            });
+        }
         let id = self.submit(tag, |ch, _| {
             let reqid = ch.simple(proto::KIND_FREE, &[addr], &[])?;
             Ok(Pending::new(

@@ -284,6 +284,11 @@ int main(int argc, char **argv)
 
   /* Unloading drops the library's symbols. */
   CHECK_EQ(veo_free_mem(proc, ve), 0);
+  /* Freeing 0 is freeing NULL; a second free of the same memory fails. */
+  CHECK_EQ(veo_free_mem(proc, 0), 0);
+  CHECK_EQ(veo_free_mem(proc, ve), -1);
+  uint64_t rf0 = veo_free_mem_async(ctx, 0);
+  CHECK_EQ(veo_call_wait_result(ctx, rf0, &res), VEO_COMMAND_OK);
   CHECK_EQ(veo_unload_library(proc, lib), 0);
   CHECK_EQ(veo_get_sym(proc, lib, "add_i64"), 0);
   uint64_t lib2 = veo_load_library(proc, kernels);
