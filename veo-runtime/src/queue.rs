@@ -404,35 +404,29 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// The result of request `id` if it has finished, without waiting.
     pub fn peek(&self, id: u64) -> Collected<T> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let result = match pending.get_mut(&id) {
-            None => return Collected::Unknown,
-            Some((Entry::Finished(..), _)) => None,
-            Some((Entry::Pending(p), _)) => {
-                let (ch, _) = self.ctx.parts();
-                match p.poll(ch) {
-                    Ok(None) => return Collected::Unfinished,
-                    Ok(Some(v)) => Some(Ok(v)),
-                    Err(e) => Some(Err(e)),
-                }
-            }
+        let Some((entry, tag)) = pending.get_mut(&id) else {
+            return Collected::Unknown;
         };
-        let (entry, tag) = pending.remove(&id).expect("looked up above");
-        let (result, outs) = match (entry, result) {
-            (Entry::Finished(r, o), _) => {
-                return Collected::Done {
-                    result: r,
-                    outs: o,
-                    tag,
-                }
-            }
-            (Entry::Pending(p), Some(r)) => {
-                let outs = if r.is_ok() { p.outs } else { Vec::new() };
-                (r, outs)
-            }
-            (Entry::Pending(_), None) => unreachable!("a pending entry was polled"),
-        };
-        self.finished(&result, &outs, &tag);
-        Collected::Done { result, outs, tag }
+        if let Entry::Pending(p) = entry {
+            let (ch, _) = self.ctx.parts();
+            let result = match p.poll(ch) {
+                Ok(None) => return Collected::Unfinished,
+                Ok(Some(v)) => Ok(v),
+                Err(e) => Err(e),
+            };
+            let outs = if result.is_ok() {
+                std::mem::take(&mut p.outs)
+            } else {
+                Vec::new()
+            };
+            self.finished(&result, &outs, tag);
+            *entry = Entry::Finished(result, outs);
+        }
+        match pending.remove(&id) {
+            Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
+            // Not reached: the entry was made Finished just above.
+            _ => Collected::Unknown,
+        }
     }
 
     /// Whether requests wait to be collected.
