@@ -2,6 +2,11 @@
 //! `include/` and the libveo.so cargo built for these tests, with kernels
 //! from `tests/kernels/`, and run; each checks exact values and return codes
 //! itself and exits non-zero on the first mismatch.
+//!
+//! libveo.so is always current: building this package's integration tests
+//! builds its library target, with both crate types (`cdylib` and `rlib`),
+//! into `target/<profile>/deps/` before the tests, also under
+//! `cargo test --workspace`; no nested cargo is run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
