@@ -442,7 +442,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// `veo_context_sync`); results stay to be collected.
     ///
     /// Every request queued before has finished then: its bytes reach the
-    /// [`on_done`](Self::on_done) function now.
+    /// [`on_done`](Self::on_done) function now, in queue order.
     pub fn sync(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("context"));
@@ -450,8 +450,13 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.ctx.sync()?;
         let (ch, _) = self.ctx.parts();
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        for (entry, tag) in pending.values_mut() {
-            let Entry::Pending(p) = entry else { continue };
+        // In id order: the bytes land in the order the requests were queued.
+        let mut ids: Vec<u64> = pending.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let Some((Entry::Pending(p), tag)) = pending.get_mut(&id) else {
+                continue;
+            };
             let result = match p.poll(ch) {
                 Ok(None) => continue,
                 Ok(Some(v)) => Ok(v),
@@ -463,7 +468,9 @@ impl<T: Send + 'static> RequestQueue<T> {
                 Vec::new()
             };
             self.finished(&result, &outs, tag);
-            *entry = Entry::Finished(result, outs);
+            if let Some((entry, _)) = pending.get_mut(&id) {
+                *entry = Entry::Finished(result, outs);
+            }
         }
         Ok(())
     }
