@@ -248,7 +248,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A Rust type that can be passed to a VE kernel (DESIGN.md section 6).
+/// A Rust type that can be passed to a VE kernel (docs/ARCHITECTURE.md, "The type table").
 ///
 /// Sealed: the set of types is the type table of `#[ve_kernel]`. Integers and
 /// floats go in registers, [`VePtr`] is a VE address, `&T`/`&[T]` of a
