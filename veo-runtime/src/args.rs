@@ -1,8 +1,13 @@
 //! Call arguments: register values with their class, and the stack image with intents.
 
 use crate::error::{Error, Result};
+use crate::intent::Intent;
 use crate::ptr::VePtr;
-use veo_urpc::proto::{ArgClass, Intent, StackArg, MAX_ARGS};
+use veo_urpc::proto::{self, ArgClass, StackArg};
+
+/// The most arguments a kernel call takes (VEO's limit).
+pub const MAX_ARGS: usize = 256;
+const _: () = assert!(MAX_ARGS == proto::MAX_ARGS, "the transport's limit differs");
 
 /// The arguments of one kernel call, built at run time.
 ///
@@ -211,7 +216,7 @@ impl<'a> Args<'a> {
         self.stack.push(StackArg {
             offset: offset as u64,
             len: len as u64,
-            intent,
+            intent: intent.wire(),
         });
         self.push_raw(ArgClass::Stack, index)
     }

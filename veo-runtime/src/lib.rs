@@ -21,34 +21,37 @@
 //! Kernels are usually declared with [`ve_kernel`] and compiled by
 //! `veo-build`; see the crate README.
 
-pub mod args;
+mod args;
 pub mod aveo;
 mod binary;
 mod channel;
 mod context;
 mod entry;
-pub mod error;
+mod error;
 mod fxhash;
 mod hooks;
+mod intent;
 mod library;
 mod life;
 mod memory;
 mod omp;
 mod proc;
-pub mod ptr;
+mod ptr;
 mod request;
 mod slot;
 
-pub use args::{Args, KernelArg, KernelRet, Out};
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use args::{Args, KernelArg, KernelRet, Out, MAX_ARGS};
 pub use context::{Context, ContextState};
 pub use error::{Error, Result};
 pub use hooks::set_proc_init_hook;
-pub use library::{Function, KernelLibrary, Library};
+pub use intent::Intent;
+pub use library::{Function, Library};
 pub use memory::{AsVePtr, VeBuffer};
 pub use proc::{Proc, ProcBuilder, DEFAULT_OMP_THREADS, MAX_CONTEXTS, VE_NODES};
 pub use ptr::VePtr;
 pub use request::Request;
-#[doc(hidden)]
-pub use slot::KernelSlot;
 pub use veo_macros::ve_kernel;
-pub use veo_urpc::proto::{Intent, MAX_ARGS};
