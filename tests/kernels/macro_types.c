@@ -1,5 +1,5 @@
 /* Kernels for tests/tests/macro_types.rs: one per row of the #[ve_kernel]
- * type table (DESIGN.md section 6), each returning something that shows
+ * type table (docs/ARCHITECTURE.md, "The type table"), each returning something that shows
  * the value arrived intact. */
 #include <stdint.h>
 

@@ -6,7 +6,9 @@
 //! Kernels: tests/kernels/core_reload/core_reload.c, core_args.c, and
 //! `core_static_triple` below.
 
-use veo_runtime::{ve_kernel, Args, Error, KernelLibrary, Proc};
+// The glue of `#[ve_kernel]` stubs, to test the cache they fall back on.
+use veo_runtime::__private::{kernel, KernelLibrary};
+use veo_runtime::{ve_kernel, Args, Error, Proc};
 use veo_tests::{Ve, KERNELS, RELOAD_KERNELS};
 
 /// A kernel linked into the test program itself: the helper is this program
@@ -177,9 +179,7 @@ fn the_static_library_finds_kernels_of_the_program_itself() {
             .unwrap(),
         21
     );
-    let k = proc
-        .kernel(&KernelLibrary::Static, "core_static_triple")
-        .unwrap();
+    let k = kernel(&proc, &KernelLibrary::Static, "core_static_triple").unwrap();
     assert_eq!(k.addr(), f.addr());
     // It cannot be unloaded.
     assert!(lib.unload().is_err());
@@ -241,16 +241,12 @@ fn symbols_are_cached_per_library() {
     assert_eq!(ve.f("core_zero").addr(), a.addr());
     assert_eq!(ve.f("core_zero").name(), "core_zero");
 
-    // Proc::kernel (what #[ve_kernel] stubs use) loads the library on first
+    // The kernel cache #[ve_kernel] stubs fall back on loads the library on first
     // use and returns the same function every time.
     let proc = Proc::new(0).unwrap();
     assert!(proc.libraries().is_empty());
-    let k1 = proc
-        .kernel(&KernelLibrary::Path(KERNELS), "core_zero")
-        .unwrap();
-    let k2 = proc
-        .kernel(&KernelLibrary::Path(KERNELS), "core_zero")
-        .unwrap();
+    let k1 = kernel(&proc, &KernelLibrary::Path(KERNELS), "core_zero").unwrap();
+    let k2 = kernel(&proc, &KernelLibrary::Path(KERNELS), "core_zero").unwrap();
     assert_eq!(k1.addr(), k2.addr());
     assert_eq!(proc.libraries().len(), 1, "loaded once");
     assert_eq!(proc.call_sync::<i64>(&k1, Args::new()).unwrap(), 0x5eed);
@@ -258,10 +254,10 @@ fn symbols_are_cached_per_library() {
 
 #[test]
 fn kernels_reload_after_their_library_was_unloaded() {
-    // The path #[ve_kernel] stubs take: Proc::kernel loads on first use.
+    // The path #[ve_kernel] stubs take: the kernel cache loads on first use.
     let proc = Proc::new(0).unwrap();
     let lib = KernelLibrary::Path(RELOAD_KERNELS);
-    let k = proc.kernel(&lib, "core_reload_bump").unwrap();
+    let k = kernel(&proc, &lib, "core_reload_bump").unwrap();
     assert_eq!(call0(&proc, &k).unwrap(), 1);
     assert_eq!(call0(&proc, &k).unwrap(), 2);
     let loaded = proc.libraries();
@@ -270,7 +266,7 @@ fn kernels_reload_after_their_library_was_unloaded() {
     assert!(proc.libraries().is_empty());
     assert!(matches!(call0(&proc, &k), Err(Error::Closed(_))));
     // Asked again: loaded afresh, not the stale cached function.
-    let k2 = proc.kernel(&lib, "core_reload_bump").unwrap();
+    let k2 = kernel(&proc, &lib, "core_reload_bump").unwrap();
     assert_eq!(call0(&proc, &k2).unwrap(), 1);
     assert_eq!(proc.libraries().len(), 1);
 }

@@ -1,4 +1,5 @@
-//! Issue 6, item 5: bad VE addresses. Reads, writes, copies and frees of
+//! Bad VE addresses (docs/RELIABILITY.md, "Bad VE addresses are errors,
+//! never crashes"). Reads, writes, copies and frees of
 //! unmapped, read-only or already-freed VE memory, and lengths that
 //! overflow, synchronous and queued on a context: each is an error, and the
 //! helper still answers afterwards.

@@ -1,4 +1,5 @@
-//! Issue 6, item 7: concurrency. 8 VH threads × 10,000 calls sharing one
+//! Concurrency (docs/RELIABILITY.md, "Concurrency: every call gets exactly
+//! its own result"). 8 VH threads × 10,000 calls sharing one
 //! context; the same spread over 4 contexts, and over 2 procs. The kernel
 //! returns a bijective function of its argument and counts its runs: every
 //! call gets exactly its own result (none swapped), and the kernel ran

@@ -1,4 +1,5 @@
-//! Issue 6, item 9 (the VH side): the runtime's decoding of answers, end to
+//! Malformed answers, the VH side (docs/RELIABILITY.md, "Malformed messages
+//! give errors, never crashes or hangs"): the runtime's decoding of answers, end to
 //! end. The test maps the proc's shared segment itself (through the helper's
 //! descriptor in /proc) and writes malformed answers into a context's result
 //! ring, as a broken or hostile helper would, while the real helper is held

@@ -1,4 +1,5 @@
-//! Issue 6, item 2: a kernel that never returns. A wait with a time limit
+//! A kernel that never returns (docs/RELIABILITY.md, "A kernel that never
+//! returns cannot hang the program"). A wait with a time limit
 //! gives `Error::Timeout` and leaves the request pending; dropping the
 //! context never blocks; dropping the proc ends the helper, and what was
 //! pending then fails instead of hanging.

@@ -1,5 +1,6 @@
-//! Issue 6, item 1: kernels that fault (SIGSEGV, SIGFPE, abort, exit; and
-//! SIGILL, SIGBUS, a stack overflow, the rest of what the helper catches), each
+//! Kernels that fault (docs/RELIABILITY.md, "A kernel that faults fails its
+//! request, and only its proc"): SIGSEGV, SIGFPE, abort, exit; and
+//! SIGILL, SIGBUS, a stack overflow, the rest of what the helper catches, each
 //! through an asynchronous call on a context and through a synchronous call
 //! on the proc. The request gets an error naming the signal (and address) or
 //! the exit status; the VH lives on; a second proc running alongside keeps

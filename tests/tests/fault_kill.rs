@@ -1,6 +1,7 @@
-//! Issue 6, item 3: the helper killed with SIGKILL while 1000 requests are
-//! queued on several contexts: every pending wait returns an error and none
-//! hangs (a guard aborts the test process if one did).
+//! The helper killed with SIGKILL (docs/RELIABILITY.md, "A helper killed
+//! with work queued fails every waiter") while 1000 requests are queued on
+//! several contexts: every pending wait returns an error and none hangs (a
+//! guard aborts the test process if one did).
 
 mod fault_util;
 

@@ -1,4 +1,5 @@
-//! Issue 6, item 6: misuse. Calls after a context is closed (impossible by
+//! Misuse (docs/RELIABILITY.md, "Misuse is refused before anything reaches
+//! the VE"). Calls after a context is closed (impossible by
 //! the types: see `fault_send_sync` and `ui_send/`) or after its proc was
 //! dropped (an error), 257 arguments, a stack image larger than the call
 //! frame area, files that are not shared objects, a library with unresolved

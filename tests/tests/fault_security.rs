@@ -1,7 +1,7 @@
-//! Issue 6, item 10: the shared segment is an anonymous memfd (no name in
-//! /dev/shm), mode 0600, held only by the VH and its own helper; a helper
-//! refuses to serve unless it was started by the VH named in its
-//! environment, with that VH's segment and token.
+//! Security of the transport (docs/RELIABILITY.md): the shared segment is
+//! an anonymous memfd (no name in /dev/shm), mode 0600, held only by the VH
+//! and its own helper; a helper refuses to serve unless it was started by
+//! the VH named in its environment, with that VH's segment and token.
 
 mod fault_util;
 

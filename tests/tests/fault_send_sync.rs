@@ -1,4 +1,5 @@
-//! Issue 6, item 7 (second half): `Send`/`Sync` and borrows, checked at
+//! Concurrency, the compile-time half (docs/RELIABILITY.md): `Send`/`Sync`
+//! and borrows, checked at
 //! compile time. `tests/ui_send/fail_*.rs` must fail to compile with exactly
 //! the `.stderr` beside them (a pending request's buffers cannot be touched,
 //! a context cannot be closed or dropped under its requests, VH closures must

@@ -1,4 +1,4 @@
-//! Issue 6, item 8: soak. 1,000,000 calls, then 10,000 transfers of 1 MiB
+//! Soak (docs/RELIABILITY.md, "Soak: no growth per call or per transfer"). 1,000,000 calls, then 10,000 transfers of 1 MiB
 //! (half synchronous, half queued on a context; half writes, half reads).
 //! The resident memory (VmRSS) of the VH and of the helper must grow by less
 //! than 10 % between the end of the first tenth and the end of the last

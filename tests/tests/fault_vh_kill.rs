@@ -1,4 +1,5 @@
-//! Issue 6, item 4: the VH process killed with SIGKILL. The VH is a child
+//! The VH process killed with SIGKILL (docs/RELIABILITY.md, "A VH killed
+//! with SIGKILL leaves nothing behind"). The VH is a child
 //! program started by the test (this test binary, re-run with an environment
 //! variable and an `--exact` filter on this same test). Its helper must be
 //! gone within a second of the VH's end, and nothing must be left in

@@ -1,5 +1,5 @@
-//! `#[ve_kernel]` end to end: every row of the type table (DESIGN.md
-//! section 6) through the generated stubs, against the C kernels of
+//! `#[ve_kernel]` end to end: every row of the type table
+//! (docs/ARCHITECTURE.md, "The type table") through the generated stubs, against the C kernels of
 //! `tests/kernels/macro_types.c`, both async (on a context) and sync (on the
 //! proc).
 
@@ -242,7 +242,8 @@ fn peek_until_done() {
 }
 
 /// A forgotten request never writes into its OUT/INOUT buffers, even after
-/// the kernel has run (DESIGN.md section 3, soundness).
+/// the kernel has run (docs/ARCHITECTURE.md, "Invariants": data lands in
+/// borrowed buffers only inside `wait` or `peek`).
 #[test]
 fn forgetting_a_request_never_writes_into_its_buffers() {
     let (_proc, ctx) = start();

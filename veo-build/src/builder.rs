@@ -671,6 +671,10 @@ fn compile_all(
             cmd.args(opts.flags(u.lang));
             if u.lang != Language::Fortran {
                 cmd.arg("-MMD").arg("-MF").arg(&dep);
+            } else if chain.target == Target::Emulated {
+                // gfortran writes the `.mod` of each module into the current
+                // directory (the crate's, under Cargo) unless told where.
+                cmd.arg("-J").arg(&obj_dir);
             }
             cmd.arg("-c").arg(&u.path).arg("-o").arg(&obj);
             (cmd, obj, dep)

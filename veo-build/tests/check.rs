@@ -220,6 +220,8 @@ fn undefined_kernel_and_fortran_hint() {
     assert!(h.contains("fortran"), "{h}");
 }
 
+/// Also: gfortran's module file goes to the build's own directory, never
+/// into the current one (under Cargo, the crate's source tree).
 #[test]
 fn module_procedure_without_bind_c_is_pointed_out() {
     let decls =
@@ -237,6 +239,8 @@ fn module_procedure_without_bind_c_is_pointed_out() {
         h.contains("__kern_MOD_half") && h.contains("bind(C, name=\"half_\")"),
         "{h}"
     );
+    let stray = std::env::current_dir().unwrap().join("kern.mod");
+    assert!(!stray.exists(), "{} was written", stray.display());
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub fn expand(block: &KernelBlock) -> TokenStream {
     quote!(#(#kernels)*)
 }
 
-/// The `KernelLibrary` value the stubs pass to `kernel(..)`.
+/// The `__private::KernelLibrary` value the stubs pass to `call_kernel`.
 fn library_expr(block: &KernelBlock) -> TokenStream {
     let rt = block.options.runtime_path();
     match (&block.options.library, block.options.is_static) {
@@ -41,10 +41,10 @@ fn library_expr(block: &KernelBlock) -> TokenStream {
                  `veo_build::Build::new().file(\"...\").compile(\"{name}\")`, which sets {var}"
             );
             let span = block.options.library_span.unwrap_or_else(Span::call_site);
-            quote_spanned!(span=> #rt::KernelLibrary::Path(::core::env!(#var, #help)))
+            quote_spanned!(span=> #rt::__private::KernelLibrary::Path(::core::env!(#var, #help)))
         }
         // `check` has made sure that one of the two is there.
-        _ => quote!(#rt::KernelLibrary::Static),
+        _ => quote!(#rt::__private::KernelLibrary::Static),
     }
 }
 
@@ -195,12 +195,17 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     // error per stub, there.
     // Each stub keeps the address it resolved last in a slot of its own.
     let slot = syn::Ident::new("SLOT", Span::mixed_site());
-    let slot_decl = quote!(static #slot: #rt::KernelSlot = #rt::KernelSlot::new(););
+    let slot_decl =
+        quote!(static #slot: #rt::__private::KernelSlot = #rt::__private::KernelSlot::new(););
+    // The glue's path too: a bound of the function it names is reported
+    // at the path.
+    let call_kernel = respan(quote!(#rt::__private::call_kernel), ret_first);
+    let call_kernel_sync = respan(quote!(#rt::__private::call_kernel_sync), ret_first);
     let async_body = quote_spanned! {ret_first=>
-        #ctx_r.call_kernel::<#ret>(&#slot, &#library, #symbol, #close)
+        #call_kernel::<#ret>(#ctx_r, &#slot, &#library, #symbol, #close)
     };
     let sync_body = quote_spanned! {ret_first=>
-        #proc_r.call_kernel_sync::<#ret>(&#slot, &#library, #symbol, #close)
+        #call_kernel_sync::<#ret>(#proc_r, &#slot, &#library, #symbol, #close)
     };
 
     let library_doc = match &options.library {
@@ -328,16 +333,16 @@ mod tests {
         has(&out, r#"args.push::<VePtr<f64>>(a); args.push::<i32>(n);"#);
         has(
             &out,
-            r#"ctx.call_kernel::<f64>(&SLOT, &::veo_runtime::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
+            r#"::veo_runtime::__private::call_kernel::<f64>(ctx, &SLOT, &::veo_runtime::__private::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
         );
         has(&out, r#", "average", &mut __veo_args_average(a, n))"#);
         has(
             &out,
-            r#"static SLOT: ::veo_runtime::KernelSlot = ::veo_runtime::KernelSlot::new();"#,
+            r#"static SLOT: ::veo_runtime::__private::KernelSlot = ::veo_runtime::__private::KernelSlot::new();"#,
         );
         has(
             &out,
-            r#"proc.call_kernel_sync::<f64>(&SLOT, &::veo_runtime::KernelLibrary::Path("#,
+            r#"::veo_runtime::__private::call_kernel_sync::<f64>(proc, &SLOT, &::veo_runtime::__private::KernelLibrary::Path("#,
         );
         has(
             &out,
@@ -374,7 +379,7 @@ mod tests {
         );
         has(
             &out,
-            r#"ctx.call_kernel::<()>(&SLOT, &::veo_runtime::KernelLibrary::Static, "f", "#,
+            r#"::veo_runtime::__private::call_kernel::<()>(ctx, &SLOT, &::veo_runtime::__private::KernelLibrary::Static, "f", "#,
         );
         has(&out, r#"stay borrowed until the request completes"#);
     }
@@ -396,7 +401,7 @@ mod tests {
         );
         has(
             &out,
-            r#"ctx.call_kernel::<()>(&SLOT, &crate::rt::KernelLibrary::Path("#,
+            r#"crate::rt::__private::call_kernel::<()>(ctx, &SLOT, &crate::rt::__private::KernelLibrary::Path("#,
         );
         has(&out, r#""test9_", &mut __veo_args_Test9(n, m, a, b))"#);
         has(
@@ -427,7 +432,7 @@ mod tests {
         has(&out, r#"pub(crate) fn Nothing_sync"#);
         has(
             &out,
-            r#"(&SLOT, &::veo_runtime::KernelLibrary::Static, "real_name", &mut __veo_args_Nothing())"#,
+            r#"(ctx, &SLOT, &::veo_runtime::__private::KernelLibrary::Static, "real_name", &mut __veo_args_Nothing())"#,
         );
         // No user docs: no empty separator line.
         assert!(!out.contains("# [doc = \"\"]"), "{out}");

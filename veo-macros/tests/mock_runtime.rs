@@ -14,11 +14,49 @@ mod rt {
     pub struct Error;
     pub type Result<T> = std::result::Result<T, Error>;
 
-    #[derive(Debug)]
-    pub enum KernelLibrary {
-        #[allow(dead_code)]
-        Path(&'static str),
-        Static,
+    /// The glue only generated code names, in the same place as in the
+    /// real runtime: the stubs reach nothing else of it.
+    pub mod __private {
+        use super::{Args, Context, Function, KernelRet, Proc, Request, Result};
+
+        #[derive(Debug)]
+        pub enum KernelLibrary {
+            #[allow(dead_code)]
+            Path(&'static str),
+            Static,
+        }
+
+        /// Where a stub keeps its kernel's address.
+        pub struct KernelSlot;
+        impl KernelSlot {
+            pub const fn new() -> KernelSlot {
+                KernelSlot
+            }
+        }
+
+        fn kernel(library: &KernelLibrary, symbol: &str) -> Function {
+            Function(format!("{library:?}/{symbol}"))
+        }
+
+        pub fn call_kernel<'a, R: KernelRet>(
+            ctx: &'a Context,
+            _slot: &KernelSlot,
+            library: &KernelLibrary,
+            symbol: &str,
+            args: &mut Args<'a>,
+        ) -> Result<Request<'a, R>> {
+            ctx.call(&kernel(library, symbol), std::mem::take(args))
+        }
+
+        pub fn call_kernel_sync<R: KernelRet>(
+            proc: &Proc,
+            _slot: &KernelSlot,
+            library: &KernelLibrary,
+            symbol: &str,
+            args: &mut Args<'_>,
+        ) -> Result<R> {
+            proc.call_sync(&kernel(library, symbol), std::mem::take(args))
+        }
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,14 +68,6 @@ mod rt {
     }
 
     pub struct Out<T>(pub T);
-
-    /// Where a stub keeps its kernel's address.
-    pub struct KernelSlot;
-    impl KernelSlot {
-        pub const fn new() -> KernelSlot {
-            KernelSlot
-        }
-    }
 
     /// What one call pushed, e.g. `["i32 7", "in 16", "out 8"]`.
     #[derive(Default)]
@@ -148,18 +178,6 @@ mod rt {
         pub calls: RefCell<Vec<(String, Vec<String>)>>,
     }
     impl Context {
-        pub fn kernel(&self, library: &KernelLibrary, symbol: &str) -> Result<Function> {
-            Ok(Function(format!("{library:?}/{symbol}")))
-        }
-        pub fn call_kernel<'a, R: KernelRet>(
-            &'a self,
-            _slot: &KernelSlot,
-            library: &KernelLibrary,
-            symbol: &str,
-            args: &mut Args<'a>,
-        ) -> Result<Request<'a, R>> {
-            self.call(&self.kernel(library, symbol)?, std::mem::take(args))
-        }
         pub fn call<'a, R: KernelRet>(
             &'a self,
             function: &Function,
@@ -191,18 +209,6 @@ mod rt {
         pub calls: RefCell<Vec<(String, Vec<String>)>>,
     }
     impl Proc {
-        pub fn kernel(&self, library: &KernelLibrary, symbol: &str) -> Result<Function> {
-            Ok(Function(format!("{library:?}/{symbol}")))
-        }
-        pub fn call_kernel_sync<R: KernelRet>(
-            &self,
-            _slot: &KernelSlot,
-            library: &KernelLibrary,
-            symbol: &str,
-            args: &mut Args<'_>,
-        ) -> Result<R> {
-            self.call_sync(&self.kernel(library, symbol)?, std::mem::take(args))
-        }
         pub fn call_sync<R: KernelRet>(&self, function: &Function, args: Args<'_>) -> Result<R> {
             self.calls
                 .borrow_mut()

@@ -3,8 +3,9 @@
 
 use crate::args::Args;
 use crate::error::{Error, Result};
+use crate::intent::Intent;
 use crate::ptr::VePtr;
-use veo_urpc::proto::{ArgClass, Intent, MAX_ARGS};
+use veo_urpc::proto::{ArgClass, MAX_ARGS};
 
 #[derive(Clone, Debug)]
 enum Slot {

@@ -1,8 +1,13 @@
 //! Call arguments: register values with their class, and the stack image with intents.
 
 use crate::error::{Error, Result};
+use crate::intent::Intent;
 use crate::ptr::VePtr;
-use veo_urpc::proto::{ArgClass, Intent, StackArg, MAX_ARGS};
+use veo_urpc::proto::{self, ArgClass, StackArg};
+
+/// The most arguments a kernel call takes (VEO's limit).
+pub const MAX_ARGS: usize = 256;
+const _: () = assert!(MAX_ARGS == proto::MAX_ARGS, "the transport's limit differs");
 
 /// The arguments of one kernel call, built at run time.
 ///
@@ -221,7 +226,7 @@ impl<'a> Args<'a> {
         self.stack.push(StackArg {
             offset: offset as u64,
             len: len as u64,
-            intent,
+            intent: intent.wire(),
         });
         self.push_raw(ArgClass::Stack, index)
     }
@@ -258,7 +263,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A Rust type that can be passed to a VE kernel (DESIGN.md section 6).
+/// A Rust type that can be passed to a VE kernel (docs/ARCHITECTURE.md, "The type table").
 ///
 /// Sealed: the set of types is the type table of `#[ve_kernel]`. Integers and
 /// floats go in registers, [`VePtr`] is a VE address, `&T`/`&[T]` of a

@@ -209,9 +209,8 @@ impl Context {
     }
 
     /// Queues a call of the kernel `symbol` of `lib`: what `#[ve_kernel]`'s
-    /// stubs call.
-    #[doc(hidden)]
-    pub fn call_kernel<'a, R: KernelRet>(
+    /// stubs call (through `__private::call_kernel`).
+    pub(crate) fn call_kernel<'a, R: KernelRet>(
         &'a self,
         slot: &KernelSlot,
         lib: &KernelLibrary,
@@ -221,12 +220,6 @@ impl Context {
         self.check()?;
         let addr = self.proc.kernel_addr(slot, lib, symbol)?;
         self.submit_at(addr, args)
-    }
-
-    /// The kernel `symbol` of `lib` in this context's proc, cached.
-    pub fn kernel(&self, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
-        self.check()?;
-        self.proc.kernel(lib, symbol)
     }
 
     /// Runs `f` on the VH when the queue reaches it: everything queued before

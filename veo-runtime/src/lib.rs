@@ -22,33 +22,39 @@
 //! `veo-build`; see the crate README.
 
 mod arglist;
-pub mod args;
+mod args;
 pub mod aveo;
 mod binary;
 mod channel;
 mod context;
 mod entry;
-pub mod error;
+mod error;
 mod fxhash;
 pub mod hmem;
 mod hooks;
+mod intent;
 mod library;
 mod life;
 mod mem_hooks;
 mod memory;
 mod omp;
 mod proc;
-pub mod ptr;
+mod ptr;
 mod queue;
 mod request;
 mod slot;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
 pub use arglist::ArgList;
-pub use args::{Args, KernelArg, KernelRet, Out};
+pub use args::{Args, KernelArg, KernelRet, Out, MAX_ARGS};
 pub use context::{Context, ContextState};
 pub use error::{Error, Result};
 pub use hooks::set_proc_init_hook;
-pub use library::{Function, KernelLibrary, Library};
+pub use intent::Intent;
+pub use library::{Function, Library};
 pub use mem_hooks::{
     memory_hook, remove_memory_hook, set_memory_hook, MemoryEvent, MemoryHook, MemoryOp,
 };
@@ -57,10 +63,7 @@ pub use proc::{Proc, ProcBuilder, DEFAULT_OMP_THREADS, MAX_CONTEXTS, VE_NODES};
 pub use ptr::VePtr;
 pub use queue::{Collected, ContextList, RequestQueue};
 pub use request::Request;
-#[doc(hidden)]
-pub use slot::KernelSlot;
 pub use veo_macros::ve_kernel;
-pub use veo_urpc::proto::{Intent, MAX_ARGS};
 
 /// The version of AVEO's API whose behaviour this runtime provides (its
 /// `VEO_API_VERSION`): request queues, HMEM addresses, memory hooks.

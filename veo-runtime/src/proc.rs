@@ -556,15 +556,14 @@ impl Proc {
     }
 
     /// The kernel `symbol` of `lib`, loading the library on first use;
-    /// cached per proc, library and symbol. Used by `#[ve_kernel]` stubs.
-    pub fn kernel(&self, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
+    /// cached per proc, library and symbol (`__private::kernel`).
+    pub(crate) fn kernel(&self, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
         self.shared.kernel(lib, symbol)
     }
 
     /// Calls the kernel `symbol` of `lib` and waits for its result: what
-    /// `#[ve_kernel]`'s `_sync` stubs call.
-    #[doc(hidden)]
-    pub fn call_kernel_sync<R: KernelRet>(
+    /// `#[ve_kernel]`'s `_sync` stubs call (through `__private::call_kernel_sync`).
+    pub(crate) fn call_kernel_sync<R: KernelRet>(
         &self,
         slot: &KernelSlot,
         lib: &KernelLibrary,

@@ -1,6 +1,6 @@
 //! The types a kernel declaration may use, and how each one reaches C.
 //!
-//! This is the syntactic half of DESIGN.md section 6. It recognises the
+//! This is the syntactic half of the type table (docs/ARCHITECTURE.md). It recognises the
 //! spellings it can see (`f64`, `VePtr<T>`, `&mut [T]`, `c_int`, ...) and
 //! rejects the forms that can never work (`String`, tuples, arrays by value,
 //! raw pointers, ...) with a message that says what to write instead. A type
@@ -155,7 +155,8 @@ impl Scalar {
     }
 }
 
-/// How a kernel parameter travels to the VE (DESIGN.md section 6).
+/// How a kernel parameter travels to the VE (docs/ARCHITECTURE.md, "The type
+/// table").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParamKind {
     /// An integer or float, in a register.

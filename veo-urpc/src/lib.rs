@@ -1,4 +1,4 @@
-//! The URPC transport between the VH runtime and the VE helper (DESIGN.md section 4).
+//! The URPC transport between the VH runtime and the VE helper (docs/ARCHITECTURE.md, "The protocol").
 //!
 //! One shared segment per proc ([`segment`]), holding one *channel* per
 //! context: a command ring (VH to VE) and a result ring (VE to VH), each a

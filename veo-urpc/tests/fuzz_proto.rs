@@ -1,5 +1,6 @@
 //! Fuzzing of everything that decodes bytes from the other process
-//! (issue 6, item 9), with proptest standing in for cargo-fuzz (which needs
+//! (docs/RELIABILITY.md, "Malformed messages give errors, never crashes or
+//! hangs"), with proptest standing in for cargo-fuzz (which needs
 //! a nightly toolchain): the helper's command decoding (`decode_call`,
 //! `decode_words`, the command ring's `Consumer::peek`) and the runtime's
 //! answer decoding (`decode_result`, the result ring's `Consumer::peek`).

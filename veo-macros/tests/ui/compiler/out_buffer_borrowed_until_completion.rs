@@ -10,7 +10,7 @@ extern "C" {
 fn read_while_pending(ctx: &Context) -> Result<()> {
     let mut x = vec![0.0f64; 4];
     let request = fill(ctx, &mut x, 4)?;
-    let first = x[0];
+    let first = x[0]; //~ E0502
     request.wait()?;
     println!("{first}");
     Ok(())
@@ -19,7 +19,7 @@ fn read_while_pending(ctx: &Context) -> Result<()> {
 fn drop_while_pending(ctx: &Context) -> Result<()> {
     let mut x = vec![0.0f64; 4];
     let request = fill(ctx, &mut x, 4)?;
-    drop(x);
+    drop(x); //~ E0505
     request.wait()
 }
 

@@ -9,7 +9,7 @@ extern "C" {
 fn touch_while_pending(ctx: &Context) -> Result<()> {
     let mut x = [1.0f64; 4];
     let request = scale(ctx, &mut x, 4, 2.0)?;
-    x[0] = 0.0;
+    x[0] = 0.0; //~ E0506
     println!("{}", x[1]);
     request.wait()
 }

@@ -9,8 +9,8 @@ struct NotPod {
 
 #[ve_kernel(library = "kernels")]
 extern "C" {
-    fn read(p: &NotPod);
-    fn write(p: &mut [NotPod]);
+    fn read(p: &NotPod); //~ `&NotPod` cannot be passed to a VE kernel
+    fn write(p: &mut [NotPod]); //~ `&mut [NotPod]` cannot be passed to a VE kernel
 }
 
 fn main() {}

@@ -11,8 +11,8 @@ struct Point {
 
 #[ve_kernel(library = "kernels")]
 extern "C" {
-    fn norm(p: Point) -> f64;
-    fn origin() -> Point;
+    fn norm(p: Point) -> f64; //~ `Point` cannot be passed to a VE kernel
+    fn origin() -> Point; //~ `Point` cannot be returned from a VE kernel
 }
 
 fn main() {}

@@ -1,0 +1,48 @@
+//! What the code `#[ve_kernel]` generates uses, and nothing else should:
+//! not part of the API, and free to change in any release.
+//!
+//! Reached as `veo_runtime::__private` (hidden from the documentation), and
+//! by no other path: the stubs name these items, users never do.
+
+use crate::args::{Args, KernelRet};
+use crate::context::Context;
+use crate::error::Result;
+use crate::library::Function;
+use crate::proc::Proc;
+use crate::request::Request;
+
+pub use crate::library::KernelLibrary;
+pub use crate::slot::KernelSlot;
+
+/// Queues a call of the kernel `symbol` of `lib` on `ctx`: the body of an
+/// async stub. `slot` is the stub's own cache of the kernel's address.
+#[inline]
+pub fn call_kernel<'a, R: KernelRet>(
+    ctx: &'a Context,
+    slot: &KernelSlot,
+    lib: &KernelLibrary,
+    symbol: &str,
+    args: &mut Args<'a>,
+) -> Result<Request<'a, R>> {
+    ctx.call_kernel(slot, lib, symbol, args)
+}
+
+/// Calls the kernel `symbol` of `lib` on `proc` and waits for its result:
+/// the body of a `_sync` stub.
+#[inline]
+pub fn call_kernel_sync<R: KernelRet>(
+    proc: &Proc,
+    slot: &KernelSlot,
+    lib: &KernelLibrary,
+    symbol: &str,
+    args: &mut Args<'_>,
+) -> Result<R> {
+    proc.call_kernel_sync(slot, lib, symbol, args)
+}
+
+/// The kernel `symbol` of `lib` in `proc`, loading the library on first
+/// use; cached per proc, library and symbol. What a stub's slot falls back
+/// on, for tests of that cache.
+pub fn kernel(proc: &Proc, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
+    proc.kernel(lib, symbol)
+}
