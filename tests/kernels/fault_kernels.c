@@ -100,3 +100,51 @@ uint64_t fault_sum_bytes(const uint8_t *p, uint64_t n)
         s = s * 31 + p[i];
     return s;
 }
+
+/* Forks; the child returns 1 into the helper, the parent returns 2. Only
+ * the parent's answer may reach the VH. */
+#include <pthread.h>
+#include <sys/wait.h>
+int64_t fault_fork_return(void)
+{
+    pid_t p = fork();
+    if (p < 0)
+        return -1;
+    return p == 0 ? 1 : 2;
+}
+
+/* Forks a child that calls exit(0) at once; the parent reaps it and
+ * returns 7. The child's exit must leave no fault record behind. */
+int64_t fault_fork_exit(void)
+{
+    pid_t p = fork();
+    if (p < 0)
+        return -1;
+    if (p == 0)
+        exit(0);
+    int st = 0;
+    waitpid(p, &st, 0);
+    return 7;
+}
+
+/* Prints text with printf, no newline, no fflush: it must reach the VH's
+ * stdout by the time the call completes, whatever stdout is. */
+void fault_print(const char *text) { printf("%s", text); }
+
+/* The same on stderr. */
+void fault_eprint(const char *text) { fprintf(stderr, "%s", text); }
+
+/* Ends the calling worker thread from inside a kernel. */
+void fault_pthread_exit(void) { pthread_exit(NULL); }
+
+/* Burns a core until *flag becomes non-zero (no sleep, no system call). */
+int64_t fault_spin_flag(volatile int64_t *flag)
+{
+    while (*flag == 0)
+        ;
+    return *flag;
+}
+
+/* Raises sig in the calling thread (signals with no handler of the
+ * helper's own end it with that signal). */
+void fault_raise(int sig) { raise(sig); }

@@ -19,6 +19,14 @@ mod serve;
 mod ve_side;
 
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard};
+
+/// The helper's one policy for poisoned locks: the data behind its locks
+/// stays consistent (nothing panics while holding one), so a lock a
+/// panicking thread left behind is taken over rather than panicking again.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub use ve_side::write_ve_side_libraries;
 

@@ -1,7 +1,9 @@
 //! Loaded kernel libraries, and the static library (the program itself).
 
+use crate::lock;
 use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
 use std::collections::HashMap;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The handle of the static library: kernels linked into the helper program.
@@ -10,6 +12,44 @@ pub(crate) const STATIC_HANDLE: u64 = 0;
 #[derive(Default)]
 pub(crate) struct Libraries {
     inner: Mutex<Inner>,
+    /// Unloaded libraries whose close waits for calls queued before the
+    /// unload (see [`Libraries::unload`]).
+    retiring: Mutex<Vec<Retiring>>,
+    /// `retiring.len()`, read without the lock after every command.
+    retiring_count: AtomicUsize,
+}
+
+/// How far a channel's worker got, for deferred closes: the ring position
+/// past the last command it finished, and which opening of the channel it
+/// serves (bumped when a worker is started and when it ends).
+#[repr(align(64))]
+#[derive(Default)]
+pub(crate) struct Progress {
+    pub done: AtomicU64,
+    pub opening: AtomicU64,
+}
+
+/// A channel's commands that were published before an unload.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Behind {
+    pub channel: usize,
+    pub opening: u64,
+    pub tail: u64,
+}
+
+impl Behind {
+    /// Whether every command before the unload on this channel has finished
+    /// (or the worker that had them has ended).
+    fn passed(&self, progress: &[Progress]) -> bool {
+        let p = &progress[self.channel];
+        p.opening.load(Ordering::Acquire) != self.opening
+            || p.done.load(Ordering::Acquire) >= self.tail
+    }
+}
+
+struct Retiring {
+    lib: Library,
+    behind: Vec<Behind>,
 }
 
 #[derive(Default)]
@@ -39,22 +79,60 @@ impl Libraries {
         // library means; the VH asked for exactly this file.
         let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }
             .map_err(|e| loader_message(&e))?;
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = lock(&self.inner);
         inner.next += 1;
         let handle = inner.next;
         inner.open.insert(handle, lib);
         Ok(handle)
     }
 
-    pub(crate) fn unload(&self, handle: u64) -> Result<(), String> {
-        let lib = self
-            .inner
-            .lock()
-            .unwrap()
+    /// Unloads library `handle`. Calls into it may still be queued or
+    /// running on other channels (`behind`: what each had published when
+    /// the unload arrived): then the `dlclose` waits until they have all
+    /// finished, and the last worker to finish one does it. The handle is
+    /// gone at once either way.
+    pub(crate) fn unload(
+        &self,
+        handle: u64,
+        behind: Vec<Behind>,
+        progress: &[Progress],
+    ) -> Result<(), String> {
+        let lib = lock(&self.inner)
             .open
             .remove(&handle)
             .ok_or_else(|| format!("no library with handle {handle}"))?;
-        lib.close().map_err(|e| loader_message(&e))
+        if behind.iter().all(|b| b.passed(progress)) {
+            return lib.close().map_err(|e| loader_message(&e));
+        }
+        lock(&self.retiring).push(Retiring { lib, behind });
+        self.retiring_count.fetch_add(1, Ordering::SeqCst);
+        // Pairs with the fence of a worker going idle: either it sees the
+        // count, or the check below sees its progress.
+        fence(Ordering::SeqCst);
+        self.close_retired(progress);
+        Ok(())
+    }
+
+    /// Whether libraries wait for their close (cheap: one load).
+    #[inline]
+    pub(crate) fn retiring(&self) -> bool {
+        self.retiring_count.load(Ordering::Relaxed) != 0
+    }
+
+    /// Closes the unloaded libraries whose calls have all finished. A
+    /// failing `dlclose` here has nobody to tell: the library stays mapped.
+    pub(crate) fn close_retired(&self, progress: &[Progress]) {
+        let mut retiring = lock(&self.retiring);
+        let mut i = 0;
+        while i < retiring.len() {
+            if retiring[i].behind.iter().all(|b| b.passed(progress)) {
+                let r = retiring.swap_remove(i);
+                let _ = r.lib.close();
+            } else {
+                i += 1;
+            }
+        }
+        self.retiring_count.store(retiring.len(), Ordering::SeqCst);
     }
 
     /// The address of `name` in library `handle`.
@@ -72,7 +150,7 @@ impl Libraries {
         if handle == STATIC_HANDLE {
             return lookup(&Library::this());
         }
-        let inner = self.inner.lock().unwrap();
+        let inner = lock(&self.inner);
         let lib = inner
             .open
             .get(&handle)

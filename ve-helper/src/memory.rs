@@ -180,7 +180,7 @@ impl Allocations {
             return None;
         }
         let addr = p as u64;
-        self.live.lock().unwrap().insert(addr, size as u64);
+        crate::lock(&self.live).insert(addr, size as u64);
         Some(addr)
     }
 
@@ -193,7 +193,7 @@ impl Allocations {
                 )),
             };
         }
-        if self.live.lock().unwrap().remove(&addr).is_none() {
+        if crate::lock(&self.live).remove(&addr).is_none() {
             return Err(BadAddress(
                 "not allocated by this proc, or already freed".into(),
             ));

@@ -2,7 +2,7 @@
 
 use crate::call::Caller;
 use crate::heap::VeHeap;
-use crate::library::Libraries;
+use crate::library::{Behind, Libraries, Progress};
 use crate::memory::{self, Allocations};
 use crate::ve_side::{self, RecentResults};
 use crate::{exit_code, fault, HelperConfig};
@@ -23,6 +23,8 @@ struct Helper {
     mem: Allocations,
     libs: Libraries,
     workers: Mutex<HashMap<usize, JoinHandle<()>>>,
+    /// Each channel's worker's progress, for closes deferred by unloads.
+    progress: Box<[Progress]>,
     ppid: u32,
 }
 
@@ -99,6 +101,7 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
         mem: Allocations::with_heap(heap),
         libs: Libraries::default(),
         workers: Mutex::new(HashMap::new()),
+        progress: (0..seg.channels()).map(|_| Progress::default()).collect(),
         ppid: cfg.ppid,
     }));
     let h = seg.header();
@@ -161,6 +164,8 @@ struct Worker {
     spare: Call,
     /// How long to spin for the next command.
     spin: SpinBudget,
+    /// The ring position past the command being handled.
+    msg_end: u64,
 }
 
 impl Worker {
@@ -176,6 +181,19 @@ impl Worker {
             stack_max: h.seg.header().stack_size,
             spare: Call::empty(),
             spin: SpinBudget::new(),
+            msg_end: 0,
+        }
+    }
+
+    /// Records that the command being handled has finished (its kernel
+    /// returned), and closes the unloaded libraries that waited for it.
+    #[inline]
+    fn finished(&self) {
+        self.h.progress[self.idx]
+            .done
+            .store(self.msg_end, Ordering::Release);
+        if self.h.libs.retiring() {
+            self.h.libs.close_retired(&self.h.progress);
         }
     }
 
@@ -196,6 +214,13 @@ impl Worker {
                     // Withholding less than an eighth never blocks the VH
                     // while this worker idles: messages are at most a
                     // quarter ring.
+                    // Before sleeping, a library waiting for this worker's
+                    // last command is closed (the fence pairs with the one
+                    // of `Libraries::unload`).
+                    std::sync::atomic::fence(Ordering::SeqCst);
+                    if self.h.libs.retiring() {
+                        self.h.libs.close_retired(&self.h.progress);
+                    }
                     let ring = *cmd.ring();
                     let next = cmd.head();
                     // The word where the next command starts: polling it
@@ -223,8 +248,10 @@ impl Worker {
                 ),
             };
             let (kind, reqid) = (msg.kind, msg.reqid);
+            self.msg_end = msg.end;
             let flow = self.handle(kind, reqid, msg.body);
             cmd.advance_lazily();
+            self.finished();
             if let Flow::Stop = flow {
                 cmd.release();
                 return;
@@ -304,6 +331,7 @@ impl Worker {
                 // Args), as for every call.
                 let value = unsafe { crate::call::invoke_registers(&call) };
                 fault::clear_current();
+                self.finished();
                 self.reply(reqid, Status::Ok, value, "");
                 return Flow::Continue;
             }
@@ -401,7 +429,19 @@ impl Worker {
             }
             KIND_UNLOAD => {
                 let ([handle], _) = words!(1);
-                match self.h.libs.unload(handle) {
+                // What every context had published when the unload came:
+                // the calls that may still go into the library.
+                let behind = (1..self.h.seg.channels())
+                    .map(|channel| {
+                        let opening = self.h.progress[channel].opening.load(Ordering::Acquire);
+                        Behind {
+                            channel,
+                            opening,
+                            tail: self.h.seg.channel(channel).cmd.tail(),
+                        }
+                    })
+                    .collect();
+                match self.h.libs.unload(handle, behind, &self.h.progress) {
                     Ok(()) => self.reply(reqid, Status::Ok, 0, ""),
                     Err(e) => self.reply(reqid, Status::Library, 0, &e),
                 }
@@ -425,7 +465,7 @@ impl Worker {
             }
             KIND_JOIN => {
                 let ([index], _) = words!(1);
-                let handle = self.h.workers.lock().unwrap().remove(&(index as usize));
+                let handle = crate::lock(&self.h.workers).remove(&(index as usize));
                 if let Some(t) = handle {
                     let _ = t.join();
                 }
@@ -461,17 +501,26 @@ impl Worker {
         if self.idx != 0 || index == 0 || index >= self.h.seg.channels() {
             return Err(format!("cannot open channel {index}"));
         }
-        let mut workers = self.h.workers.lock().unwrap();
+        let mut workers = crate::lock(&self.h.workers);
         if workers.contains_key(&index) {
             return Err(format!("channel {index} is already open"));
         }
         let h = self.h;
+        let progress = &h.progress[index];
+        progress.done.store(0, Ordering::Release);
+        progress.opening.fetch_add(1, Ordering::AcqRel);
         let t = std::thread::Builder::new()
             .name(format!("ve-context-{index}"))
             .stack_size(WORKER_STACK)
             .spawn(move || {
                 fault::alt_stack();
                 Worker::new(h, index).run();
+                let progress = &h.progress[index];
+                progress.done.store(u64::MAX, Ordering::Release);
+                progress.opening.fetch_add(1, Ordering::AcqRel);
+                if h.libs.retiring() {
+                    h.libs.close_retired(&h.progress);
+                }
                 h.seg
                     .channel(index)
                     .header()
@@ -572,6 +621,7 @@ impl Worker {
         // the frame holds the whole image (checked when it was received).
         let r = unsafe { self.caller.invoke(call, frame) };
         fault::clear_current();
+        self.finished();
         let value = match r {
             Ok(v) => v,
             Err(e) => return self.reply(reqid, Status::Invalid, 0, &e),

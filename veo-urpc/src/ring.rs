@@ -448,6 +448,9 @@ pub struct Msg<'a> {
     pub kind: u16,
     /// The request it belongs to.
     pub reqid: u64,
+    /// The ring position just past this message: a consumer that has
+    /// handled it has handled everything published before `end`.
+    pub end: u64,
     /// The body (without padding).
     pub body: &'a [u8],
 }
@@ -535,7 +538,12 @@ impl Consumer {
                 )
             };
             self.current = len;
-            return Ok(Some(Msg { kind, reqid, body }));
+            return Ok(Some(Msg {
+                kind,
+                reqid,
+                body,
+                end: self.head + len,
+            }));
         }
     }
 

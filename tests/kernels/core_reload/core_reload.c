@@ -15,3 +15,14 @@ int64_t core_reload_loads(void) { return loads; }
 int64_t core_reload_bump(void) { return ++counter; }
 
 int64_t core_reload_only_here(int64_t x) { return x * 1000 + 42; }
+
+/* Sleeps until *flag becomes non-zero (polling every 200 microseconds),
+ * then returns the flag's value plus 1: a call that is still running in
+ * this library when the library is unloaded. */
+#include <unistd.h>
+int64_t core_reload_wait(volatile int64_t *flag)
+{
+    while (*flag == 0)
+        usleep(200);
+    return *flag + 1;
+}

@@ -117,3 +117,48 @@ pub fn assert_answers(proc: &Proc) {
     args.i64(-1).i64(1);
     assert_eq!(ctx.call::<i64>(&f, args).unwrap().wait().unwrap(), 0);
 }
+
+/// The proc's shared segment, mapped a second time in this process through
+/// the helper's descriptor in `/proc`: what a test scribbles on to play a
+/// corrupted segment.
+pub fn attach_segment(proc: &Proc) -> veo_urpc::Segment {
+    let dir = format!("/proc/{}/fd", proc.pid());
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(e.path()) else {
+            continue;
+        };
+        if target.to_string_lossy().starts_with("/memfd:veo-urpc") {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(e.path())
+                .unwrap();
+            return veo_urpc::Segment::attach(f.into()).unwrap();
+        }
+    }
+    panic!("no segment among the helper's descriptors");
+}
+
+/// Runs this test binary again as a child process, running only `test`
+/// (which sees `marker` set in its environment and plays the child's part),
+/// with `env` added to the child's environment only. Returns its exit
+/// status and everything it wrote to stdout and stderr.
+pub fn run_child(
+    test: &str,
+    marker: &str,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String, String) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(marker, "1")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
