@@ -81,6 +81,9 @@ pub mod exit_code {
     pub const BAD_SEGMENT: i32 = 92;
     /// The VH speaks another protocol.
     pub const MISMATCH: i32 = 93;
+    /// A forked copy of the helper (a kernel called `fork` and its child
+    /// returned from the kernel) ends with this status instead of serving.
+    pub const FORKED_CHILD: i32 = 94;
 }
 
 /// If this process was started as a helper, serves until told to exit and
@@ -89,6 +92,7 @@ pub fn enter_if_requested() {
     let Some(value) = std::env::var_os(ENV) else {
         return;
     };
+    scrub_environ_block();
     // SAFETY: called before main (from a constructor) or at the start of the
     // helper binary's main, while the process has a single thread.
     unsafe { std::env::remove_var(ENV) };
@@ -100,6 +104,36 @@ pub fn enter_if_requested() {
     // this fresh process uses it.
     let fd = unsafe { OwnedFd::from_raw_fd(cfg.fd) };
     serve::run(cfg, fd)
+}
+
+/// Overwrites the value of [`ENV`] where the kernel shows it: `remove_var`
+/// only drops the pointer from `environ`, while `/proc/PID/environ` reads
+/// the process's original environment block, which would keep the
+/// segment's token readable by anyone who may read that file.
+fn scrub_environ_block() {
+    extern "C" {
+        static mut environ: *mut *mut libc::c_char;
+    }
+    let prefix = format!("{ENV}=");
+    // SAFETY: single-threaded (see `enter_if_requested`); `environ` is a
+    // null-terminated array of NUL-terminated strings, and the strings of
+    // the original block are writable (they live on the initial stack).
+    unsafe {
+        let mut p = std::ptr::addr_of!(environ).read();
+        if p.is_null() {
+            return;
+        }
+        while !(*p).is_null() {
+            let var = *p;
+            let bytes = std::ffi::CStr::from_ptr(var).to_bytes();
+            if bytes.starts_with(prefix.as_bytes()) {
+                for i in prefix.len()..bytes.len() {
+                    var.add(i).write_volatile(b'x' as libc::c_char);
+                }
+            }
+            p = p.add(1);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -142,6 +142,20 @@ pub enum Error {
 /// `Result` with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `text` for an error message: whole when short, else its start and its
+/// length, so that a message never echoes a huge name or path back whole.
+pub(crate) fn shown(text: &str) -> String {
+    const MAX: usize = 200;
+    if text.len() <= MAX {
+        return format!("{text:?}");
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}... ({} bytes)", &text[..end], text.len())
+}
+
 impl Error {
     pub(crate) fn io(context: &'static str, source: impl Into<io::Error>) -> Self {
         Error::Io {

@@ -59,8 +59,35 @@ impl Default for ProcBuilder {
     }
 }
 
-fn env_u32(name: &str) -> Option<u32> {
-    std::env::var(name).ok()?.trim().parse().ok()
+/// The number in environment variable `name` (`None`: unset or empty); a
+/// value that is not a number is an error naming the variable and value.
+fn env_number(name: &str) -> Result<Option<u32>> {
+    let Some(value) = std::env::var_os(name) else {
+        return Ok(None);
+    };
+    let text = value.to_string_lossy();
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "{name}={} is not a number (a non-negative integer such as 0)",
+            crate::error::shown(&text)
+        ))
+    })
+}
+
+/// `core` if this machine has it; `what` names where it came from.
+fn check_core(core: u32, what: &str) -> Result<u32> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if (core as usize) < cpus {
+        Ok(core)
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "{what}: there is no core {core}, this machine has {cpus} CPUs (cores 0 to {})",
+            cpus - 1
+        )))
+    }
 }
 
 impl ProcBuilder {
@@ -114,8 +141,17 @@ impl ProcBuilder {
     /// Starts the helper and waits until it serves.
     pub fn build(self) -> Result<Proc> {
         crate::entry::ensure_linked();
-        let node = self.node.or_else(|| env_u32("VE_NODE_NUMBER")).unwrap_or(0);
-        let core = self.core.or_else(|| env_u32("VE_CORE_NUMBER"));
+        let node = match self.node {
+            Some(n) => n,
+            None => env_number("VE_NODE_NUMBER")?.unwrap_or(0),
+        };
+        let core = match self.core {
+            Some(c) => Some(check_core(c, &format!("ProcBuilder::core({c})"))?),
+            None => match env_number("VE_CORE_NUMBER")? {
+                Some(c) => Some(check_core(c, &format!("VE_CORE_NUMBER={c}"))?),
+                None => None,
+            },
+        };
         let helper = match &self.helper {
             Some(p) => p.clone(),
             None => match std::env::var_os("VEORUN_BIN").or_else(|| std::env::var_os("VEO_HELPER"))
@@ -258,10 +294,24 @@ fn spawn(
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
+            // A process group of its own: what it starts (a `VEORUN_BIN`
+            // script's children, a kernel's) can be ended with it, and a
+            // terminal's Ctrl-C reaches the VH, which decides.
+            if libc::setpgid(0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
     on_spawner_thread(move || cmd.spawn())
+}
+
+/// Kills the helper's process group (its id is the helper's pid): the
+/// helper if it still runs, and whatever it started. Safe after the helper
+/// was reaped: a group id is not reused while any member lives.
+fn kill_group(pid: u32) {
+    // SAFETY: kill has no memory effects.
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
 }
 
 fn random_token() -> u64 {
@@ -280,7 +330,20 @@ fn random_token() -> u64 {
 pub(crate) fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
+        (Some(code), _) => {
+            use ve_helper::exit_code;
+            let why = match code {
+                exit_code::BAD_SEGMENT => {
+                    ": the helper quit because its shared segment is corrupted (or is not the one it was given)"
+                }
+                exit_code::BAD_ENV => ": the helper's start-up variable is malformed",
+                exit_code::NOT_PARENT => ": the helper was not started by this process",
+                exit_code::MISMATCH => ": the helper speaks another protocol",
+                exit_code::FORKED_CHILD => ": a kernel forked and its child returned into the helper",
+                _ => "",
+            };
+            format!("exited with status {code}{why}")
+        }
         (_, Some(sig)) => format!("killed by {} (signal {sig})", signal_name(sig)),
         _ => format!("ended: {status}"),
     }
@@ -442,10 +505,10 @@ impl Proc {
                 found: h.helper_version.load(Ordering::Acquire),
             }),
             _ => {
+                // Whatever the helper started goes with it: its whole group.
+                kill_group(life.pid);
                 if !life.is_dead() {
                     // Too slow: make sure it does not linger.
-                    // SAFETY: our unreaped child; kill has no memory effects.
-                    unsafe { libc::kill(life.pid as i32, libc::SIGKILL) };
                     self.shared.join_monitor(Duration::from_secs(5));
                     return Err(Error::HelperStart {
                         helper: helper.to_string(),
