@@ -269,6 +269,13 @@ impl Submit<'_> {
         body_len: usize,
         fill: impl Fn(&mut [u8]),
     ) -> Result<()> {
+        let max = self.tx.producer.ring().max_body();
+        if body_len > max {
+            return Err(Error::InvalidArgument(format!(
+                "a request of {body_len} bytes (a name or path this long) does not fit this \
+                 proc's rings: at most {max} bytes (ProcBuilder::ring_bytes sets the ring size)"
+            )));
+        }
         loop {
             if self.tx.producer.try_write(kind, reqid, body_len, &fill) {
                 return Ok(());

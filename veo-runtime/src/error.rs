@@ -142,18 +142,34 @@ pub enum Error {
 /// `Result` with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// `text` for an error message: whole when short, else its start and its
-/// length, so that a message never echoes a huge name or path back whole.
+/// `text` for an error message, quoted: whole when short, else its start
+/// and its length, so that a message never echoes a huge name back whole.
 pub(crate) fn shown(text: &str) -> String {
-    const MAX: usize = 200;
-    if text.len() <= MAX {
+    if text.len() <= SHOWN {
         return format!("{text:?}");
     }
-    let mut end = MAX;
+    format!("{:?}... ({} bytes)", head(text, SHOWN), text.len())
+}
+
+/// `text` for a field of an error (a name, a path, a loader's message): whole
+/// when short, else its start, "...", and its length.
+pub(crate) fn short(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    format!("{}... ({} bytes)", head(text, max), text.len())
+}
+
+const SHOWN: usize = 200;
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a
+/// character boundary.
+fn head(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{:?}... ({} bytes)", &text[..end], text.len())
+    &text[..end]
 }
 
 impl Error {

@@ -148,7 +148,13 @@ impl Library {
         if !self.is_loaded() {
             return Err(Error::Closed("library (it was unloaded)"));
         }
-        if let Some(&a) = self.inner.symbols.lock().unwrap().get(name) {
+        if let Some(&a) = self
+            .inner
+            .symbols
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
             return Ok(VePtr::new(a));
         }
         let addr = self
@@ -157,18 +163,29 @@ impl Library {
         self.inner
             .symbols
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), addr);
         Ok(VePtr::new(addr))
     }
 
     /// The symbols looked up so far.
     pub fn cached_symbols(&self) -> Vec<String> {
-        self.inner.symbols.lock().unwrap().keys().cloned().collect()
+        self.inner
+            .symbols
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn cached(&self, name: &str) -> Option<u64> {
-        self.inner.symbols.lock().unwrap().get(name).copied()
+        self.inner
+            .symbols
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
     }
 
     /// The kernel `name`, ready to call.
@@ -195,7 +212,11 @@ impl Library {
         if !self.inner.loaded.swap(false, Ordering::AcqRel) {
             return Err(Error::Closed("library (it was unloaded)"));
         }
-        self.inner.symbols.lock().unwrap().clear();
+        self.inner
+            .symbols
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.proc()?.unload(self)
     }
 }

@@ -3,7 +3,7 @@
 use crate::args::{Args, KernelRet};
 use crate::channel::{ChannelVh, Done};
 use crate::context::{submit_call, Context};
-use crate::error::{Error, Result};
+use crate::error::{short, shown, Error, Result};
 use crate::fxhash::FxHashMap;
 use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
 use crate::life::{signal_name, Life};
@@ -16,12 +16,16 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use veo_urpc::proto::{self, Status};
 use veo_urpc::segment::state;
 use veo_urpc::{Segment, SegmentConfig, WaitPolicy};
+
+/// How much of a name or path, and of a loader's message, errors show.
+const NAME_SHOWN: usize = 200;
+const MESSAGE_SHOWN: usize = 1024;
 
 /// The most contexts a proc can have open at once.
 pub const MAX_CONTEXTS: usize = 64;
@@ -72,7 +76,7 @@ fn env_number(name: &str) -> Result<Option<u32>> {
     text.trim().parse().map(Some).map_err(|_| {
         Error::InvalidArgument(format!(
             "{name}={} is not a number (a non-negative integer such as 0)",
-            crate::error::shown(&text)
+            shown(&text)
         ))
     })
 }
@@ -237,30 +241,41 @@ fn check_node(node: u32, given: bool) -> Result<()> {
 /// Starts children from one long-lived thread: `PR_SET_PDEATHSIG` fires when
 /// the *thread* that forked dies, so helpers must not be forked by
 /// short-lived threads (test threads, worker pools).
-fn on_spawner_thread<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> R {
+fn on_spawner_thread<R: Send + 'static>(
+    job: impl FnOnce() -> R + Send + 'static,
+) -> std::io::Result<R> {
     type Job = Box<dyn FnOnce() + Send>;
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
-    let tx = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("veo-spawner".into())
-            .spawn(move || {
-                for job in rx {
-                    job();
-                }
-            })
-            .expect("cannot start the veo-spawner thread");
-        Mutex::new(tx)
-    });
+    /// The spawner's queue, and the process that started it (a forked
+    /// child has the queue but not the thread: it starts its own).
+    static SPAWNER: Mutex<Option<(u32, mpsc::Sender<Job>)>> = Mutex::new(None);
+    let gone = || std::io::Error::other("the veo-spawner thread is gone");
     let (rtx, rrx) = mpsc::channel();
     let job: Job = Box::new(move || {
         let _ = rtx.send(job());
     });
-    tx.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .send(job)
-        .expect("the veo-spawner thread is gone");
-    rrx.recv().expect("the veo-spawner thread dropped a job")
+    {
+        let mut spawner = SPAWNER.lock().unwrap_or_else(|e| e.into_inner());
+        let me = std::process::id();
+        let tx = match spawner.as_ref() {
+            Some((pid, tx)) if *pid == me => tx,
+            _ => {
+                let (tx, rx) = mpsc::channel::<Job>();
+                std::thread::Builder::new()
+                    .name("veo-spawner".into())
+                    .spawn(move || {
+                        for job in rx {
+                            job();
+                        }
+                    })?;
+                &spawner.insert((me, tx)).1
+            }
+        };
+        if tx.send(job).is_err() {
+            *spawner = None;
+            return Err(gone());
+        }
+    }
+    rrx.recv().map_err(|_| gone())
 }
 
 fn spawn(
@@ -303,7 +318,7 @@ fn spawn(
             Ok(())
         });
     }
-    on_spawner_thread(move || cmd.spawn())
+    on_spawner_thread(move || cmd.spawn())?
 }
 
 /// Kills the helper's process group (its id is the helper's pid): the
@@ -579,7 +594,7 @@ impl Proc {
         self.shared
             .slots
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .filter(|s| **s == Slot::Open)
             .count()
@@ -587,7 +602,7 @@ impl Proc {
 
     /// The slot numbers of the open contexts, as [`Context::index`] reports them.
     pub fn contexts(&self) -> Vec<usize> {
-        let slots = self.shared.slots.lock().unwrap();
+        let slots = self.shared.slots.lock().unwrap_or_else(|e| e.into_inner());
         (1..slots.len())
             .filter(|&i| slots[i] == Slot::Open)
             .collect()
@@ -606,7 +621,7 @@ impl Proc {
 
     /// The loaded libraries.
     pub fn libraries(&self) -> Vec<Library> {
-        let libs = self.shared.libs.lock().unwrap();
+        let libs = self.shared.libs.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<Library> = libs.open.values().cloned().collect();
         v.sort_by_key(|l| l.handle());
         v
@@ -716,7 +731,11 @@ impl Proc {
 
 impl ProcShared {
     pub(crate) fn join_monitor(&self, limit: Duration) {
-        let handle = self.monitor.lock().unwrap().take();
+        let handle = self
+            .monitor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(h) = handle {
             let until = Instant::now() + limit;
             while !h.is_finished() && Instant::now() < until {
@@ -729,7 +748,7 @@ impl ProcShared {
     }
 
     fn take_slot(&self) -> Result<usize> {
-        let mut slots = self.slots.lock().unwrap();
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let mut reap = Vec::new();
         let mut found = None;
         for i in 1..slots.len() {
@@ -763,7 +782,7 @@ impl ProcShared {
     }
 
     pub(crate) fn release_slot(&self, idx: usize, to: Slot) {
-        self.slots.lock().unwrap()[idx] = to;
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())[idx] = to;
     }
 
     /// A synchronous command on the control channel.
@@ -911,26 +930,31 @@ impl ProcShared {
         let name = path.display().to_string();
         if bytes.contains(&0) {
             return Err(Error::InvalidArgument(format!(
-                "library path {name:?} contains a NUL byte"
+                "library path {} contains a NUL byte",
+                shown(&name)
             )));
         }
         let handle = self
             .control_op(proto::KIND_LOAD, &[bytes.len() as u64], bytes, What::Other)
             .map_err(|e| match e {
                 Error::LibraryNotFound { message, .. } => Error::LibraryNotFound {
-                    path: name.clone(),
-                    message,
+                    path: short(&name, NAME_SHOWN),
+                    message: short(&message, MESSAGE_SHOWN),
                 },
                 e => e,
             })?;
         let lib = Library::new(handle, name, self);
-        self.libs.lock().unwrap().open.insert(handle, lib.clone());
+        self.libs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .open
+            .insert(handle, lib.clone());
         Ok(lib)
     }
 
     fn static_library(self: &Arc<Self>) -> Result<Library> {
         self.life.check()?;
-        let mut libs = self.libs.lock().unwrap();
+        let mut libs = self.libs.lock().unwrap_or_else(|e| e.into_inner());
         Ok(libs
             .statik
             .get_or_insert_with(|| Library::new(STATIC_HANDLE, STATIC_NAME.into(), self))
@@ -940,7 +964,8 @@ impl ProcShared {
     pub(crate) fn symbol(&self, handle: u64, library: &str, name: &str) -> Result<u64> {
         if name.as_bytes().contains(&0) {
             return Err(Error::InvalidArgument(format!(
-                "symbol name {name:?} contains a NUL byte"
+                "symbol name {} contains a NUL byte",
+                shown(name)
             )));
         }
         let addr = self
@@ -952,16 +977,16 @@ impl ProcShared {
             )
             .map_err(|e| match e {
                 Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
-                    name: name.to_string(),
-                    library: library.to_string(),
-                    message,
+                    name: short(name, NAME_SHOWN),
+                    library: short(library, NAME_SHOWN),
+                    message: short(&message, MESSAGE_SHOWN),
                 },
                 e => e,
             })?;
         if addr == 0 {
             return Err(Error::SymbolNotFound {
-                name: name.to_string(),
-                library: library.to_string(),
+                name: short(name, NAME_SHOWN),
+                library: short(library, NAME_SHOWN),
                 message: "the symbol's address is null".into(),
             });
         }
@@ -970,14 +995,17 @@ impl ProcShared {
 
     pub(crate) fn unload(&self, lib: &Library) -> Result<()> {
         {
-            let mut libs = self.libs.lock().unwrap();
+            let mut libs = self.libs.lock().unwrap_or_else(|e| e.into_inner());
             libs.open.remove(&lib.handle());
             libs.by_path.retain(|_, l| l.handle() != lib.handle());
         }
-        self.kernels.lock().unwrap().retain(|_, fns| {
-            fns.values()
-                .all(|f| !Arc::ptr_eq(&f.shared.loaded, &lib.inner.loaded))
-        });
+        self.kernels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, fns| {
+                fns.values()
+                    .all(|f| !Arc::ptr_eq(&f.shared.loaded, &lib.inner.loaded))
+            });
         self.kernels_generation.fetch_add(1, Ordering::AcqRel);
         self.control_op(proto::KIND_UNLOAD, &[lib.handle()], &[], What::Other)
             .map(|_| ())
@@ -985,7 +1013,7 @@ impl ProcShared {
 
     pub(crate) fn get_function(self: &Arc<Self>, name: &str) -> Result<Function> {
         let libs: Vec<Library> = {
-            let l = self.libs.lock().unwrap();
+            let l = self.libs.lock().unwrap_or_else(|e| e.into_inner());
             let mut v: Vec<Library> = l.open.values().cloned().collect();
             v.sort_by_key(|l| l.handle());
             v
@@ -1002,7 +1030,7 @@ impl ProcShared {
         }
         self.static_library()?.function(name).map_err(|e| match e {
             Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
-                name: name.to_string(),
+                name: short(name, NAME_SHOWN),
                 library: "any loaded library or the static library".into(),
                 message,
             },
@@ -1037,7 +1065,7 @@ impl ProcShared {
         let cached = self
             .kernels
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .get(&key)
             .and_then(|m| m.get(symbol))
             .cloned();
@@ -1051,12 +1079,22 @@ impl ProcShared {
         let library = match lib {
             KernelLibrary::Static => self.static_library()?,
             KernelLibrary::Path(path) => {
-                let cached = self.libs.lock().unwrap().by_path.get(path).cloned();
+                let cached = self
+                    .libs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .by_path
+                    .get(path)
+                    .cloned();
                 match cached {
                     Some(l) => l,
                     None => {
                         let l = self.load_library(Path::new(path))?;
-                        self.libs.lock().unwrap().by_path.insert(path, l.clone());
+                        self.libs
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .by_path
+                            .insert(path, l.clone());
                         l
                     }
                 }
@@ -1065,7 +1103,7 @@ impl ProcShared {
         let f = library.function(symbol)?;
         self.kernels
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .entry(key)
             .or_default()
             .insert(symbol.to_string(), f.clone());
@@ -1084,7 +1122,7 @@ impl ProcShared {
         // shutdown flag and the kill below cover that.
         let _ = self.control.exit_message();
         let until = Instant::now() + Duration::from_millis(500);
-        let handle = self.monitor.lock().unwrap();
+        let handle = self.monitor.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = handle.as_ref() {
             while !m.is_finished() && Instant::now() < until {
                 std::thread::sleep(Duration::from_micros(100));
