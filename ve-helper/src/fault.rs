@@ -3,13 +3,48 @@
 //! and address; the helper exits at once.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use veo_urpc::segment::{fault, SegmentHeader};
 use veo_urpc::Segment;
 
 /// The segment, for the signal handler (set once, never freed: the helper
 /// exits with `_exit` and never unmaps it).
 static SEGMENT: AtomicPtr<Segment> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Set in a `fork()` child of the helper (by an `atfork` handler): a copy
+/// that must neither serve the channels nor record faults.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn after_fork_in_child() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
+/// Called after every kernel returns: in a copy of the helper that a
+/// kernel's `fork()` made, which just returned from the kernel, says what
+/// happened and ends that copy, before it can take an answer or a command
+/// meant for the helper.
+#[inline]
+pub(crate) fn leave_if_forked() {
+    if FORKED.load(Ordering::Relaxed) {
+        forked_child_returned();
+    }
+}
+
+#[cold]
+fn forked_child_returned() -> ! {
+    let msg = format!(
+        "ve-helper: a kernel called fork() and its child (pid {}) returned from the kernel into \
+         the helper; only the helper serves its VH: the child ends here with status {}\n",
+        std::process::id(),
+        crate::exit_code::FORKED_CHILD
+    );
+    // SAFETY: writes a valid buffer to stderr, then ends this process
+    // without running anything of the parent's (atexit handlers, buffers).
+    unsafe {
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+        libc::_exit(crate::exit_code::FORKED_CHILD)
+    }
+}
 
 thread_local! {
     /// The (channel, request) this thread is running a kernel for.
@@ -37,8 +72,8 @@ const SIGNALS: [libc::c_int; 5] = [
 /// Installs the handlers. `seg` must live until the process exits.
 pub(crate) fn install(seg: &'static Segment) {
     SEGMENT.store(seg as *const Segment as *mut Segment, Ordering::Release);
-    // SAFETY: plain sigaction/atexit registration with handlers that only
-    // use async-signal-safe operations (atomics, futex wake, _exit).
+    // SAFETY: plain sigaction/atexit/atfork registration with handlers that
+    // only use async-signal-safe operations (atomics, futex wake, _exit).
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = on_signal as *const () as usize;
@@ -48,6 +83,7 @@ pub(crate) fn install(seg: &'static Segment) {
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
         libc::atexit(on_exit);
+        libc::pthread_atfork(None, None, Some(after_fork_in_child));
     }
     alt_stack();
 }
@@ -86,6 +122,10 @@ fn header() -> Option<&'static Segment> {
 }
 
 fn record(kind: u32, signal: i32, addr: u64) {
+    // A kernel's fork() child that faults or exits is not the helper.
+    if FORKED.load(Ordering::Relaxed) {
+        return;
+    }
     let Some(seg) = header() else { return };
     let h: &SegmentHeader = seg.header();
     let (channel, reqid) = CURRENT.with(|c| c.get());

@@ -331,6 +331,7 @@ impl Worker {
                 // Args), as for every call.
                 let value = unsafe { crate::call::invoke_registers(&call) };
                 fault::clear_current();
+                fault::leave_if_forked();
                 self.finished();
                 self.reply(reqid, Status::Ok, value, "");
                 return Flow::Continue;
@@ -621,6 +622,7 @@ impl Worker {
         // the frame holds the whole image (checked when it was received).
         let r = unsafe { self.caller.invoke(call, frame) };
         fault::clear_current();
+        fault::leave_if_forked();
         self.finished();
         let value = match r {
             Ok(v) => v,

@@ -480,7 +480,10 @@ impl Context {
 impl Drop for Context {
     fn drop(&mut self) {
         // Never block in drop on a kernel that may not return: the worker
-        // stops after its queue, and the slot is reclaimed later.
-        let _ = self.close_inner(false);
+        // stops after its queue, and the slot is reclaimed later. A fork()
+        // child's copy leaves the context to its owner.
+        if !self.proc.life.foreign() {
+            let _ = self.close_inner(false);
+        }
     }
 }

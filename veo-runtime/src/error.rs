@@ -95,6 +95,15 @@ pub enum Error {
     /// A wait with a time limit ran out; the request is still pending.
     #[error("timed out after {0:?}; the request is still pending")]
     Timeout(std::time::Duration),
+    /// A proc (or what hangs off it) used in a process other than the one
+    /// that created it: a `fork()` child's copy, which does nothing on drop.
+    #[error("this proc belongs to process {owner}, and process {current} is a fork() child of it: a proc works only in the process that created it; start a new proc here")]
+    OtherProcess {
+        /// The process that created the proc.
+        owner: u32,
+        /// The process that tried to use it.
+        current: u32,
+    },
     /// The proc or context was closed before this use.
     #[error("{0} used after it was closed")]
     Closed(&'static str),

@@ -1,8 +1,8 @@
 //! Whether a proc's helper is alive, and what to say when it is not.
 
 use crate::error::Error;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Once, OnceLock};
 use veo_urpc::segment::fault;
 use veo_urpc::Segment;
 
@@ -25,8 +25,31 @@ pub(crate) struct Fault {
     pub addr: u64,
 }
 
+/// This process's id, kept current across `fork()` by an `atfork` handler:
+/// reading it costs a load, where `getpid()` is a system call.
+static THIS_PROCESS: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn after_fork_in_child() {
+    THIS_PROCESS.store(std::process::id(), Ordering::Relaxed);
+}
+
+/// The id of the running process, following forks.
+pub(crate) fn this_process() -> u32 {
+    static WATCH: Once = Once::new();
+    WATCH.call_once(|| {
+        THIS_PROCESS.store(std::process::id(), Ordering::Relaxed);
+        // SAFETY: registers a handler that only stores an atomic (getpid
+        // is async-signal-safe); it is never unregistered, and the function
+        // lives as long as the program.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+    THIS_PROCESS.load(Ordering::Relaxed)
+}
+
 pub(crate) struct Life {
     pub pid: u32,
+    /// The process that created the proc: the only one that may use it.
+    owner: u32,
     pub seg: Arc<Segment>,
     dead: AtomicBool,
     closed: AtomicBool,
@@ -118,6 +141,7 @@ impl Life {
     pub(crate) fn new(pid: u32, seg: Arc<Segment>) -> Life {
         Life {
             pid,
+            owner: this_process(),
             seg,
             dead: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -127,7 +151,20 @@ impl Life {
 
     /// Whether nothing more can be done with this proc.
     pub(crate) fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Acquire) || self.closed.load(Ordering::Acquire)
+        self.dead.load(Ordering::Acquire) || self.closed.load(Ordering::Acquire) || self.foreign()
+    }
+
+    /// Whether this is a `fork()` child's copy of the proc: it must neither
+    /// use the parent's helper nor end it.
+    pub(crate) fn foreign(&self) -> bool {
+        THIS_PROCESS.load(Ordering::Relaxed) != self.owner
+    }
+
+    fn foreign_error(&self) -> Error {
+        Error::OtherProcess {
+            owner: self.owner,
+            current: THIS_PROCESS.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -139,6 +176,9 @@ impl Life {
     /// A proc its owner closed reports [`Error::Closed`] even after the
     /// helper has (consequently) exited: the death is not news to the user.
     pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.foreign() {
+            return Err(self.foreign_error());
+        }
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("proc"));
         }
@@ -161,6 +201,9 @@ impl Life {
 
     /// The error a request pending on `channel` gets now that the proc is gone.
     pub(crate) fn error_for(&self, channel: usize, reqid: u64) -> Error {
+        if self.foreign() {
+            return self.foreign_error();
+        }
         if let Some(Death { fault: Some(f), .. }) = self.death.get() {
             if f.channel == channel as u64 && f.reqid == reqid && f.kind == fault::SIGNAL {
                 return Error::KernelException {

@@ -188,6 +188,13 @@ impl ProcBuilder {
             reason: e.to_string(),
         })?;
         let pid = child.id();
+        // Waiting for the helper's end is waiting for this descriptor to
+        // become readable (no polling); `None` on kernels before Linux 5.3.
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_child(&child),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .ok();
         let life = Arc::new(Life::new(pid, seg.clone()));
         let monitor = {
             let life = life.clone();
@@ -212,6 +219,7 @@ impl ProcBuilder {
             heap_helper_base: AtomicU64::new(0),
             stack_size: self.stack_size,
             monitor: Mutex::new(Some(monitor)),
+            pidfd,
             shut: AtomicBool::new(false),
         });
         let proc = Proc {
@@ -412,6 +420,9 @@ pub(crate) struct ProcShared {
     heap_helper_base: AtomicU64,
     pub stack_size: u64,
     monitor: Mutex<Option<JoinHandle<()>>>,
+    /// The helper as a pidfd: to wait for its end and to signal it without
+    /// a pid that its reaping could let the system reuse.
+    pidfd: Option<std::os::fd::OwnedFd>,
     shut: AtomicBool,
 }
 
@@ -459,7 +470,9 @@ impl WeakProc {
 impl Drop for Owner {
     fn drop(&mut self) {
         self.0.shutdown();
-        self.0.join_monitor(Duration::from_secs(10));
+        // Killed by now if it was not ending: its end is a matter of
+        // milliseconds, the limit only bounds the drop.
+        self.0.join_monitor(Duration::from_millis(600));
     }
 }
 
@@ -725,26 +738,58 @@ impl Proc {
     /// fails with [`Error::Closed`]. Dropping the last handle does the same.
     pub fn close(self) {
         self.shared.shutdown();
-        self.shared.join_monitor(Duration::from_secs(10));
+        self.shared.join_monitor(Duration::from_millis(600));
     }
 }
 
 impl ProcShared {
+    /// Joins the monitor once the helper has ended, waiting for that at most
+    /// `limit`; past it, the monitor is left to reap the helper on its own.
     pub(crate) fn join_monitor(&self, limit: Duration) {
+        if self.life.foreign() {
+            // A fork() child's copy: the monitor thread is the parent's.
+            return;
+        }
         let handle = self
             .monitor
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(h) = handle {
-            let until = Instant::now() + limit;
-            while !h.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            if h.is_finished() {
+            if h.is_finished() || self.wait_exit(limit, &h) {
+                // The helper has ended: its monitor is reaping it now.
                 let _ = h.join();
             }
         }
+    }
+
+    /// Waits at most `limit` for the helper to end: on its pidfd, else (old
+    /// kernels) by watching the monitor with short sleeps.
+    fn wait_exit(&self, limit: Duration, monitor: &JoinHandle<()>) -> bool {
+        if let Some(fd) = &self.pidfd {
+            use rustix::event::{poll, PollFd, PollFlags, Timespec};
+            let until = Instant::now() + limit;
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                let ts = Timespec::try_from(left).unwrap_or(Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                });
+                let mut fds = [PollFd::new(fd, PollFlags::IN)];
+                match poll(&mut fds, Some(&ts)) {
+                    Ok(n) if n > 0 => return true,
+                    Ok(_) => return false,
+                    // Interrupted: wait for what is left.
+                    Err(_) if !left.is_zero() => continue,
+                    Err(_) => return false,
+                }
+            }
+        }
+        let until = Instant::now() + limit;
+        while !monitor.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        monitor.is_finished()
     }
 
     fn take_slot(&self) -> Result<usize> {
@@ -1110,9 +1155,12 @@ impl ProcShared {
         Ok(f)
     }
 
-    /// Ends the helper: asks it to exit, then kills it if it does not.
+    /// Ends the helper: asks it to exit, then kills it if it has not within
+    /// 300 ms. Bounded whatever the helper's state: a stopped helper is
+    /// continued (so that it can exit), a busy or hung one killed, a dead
+    /// one found dead at once; a fork() child's copy does nothing.
     fn shutdown(&self) {
-        if self.shut.swap(true, Ordering::AcqRel) {
+        if self.life.foreign() || self.shut.swap(true, Ordering::AcqRel) {
             return;
         }
         let h = self.seg.header();
@@ -1121,17 +1169,21 @@ impl ProcShared {
         // Ask politely; the control channel may be busy or full, the
         // shutdown flag and the kill below cover that.
         let _ = self.control.exit_message();
-        let until = Instant::now() + Duration::from_millis(500);
         let handle = self.monitor.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(m) = handle.as_ref() {
-            while !m.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_micros(100));
+        let Some(m) = handle.as_ref() else { return };
+        if let Some(fd) = &self.pidfd {
+            use rustix::process::{pidfd_send_signal, Signal};
+            // Errors mean it has ended already.
+            let _ = pidfd_send_signal(fd, Signal::CONT);
+            if !self.wait_exit(Duration::from_millis(300), m) {
+                let _ = pidfd_send_signal(fd, Signal::KILL);
             }
-            if !m.is_finished() {
-                // SAFETY: the monitor has not reaped the child yet, so the pid
-                // is still ours; kill has no memory effects.
-                unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
-            }
+            return;
+        }
+        if !self.wait_exit(Duration::from_millis(300), m) {
+            // SAFETY: the monitor has not reaped the child yet, so the pid
+            // is still ours; kill has no memory effects.
+            unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
         }
     }
 }

@@ -187,7 +187,8 @@ pub(crate) fn status_error(status: Status, done: Done, what: What) -> Error {
 
 impl<T: KernelRet> Drop for Request<'_, T> {
     fn drop(&mut self) {
-        if !self.taken {
+        // A fork() child's copy leaves the channel to its owner.
+        if !self.taken && !self.ch.life.foreign() {
             self.ch.abandon(self.reqid);
         }
     }
