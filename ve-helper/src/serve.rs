@@ -93,6 +93,7 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
             .store(h.region(), Ordering::Release);
     }
     memory::set_direct(seg.mapped_range(), heap);
+    unbuffered_stdout();
     fault::install(seg);
     // Before any kernel library: they may need its symbols.
     ve_side::install();
@@ -116,6 +117,27 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
     Worker::new(helper, 0).run();
     // SAFETY: the control channel asked us to exit; workers die with us.
     unsafe { libc::_exit(0) }
+}
+
+/// Makes the C library's stdout unbuffered, as stderr is. Kernels print
+/// with `printf`; stdout is fully buffered when it is a pipe or a file (every
+/// CI log), and the helper ends with `_exit`, or is killed, so buffered
+/// output would be lost, or would appear long after the request that
+/// printed it. Unbuffered, each `printf` is one `write`, in order with the
+/// VH's own output, before the request completes. (C++ streams share it;
+/// Fortran units get `GFORTRAN_UNBUFFERED_PRECONNECTED` from the VH.)
+fn unbuffered_stdout() {
+    extern "C" {
+        static mut stdout: *mut libc::FILE;
+    }
+    // SAFETY: single-threaded still (no worker started), before any output
+    // on the stream; `stdout` is the C library's own stream.
+    unsafe {
+        let out = std::ptr::addr_of!(stdout).read();
+        if !out.is_null() {
+            libc::setvbuf(out, std::ptr::null_mut(), libc::_IONBF, 0);
+        }
+    }
 }
 
 /// Pins the helper to `core` (modulo the CPUs this machine has): VE_CORE_NUMBER.

@@ -304,6 +304,11 @@ fn spawn(
         .env("VE_NODE_NUMBER", node.to_string())
         .env("OMP_NUM_THREADS", omp_threads.to_string())
         .stdin(Stdio::null());
+    // Fortran kernels' output, unbuffered like C's (see ve-helper's serve.rs),
+    // unless the user chose otherwise.
+    if std::env::var_os("GFORTRAN_UNBUFFERED_PRECONNECTED").is_none() {
+        cmd.env("GFORTRAN_UNBUFFERED_PRECONNECTED", "y");
+    }
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe system calls (fcntl, prctl).
