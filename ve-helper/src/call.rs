@@ -53,6 +53,19 @@ pub(crate) struct Caller {
     ptrs: Vec<*mut libc::c_void>,
 }
 
+extern "C-unwind" {
+    /// libffi's `ffi_call`, declared so that a kernel that unwinds instead
+    /// of returning (`pthread_exit`, an exception) unwinds through it to
+    /// the worker's guard (`fault::Unwinding`) rather than aborting here.
+    #[link_name = "ffi_call"]
+    fn ffi_call_unwinding(
+        cif: *mut ffi_cif,
+        func: Option<unsafe extern "C" fn()>,
+        rvalue: *mut libc::c_void,
+        avalue: *mut *mut libc::c_void,
+    );
+}
+
 impl Caller {
     /// Calls `call.func` with its arguments; stack arguments point into
     /// `frame`. Returns the raw 64-bit result, widened as C would.
@@ -90,7 +103,7 @@ impl Caller {
         // cif was prepared for exactly these classes; every argument pointer
         // points at an 8-byte slot alive for the call.
         unsafe {
-            libffi::raw::ffi_call(
+            ffi_call_unwinding(
                 cif,
                 Some(std::mem::transmute::<usize, unsafe extern "C" fn()>(
                     call.func as usize,
@@ -182,13 +195,13 @@ pub(crate) unsafe fn invoke_registers(call: &veo_urpc::proto::RegisterCall) -> u
 #[cfg(target_arch = "x86_64")]
 unsafe fn direct_call(func: u64, ret: ArgClass, a: &[u64]) -> Option<u64> {
     use ArgClass::*;
-    type F0 = unsafe extern "C" fn() -> u64;
-    type F1 = unsafe extern "C" fn(u64) -> u64;
-    type F2 = unsafe extern "C" fn(u64, u64) -> u64;
-    type F3 = unsafe extern "C" fn(u64, u64, u64) -> u64;
-    type F4 = unsafe extern "C" fn(u64, u64, u64, u64) -> u64;
-    type F5 = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
-    type F6 = unsafe extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64;
+    type F0 = unsafe extern "C-unwind" fn() -> u64;
+    type F1 = unsafe extern "C-unwind" fn(u64) -> u64;
+    type F2 = unsafe extern "C-unwind" fn(u64, u64) -> u64;
+    type F3 = unsafe extern "C-unwind" fn(u64, u64, u64) -> u64;
+    type F4 = unsafe extern "C-unwind" fn(u64, u64, u64, u64) -> u64;
+    type F5 = unsafe extern "C-unwind" fn(u64, u64, u64, u64, u64) -> u64;
+    type F6 = unsafe extern "C-unwind" fn(u64, u64, u64, u64, u64, u64) -> u64;
     let f = func as usize;
     // SAFETY: our caller vouches that `func` has the described signature.
     // Under the System V x86_64 ABI, up to six arguments of the integer

@@ -56,6 +56,34 @@ pub(crate) fn set_current(channel: u64, reqid: u64) {
     CURRENT.with(|c| c.set((channel, reqid)));
 }
 
+/// Held across a kernel call: dropped only if the kernel never returns but
+/// unwinds its caller's frames instead (`pthread_exit`, `pthread_cancel`,
+/// an exception thrown out of the kernel). The worker's thread is ending
+/// under it and its channel could never be served again: the fault is
+/// recorded for the VH and the helper ends, as for a fatal signal.
+pub(crate) struct Unwinding(());
+
+impl Unwinding {
+    pub(crate) fn arm() -> Unwinding {
+        Unwinding(())
+    }
+
+    /// The kernel returned normally.
+    #[inline]
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Unwinding {
+    fn drop(&mut self) {
+        record(fault::THREAD_EXIT, 0, 0);
+        // SAFETY: ends the process at once: the unwinding thread must not
+        // get back into the helper's frames.
+        unsafe { libc::_exit(crate::exit_code::THREAD_EXIT) };
+    }
+}
+
 /// Clears the mark after the call.
 pub(crate) fn clear_current() {
     CURRENT.with(|c| c.set((u64::MAX, 0)));

@@ -84,6 +84,9 @@ pub mod exit_code {
     /// A forked copy of the helper (a kernel called `fork` and its child
     /// returned from the kernel) ends with this status instead of serving.
     pub const FORKED_CHILD: i32 = 94;
+    /// A kernel ended its worker thread instead of returning
+    /// (`pthread_exit`, `pthread_cancel`, an exception thrown out of it).
+    pub const THREAD_EXIT: i32 = 95;
 }
 
 /// If this process was started as a helper, serves until told to exit and

@@ -114,7 +114,23 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
     h.helper_layout.store(LAYOUT, Ordering::Relaxed);
     h.helper_state.store(state::READY, Ordering::Release);
     seg.channel(0).res.wake_all();
-    Worker::new(helper, 0).run();
+    // The control channel is served on a thread of its own, like the
+    // contexts: the main thread may be inside a constructor (before main),
+    // where a kernel's pthread_exit would crash the C library rather than
+    // unwind to `fault::Unwinding`; and its kernels get the same roomy stack.
+    let control = std::thread::Builder::new()
+        .name("ve-control".into())
+        .stack_size(WORKER_STACK)
+        .spawn(move || {
+            fault::alt_stack();
+            Worker::new(helper, 0).run();
+        });
+    match control {
+        Ok(t) => {
+            let _ = t.join();
+        }
+        Err(_) => Worker::new(helper, 0).run(),
+    }
     // SAFETY: the control channel asked us to exit; workers die with us.
     unsafe { libc::_exit(0) }
 }
@@ -349,9 +365,11 @@ impl Worker {
         if kind == KIND_CALL {
             if let Some(call) = proto::decode_register_call(body) {
                 fault::set_current(self.idx as u64, reqid);
+                let unwinding = fault::Unwinding::arm();
                 // SAFETY: the VH vouches for the signature (typed stubs or
                 // Args), as for every call.
                 let value = unsafe { crate::call::invoke_registers(&call) };
+                unwinding.disarm();
                 fault::clear_current();
                 fault::leave_if_forked();
                 self.finished();
@@ -640,9 +658,11 @@ impl Worker {
     fn execute_call(&mut self, reqid: u64, call: &Call) {
         let frame = bytemuck_bytes(&mut self.frame).as_mut_ptr();
         fault::set_current(self.idx as u64, reqid);
+        let unwinding = fault::Unwinding::arm();
         // SAFETY: the VH vouches for the signature (typed stubs or Args);
         // the frame holds the whole image (checked when it was received).
         let r = unsafe { self.caller.invoke(call, frame) };
+        unwinding.disarm();
         fault::clear_current();
         fault::leave_if_forked();
         self.finished();

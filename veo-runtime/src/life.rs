@@ -244,6 +244,10 @@ impl Life {
                 f.addr
             ),
             Some(f) if f.kind == fault::EXIT => format!("{status}; a kernel called exit()"),
+            Some(f) if f.kind == fault::THREAD_EXIT => format!(
+                "{status}; a kernel ended its thread instead of returning (pthread_exit(), \
+                 pthread_cancel() or an exception thrown out of the kernel)"
+            ),
             _ => status,
         };
         let _ = self.death.set(Death { status, fault });

@@ -368,6 +368,7 @@ pub(crate) fn describe(status: ExitStatus) -> String {
                 exit_code::NOT_PARENT => ": the helper was not started by this process",
                 exit_code::MISMATCH => ": the helper speaks another protocol",
                 exit_code::FORKED_CHILD => ": a kernel forked and its child returned into the helper",
+                exit_code::THREAD_EXIT => ": a kernel ended its thread instead of returning",
                 _ => "",
             };
             format!("exited with status {code}{why}")

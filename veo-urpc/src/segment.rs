@@ -45,6 +45,9 @@ pub mod fault {
     pub const SIGNAL: u32 = 1;
     /// A kernel called `exit`.
     pub const EXIT: u32 = 2;
+    /// A kernel ended its thread instead of returning: `pthread_exit`,
+    /// `pthread_cancel`, or an exception thrown out of the kernel.
+    pub const THREAD_EXIT: u32 = 3;
 }
 
 /// The first page of the segment.
