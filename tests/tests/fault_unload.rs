@@ -98,3 +98,60 @@ fn unload_with_nothing_pending_closes_at_once() {
         1
     );
 }
+
+#[test]
+fn unloads_racing_with_calls_from_other_threads_never_crash() {
+    let _g = guard("unload races", Duration::from_secs(300));
+    let proc = Proc::new(0).unwrap();
+    let contexts: Vec<_> = (0..3).map(|_| proc.open_context().unwrap()).collect();
+    for round in 0..40 {
+        let lib = proc.load_library(veo_tests::RELOAD_KERNELS).unwrap();
+        let only = lib.function("core_reload_only_here").unwrap();
+        let (ok, refused) = std::thread::scope(|s| {
+            let workers: Vec<_> = contexts
+                .iter()
+                .enumerate()
+                .map(|(i, ctx)| {
+                    let only = only.clone();
+                    let proc = &proc;
+                    s.spawn(move || {
+                        let (mut ok, mut refused) = (0u64, 0u64);
+                        for n in 0..2000i64 {
+                            let mut a = Args::new();
+                            a.i64(n);
+                            // Alternate queued and synchronous calls.
+                            let r = if (n + i as i64) % 2 == 0 {
+                                ctx.call::<i64>(&only, a).and_then(|r| r.wait())
+                            } else {
+                                proc.call_sync::<i64>(&only, a)
+                            };
+                            match r {
+                                Ok(v) => {
+                                    assert_eq!(v, n * 1000 + 42);
+                                    ok += 1;
+                                }
+                                Err(e) => {
+                                    assert!(e.to_string().contains("unloaded"), "{e}");
+                                    refused += 1;
+                                    break;
+                                }
+                            }
+                        }
+                        (ok, refused)
+                    })
+                })
+                .collect();
+            std::thread::yield_now();
+            lib.unload().unwrap();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap())
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        });
+        assert!(
+            proc.is_alive(),
+            "round {round}: {ok} calls, {refused} refused"
+        );
+    }
+    assert_answers(&proc);
+}

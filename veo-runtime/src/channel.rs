@@ -393,6 +393,12 @@ impl ChannelVh {
         })
     }
 
+    /// Waits until no request is being written on this channel (takes the
+    /// producer's lock once).
+    pub(crate) fn barrier(&self) {
+        drop(self.tx.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
     /// One command without data, answered by a RESULT.
     pub(crate) fn simple(&self, kind: u16, words: &[u64], tail: &[u8]) -> Result<u64> {
         let mut s = self.submit()?;

@@ -58,15 +58,21 @@ impl std::fmt::Debug for Context {
 ///
 /// `args` by reference: they are a few hundred bytes, and every move on
 /// the way to here was a `memcpy` on the path of every call.
+///
+/// `loaded` is the flag of the function's library: checked again with the
+/// channel locked, so that an unload, which takes every channel's lock once
+/// after clearing it, knows every call into the library is in a ring.
 pub(crate) fn submit_call<'a>(
     ch: &ChannelVh,
     addr: u64,
+    loaded: Option<&AtomicBool>,
     ret: ArgClass,
     args: &mut Args<'a>,
     stack_max: u64,
 ) -> Result<(u64, Vec<&'a mut [u8]>)> {
     args.check(stack_max.min(usize::MAX as u64) as usize)?;
     let mut s = ch.submit()?;
+    check_loaded(loaded)?;
     let reqid = s.next_reqid();
     write_call(&mut s, reqid, addr, ret, args)?;
     drop(s);
@@ -79,6 +85,14 @@ pub(crate) fn submit_call<'a>(
             .collect()
     };
     Ok((reqid, outs))
+}
+
+/// An error if the library of a call was unloaded.
+pub(crate) fn check_loaded(loaded: Option<&AtomicBool>) -> Result<()> {
+    match loaded {
+        Some(l) if !l.load(Ordering::Acquire) => Err(Error::Closed("library (it was unloaded)")),
+        _ => Ok(()),
+    }
 }
 
 fn write_call(
@@ -161,15 +175,17 @@ impl Context {
         args: &mut Args<'a>,
     ) -> Result<Request<'a, R>> {
         f.check(self.proc.id)?;
-        self.submit_at(f.addr, args)
+        self.submit_at(f.addr, Some(&f.shared.loaded), args)
     }
 
     fn submit_at<'a, R: KernelRet>(
         &'a self,
         addr: u64,
+        loaded: Option<&AtomicBool>,
         args: &mut Args<'a>,
     ) -> Result<Request<'a, R>> {
-        let (reqid, outs) = submit_call(&self.ch, addr, R::CLASS, args, self.proc.stack_size)?;
+        let (reqid, outs) =
+            submit_call(&self.ch, addr, loaded, R::CLASS, args, self.proc.stack_size)?;
         Ok(Request::new(&self.ch, reqid, outs, What::Call))
     }
 
@@ -197,6 +213,9 @@ impl Context {
             args.check(stack_max)?;
         }
         let mut s = self.ch.submit()?;
+        for (f, _) in &calls {
+            check_loaded(Some(&f.shared.loaded))?;
+        }
         let mut reqs = Vec::with_capacity(calls.len());
         for (f, args) in calls {
             let reqid = s.next_reqid();
@@ -219,7 +238,7 @@ impl Context {
     ) -> Result<Request<'a, R>> {
         self.check()?;
         let addr = self.proc.kernel_addr(slot, lib, symbol)?;
-        self.submit_at(addr, args)
+        self.submit_at(addr, None, args)
     }
 
     /// Runs `f` on the VH when the queue reaches it: everything queued before

@@ -212,6 +212,7 @@ impl ProcBuilder {
             life: life.clone(),
             seg: seg.clone(),
             slots: Mutex::new(vec![Slot::Free; MAX_CONTEXTS + 1]),
+            channels: Mutex::new(Vec::new()),
             libs: Mutex::new(Libs::default()),
             kernels: Mutex::new(FxHashMap::default()),
             kernels_generation: AtomicU64::new(0),
@@ -411,6 +412,8 @@ pub(crate) struct ProcShared {
     pub life: Arc<Life>,
     pub seg: Arc<Segment>,
     slots: Mutex<Vec<Slot>>,
+    /// The contexts' channels, for an unload's pass over their locks.
+    channels: Mutex<Vec<std::sync::Weak<ChannelVh>>>,
     libs: Mutex<Libs>,
     /// The kernels of `#[ve_kernel]` stubs, for a stub whose own slot
     /// misses (see [`KernelSlot`]): by the address and length of the
@@ -602,10 +605,13 @@ impl Proc {
             s.release_slot(idx, Slot::Free);
             return Err(e);
         }
-        Ok(Context::new(
-            s.clone(),
-            Arc::new(ChannelVh::new(idx, ch, s.life.clone())),
-        ))
+        let ch = Arc::new(ChannelVh::new(idx, ch, s.life.clone()));
+        {
+            let mut channels = s.channels.lock().unwrap_or_else(|e| e.into_inner());
+            channels.retain(|c| c.strong_count() > 0);
+            channels.push(Arc::downgrade(&ch));
+        }
+        Ok(Context::new(s.clone(), ch))
     }
 
     /// Number of open contexts (VEO's `veo_num_contexts`).
@@ -668,7 +674,7 @@ impl Proc {
         args: &mut Args<'_>,
     ) -> Result<R> {
         let addr = self.shared.kernel_addr(slot, lib, symbol)?;
-        self.shared.call_sync_at(addr, args)
+        self.shared.call_sync_at(addr, None, args)
     }
 
     /// Calls `f` and waits for its result, on the proc's own queue, without a
@@ -859,11 +865,17 @@ impl ProcShared {
 
     fn call_sync<R: KernelRet>(&self, f: &Function, args: &mut Args<'_>) -> Result<R> {
         f.check(self.id)?;
-        self.call_sync_at(f.addr, args)
+        self.call_sync_at(f.addr, Some(&f.shared.loaded), args)
     }
 
-    fn call_sync_at<R: KernelRet>(&self, addr: u64, args: &mut Args<'_>) -> Result<R> {
-        let (reqid, outs) = submit_call(&self.control, addr, R::CLASS, args, self.stack_size)?;
+    fn call_sync_at<R: KernelRet>(
+        &self,
+        addr: u64,
+        loaded: Option<&AtomicBool>,
+        args: &mut Args<'_>,
+    ) -> Result<R> {
+        let (reqid, outs) =
+            submit_call(&self.control, addr, loaded, R::CLASS, args, self.stack_size)?;
         let req = crate::request::Request::<R>::new(&self.control, reqid, outs, What::Call);
         req.wait()
     }
@@ -1058,6 +1070,20 @@ impl ProcShared {
                     .all(|f| !Arc::ptr_eq(&f.shared.loaded, &lib.inner.loaded))
             });
         self.kernels_generation.fetch_add(1, Ordering::AcqRel);
+        // The library's flag is cleared: a call that saw it set did so
+        // holding its channel's lock, so once every lock has been taken
+        // here, every call into the library is in a ring, before the
+        // unload, and the helper defers the close until they have run.
+        let channels: Vec<Arc<ChannelVh>> = self
+            .channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|c| c.upgrade())
+            .collect();
+        for ch in channels.iter().map(|c| &**c).chain([&self.control]) {
+            ch.barrier();
+        }
         self.control_op(proto::KIND_UNLOAD, &[lib.handle()], &[], What::Other)
             .map(|_| ())
     }
