@@ -95,3 +95,24 @@ fn a_helper_that_finds_its_segment_corrupted_says_so() {
     let later = proc.alloc::<u8>(1).unwrap_err().to_string();
     assert!(later.contains("corrupt"), "{later}");
 }
+
+#[test]
+fn a_helper_whose_segment_header_was_overwritten_says_so() {
+    let _g = guard("corrupted header", Duration::from_secs(120));
+    let proc = Proc::new(0).unwrap();
+    let seg = attach_segment(&proc);
+    // Garbage where the VH's "please exit" flag lives: not a request to exit.
+    seg.header()
+        .shutdown
+        .store(0x5a5a_5a5a, std::sync::atomic::Ordering::Release);
+    seg.channel(0).cmd.wake_all();
+    let pid = proc.pid();
+    assert!(
+        fault_util::wait_gone(pid, Duration::from_secs(60)).is_some(),
+        "the helper ignored its corrupted segment"
+    );
+    let err = proc.alloc::<u8>(1).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("corrupt"), "{text}");
+    assert!(!text.ends_with("exited with status 0"), "{text}");
+}

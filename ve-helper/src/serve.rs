@@ -34,6 +34,20 @@ fn die(code: i32, msg: std::fmt::Arguments<'_>) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Whether the VH asked the workers to stop (it writes 1 and nothing
+/// else): any other value means the segment header was overwritten, and the
+/// helper quits saying so rather than mistaking it for a request to exit.
+fn asked_to_stop(seg: &Segment) -> bool {
+    match seg.header().shutdown.load(Ordering::Relaxed) {
+        0 => false,
+        1 => true,
+        v => die(
+            exit_code::BAD_SEGMENT,
+            format_args!("the segment header is corrupted (shutdown flag {v:#x})"),
+        ),
+    }
+}
+
 fn getppid() -> u32 {
     // SAFETY: getppid has no preconditions.
     unsafe { libc::getppid() as u32 }
@@ -236,7 +250,7 @@ impl Worker {
     }
 
     fn stopping(&self) -> bool {
-        self.h.seg.header().shutdown.load(Ordering::Relaxed) != 0 || getppid() != self.h.ppid
+        asked_to_stop(self.h.seg) || getppid() != self.h.ppid
     }
 
     fn run(mut self) {
@@ -299,7 +313,7 @@ impl Worker {
 
     fn reply(&mut self, reqid: u64, status: Status, value: u64, text: &str) {
         let text = &text.as_bytes()[..text.len().min(4096)];
-        let stop = || self.h.seg.header().shutdown.load(Ordering::Relaxed) != 0;
+        let stop = || asked_to_stop(self.h.seg);
         self.res.write(
             proto::KIND_RESULT,
             reqid,
@@ -324,7 +338,7 @@ impl Worker {
         while off < len {
             let n = chunk.min(len - off);
             let mut err = None;
-            let stop = || self.h.seg.header().shutdown.load(Ordering::Relaxed) != 0;
+            let stop = || asked_to_stop(self.h.seg);
             self.res.write(
                 proto::KIND_RDATA,
                 reqid,

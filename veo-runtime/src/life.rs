@@ -248,6 +248,11 @@ impl Life {
                 "{status}; a kernel ended its thread instead of returning (pthread_exit(), \
                  pthread_cancel() or an exception thrown out of the kernel)"
             ),
+            // Only the VH asks the helper to exit: a status 0 it did not ask
+            // for comes from a kernel (`_exit(0)` runs no handler).
+            _ if status == "exited with status 0" && !self.closed.load(Ordering::Acquire) => {
+                format!("{status} without being asked to (a kernel may have called _exit(0))")
+            }
             _ => status,
         };
         let _ = self.death.set(Death { status, fault });
