@@ -105,7 +105,9 @@ fn bad_environment_values_are_errors_naming_them() {
         std::process::exit(0);
     }
     let _g = guard("environment", Duration::from_secs(120));
-    let cases: [(&[(&str, &str)], &[&str]); 4] = [
+    /// (the child's environment, words its error must contain)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 4] = [
         (&[("VE_NODE_NUMBER", "abc")], &["VE_NODE_NUMBER", "abc"]),
         (&[("VE_NODE_NUMBER", "-1")], &["VE_NODE_NUMBER", "-1"]),
         (&[("VE_CORE_NUMBER", "999")], &["VE_CORE_NUMBER", "999"]),

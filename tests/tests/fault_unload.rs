@@ -44,10 +44,9 @@ fn unload_under_running_and_queued_calls_waits_for_them() {
     // After the unload, calls into the library fail and never run.
     let mut a = Args::new();
     a.i64(7);
-    let err = running
-        .call::<i64>(&only, a)
-        .err()
-        .expect("a call after unload");
+    let Err(err) = running.call::<i64>(&only, a) else {
+        panic!("a call after the unload was accepted");
+    };
     assert!(matches!(err, Error::Closed(_)), "{err}");
     assert!(err.to_string().contains("unloaded"), "{err}");
     let mut a = Args::new();
