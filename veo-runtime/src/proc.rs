@@ -23,6 +23,12 @@ use veo_urpc::proto::{self, Status};
 use veo_urpc::segment::state;
 use veo_urpc::{Segment, SegmentConfig, WaitPolicy};
 
+/// How long a helper asked to exit may take before it is killed.
+const GRACE: Duration = Duration::from_millis(200);
+/// How long a drop waits for a killed helper's end: with [`GRACE`], the
+/// bound of a drop (well under a second, even on a loaded machine).
+const KILLED_WAIT: Duration = Duration::from_millis(400);
+
 /// How much of a name or path, and of a loader's message, errors show.
 const NAME_SHOWN: usize = 200;
 const MESSAGE_SHOWN: usize = 1024;
@@ -481,7 +487,7 @@ impl Drop for Owner {
         self.0.shutdown();
         // Killed by now if it was not ending: its end is a matter of
         // milliseconds, the limit only bounds the drop.
-        self.0.join_monitor(Duration::from_millis(600));
+        self.0.join_monitor(KILLED_WAIT);
     }
 }
 
@@ -750,7 +756,7 @@ impl Proc {
     /// fails with [`Error::Closed`]. Dropping the last handle does the same.
     pub fn close(self) {
         self.shared.shutdown();
-        self.shared.join_monitor(Duration::from_millis(600));
+        self.shared.join_monitor(KILLED_WAIT);
     }
 }
 
@@ -1188,7 +1194,7 @@ impl ProcShared {
     }
 
     /// Ends the helper: asks it to exit, then kills it if it has not within
-    /// 300 ms. Bounded whatever the helper's state: a stopped helper is
+    /// [`GRACE`]. Bounded whatever the helper's state: a stopped helper is
     /// continued (so that it can exit), a busy or hung one killed, a dead
     /// one found dead at once; a fork() child's copy does nothing.
     fn shutdown(&self) {
@@ -1207,12 +1213,12 @@ impl ProcShared {
             use rustix::process::{pidfd_send_signal, Signal};
             // Errors mean it has ended already.
             let _ = pidfd_send_signal(fd, Signal::CONT);
-            if !self.wait_exit(Duration::from_millis(300), m) {
+            if !self.wait_exit(GRACE, m) {
                 let _ = pidfd_send_signal(fd, Signal::KILL);
             }
             return;
         }
-        if !self.wait_exit(Duration::from_millis(300), m) {
+        if !self.wait_exit(GRACE, m) {
             // SAFETY: the monitor has not reaped the child yet, so the pid
             // is still ours; kill has no memory effects.
             unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
