@@ -57,82 +57,34 @@ pub(crate) struct Life {
 }
 
 /// The name of a signal, for messages: every Linux signal by its name
-/// (`SIGRTMIN+n` for the real-time ones), never a bare number.
+/// (`SIGRTMIN+n` for the real-time ones, numbered as the C library and
+/// `kill -l` number them), never a bare number.
 pub(crate) fn signal_name(sig: i32) -> &'static str {
     const NAMES: [&str; 32] = [
-        "signal 0",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
+        "signal 0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS",
+        "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM",
+        "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG",
+        "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
     ];
     const RT: [&str; 33] = [
-        "SIGRTMIN",
-        "SIGRTMIN+1",
-        "SIGRTMIN+2",
-        "SIGRTMIN+3",
-        "SIGRTMIN+4",
-        "SIGRTMIN+5",
-        "SIGRTMIN+6",
-        "SIGRTMIN+7",
-        "SIGRTMIN+8",
-        "SIGRTMIN+9",
-        "SIGRTMIN+10",
-        "SIGRTMIN+11",
-        "SIGRTMIN+12",
-        "SIGRTMIN+13",
-        "SIGRTMIN+14",
-        "SIGRTMIN+15",
-        "SIGRTMIN+16",
-        "SIGRTMIN+17",
-        "SIGRTMIN+18",
-        "SIGRTMIN+19",
-        "SIGRTMIN+20",
-        "SIGRTMIN+21",
-        "SIGRTMIN+22",
-        "SIGRTMIN+23",
-        "SIGRTMIN+24",
-        "SIGRTMIN+25",
-        "SIGRTMIN+26",
-        "SIGRTMIN+27",
-        "SIGRTMIN+28",
-        "SIGRTMIN+29",
-        "SIGRTMIN+30",
-        "SIGRTMIN+31",
-        "SIGRTMIN+32",
+        "SIGRTMIN", "SIGRTMIN+1", "SIGRTMIN+2", "SIGRTMIN+3", "SIGRTMIN+4", "SIGRTMIN+5",
+        "SIGRTMIN+6", "SIGRTMIN+7", "SIGRTMIN+8", "SIGRTMIN+9", "SIGRTMIN+10", "SIGRTMIN+11",
+        "SIGRTMIN+12", "SIGRTMIN+13", "SIGRTMIN+14", "SIGRTMIN+15", "SIGRTMIN+16", "SIGRTMIN+17",
+        "SIGRTMIN+18", "SIGRTMIN+19", "SIGRTMIN+20", "SIGRTMIN+21", "SIGRTMIN+22", "SIGRTMIN+23",
+        "SIGRTMIN+24", "SIGRTMIN+25", "SIGRTMIN+26", "SIGRTMIN+27", "SIGRTMIN+28", "SIGRTMIN+29",
+        "SIGRTMIN+30", "SIGRTMIN+31", "SIGRTMIN+32",
     ];
-    // The kernel's SIGRTMIN is 32 (glibc reserves the first few for itself,
-    // but they are still delivered under these numbers).
+    // The C library keeps the kernel's first real-time signals for itself
+    // (glibc: 32 and 33) and starts SIGRTMIN after them.
+    let rtmin = libc::SIGRTMIN();
     match usize::try_from(sig) {
         Ok(n) if n < NAMES.len() => NAMES[n],
-        Ok(n) if n - NAMES.len() < RT.len() => RT[n - NAMES.len()],
+        _ if sig >= rtmin => usize::try_from(sig - rtmin)
+            .ok()
+            .and_then(|i| RT.get(i))
+            .copied()
+            .unwrap_or("an unknown signal"),
+        _ if sig >= 32 => "a signal reserved by the C library",
         _ => "an unknown signal",
     }
 }
