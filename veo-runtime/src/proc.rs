@@ -548,9 +548,11 @@ impl Proc {
                 found: h.helper_version.load(Ordering::Acquire),
             }),
             _ => {
+                // Decided before the kill below makes it dead.
+                let too_slow = !life.is_dead();
                 // Whatever the helper started goes with it: its whole group.
                 kill_group(life.pid);
-                if !life.is_dead() {
+                if too_slow {
                     // Too slow: make sure it does not linger.
                     self.shared.join_monitor(Duration::from_secs(5));
                     return Err(Error::HelperStart {
