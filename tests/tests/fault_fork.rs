@@ -54,7 +54,7 @@ fn forking_vh() -> ! {
         drop(ctx);
         drop(lib);
         drop(proc);
-        // The bound for a drop, whatever the state; here it must
+        // The runtime's bound for a drop, whatever the state; here it must
         // do nothing at all.
         say(&format!("CHILD-DROP-MS {}", start.elapsed().as_millis()));
         // SAFETY: ends the child without running the harness's exit path.
