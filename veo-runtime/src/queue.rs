@@ -249,7 +249,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
         let (mut a, outs) = args.to_args()?;
         self.submit(tag, |ch, proc| {
-            let (reqid, _) = submit_call(ch, addr, ArgClass::U64, &mut a, proc.stack_size)?;
+            let (reqid, _) = submit_call(ch, addr, None, ArgClass::U64, &mut a, proc.stack_size)?;
             let outs = outs.into_iter().map(|n| vec![0; n]).collect();
             Ok(Pending::new(reqid, outs, What::Call))
         })
@@ -597,7 +597,7 @@ impl Proc {
         }
         let (mut a, outs) = args.to_args()?;
         let s = &self.shared;
-        let (reqid, _) = submit_call(&s.control, addr, ArgClass::U64, &mut a, s.stack_size)?;
+        let (reqid, _) = submit_call(&s.control, addr, None, ArgClass::U64, &mut a, s.stack_size)?;
         let mut p = Pending::new(
             reqid,
             outs.into_iter().map(|n| vec![0; n]).collect(),
