@@ -8,10 +8,12 @@
 //! table when another thread does.
 
 use crate::error::{Error, Result};
+use crate::fxhash::FxHashMap;
 use crate::life::Life;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 use veo_urpc::proto::{self, Status};
 use veo_urpc::{Channel, Consumer, Producer, SpinBudget, WaitPolicy, Wake};
@@ -80,6 +82,9 @@ struct Rx {
     /// serves the channel in queue order, so every request before it has
     /// finished too) or completed on the VH.
     finished: u64,
+    /// Futures waiting for their answers (`future.rs`), woken when a drain
+    /// puts them in the table.
+    wakers: FxHashMap<u64, Waker>,
 }
 
 /// Where a request stands, VH side.
@@ -377,6 +382,7 @@ impl ChannelVh {
                 done: Table::new(),
                 partial: HashMap::new(),
                 finished: 0,
+                wakers: FxHashMap::default(),
             }),
             local_seq: AtomicU64::new(0),
             published: AtomicU64::new(0),
@@ -438,6 +444,7 @@ impl ChannelVh {
             let mut rx = self.lock_rx();
             rx.done.put(reqid, done);
             rx.finished = rx.finished.max(reqid);
+            rx.wake(reqid);
         }
         self.local_seq.fetch_add(1, Ordering::Release);
         self.chan.res.wake_consumers();
@@ -545,6 +552,77 @@ impl ChannelVh {
         }
     }
 
+    /// Takes the result of `reqid` if it is there, placing its answer bytes
+    /// in `sink`; else has `waker` woken when it may be (`future.rs`).
+    pub(crate) fn poll_async(
+        &self,
+        reqid: u64,
+        sink: &mut Sink<'_, '_>,
+        waker: &Waker,
+    ) -> Result<Option<Done>> {
+        // Before the drain: an answer published after it moves the tail.
+        let seen_tail = self.chan.res.tail();
+        let mut rx = self.lock_rx();
+        let mut done = rx.done.take(reqid);
+        if done.is_none() {
+            done = rx.drain_messages(&self.life, &self.published, reqid, sink);
+        }
+        // The rest may be other futures' answers: to the table, where they
+        // are woken (the waiter wakes one future per ring, to do this).
+        rx.drain(&self.life, &self.published);
+        if done.is_none() {
+            done = rx.done.take(reqid);
+        }
+        if done.is_some() {
+            if !rx.wakers.is_empty() {
+                rx.wakers.remove(&reqid);
+            }
+            drop(rx);
+            self.life.waiter.unwatch(self.index, reqid);
+            return Ok(done);
+        }
+        if self.life.is_dead() {
+            rx.wakers.remove(&reqid);
+            drop(rx);
+            self.life.waiter.unwatch(self.index, reqid);
+            return Err(self.life.error_for(self.index, reqid));
+        }
+        if self.published.load(Ordering::Acquire) < reqid {
+            return Err(Error::InvalidArgument(
+                "waiting for a request that was never submitted".into(),
+            ));
+        }
+        match rx.wakers.get_mut(&reqid) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => *w = waker.clone(),
+            None => {
+                rx.wakers.insert(reqid, waker.clone());
+            }
+        }
+        drop(rx);
+        self.life.waiter.watch(
+            &self.life,
+            self.index,
+            self.chan.res,
+            reqid,
+            seen_tail,
+            waker,
+        );
+        Ok(None)
+    }
+
+    /// Forgets the future of `reqid` before its request is dropped: drains
+    /// the ring first, as the future may have been woken to do that for the
+    /// others (`future.rs`).
+    pub(crate) fn forget_waker(&self, reqid: u64) {
+        {
+            let mut rx = self.lock_rx();
+            rx.wakers.remove(&reqid);
+            rx.drain(&self.life, &self.published);
+        }
+        self.life.waiter.unwatch(self.index, reqid);
+    }
+
     /// Forgets a request nobody will wait for.
     pub(crate) fn abandon(&self, reqid: u64) {
         let mut rx = self.lock_rx();
@@ -555,6 +633,9 @@ impl ChannelVh {
         }
         rx.drain(&self.life, &self.published);
         rx.done.abandon(reqid);
+        if !rx.wakers.is_empty() {
+            rx.wakers.remove(&reqid);
+        }
         if !rx.partial.is_empty() {
             rx.partial.remove(&reqid);
         }
@@ -562,6 +643,16 @@ impl ChannelVh {
 }
 
 impl Rx {
+    /// Wakes the future waiting for `reqid`, if there is one.
+    #[inline]
+    fn wake(&mut self, reqid: u64) {
+        if !self.wakers.is_empty() {
+            if let Some(w) = self.wakers.remove(&reqid) {
+                w.wake();
+            }
+        }
+    }
+
     /// Moves every message in the result ring into the tables.
     fn drain(&mut self, life: &Life, published: &AtomicU64) {
         // Tell the helper about the room made once, at the end.
@@ -673,6 +764,7 @@ impl Rx {
                         return Some(done);
                     }
                     self.done.put(reqid, done);
+                    self.wake(reqid);
                 }
                 _ => life.protocol_failure("unexpected message kind from the helper"),
             }

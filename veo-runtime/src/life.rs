@@ -54,6 +54,8 @@ pub(crate) struct Life {
     dead: AtomicBool,
     closed: AtomicBool,
     death: OnceLock<Death>,
+    /// Wakes the proc's futures (`future.rs`): ends when the proc does.
+    pub waiter: crate::future::Waiter,
 }
 
 /// The name of a signal, for messages: every Linux signal by its name
@@ -153,6 +155,7 @@ impl Life {
             dead: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             death: OnceLock::new(),
+            waiter: Default::default(),
         }
     }
 

@@ -26,6 +26,11 @@ pub(crate) enum What {
 /// `mem::forget`) never writes into memory the program has reused. After an
 /// error their contents are unspecified. Dropping an unfinished request
 /// discards its result.
+///
+/// A request is also a future (`IntoFuture`): `request.await` yields what
+/// `wait` would, on any executor, without blocking a thread; the same rules
+/// hold, the bytes landing inside the future's `poll` (see
+/// [`RequestFuture`](crate::RequestFuture)).
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct Request<'a, T: KernelRet = u64> {
     ch: &'a ChannelVh,
@@ -107,6 +112,31 @@ impl<'a, T: KernelRet> Request<'a, T> {
                 self.taken = true;
                 Err(e)
             }
+        }
+    }
+
+    /// [`peek`](Self::peek) for a future: pending means that `waker` will
+    /// be woken when the answer may be there (`future.rs`).
+    pub(crate) fn poll_answer(&mut self, waker: &std::task::Waker) -> std::task::Poll<Result<T>> {
+        use std::task::Poll;
+        if let Err(e) = self.check_taken() {
+            return Poll::Ready(Err(e));
+        }
+        let (ch, reqid) = (self.ch, self.reqid);
+        match ch.poll_async(reqid, &mut self.sink(), waker) {
+            Ok(Some(done)) => Poll::Ready(self.finish(done)),
+            Ok(None) => Poll::Pending,
+            Err(e) => {
+                self.taken = true;
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+
+    /// Drops a request whose future was pending (`future.rs`).
+    pub(crate) fn forget_waker(self) {
+        if !self.taken {
+            self.ch.forget_waker(self.reqid);
         }
     }
 

@@ -22,4 +22,4 @@ pub use heap::Heap;
 pub use proto::ProtoError;
 pub use ring::{Consumer, Msg, Producer, Ring};
 pub use segment::{Channel, ChannelHeader, Segment, SegmentConfig, SegmentHeader};
-pub use wait::{SpinBudget, WaitPolicy, Wake, WakeWord};
+pub use wait::{sleep_any, SpinBudget, WaitPolicy, Wake, WakeWord};

@@ -219,6 +219,12 @@ impl WakeWord {
         ready()
     }
 
+    /// The value of the futex word, which every notification changes: a
+    /// waiter on several words ([`sleep_any`]) compares it with what it saw.
+    pub fn seq(&self) -> u32 {
+        self.seq.load(Ordering::Acquire)
+    }
+
     /// Waits until `ready` returns true, the deadline passes or `aborted`
     /// returns true; spinning, then yielding, then sleeping.
     pub fn wait(
@@ -358,6 +364,62 @@ impl WakeWord {
     }
 }
 
+/// Sleeps until one of `words` is notified, `ready` holds, or `slice`
+/// passes; whether `ready` held. Each word comes with whether to announce
+/// the sleep in its sleepers count: announced, every
+/// [`notify`](WakeWord::notify) wakes this thread; not announced, only
+/// [`notify_always`](WakeWord::notify_always) does (a peer that died, a
+/// proc that ends), at no cost to the writers' hot path.
+///
+/// One system call (`futex_waitv`, Linux 5.16 and later) for at most 128
+/// words; an older kernel makes it a sleep of at most a millisecond, after
+/// which the caller looks again. For a thread that waits for any of
+/// several rings, such as the one that wakes the futures of a proc.
+pub fn sleep_any(
+    words: &[(&WakeWord, bool)],
+    mut ready: impl FnMut() -> bool,
+    slice: Duration,
+) -> bool {
+    const MAX: usize = 128;
+    let words = &words[..words.len().min(MAX)];
+    let mut waits = [futex::Wait::new(); MAX];
+    for ((word, announce), w) in words.iter().zip(waits.iter_mut()) {
+        w.val = word.seq.load(Ordering::Acquire) as u64;
+        w.uaddr = futex::WaitPtr::new(word.seq.as_ptr().cast());
+        w.flags = futex::WaitFlags::SIZE_U32;
+        if *announce {
+            word.sleepers.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let done = ready() || {
+        // futex_waitv takes an absolute time on the given clock.
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let end = now.tv_nsec as i128
+            + now.tv_sec as i128 * 1_000_000_000
+            + slice.as_nanos().min(i64::MAX as u128) as i128;
+        let ts = futex::Timespec {
+            tv_sec: (end / 1_000_000_000) as i64,
+            tv_nsec: (end % 1_000_000_000) as i64,
+        };
+        // A word that changed, EINTR and ETIMEDOUT all mean: look again.
+        if let Err(rustix::io::Errno::NOSYS) = futex::waitv(
+            &waits[..words.len()],
+            futex::WaitvFlags::empty(),
+            Some(&ts),
+            rustix::time::ClockId::Monotonic,
+        ) {
+            std::thread::sleep(slice.min(Duration::from_millis(1)));
+        }
+        ready()
+    };
+    for (word, announce) in words {
+        if *announce {
+            word.sleepers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    done
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +453,48 @@ mod tests {
             took < Duration::from_secs(10),
             "woken by notify, not the 30 s slice"
         );
+    }
+
+    #[test]
+    fn sleep_any_is_woken_by_any_of_its_words() {
+        let words = Arc::new([WakeWord::default(), WakeWord::default()]);
+        let flag = Arc::new(AtomicBool::new(false));
+        for (which, announce) in [(1, true), (0, false)] {
+            flag.store(false, Ordering::Release);
+            let (w, f) = (words.clone(), flag.clone());
+            let t = std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut woke = false;
+                while !woke {
+                    woke = sleep_any(
+                        &[(&w[0], false), (&w[1], true)],
+                        || f.load(Ordering::Acquire),
+                        Duration::from_secs(30),
+                    );
+                }
+                start.elapsed()
+            });
+            // Announced words count the sleeper; wait until it sleeps.
+            if announce {
+                while words[1].sleepers.load(Ordering::SeqCst) == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            flag.store(true, Ordering::Release);
+            if announce {
+                words[which].notify();
+            } else {
+                words[which].notify_always();
+            }
+            let took = t.join().unwrap();
+            assert!(
+                took < Duration::from_secs(10),
+                "woken through word {which}, not the 30 s slice"
+            );
+            assert_eq!(words[1].sleepers.load(Ordering::SeqCst), 0);
+        }
     }
 
     #[test]
