@@ -48,6 +48,12 @@ fn asked_to_stop(seg: &Segment) -> bool {
     }
 }
 
+/// `CLOCK_MONOTONIC` in ns: the clock the VH's trace shares.
+fn now_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 fn getppid() -> u32 {
     // SAFETY: getppid has no preconditions.
     unsafe { libc::getppid() as u32 }
@@ -218,6 +224,10 @@ struct Worker {
     spin: SpinBudget,
     /// The ring position past the command being handled.
     msg_end: u64,
+    /// Whether to time requests (the segment's `trace` flag), and when the
+    /// request being served started: request id, ns.
+    trace: bool,
+    started: (u64, u64),
 }
 
 impl Worker {
@@ -233,6 +243,8 @@ impl Worker {
             stack_max: h.seg.header().stack_size,
             spare: Call::empty(),
             spin: SpinBudget::new(),
+            trace: h.seg.header().trace.load(Ordering::Relaxed) != 0,
+            started: (0, 0),
             msg_end: 0,
         }
     }
@@ -301,6 +313,9 @@ impl Worker {
             };
             let (kind, reqid) = (msg.kind, msg.reqid);
             self.msg_end = msg.end;
+            if self.trace && self.started.0 != reqid {
+                self.started = (reqid, now_ns());
+            }
             let flow = self.handle(kind, reqid, msg.body);
             cmd.advance_lazily();
             self.finished();
@@ -313,6 +328,9 @@ impl Worker {
 
     fn reply(&mut self, reqid: u64, status: Status, value: u64, text: &str) {
         let text = &text.as_bytes()[..text.len().min(4096)];
+        if self.trace {
+            self.send_times(reqid);
+        }
         let stop = || asked_to_stop(self.h.seg);
         self.res.write(
             proto::KIND_RESULT,
@@ -324,6 +342,26 @@ impl Worker {
         );
         self.res.publish();
         self.recent.record(matches!(status, Status::Ok), value);
+    }
+
+    /// Tells a traced VH when `reqid` started and ended here.
+    #[cold]
+    fn send_times(&mut self, reqid: u64) {
+        let end = now_ns();
+        let start = if self.started.0 == reqid {
+            self.started.1
+        } else {
+            end
+        };
+        let stop = || asked_to_stop(self.h.seg);
+        self.res.write(
+            proto::KIND_TIMES,
+            reqid,
+            16,
+            |b| proto::encode_words(b, &[start, end]),
+            &WaitPolicy::HELPER,
+            stop,
+        );
     }
 
     fn chunk(&self) -> usize {

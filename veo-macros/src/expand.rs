@@ -195,8 +195,8 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     // error per stub, there.
     // Each stub keeps the address it resolved last in a slot of its own.
     let slot = syn::Ident::new("SLOT", Span::mixed_site());
-    let slot_decl =
-        quote!(static #slot: #rt::__private::KernelSlot = #rt::__private::KernelSlot::new(););
+    let declared = name.to_string();
+    let slot_decl = quote!(static #slot: #rt::__private::KernelSlot = #rt::__private::KernelSlot::named(#declared););
     // The glue's path too: a bound of the function it names is reported
     // at the path.
     let call_kernel = respan(quote!(#rt::__private::call_kernel), ret_first);
@@ -338,7 +338,7 @@ mod tests {
         has(&out, r#", "average", &mut __veo_args_average(a, n))"#);
         has(
             &out,
-            r#"static SLOT: ::veo_runtime::__private::KernelSlot = ::veo_runtime::__private::KernelSlot::new();"#,
+            r#"static SLOT: ::veo_runtime::__private::KernelSlot = ::veo_runtime::__private::KernelSlot::named("average");"#,
         );
         has(
             &out,

@@ -29,7 +29,7 @@ mod rt {
         /// Where a stub keeps its kernel's address.
         pub struct KernelSlot;
         impl KernelSlot {
-            pub const fn new() -> KernelSlot {
+            pub const fn named(_name: &'static str) -> KernelSlot {
                 KernelSlot
             }
         }

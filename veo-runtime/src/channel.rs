@@ -73,6 +73,8 @@ pub(crate) struct Tx {
 }
 
 struct Rx {
+    /// The channel's index.
+    index: usize,
     consumer: Consumer,
     done: Table,
     /// Answer bytes drained for a request by another thread than its
@@ -281,6 +283,11 @@ impl Submit<'_> {
                  proc's rings: at most {max} bytes (ProcBuilder::ring_bytes sets the ring size)"
             )));
         }
+        if let Some(t) = self.ch.life.trace.get() {
+            if kind != proto::KIND_DATA {
+                t.sent(self.ch.index, reqid, kind);
+            }
+        }
         loop {
             if self.tx.producer.try_write(kind, reqid, body_len, &fill) {
                 return Ok(());
@@ -305,6 +312,9 @@ impl Submit<'_> {
     /// Sends `bytes` as DATA messages at `base`, split so that copying in and
     /// copying out overlap.
     pub(crate) fn data(&mut self, reqid: u64, base: u64, bytes: &[u8]) -> Result<()> {
+        if let Some(t) = self.ch.life.trace.get() {
+            t.bytes(self.ch.index, reqid, bytes.len() as u64);
+        }
         let chunk = self.chunk();
         for (i, piece) in bytes.chunks(chunk).enumerate() {
             let off = base + (i * chunk) as u64;
@@ -340,6 +350,16 @@ impl Submit<'_> {
         rx.done.put(reqid, done);
         rx.finished = rx.finished.max(reqid);
         reqid
+    }
+
+    /// The proc's trace, when it is traced.
+    pub(crate) fn trace(&self) -> Option<&crate::trace::Trace> {
+        self.ch.life.trace.get()
+    }
+
+    /// The channel's index.
+    pub(crate) fn index(&self) -> usize {
+        self.ch.index
     }
 
     /// The largest DATA payload: a quarter ring, so that two pieces are in
@@ -378,6 +398,7 @@ impl ChannelVh {
                 next_reqid: 0,
             }),
             rx: Mutex::new(Rx {
+                index,
                 consumer: Consumer::new(chan.res),
                 done: Table::new(),
                 partial: HashMap::new(),
@@ -414,6 +435,14 @@ impl ChannelVh {
             proto::encode_words(b, words);
             b[n..n + tail.len()].copy_from_slice(tail);
         })?;
+        if let Some(t) = self.life.trace.get() {
+            if let (proto::KIND_READ, [_, len])
+            | (proto::KIND_MEMCPY, [_, _, len])
+            | (proto::KIND_ALLOC, [len]) = (kind, words)
+            {
+                t.bytes(self.index, reqid, *len);
+            }
+        }
         Ok(reqid)
     }
 
@@ -765,6 +794,13 @@ impl Rx {
                     }
                     self.done.put(reqid, done);
                     self.wake(reqid);
+                }
+                proto::KIND_TIMES => {
+                    if let (Some(t), Ok(([start, end], _))) =
+                        (life.trace.get(), proto::decode_words::<2>(msg.body))
+                    {
+                        t.ran(self.index, reqid, start, end);
+                    }
                 }
                 _ => life.protocol_failure("unexpected message kind from the helper"),
             }

@@ -44,6 +44,7 @@ mod ptr;
 mod queue;
 mod request;
 mod slot;
+mod trace;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -65,6 +66,7 @@ pub use proc::{Proc, ProcBuilder, DEFAULT_OMP_THREADS, MAX_CONTEXTS, VE_NODES};
 pub use ptr::VePtr;
 pub use queue::{Collected, ContextList, RequestQueue};
 pub use request::Request;
+pub use trace::KernelProfile;
 pub use veo_macros::ve_kernel;
 
 /// The version of AVEO's API whose behaviour this runtime provides (its

@@ -191,9 +191,13 @@ impl Library {
     /// The kernel `name`, ready to call.
     pub fn function(&self, name: &str) -> Result<Function> {
         let addr = self.symbol(name)?.addr();
+        let proc = self.proc()?;
+        if let Some(t) = proc.life.trace.get() {
+            t.name_if_new(addr, name);
+        }
         Ok(Function {
             addr,
-            proc_id: self.proc()?.id,
+            proc_id: proc.id,
             shared: Arc::new(FunctionShared {
                 name: name.into(),
                 loaded: self.inner.loaded.clone(),

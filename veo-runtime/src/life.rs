@@ -56,6 +56,8 @@ pub(crate) struct Life {
     death: OnceLock<Death>,
     /// Wakes the proc's futures (`future.rs`): ends when the proc does.
     pub waiter: crate::future::Waiter,
+    /// The proc's trace, when it is traced (`trace.rs`).
+    pub trace: OnceLock<crate::trace::Trace>,
 }
 
 /// The name of a signal, for messages: every Linux signal by its name
@@ -156,6 +158,7 @@ impl Life {
             closed: AtomicBool::new(false),
             death: OnceLock::new(),
             waiter: Default::default(),
+            trace: OnceLock::new(),
         }
     }
 

@@ -53,6 +53,7 @@ pub struct ProcBuilder {
     ring_bytes: usize,
     start_timeout: Duration,
     omp_threads: Option<u32>,
+    trace: Option<crate::trace::TraceTo>,
 }
 
 impl Default for ProcBuilder {
@@ -65,6 +66,7 @@ impl Default for ProcBuilder {
             ring_bytes: 1 << 20,
             start_timeout: Duration::from_secs(20),
             omp_threads: None,
+            trace: None,
         }
     }
 }
@@ -148,6 +150,20 @@ impl ProcBuilder {
         self
     }
 
+    /// Traces the proc: every request's time queued and on the VE, written
+    /// to `path` as Chrome trace-event JSON when the proc ends (default:
+    /// the file `VEO_TRACE` names, else no trace); see [`Proc::profile`].
+    pub fn trace(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trace = Some(crate::trace::TraceTo::File(path.into()));
+        self
+    }
+
+    /// Traces the proc for [`Proc::profile`] only, without a file.
+    pub fn profile(mut self) -> Self {
+        self.trace = Some(crate::trace::TraceTo::Memory);
+        self
+    }
+
     /// Starts the helper and waits until it serves.
     pub fn build(self) -> Result<Proc> {
         crate::entry::ensure_linked();
@@ -189,6 +205,10 @@ impl ProcBuilder {
                 .or_else(|_| Segment::create(&cfg, token))
                 .map_err(|e| Error::io("cannot create the shared segment", e))?,
         );
+        let trace = crate::trace::TraceTo::chosen(self.trace.clone());
+        if trace.is_some() {
+            seg.header().trace.store(1, Ordering::Release);
+        }
         let child = spawn(&helper, &seg, token, node, omp).map_err(|e| Error::HelperStart {
             helper: helper_name.clone(),
             reason: e.to_string(),
@@ -202,6 +222,9 @@ impl ProcBuilder {
         )
         .ok();
         let life = Arc::new(Life::new(pid, seg.clone()));
+        if let Some(to) = trace {
+            let _ = life.trace.set(crate::trace::Trace::new(to));
+        }
         let monitor = {
             let life = life.clone();
             std::thread::Builder::new()
@@ -754,6 +777,27 @@ impl Proc {
         Ok(())
     }
 
+    /// What each kernel (and each kind of transfer) has cost on the VE so
+    /// far, the most expensive first; empty unless the proc is traced
+    /// ([`ProcBuilder::trace`], [`ProcBuilder::profile`], `VEO_TRACE`).
+    pub fn profile(&self) -> Vec<crate::trace::KernelProfile> {
+        self.shared
+            .life
+            .trace
+            .get()
+            .map_or_else(Vec::new, |t| t.profile())
+    }
+
+    /// Writes the trace so far to `path` as Chrome trace-event JSON (what
+    /// a traced proc writes when it ends); an error if it is not traced.
+    pub fn write_trace(&self, path: impl AsRef<Path>) -> Result<()> {
+        let t = self.shared.life.trace.get().ok_or_else(|| {
+            Error::InvalidArgument("the proc is not traced (ProcBuilder::trace, VEO_TRACE)".into())
+        })?;
+        std::fs::write(path.as_ref(), t.to_json(self.pid()).to_string())
+            .map_err(|e| Error::io("cannot write the trace", e))
+    }
+
     /// Ends the helper now, for every clone of this handle; what is pending
     /// fails with [`Error::Closed`]. Dropping the last handle does the same.
     pub fn close(self) {
@@ -1139,6 +1183,9 @@ impl ProcShared {
         }
         let f = self.kernel(lib, symbol)?;
         f.check(self.id)?;
+        if let Some(t) = self.life.trace.get() {
+            t.name(f.addr, slot.name().unwrap_or(symbol));
+        }
         slot.put(self.id, generation, f.addr);
         Ok(f.addr)
     }
@@ -1224,6 +1271,10 @@ impl ProcShared {
             // SAFETY: the monitor has not reaped the child yet, so the pid
             // is still ours; kill has no memory effects.
             unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
+        }
+        drop(handle);
+        if let Some(t) = self.life.trace.get() {
+            t.finish(self.life.pid);
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct KernelSlot {
     proc: AtomicU64,
     generation: AtomicU64,
     addr: AtomicU64,
+    /// The kernel's declared name, for traces (empty: its symbol).
+    name: &'static str,
 }
 
 impl KernelSlot {
@@ -29,7 +31,20 @@ impl KernelSlot {
             proc: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             addr: AtomicU64::new(0),
+            name: "",
         }
+    }
+
+    /// An empty slot of the kernel declared as `name` (what traces call it).
+    pub const fn named(name: &'static str) -> KernelSlot {
+        let mut slot = KernelSlot::new();
+        slot.name = name;
+        slot
+    }
+
+    /// The kernel's declared name, if the stub gave it.
+    pub(crate) fn name(&self) -> Option<&'static str> {
+        (!self.name.is_empty()).then_some(self.name)
     }
 
     /// The address stored for `proc` at library `generation`, if it is that.

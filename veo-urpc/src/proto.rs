@@ -52,6 +52,10 @@ pub const KIND_EXIT: u16 = 16;
 pub const KIND_RESULT: u16 = 32;
 /// Bytes of an answer, at an offset: `offset: u64` + bytes.
 pub const KIND_RDATA: u16 = 33;
+/// When a request ran on the VE, sent before its result only when the
+/// segment's `trace` flag is set: `start: u64`, `end: u64` (ns of
+/// `CLOCK_MONOTONIC`, the clock both sides of one machine share).
+pub const KIND_TIMES: u16 = 34;
 
 /// Status of a `RESULT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -100,6 +100,10 @@ pub struct SegmentHeader {
     pub heap_bytes: u64,
     /// Its VE address in the helper (0: none), written before `READY`.
     pub helper_heap_base: AtomicU64,
+    /// Set by the VH before the helper starts when the proc is traced: the
+    /// helper then sends [`KIND_TIMES`](crate::proto::KIND_TIMES) before
+    /// each result.
+    pub trace: AtomicU32,
 }
 
 /// Per-channel shared state besides the rings: the gate for VH closures.
@@ -324,6 +328,7 @@ impl Segment {
                     heap_offset: seg.heap_off as u64,
                     heap_bytes: seg.heap_len as u64,
                     helper_heap_base: AtomicU64::new(0),
+                    trace: AtomicU32::new(0),
                 });
         }
         // Ring and channel headers start zeroed (fresh memfd pages are zero),
