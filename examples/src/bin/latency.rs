@@ -5,7 +5,12 @@
 //!
 //! ```text
 //! cargo run --release -p veo-examples --bin latency -- [--quick] [--json] [--plot latency.svg]
+//! cargo run --release -p veo-examples --bin latency -- --profile [trace.json]
 //! ```
+//!
+//! `--profile` runs the four tests once with N = 1000 on a traced proc and
+//! prints `Proc::profile()` instead (and writes the Chrome trace to the
+//! file given, if any).
 //!
 //! - Test 1: submit N calls, then wait for N results;
 //! - Test 2: submit one call and wait for its result, N times;
@@ -516,7 +521,50 @@ fn plot(r: &Results) -> String {
     .render()
 }
 
+/// `--profile [FILE]`: the four tests once on a traced proc; its profile.
+fn profile(file: Option<String>) -> Result<(), BoxError> {
+    let builder = match &file {
+        Some(f) => Proc::builder().trace(f),
+        None => Proc::builder().profile(),
+    };
+    let proc = builder.build()?;
+    let ctx = proc.open_context()?;
+    test1(&ctx, 1000, 1)?;
+    test2(&ctx, 1000, 1)?;
+    test3(&ctx, 1000, 1)?;
+    test4(&proc, 1000, 1)?;
+    println!(
+        "{:<16} {:>8} {:>12} {:>10} {:>10} {:>14}",
+        "kernel", "count", "VE total ms", "mean us", "max us", "queued mean us"
+    );
+    for p in proc.profile() {
+        println!(
+            "{:<16} {:>8} {:>12.3} {:>10.3} {:>10.3} {:>14.3}",
+            p.name,
+            p.count,
+            p.total.as_secs_f64() * 1e3,
+            p.mean.as_secs_f64() * 1e6,
+            p.max.as_secs_f64() * 1e6,
+            p.queued.as_secs_f64() * 1e6 / p.count.max(1) as f64
+        );
+    }
+    if let Some(f) = file {
+        println!("the trace is written to {f} when the proc ends");
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("--profile") {
+        return match profile(args.next()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("latency --profile: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse_with(
         "veo-rs latency: AVEO's four call tests and the 1-byte transfer latency, \
          against a shared-memory ping-pong and a Unix-socket RPC measured in the same run",
