@@ -116,6 +116,15 @@ fn kind_name(kind: u16) -> &'static str {
     }
 }
 
+/// The event category: kernels, transfers, and the rest.
+fn category(kernel: bool, name: &str) -> &'static str {
+    match (kernel, name) {
+        (true, _) => "kernel",
+        (false, "write" | "read" | "memcpy") => "transfer",
+        _ => "request",
+    }
+}
+
 impl Trace {
     pub(crate) fn new(to: TraceTo) -> Trace {
         Trace {
@@ -275,7 +284,7 @@ impl Trace {
         for e in events.iter() {
             out.push(json!({
                 "name": e.name,
-                "cat": if e.kernel { "kernel" } else { "transfer" },
+                "cat": category(e.kernel, &e.name),
                 "ph": "X",
                 "pid": helper_pid,
                 "tid": e.context,
