@@ -20,6 +20,35 @@
 //!
 //! Kernels are usually declared with [`ve_kernel`] and compiled by
 //! `veo-build`; see the crate README.
+//!
+//! # Awaiting
+//!
+//! Every [`Request`] is also a future ([`RequestFuture`]): `.await` it on
+//! any executor instead of blocking in `wait`. No thread spins while futures
+//! wait: one thread per proc, started by the first future that has to wait
+//! and ended with the proc, sleeps on the result rings and wakes each future
+//! when its answer arrives. The borrow rules are those of `wait`.
+//!
+//! ```no_run
+//! # use veo_runtime::{Args, Proc};
+//! # async fn f() -> veo_runtime::Result<()> {
+//! # let proc = Proc::new(0)?;
+//! # let ctx = proc.open_context()?;
+//! # let average = proc.get_function("average")?;
+//! # let a = proc.alloc::<f64>(4)?;
+//! let mut args = Args::new();
+//! args.ptr(a.as_ptr()).i32(4);
+//! let avg: f64 = ctx.call(&average, args)?.await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Profiling
+//!
+//! With `VEO_TRACE=FILE` (or [`ProcBuilder::trace`]) a proc writes a Chrome
+//! trace-event file when it ends (Perfetto and `chrome://tracing` open it):
+//! one event per request, named after its kernel, on a track per context,
+//! with its time queued and on the VE and its bytes.
+//! [`Proc::profile`] sums the times up per kernel ([`KernelProfile`]).
 
 mod arglist;
 mod args;
