@@ -111,3 +111,48 @@ fn an_untraced_proc_profiles_nothing() {
     assert!(proc.profile().is_empty());
     assert!(proc.write_trace(temp_path("none")).is_err());
 }
+
+/// Run in a child process of the test below, with `VEO_TRACE` set.
+fn hundred_awaited_calls() {
+    use std::future::IntoFuture;
+    let proc = Proc::new(0).unwrap();
+    let ctxs: Vec<_> = (0..4).map(|_| proc.open_context().unwrap()).collect();
+    let reqs: Vec<_> = (0..100)
+        .map(|i| async_mul(&ctxs[i % 4], i as i64, 9).unwrap().into_future())
+        .collect();
+    let got = futures::executor::block_on(futures::future::join_all(reqs));
+    let got: Vec<i64> = got.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(got, (0..100).map(|i| i * 9).collect::<Vec<i64>>());
+}
+
+#[test]
+fn veo_trace_traces_a_program_of_a_hundred_awaited_calls() {
+    const CHILD: &str = "VEO_TRACE_TEST_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        hundred_awaited_calls();
+        return;
+    }
+    let path = temp_path("env");
+    let _ = std::fs::remove_file(&path);
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "veo_trace_traces_a_program_of_a_hundred_awaited_calls",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env("VEO_TRACE", &path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the traced program failed: {status}");
+    let text = std::fs::read_to_string(&path).expect("VEO_TRACE names the trace file");
+    let _ = std::fs::remove_file(&path);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let calls = json["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["name"] == "async_mul")
+        .count();
+    assert_eq!(calls, 100, "one event per call, named after the kernel");
+}
