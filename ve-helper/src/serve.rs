@@ -346,6 +346,7 @@ impl Worker {
 
     /// Tells a traced VH when `reqid` started and ended here.
     #[cold]
+    #[inline(never)]
     fn send_times(&mut self, reqid: u64) {
         let end = now_ns();
         let start = if self.started.0 == reqid {

@@ -252,6 +252,8 @@ pub(crate) struct ChannelVh {
     published: AtomicU64,
     /// How long waiters spin for an answer.
     spin: SpinBudget,
+    /// Whether the proc is traced (`trace.rs`): one test per request when not.
+    traced: bool,
 }
 
 /// A writer of one request's messages, with the channel's producer locked.
@@ -283,10 +285,8 @@ impl Submit<'_> {
                  proc's rings: at most {max} bytes (ProcBuilder::ring_bytes sets the ring size)"
             )));
         }
-        if let Some(t) = self.ch.life.trace.get() {
-            if kind != proto::KIND_DATA {
-                t.sent(self.ch.index, reqid, kind);
-            }
+        if self.ch.traced && kind != proto::KIND_DATA {
+            self.ch.trace_sent(reqid, kind);
         }
         loop {
             if self.tx.producer.try_write(kind, reqid, body_len, &fill) {
@@ -312,8 +312,8 @@ impl Submit<'_> {
     /// Sends `bytes` as DATA messages at `base`, split so that copying in and
     /// copying out overlap.
     pub(crate) fn data(&mut self, reqid: u64, base: u64, bytes: &[u8]) -> Result<()> {
-        if let Some(t) = self.ch.life.trace.get() {
-            t.bytes(self.ch.index, reqid, bytes.len() as u64);
+        if self.ch.traced {
+            self.ch.trace_bytes(reqid, bytes.len() as u64);
         }
         let chunk = self.chunk();
         for (i, piece) in bytes.chunks(chunk).enumerate() {
@@ -352,14 +352,13 @@ impl Submit<'_> {
         reqid
     }
 
-    /// The proc's trace, when it is traced.
-    pub(crate) fn trace(&self) -> Option<&crate::trace::Trace> {
-        self.ch.life.trace.get()
-    }
-
-    /// The channel's index.
-    pub(crate) fn index(&self) -> usize {
-        self.ch.index
+    /// Tells a traced proc's trace that request `reqid` calls the kernel
+    /// at `addr` (before its first message).
+    #[inline]
+    pub(crate) fn trace_call(&self, reqid: u64, addr: u64) {
+        if self.ch.traced {
+            self.ch.trace_call(reqid, addr);
+        }
     }
 
     /// The largest DATA payload: a quarter ring, so that two pieces are in
@@ -389,6 +388,7 @@ impl Drop for Submit<'_> {
 
 impl ChannelVh {
     pub(crate) fn new(index: usize, chan: Channel, life: Arc<Life>) -> ChannelVh {
+        let traced = life.trace.get().is_some();
         ChannelVh {
             index,
             chan,
@@ -408,6 +408,31 @@ impl ChannelVh {
             local_seq: AtomicU64::new(0),
             published: AtomicU64::new(0),
             spin: SpinBudget::new(),
+            traced,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_sent(&self, reqid: u64, kind: u16) {
+        if let Some(t) = self.life.trace.get() {
+            t.sent(self.index, reqid, kind);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_bytes(&self, reqid: u64, bytes: u64) {
+        if let Some(t) = self.life.trace.get() {
+            t.bytes(self.index, reqid, bytes);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_call(&self, reqid: u64, addr: u64) {
+        if let Some(t) = self.life.trace.get() {
+            t.call(self.index, reqid, addr);
         }
     }
 
@@ -435,12 +460,12 @@ impl ChannelVh {
             proto::encode_words(b, words);
             b[n..n + tail.len()].copy_from_slice(tail);
         })?;
-        if let Some(t) = self.life.trace.get() {
+        if self.traced {
             if let (proto::KIND_READ, [_, len])
             | (proto::KIND_MEMCPY, [_, _, len])
             | (proto::KIND_ALLOC, [len]) = (kind, words)
             {
-                t.bytes(self.index, reqid, *len);
+                self.trace_bytes(reqid, *len);
             }
         }
         Ok(reqid)

@@ -103,9 +103,7 @@ fn write_call(
     args: &Args<'_>,
 ) -> Result<()> {
     let n = proto::call_body_len(args.classes.len(), args.stack.len());
-    if let Some(t) = s.trace() {
-        t.call(s.index(), reqid, addr);
-    }
+    s.trace_call(reqid, addr);
     s.message(proto::KIND_CALL, reqid, n, |b| {
         proto::encode_call(
             b,
