@@ -352,6 +352,28 @@ impl Submit<'_> {
         reqid
     }
 
+    /// The trace's clock now, for [`trace_here`](Self::trace_here); 0 (and
+    /// no clock read) when the proc is not traced.
+    #[inline]
+    pub(crate) fn trace_clock(&self) -> u64 {
+        if self.ch.traced {
+            crate::trace::now_ns()
+        } else {
+            0
+        }
+    }
+
+    /// Tells a traced proc's trace that request `reqid`, a `kind` of
+    /// `bytes`, was carried out here from `start` until now.
+    #[inline]
+    pub(crate) fn trace_here(&self, reqid: u64, kind: u16, bytes: u64, start: u64) {
+        if self.ch.traced {
+            if let Some(t) = self.ch.life.trace.get() {
+                t.here(self.ch.index, reqid, kind, bytes, start);
+            }
+        }
+    }
+
     /// Tells a traced proc's trace that request `reqid` calls the kernel
     /// at `addr` (before its first message).
     #[inline]

@@ -184,6 +184,23 @@ impl Trace {
         }
     }
 
+    /// Request `reqid` of channel `context`, a `kind` of `bytes`, was
+    /// carried out by the VH itself (a transfer through memory both sides
+    /// map) from `start` until now.
+    pub(crate) fn here(&self, context: usize, reqid: u64, kind: u16, bytes: u64, start: u64) {
+        self.insert(context, reqid, kind, 0);
+        self.bytes(context, reqid, bytes);
+        if let Some(s) = self
+            .sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&(context, reqid))
+        {
+            s.queued = start;
+        }
+        self.ran(context, reqid, start, now_ns());
+    }
+
     /// The helper ran request `reqid` of channel `context` from `start` to
     /// `end`.
     pub(crate) fn ran(&self, context: usize, reqid: u64, start: u64, end: u64) {
