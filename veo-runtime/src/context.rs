@@ -95,6 +95,7 @@ pub(crate) fn check_loaded(loaded: Option<&AtomicBool>) -> Result<()> {
     }
 }
 
+#[inline(always)]
 fn write_call(
     s: &mut crate::channel::Submit<'_>,
     reqid: u64,
