@@ -1250,6 +1250,11 @@ impl ProcShared {
         if self.life.foreign() || self.shut.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Everything answered so far is in the trace: written before the
+        // helper is asked to go (whatever way it then ends).
+        if let Some(t) = self.life.trace.get() {
+            t.finish(self.life.pid);
+        }
         let h = self.seg.header();
         h.shutdown.store(1, Ordering::Release);
         self.life.close();
@@ -1271,10 +1276,6 @@ impl ProcShared {
             // SAFETY: the monitor has not reaped the child yet, so the pid
             // is still ours; kill has no memory effects.
             unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
-        }
-        drop(handle);
-        if let Some(t) = self.life.trace.get() {
-            t.finish(self.life.pid);
         }
     }
 }
