@@ -92,10 +92,10 @@ fn setup() -> &'static Setup {
                 .arg(dir.join("libcapi_uses_global.so"))
                 .arg(crate_dir().join("tests/kernels/capi_uses_global.c")),
         );
-        // A kernel using AVEO's VE-side headers.
+        // Kernels using AVEO's VE-side headers, and OpenMP.
         run_checked(
             Command::new("cc")
-                .args(["-shared", "-fPIC", "-O1", "-Wall", "-I"])
+                .args(["-shared", "-fPIC", "-O1", "-Wall", "-fopenmp", "-I"])
                 .arg(crate_dir().join("include/ve"))
                 .arg("-o")
                 .arg(dir.join("libcapi_ve_side.so"))
@@ -294,4 +294,34 @@ fn real_ve_only_families_fail_with_enotsup_and_say_so_once() {
 fn cxx_program_and_proc_variants() {
     let out = run(&build("t_cxx.cpp"), &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "t_cxx ok\n");
+}
+
+/// [`run`] of `t_ve_side.c` with `VE_OMP_NUM_THREADS` set to `omp` (unset
+/// for `None`): its output names the team size on both nodes.
+fn run_ve_side(omp: Option<&str>, threads: u32) {
+    let exe = build("t_ve_side.c");
+    let env: Vec<(&str, &str)> = omp.map(|v| ("VE_OMP_NUM_THREADS", v)).into_iter().collect();
+    let out = run(&exe, &env);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("node 0 omp threads {threads}\nnode 1 omp threads {threads}\nt_ve_side ok\n")
+    );
+    // Node 8 is the only failure: one line naming the function and the node.
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("[veo] ERROR: veo_proc_create(): ")
+            && lines[0].contains("VE node 8 does not exist"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn ve_side_prev_req_result_openmp_threads_from_the_environment_and_two_nodes() {
+    run_ve_side(Some("3"), 3);
+}
+
+#[test]
+fn ve_side_openmp_threads_default_to_a_core_group() {
+    run_ve_side(None, 8);
 }
