@@ -298,10 +298,9 @@ fn cxx_program_and_proc_variants() {
 
 /// [`run`] of `t_ve_side.c` with `VE_OMP_NUM_THREADS` set to `omp` (unset
 /// for `None`): its output names the team size on both nodes.
-fn run_ve_side(omp: Option<&str>, threads: u32) {
-    let exe = build("t_ve_side.c");
+fn run_ve_side(exe: &Path, omp: Option<&str>, threads: u32) {
     let env: Vec<(&str, &str)> = omp.map(|v| ("VE_OMP_NUM_THREADS", v)).into_iter().collect();
-    let out = run(&exe, &env);
+    let out = run(exe, &env);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         format!("node 0 omp threads {threads}\nnode 1 omp threads {threads}\nt_ve_side ok\n")
@@ -316,12 +315,12 @@ fn run_ve_side(omp: Option<&str>, threads: u32) {
     );
 }
 
+/// One test runs the program both ways: two tests building the same
+/// program at once would race on its file.
 #[test]
-fn ve_side_prev_req_result_openmp_threads_from_the_environment_and_two_nodes() {
-    run_ve_side(Some("3"), 3);
-}
-
-#[test]
-fn ve_side_openmp_threads_default_to_a_core_group() {
-    run_ve_side(None, 8);
+fn ve_side_prev_req_result_openmp_threads_and_two_nodes() {
+    let exe = build("t_ve_side.c");
+    run_ve_side(&exe, Some("3"), 3);
+    // Unset: a VE core group's 8 threads.
+    run_ve_side(&exe, None, 8);
 }
