@@ -324,3 +324,14 @@ fn ve_side_prev_req_result_openmp_threads_and_two_nodes() {
     // Unset: a VE core group's 8 threads.
     run_ve_side(&exe, None, 8);
 }
+
+#[test]
+fn stack_arguments_of_each_intent_byte_for_byte() {
+    let out = run(&build("t_intents.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_intents ok\n");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
