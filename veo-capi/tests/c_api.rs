@@ -335,3 +335,39 @@ fn stack_arguments_of_each_intent_byte_for_byte() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A file with the 64-byte ELF header of a VE executable (`e_machine` 251,
+/// what ncc writes for AVEO's `aveorun`), padded to 4 KiB, executable.
+fn ve_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut h = vec![0u8; 4096];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // ELFCLASS64
+    h[5] = 1; // ELFDATA2LSB
+    h[6] = 1; // EV_CURRENT
+    h[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    h[18..20].copy_from_slice(&251u16.to_le_bytes()); // EM_VE
+    h[20..24].copy_from_slice(&1u32.to_le_bytes());
+    h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    std::fs::write(path, h).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn veorun_bin_naming_a_ve_program_fails_at_once_with_one_line() {
+    let aveorun = setup().dir.join("aveorun");
+    ve_executable(&aveorun);
+    let exe = build("t_veorun_ve.c");
+    let out = run(&exe, &[("VEORUN_BIN", aveorun.to_str().unwrap())]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_veorun_ve ok\n");
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 2, "one line per call: {lines:?}");
+    for l in &lines {
+        assert!(
+            l.starts_with("[veo] ERROR: veo_proc_create(): ")
+                && l.contains(aveorun.to_str().unwrap())
+                && l.contains("built for a real VE"),
+            "{lines:?}"
+        );
+    }
+}
