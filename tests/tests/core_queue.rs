@@ -55,6 +55,36 @@ fn request_ids_count_from_zero_and_each_result_is_collected_once() {
 }
 
 #[test]
+fn finished_results_never_collected_are_not_pending() {
+    // AVEO's Test 3 leaves results uncollected: once seen finished, they
+    // must not count as pending (which makes every synchronous call of
+    // libveo wait for the main context first).
+    let (proc, lib) = setup();
+    let q = RequestQueue::<u64>::open(&proc).unwrap();
+    let add = addr(&lib, "add_i64");
+    let mut args = ArgList::new();
+    args.set_i64(1, 1).unwrap();
+    for i in 0..5 {
+        args.set_i64(0, i).unwrap();
+        assert_eq!(q.call(add, &args, i as u64).unwrap(), i as u64);
+    }
+    assert!(q.has_pending());
+    q.sync().unwrap();
+    assert!(!q.has_pending());
+    // Still there to collect, each once, in any order.
+    assert_eq!(done(q.peek(3)), (4, vec![], 3));
+    assert_eq!(done(q.wait(0)), (1, vec![], 0));
+    assert!(matches!(q.wait(0), Collected::Unknown));
+    args.set_i64(0, 10).unwrap();
+    let id = q.call(add, &args, 10).unwrap();
+    // Not seen finished yet: pending, whether or not it has run.
+    assert!(q.has_pending());
+    assert_eq!(done(q.wait(id)), (11, vec![], 10));
+    assert!(!q.has_pending());
+    assert_eq!(done(q.wait(4)), (5, vec![], 4));
+}
+
+#[test]
 fn out_and_inout_bytes_come_back_in_argument_order_and_the_list_is_reusable() {
     let (proc, lib) = setup();
     let q = RequestQueue::<()>::open(&proc).unwrap();

@@ -132,6 +132,24 @@ pub unsafe extern "C" fn veo_args_set_hmem(
     })
 }
 
+/// AVEO's `enum veo_args_intent` (include/ve_offload.h). Its numbering
+/// (INOUT 1, OUT 2) is not the runtime's [`Intent`] (`Out` 1, `InOut` 2),
+/// so the C values are named here and translated by name, never cast.
+const VEO_INTENT_IN: c_int = 0;
+const VEO_INTENT_INOUT: c_int = 1;
+const VEO_INTENT_OUT: c_int = 2;
+
+/// The runtime's intent for AVEO's `intent`, `None` for a value AVEO does
+/// not define.
+fn intent_of(intent: c_int) -> Option<Intent> {
+    match intent {
+        VEO_INTENT_IN => Some(Intent::In),
+        VEO_INTENT_INOUT => Some(Intent::InOut),
+        VEO_INTENT_OUT => Some(Intent::Out),
+        _ => None,
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_stack(
     args: *mut veo_args,
@@ -141,17 +159,16 @@ pub unsafe extern "C" fn veo_args_set_stack(
     len: usize,
 ) -> c_int {
     const F: &str = "veo_args_set_stack";
-    let intent = match intent {
-        0 => Intent::In,
-        1 => Intent::InOut,
-        2 => Intent::Out,
-        other => {
+    let intent = match intent_of(intent) {
+        Some(i) => i,
+        None => {
+            let other = intent;
             return fail(
                 F,
                 libc::EINVAL,
                 format!("intent {other} is not IN, INOUT or OUT"),
                 -1,
-            )
+            );
         }
     };
     if buff.is_null() && len > 0 {
@@ -245,4 +262,18 @@ pub(crate) fn with_args<R>(
     // another thread's request block, or for room in the queue).
     let l = a.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok(f(&l, delivery(args as usize)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents_translate_by_name_not_by_number() {
+        assert_eq!(intent_of(VEO_INTENT_IN), Some(Intent::In));
+        assert_eq!(intent_of(VEO_INTENT_INOUT), Some(Intent::InOut));
+        assert_eq!(intent_of(VEO_INTENT_OUT), Some(Intent::Out));
+        assert_eq!(intent_of(3), None);
+        assert_eq!(intent_of(-1), None);
+    }
 }

@@ -92,10 +92,10 @@ fn setup() -> &'static Setup {
                 .arg(dir.join("libcapi_uses_global.so"))
                 .arg(crate_dir().join("tests/kernels/capi_uses_global.c")),
         );
-        // A kernel using AVEO's VE-side headers.
+        // Kernels using AVEO's VE-side headers, and OpenMP.
         run_checked(
             Command::new("cc")
-                .args(["-shared", "-fPIC", "-O1", "-Wall", "-I"])
+                .args(["-shared", "-fPIC", "-O1", "-Wall", "-fopenmp", "-I"])
                 .arg(crate_dir().join("include/ve"))
                 .arg("-o")
                 .arg(dir.join("libcapi_ve_side.so"))
@@ -294,4 +294,80 @@ fn real_ve_only_families_fail_with_enotsup_and_say_so_once() {
 fn cxx_program_and_proc_variants() {
     let out = run(&build("t_cxx.cpp"), &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "t_cxx ok\n");
+}
+
+/// [`run`] of `t_ve_side.c` with `VE_OMP_NUM_THREADS` set to `omp` (unset
+/// for `None`): its output names the team size on both nodes.
+fn run_ve_side(exe: &Path, omp: Option<&str>, threads: u32) {
+    let env: Vec<(&str, &str)> = omp.map(|v| ("VE_OMP_NUM_THREADS", v)).into_iter().collect();
+    let out = run(exe, &env);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("node 0 omp threads {threads}\nnode 1 omp threads {threads}\nt_ve_side ok\n")
+    );
+    // Node 8 is the only failure: one line naming the function and the node.
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("[veo] ERROR: veo_proc_create(): ")
+            && lines[0].contains("VE node 8 does not exist"),
+        "{lines:?}"
+    );
+}
+
+/// One test runs the program both ways: two tests building the same
+/// program at once would race on its file.
+#[test]
+fn ve_side_prev_req_result_openmp_threads_and_two_nodes() {
+    let exe = build("t_ve_side.c");
+    run_ve_side(&exe, Some("3"), 3);
+    // Unset: a VE core group's 8 threads.
+    run_ve_side(&exe, None, 8);
+}
+
+#[test]
+fn stack_arguments_of_each_intent_byte_for_byte() {
+    let out = run(&build("t_intents.c"), &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_intents ok\n");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A file with the 64-byte ELF header of a VE executable (`e_machine` 251,
+/// what ncc writes for AVEO's `aveorun`), padded to 4 KiB, executable.
+fn ve_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut h = vec![0u8; 4096];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // ELFCLASS64
+    h[5] = 1; // ELFDATA2LSB
+    h[6] = 1; // EV_CURRENT
+    h[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    h[18..20].copy_from_slice(&251u16.to_le_bytes()); // EM_VE
+    h[20..24].copy_from_slice(&1u32.to_le_bytes());
+    h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    std::fs::write(path, h).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn veorun_bin_naming_a_ve_program_fails_at_once_with_one_line() {
+    let aveorun = setup().dir.join("aveorun");
+    ve_executable(&aveorun);
+    let exe = build("t_veorun_ve.c");
+    let out = run(&exe, &[("VEORUN_BIN", aveorun.to_str().unwrap())]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_veorun_ve ok\n");
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 2, "one line per call: {lines:?}");
+    for l in &lines {
+        assert!(
+            l.starts_with("[veo] ERROR: veo_proc_create(): ")
+                && l.contains(aveorun.to_str().unwrap())
+                && l.contains("built for a real VE"),
+            "{lines:?}"
+        );
+    }
 }

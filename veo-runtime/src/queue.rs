@@ -17,7 +17,7 @@ use crate::memory;
 use crate::proc::{Proc, ProcShared, WeakProc};
 use crate::request::{status_error, What};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
 use veo_urpc::proto::{self, ArgClass, Status};
@@ -129,6 +129,11 @@ pub struct RequestQueue<T> {
     submitting: Mutex<Submitting>,
     block_ended: Condvar,
     pending: Mutex<HashMap<u64, (Entry, T)>>,
+    /// How many entries of `pending` are [`Entry::Pending`], changed with
+    /// its lock held: finished results a program never collects (AVEO's
+    /// Test 3) must not make [`has_pending`](RequestQueue::has_pending)
+    /// true, which would cost every later synchronous call a round trip.
+    unfinished: AtomicUsize,
     closed: AtomicBool,
     on_done: OnceLock<OnDone<T>>,
 }
@@ -165,6 +170,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             }),
             block_ended: Condvar::new(),
             pending: Mutex::new(HashMap::new()),
+            unfinished: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             on_done: OnceLock::new(),
         })
@@ -234,10 +240,10 @@ impl<T: Send + 'static> RequestQueue<T> {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
         s.next_id = s.next_id.wrapping_add(1) % u64::MAX;
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, (Entry::Pending(pending), tag));
+        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(id, (Entry::Pending(pending), tag));
+        self.unfinished.fetch_add(1, Ordering::Relaxed);
+        drop(map);
         Ok(id)
     }
 
@@ -383,11 +389,14 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Waits for request `id` and hands its result over; a second collect
     /// of the same id gives [`Collected::Unknown`].
     pub fn wait(&self, id: u64) -> Collected<T> {
-        let entry = self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        let entry = {
+            let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = map.remove(&id);
+            if let Some((Entry::Pending(_), _)) = entry {
+                self.unfinished.fetch_sub(1, Ordering::Relaxed);
+            }
+            entry
+        };
         match entry {
             None => Collected::Unknown,
             Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
@@ -421,6 +430,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             };
             self.finished(&result, &outs, tag);
             *entry = Entry::Finished(result, outs);
+            self.unfinished.fetch_sub(1, Ordering::Relaxed);
         }
         match pending.remove(&id) {
             Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
@@ -429,13 +439,10 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
     }
 
-    /// Whether requests wait to be collected.
+    /// Whether requests were queued that are not known to have finished;
+    /// finished results still to be collected do not count.
     pub fn has_pending(&self) -> bool {
-        !self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
+        self.unfinished.load(Ordering::Relaxed) > 0
     }
 
     /// Returns when everything queued so far has run (AVEO's
@@ -470,6 +477,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             self.finished(&result, &outs, tag);
             if let Some((entry, _)) = pending.get_mut(&id) {
                 *entry = Entry::Finished(result, outs);
+                self.unfinished.fetch_sub(1, Ordering::Relaxed);
             }
         }
         Ok(())
@@ -495,10 +503,9 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// proc is about to end): uncollected results are discarded.
     pub fn discard(&self) {
         self.closed.store(true, Ordering::Release);
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        map.clear();
+        self.unfinished.store(0, Ordering::Relaxed);
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod baseline;
 pub mod calls;
+pub mod capi;
 pub mod svg;
 
 use std::fmt::Write as _;

@@ -20,6 +20,10 @@
 //! Every figure is the median over several runs; each run of a small N
 //! repeats the test until at least a few thousand calls were made.
 //!
+//! The four tests are also made from a C program through libveo.so
+//! (`examples/c/latency_capi.c`, compiled at run time with `cc`), once per
+//! run beside the Rust stubs, and reported as the ratio C / Rust.
+//!
 //! `--mixed` adds per-call percentiles (p50, p99) of two mixed loads: one
 //! thread alternating 50 calls on a context with 50 synchronous calls, and
 //! 8 threads each calling on a context of its own.
@@ -28,6 +32,7 @@ use veo_examples::{bench, progress};
 
 use bench::baseline::{Floor, UdsServer};
 use bench::calls::{mixed_alternating, mixed_threads, test1, test2, test3, test4, BoxError};
+use bench::capi::{find_libveo, CDriver};
 use bench::{json_num, json_object, median, percentile, Cli, Machine};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -104,6 +109,9 @@ struct Results {
     proc_start_ms: f64,
     reps: usize,
     mixed: Option<Mixed>,
+    /// Per test, per row: µs per call from C through libveo.so; `None`
+    /// when no libveo.so was found beside this program.
+    capi: Option<[Vec<f64>; 4]>,
     machine: Machine,
 }
 
@@ -123,6 +131,16 @@ fn p50_p99(v: &[f64]) -> (f64, f64) {
 }
 
 fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Results, BoxError> {
+    let driver = match find_libveo() {
+        Some(lib) => Some(CDriver::build(&lib)?),
+        None => {
+            eprintln!(
+                "latency: no libveo.so beside this program (cargo build -p veo-capi): \
+                 the C figures are not measured"
+            );
+            None
+        }
+    };
     let proc = Proc::new(0)?;
     let ctx = proc.open_context()?;
     // Warm up: symbol lookup, first-touch of rings, caches, CPU frequency.
@@ -133,6 +151,10 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
     let rows = s.rows.clone();
     let mut samples: [Vec<Vec<f64>>; 4] = Default::default();
     for t in samples.iter_mut() {
+        *t = vec![Vec::new(); rows.len()];
+    }
+    let mut capi_samples: [Vec<Vec<f64>>; 4] = Default::default();
+    for t in capi_samples.iter_mut() {
         *t = vec![Vec::new(); rows.len()];
     }
     let (mut floor_s, mut uds_s) = (Vec::new(), Vec::new());
@@ -156,10 +178,21 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
             test4(&proc, WARM, 1)?;
             samples[3][ri].push(test4(&proc, n, rounds)? * 1e6);
         }
+        if let Some(d) = &driver {
+            progress!("run {}/{}: C through libveo.so", rep + 1, s.reps);
+            for c in d.run(env!("VEO_LIB_examples"), s.min_calls, WARM, &rows)? {
+                let ri = row_index_of(&rows, c.n).ok_or("the C driver measured another N")?;
+                capi_samples[c.test as usize - 1][ri].push(c.us);
+            }
+        }
         progress!("run {}/{}: Unix-socket baseline", rep + 1, s.reps);
         uds_s.push(uds.call_us(10000)?);
     }
     let tests = samples.map(|t| t.iter().map(|v| median(v)).collect::<Vec<_>>());
+    let capi = driver
+        .is_some()
+        .then(|| capi_samples.map(|t| t.iter().map(|v| median(v)).collect::<Vec<_>>()));
+    drop(driver);
 
     // 1-byte transfers, synchronous (VEO's veo_write_mem / veo_read_mem).
     let buf = proc.alloc::<u8>(1)?;
@@ -252,12 +285,31 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
         proc_start_ms: median(&starts),
         reps: s.reps,
         mixed,
+        capi,
         machine: Machine::this(),
     })
 }
 
 fn row_index(r: &Results, n: u64) -> Option<usize> {
-    r.rows.iter().position(|&x| x == n)
+    row_index_of(&r.rows, n)
+}
+
+fn row_index_of(rows: &[u64], n: u64) -> Option<usize> {
+    rows.iter().position(|&x| x == n)
+}
+
+/// Per test, the worst (largest) ratio C / Rust over the rows with
+/// N >= 1000; `None` without C figures.
+fn capi_over_rust(r: &Results) -> Option<[f64; 4]> {
+    let capi = r.capi.as_ref()?;
+    Some(std::array::from_fn(|t| {
+        r.rows
+            .iter()
+            .zip(capi[t].iter().zip(&r.tests[t]))
+            .filter(|(n, _)| **n >= 1000)
+            .map(|(_, (c, rust))| c / rust)
+            .fold(f64::NAN, f64::max)
+    }))
 }
 
 /// The worst (largest) value of a test over the rows with N >= 1000.
@@ -314,6 +366,22 @@ fn print_tables(r: &Results) -> bool {
     );
     println!("Proc start + drop: {:.2} ms (median)", r.proc_start_ms);
     println!();
+    if let Some(capi) = &r.capi {
+        println!("The same tests from C through libveo.so (examples/c/latency_capi.c), µs per call, and C / Rust:");
+        println!();
+        println!("|----------|-----------------------------------------|-----------------------------------|");
+        println!("|  #calls  |   Test 1    Test 2    Test 3    Test 4  |  C/Rust 1   2       3       4     |");
+        for (i, n) in r.rows.iter().enumerate() {
+            let ratio = |t: usize| capi[t][i] / r.tests[t][i];
+            println!(
+                "| {n:>7}  | {:>8.3}  {:>8.3}  {:>8.3}  {:>8.3}  | {:>7.3} {:>7.3} {:>7.3} {:>7.3}   |",
+                capi[0][i], capi[1][i], capi[2][i], capi[3][i],
+                ratio(0), ratio(1), ratio(2), ratio(3)
+            );
+        }
+        println!("|----------|-----------------------------------------|-----------------------------------|");
+        println!();
+    }
     if let Some(m) = &r.mixed {
         println!("Mixed loads, µs per call:");
         println!();
@@ -396,6 +464,17 @@ fn print_tables(r: &Results) -> bool {
             r.proc_start_ms <= 10.0,
         ),
     ];
+    let mut targets = targets;
+    if let Some(ratios) = capi_over_rust(r) {
+        for (t, v) in ratios.into_iter().enumerate() {
+            targets.push((
+                format!("C / Rust, Test {}, N >= 1000 (worst row)", t + 1),
+                v,
+                "<= 1.1".into(),
+                v <= 1.1,
+            ));
+        }
+    }
     println!("Targets (ratios against the baselines of this run):");
     println!();
     println!("| target                                   |   measured | limit   | met |");
@@ -448,6 +527,23 @@ fn json(r: &Results) -> String {
                 ("threads8".into(), pair(m.threads)),
             ]),
         ));
+    }
+    if let (Some(capi), Some(ratios)) = (&r.capi, capi_over_rust(r)) {
+        for (t, figures) in capi.iter().enumerate() {
+            let row: Vec<(String, String)> = r
+                .rows
+                .iter()
+                .zip(figures)
+                .map(|(n, v)| (n.to_string(), json_num(*v)))
+                .collect();
+            pairs.push((format!("capi_test{}_us", t + 1), json_object(&row)));
+        }
+        let worst: Vec<(String, String)> = ratios
+            .iter()
+            .enumerate()
+            .map(|(t, v)| (format!("test{}", t + 1), json_num(*v)))
+            .collect();
+        pairs.push(("capi_over_rust_worst_from_1000".into(), json_object(&worst)));
     }
     pairs.push(("machine".into(), r.machine.json()));
     json_object(&pairs)
@@ -608,6 +704,7 @@ mod tests {
             proc_start_ms: 2.5,
             reps: 7,
             mixed,
+            capi: None,
             machine: Machine {
                 cpu: "AMD EPYC".into(),
                 cpus: 2,
@@ -641,6 +738,28 @@ mod tests {
             r#""mixed_us":{"alternating_context":{"p50":0.5,"p99":9},"#,
             r#""alternating_sync":{"p50":0.45,"p99":12.5},"threads8":{"p50":3,"p99":80}}"#
         )));
+    }
+
+    #[test]
+    fn json_has_the_c_figures_and_their_ratios_when_measured() {
+        let mut r = sample(None);
+        r.capi = Some([
+            vec![0.5, 0.55],
+            vec![0.44, 0.5],
+            vec![0.2, 0.33],
+            vec![0.41, 0.5],
+        ]);
+        let j = json(&r);
+        assert!(
+            j.contains(concat!(
+                r#""proc_start_ms":2.5,"capi_test1_us":{"1":0.5,"1000":0.55},"#,
+                r#""capi_test2_us":{"1":0.44,"1000":0.5},"capi_test3_us":{"1":0.2,"1000":0.33},"#,
+                r#""capi_test4_us":{"1":0.41,"1000":0.5},"#,
+                r#""capi_over_rust_worst_from_1000":{"test1":1.1,"test2":1.111111,"#,
+                r#""test3":1.1,"test4":null},"machine""#
+            )),
+            "{j}"
+        );
     }
 
     #[test]

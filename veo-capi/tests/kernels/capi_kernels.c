@@ -101,3 +101,19 @@ int64_t sum_hmem(uint64_t tagged, int n)
   const int64_t *a = (const int64_t *)(tagged & ~(0x1fULL << 59));
   return sum_in(a, n);
 }
+
+/* One stack argument of each intent (tests/c/t_intents.c): returns a hash
+ * of the bytes it was given in `in` and `inout`, then writes over all
+ * three buffers: in[i] = ~in[i] (which must not travel back),
+ * inout[i] = 3 * inout[i] + 1, out[i] = 7 * i + 5. */
+int64_t intents_three(unsigned char *in, int n_in, unsigned char *inout, int n_io,
+                      unsigned char *out, int n_out)
+{
+  int64_t h = 17;
+  for (int i = 0; i < n_in; i++) h = h * 31 + in[i];
+  for (int i = 0; i < n_io; i++) h = h * 37 + inout[i];
+  for (int i = 0; i < n_in; i++) in[i] = (unsigned char)~in[i];
+  for (int i = 0; i < n_io; i++) inout[i] = (unsigned char)(3 * inout[i] + 1);
+  for (int i = 0; i < n_out; i++) out[i] = (unsigned char)(7 * i + 5);
+  return h;
+}
