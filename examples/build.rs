@@ -2,9 +2,15 @@
 //! a user's build script would, and checks the C definitions against every
 //! `#[ve_kernel]` declaration of the example programs and of the benchmarks'
 //! shared calls.
+//!
+//! The Fortran kernel is optional: without a Fortran compiler it is left
+//! out and `fortran_arrays` (`cfg(veo_no_fortran)`) says so when run.
+use veo_build::{Build, Language};
+
 fn main() {
-    let mut build = veo_build::Build::new();
-    build.files_in("kernels");
+    println!("cargo:rustc-check-cfg=cfg(veo_no_fortran)");
+    let mut build = Build::new();
+    build.files_in("kernels").optional(Language::Fortran);
     let mut programs: Vec<_> = std::fs::read_dir("src/bin")
         .expect("examples/src/bin")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -18,5 +24,8 @@ fn main() {
             build.bindings(&program);
         }
     }
-    build.compile("examples");
+    let lib = build.compile("examples");
+    if lib.left_out().contains(&Language::Fortran) {
+        println!("cargo:rustc-cfg=veo_no_fortran");
+    }
 }

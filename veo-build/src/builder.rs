@@ -70,6 +70,7 @@ pub struct Build {
     target: Option<Target>,
     cargo_metadata: Option<bool>,
     bindings: Vec<PathBuf>,
+    optional: Vec<Language>,
 }
 
 /// The library a [`Build`] produced.
@@ -80,6 +81,7 @@ pub struct Artifact {
     is_static: bool,
     target: Target,
     directives: Vec<String>,
+    left_out: Vec<Language>,
 }
 
 impl Artifact {
@@ -106,6 +108,13 @@ impl Artifact {
     /// The name of the variable handed to the crate: `VEO_LIB_<name>`.
     pub fn env_var(&self) -> String {
         lib_env_var(&self.name)
+    }
+
+    /// The [optional](Build::optional) languages whose sources were left
+    /// out because no compiler of theirs was found; empty when every
+    /// source was built.
+    pub fn left_out(&self) -> &[Language] {
+        &self.left_out
     }
 
     /// The Cargo directives this build gave (without the `cargo:` prefix),
@@ -293,6 +302,38 @@ impl Build {
         self
     }
 
+    /// Makes the sources of `lang` optional: when no compiler of `lang` can
+    /// be started (the one veo-build would choose, see the crate
+    /// documentation), they are left out of the library instead of failing
+    /// the build, and so are the `#[ve_kernel]` blocks of that language
+    /// from the signature check (`fortran` blocks for Fortran).
+    /// [`Artifact::left_out`] tells the build script, which can then print a
+    /// `cargo:warning` and a `cargo:rustc-cfg` for the code that needs them.
+    ///
+    /// `VEO_REQUIRE_C`, `VEO_REQUIRE_CXX` or `VEO_REQUIRE_FORTRAN` set to
+    /// `1` makes the language required again (a CI machine that must run
+    /// everything sets it); any value but `0`/`1` (or `true`/`false`,
+    /// `yes`/`no`) is an error. A library whose sources are all of an
+    /// optional language is never left empty: its build fails as usual.
+    ///
+    /// ```no_run
+    /// // build.rs
+    /// use veo_build::{Build, Language};
+    /// let lib = Build::new()
+    ///     .files_in("kernels")
+    ///     .optional(Language::Fortran)
+    ///     .compile("kernels");
+    /// println!("cargo:rustc-check-cfg=cfg(no_fortran)");
+    /// if lib.left_out().contains(&Language::Fortran) {
+    ///     println!("cargo:warning=no Fortran compiler found: the Fortran kernels are left out");
+    ///     println!("cargo:rustc-cfg=no_fortran");
+    /// }
+    /// ```
+    pub fn optional(&mut self, lang: Language) -> &mut Build {
+        self.optional.push(lang);
+        self
+    }
+
     /// Compiles the library; inside a build script, on failure prints the
     /// error (with the exact command and the compiler's output) to standard
     /// error and exits with status 1, without a panic.
@@ -320,7 +361,9 @@ impl Build {
         let work = out_dir.join("veo-build").join(name);
         mkdir(&work)?;
 
-        let units = self.collect_sources(&mut ctx, name, &work)?;
+        let mut units = self.collect_sources(&mut ctx, name, &work)?;
+        let left_out =
+            crate::optional::leave_out(&mut ctx, name, &self.optional, self.target, &mut units)?;
         let langs: BTreeSet<Language> = units.iter().map(|u| u.lang).collect();
         let chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
         ctx.warning(&chain.describe(name));
@@ -351,6 +394,7 @@ impl Build {
                 &crate::check::Request {
                     name,
                     is_static: self.static_link,
+                    left_out: &left_out,
                     rust_files: &self.bindings,
                     units: &units,
                     objects: &objects,
@@ -384,6 +428,7 @@ impl Build {
             is_static: self.static_link,
             target: chain.target,
             directives: ctx.into_directives(),
+            left_out,
         })
     }
 

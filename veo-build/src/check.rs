@@ -35,6 +35,8 @@ const MAX_VARIANTS: usize = 256;
 pub(crate) struct Request<'a> {
     pub(crate) name: &'a str,
     pub(crate) is_static: bool,
+    /// Languages left out of the library: their blocks are not checked.
+    pub(crate) left_out: &'a [Language],
     pub(crate) rust_files: &'a [PathBuf],
     pub(crate) units: &'a [Unit],
     pub(crate) objects: &'a [PathBuf],
@@ -281,6 +283,9 @@ fn parse_decls(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<Decl>> {
                 continue;
             }
             found = true;
+            if o.fortran && req.left_out.contains(&Language::Fortran) {
+                continue;
+            }
             for kernel in block.kernels {
                 decls.push(Decl {
                     file: file.clone(),

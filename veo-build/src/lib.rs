@@ -210,6 +210,7 @@ mod elf;
 mod env;
 mod error;
 mod lang;
+mod optional;
 mod toolchain;
 mod ve;
 
@@ -217,5 +218,6 @@ pub use builder::{lib_env_var, Artifact, Build, STATIC_LIB};
 pub use check::{Mismatch, Problem};
 pub use error::{Error, Result};
 pub use lang::Language;
+pub use optional::require_env_var;
 pub use toolchain::{Target, DEFAULT_NEC_ROOT};
 pub use ve::{veorun_env_var, VeArch, DEFAULT_VE_SYSFS};

@@ -47,6 +47,9 @@ fn ends(p: &Option<PathBuf>, name: &str) -> bool {
 
 #[test]
 fn agreeing_c_cpp_and_fortran_pass_with_abi_identical_spellings() {
+    if !common::fortran() {
+        return;
+    }
     let decls = block(
         "    fn average(a: VePtr<f64>, n: i32) -> f64;\n\
          \x20   fn sum(a: &[f64], n: i64) -> f64;\n\
@@ -182,6 +185,9 @@ fn cpp_mismatch_and_missing_extern_c() {
 
 #[test]
 fn fortran_mismatch_names_the_fortran_definition() {
+    if !common::fortran() {
+        return;
+    }
     let decls =
         "#[ve_kernel(library = \"k\", fortran)]\nextern \"C\" {\n    fn twice(x: f64) -> f64;\n}\n";
     let (_, r) = check(
@@ -203,6 +209,9 @@ fn fortran_mismatch_names_the_fortran_definition() {
 
 #[test]
 fn undefined_kernel_and_fortran_hint() {
+    if !common::fortran() {
+        return;
+    }
     let (_, r) = check(
         "undefined",
         &block("    fn nowhere();\n    fn twice(x: VePtr<f64>) -> f64;\n"),
@@ -224,6 +233,9 @@ fn undefined_kernel_and_fortran_hint() {
 /// into the current one (under Cargo, the crate's source tree).
 #[test]
 fn module_procedure_without_bind_c_is_pointed_out() {
+    if !common::fortran() {
+        return;
+    }
     let decls =
         "#[ve_kernel(library = \"k\", fortran)]\nextern \"C\" {\n    fn half(x: f64) -> f64;\n}\n";
     let (_, r) = check(

@@ -39,6 +39,9 @@ fn inline_c_source_is_built_loaded_and_called() {
 
 #[test]
 fn cpp_and_fortran_kernels_in_one_library() {
+    if !common::fortran() {
+        return;
+    }
     let dir = scratch("mixed");
     let lib = build(&dir)
         .cpp_source(

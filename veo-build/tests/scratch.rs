@@ -4,6 +4,8 @@
 //! `tests/fixtures/` are copied to a temporary directory and built there,
 //! all into one shared target directory (the first build warms it).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -115,6 +117,9 @@ fn assert_no_panic(out: &str) {
 
 #[test]
 fn build_script_builds_checks_and_hands_over_the_library() {
+    if !common::fortran() {
+        return;
+    }
     let dir = prepare("checked", "agree");
     let out = cargo_build(&dir);
     let all = text(&out);
@@ -166,6 +171,9 @@ fn build_script_builds_checks_and_hands_over_the_library() {
 
 #[test]
 fn build_script_fails_on_a_mismatch_naming_both_places() {
+    if !common::fortran() {
+        return;
+    }
     let dir = prepare("checked", "mismatch");
     let decls = std::fs::read_to_string(dir.join("src/decls.rs")).unwrap();
     let decls = decls
