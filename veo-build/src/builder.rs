@@ -82,6 +82,8 @@ pub struct Artifact {
     target: Target,
     directives: Vec<String>,
     left_out: Vec<Language>,
+    summary: String,
+    unchecked: Vec<String>,
 }
 
 impl Artifact {
@@ -115,6 +117,19 @@ impl Artifact {
     /// source was built.
     pub fn left_out(&self) -> &[Language] {
         &self.left_out
+    }
+
+    /// One line saying what built the library: its target and compilers
+    /// (printed in the build script's log, shown by `cargo build -vv`).
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// The kernels whose signatures the check could not judge, each with
+    /// the reason (a pointer to a struct, a Fortran kernel built by nfort,
+    /// ...); their symbols were still required to exist.
+    pub fn unchecked(&self) -> &[String] {
+        &self.unchecked
     }
 
     /// The Cargo directives this build gave (without the `cargo:` prefix),
@@ -366,7 +381,9 @@ impl Build {
             crate::optional::leave_out(&mut ctx, name, &self.optional, self.target, &mut units)?;
         let langs: BTreeSet<Language> = units.iter().map(|u| u.lang).collect();
         let chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
-        ctx.warning(&chain.describe(name));
+        // Information, not a call to act: in the build log, not a warning.
+        let summary = chain.describe(name);
+        ctx.log(&summary);
         if self.static_link && chain.target == Target::Ve {
             crate::ve::static_linker(&mut ctx, &chain)?; // before compiling anything
         }
@@ -384,12 +401,13 @@ impl Build {
             self.link_shared(&mut ctx, &chain, name, &out_dir, &units, &objects)?
         };
 
+        let mut unchecked = Vec::new();
         if !self.bindings.is_empty() {
             let flags: BTreeMap<Language, Vec<OsString>> = langs
                 .iter()
                 .map(|&l| (l, opts.flags(l).collect()))
                 .collect();
-            crate::check::check(
+            unchecked = crate::check::check(
                 &mut ctx,
                 &crate::check::Request {
                     name,
@@ -429,6 +447,8 @@ impl Build {
             target: chain.target,
             directives: ctx.into_directives(),
             left_out,
+            summary,
+            unchecked,
         })
     }
 

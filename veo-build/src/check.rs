@@ -162,11 +162,12 @@ impl Decl {
     }
 }
 
-/// Runs the check; every disagreement found is in the error.
-pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<()> {
+/// Runs the check; every disagreement found is in the error. Returns the
+/// kernels it could not judge, with the reason.
+pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<String>> {
     let decls = parse_decls(ctx, req)?;
     if decls.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let dir = req.work.join("check");
     mkdir(&dir)?;
@@ -244,15 +245,16 @@ pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<()> {
         }
     }
 
+    // Nothing the user can act on: in the build log, not a warning.
     if !skipped.is_empty() {
-        ctx.warning(&format!(
+        ctx.log(&format!(
             "veo-build: signatures of library `{}` not checked: {}",
             req.name,
             skipped.join(", ")
         ));
     }
     if mismatches.is_empty() {
-        Ok(())
+        Ok(skipped)
     } else {
         Err(Error::Mismatch { mismatches })
     }

@@ -79,8 +79,12 @@
 //! `VEO_BUILD_TARGET=ve` or `=emulated` (or [`Build::target`]) pins the
 //! target. A variable may hold arguments after the program
 //! (`NCC="ncc -mno-vector"`). All languages of one library must end up on
-//! the same target, or the build stops ([`Error::MixedTargets`]). Each
-//! build prints one `cargo:warning` naming the target and the compilers.
+//! the same target, or the build stops ([`Error::MixedTargets`]). The
+//! build log (`cargo build -vv`) has one line naming the target and the
+//! compilers ([`Artifact::summary`]).
+//!
+//! veo-build prints a `cargo:warning` only when something needs your
+//! attention: a [`Build::bindings`] file without a block of the library.
 //!
 //! # Environment variables
 //!
@@ -180,14 +184,15 @@
 //!   `bind(C)` procedures and plain external ones, e.g.
 //!   `double average_ (double *a, int *n);`) and the host C compiler checks
 //!   those. Module procedures without `bind(C)` have no C prototype and are
-//!   not checked; with `nfort` nothing Fortran is checked (a
-//!   `cargo:warning` lists what was skipped). The Fortran definition's line
+//!   not checked; with `nfort` nothing Fortran is checked
+//!   ([`Artifact::unchecked`] lists what was skipped). The Fortran definition's line
 //!   is found by searching the source for `function <name>` /
 //!   `subroutine <name>` / `bind(C, name="<symbol>")`.
 //! - **Structs and untyped memory**: a kernel with a `Pod` struct behind a
 //!   reference or a `VePtr`, or an untyped `VePtr`, is `void *` in Rust's
-//!   prototype while C names the struct; such kernels are skipped with a
-//!   `cargo:warning` (their symbol is still required to exist). So are
+//!   prototype while C names the struct; such kernels are skipped and
+//!   listed in [`Artifact::unchecked`] (their symbol is still required to
+//!   exist). So are
 //!   kernels with types known only by name (aliases).
 //! - The sources must compile as a unit that `#include`s them (they
 //!   always do when they compile on their own; a source that defines one
