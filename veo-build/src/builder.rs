@@ -71,6 +71,7 @@ pub struct Build {
     cargo_metadata: Option<bool>,
     bindings: Vec<PathBuf>,
     optional: Vec<Language>,
+    no_check: bool,
 }
 
 /// The library a [`Build`] produced.
@@ -307,13 +308,46 @@ impl Build {
         self
     }
 
-    /// Checks the kernels declared with `#[ve_kernel(library = "<name>")]`
-    /// in the Rust file `path` against their C, C++ and Fortran definitions
-    /// (see the crate documentation): a disagreement fails the build.
-    /// Blocks of other libraries in the file are left alone; a `static`
-    /// block without a library is checked by a static build.
+    /// Also checks the kernels declared with
+    /// `#[ve_kernel(library = "<name>")]` in the Rust file `path`, a file
+    /// outside the package's own sources (which are always read, see
+    /// [`check_signatures`](Build::check_signatures)), against their C,
+    /// C++ and Fortran definitions: a disagreement fails the build. Blocks
+    /// of other libraries in the file are left alone; a `static` block
+    /// without a library is checked by a static build. A file without a
+    /// block of the library is a `cargo:warning`.
     pub fn bindings(&mut self, path: impl AsRef<Path>) -> &mut Build {
         self.bindings.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Turns the signature check on (the default) or off.
+    ///
+    /// When on, in a build script, every `.rs` file of the package's
+    /// `src/`, `tests/`, `examples/` and `benches/` folders that mentions
+    /// `ve_kernel` is read, and each kernel declared in a
+    /// `#[ve_kernel(library = "<name>")]` block of this library (or a
+    /// `static` block without a library, in static mode) is checked
+    /// against its definition, as for the files given to
+    /// [`bindings`](Build::bindings): a Rust declaration that disagrees
+    /// with its C definition, or that no source defines, fails the build.
+    /// Those folders are watched (`cargo:rerun-if-changed`), so a changed
+    /// declaration is checked again. A file that does not parse is left to
+    /// rustc, which will report it.
+    ///
+    /// Off, neither the package's sources nor the `bindings` files are
+    /// read: for kernels checked some other way, or declarations that are
+    /// meant to differ (a `void *` standing for several types...).
+    ///
+    /// ```no_run
+    /// // build.rs
+    /// veo_build::Build::new()
+    ///     .file("kernels/average.c")
+    ///     .check_signatures(false)
+    ///     .compile("kernels");
+    /// ```
+    pub fn check_signatures(&mut self, on: bool) -> &mut Build {
+        self.no_check = !on;
         self
     }
 
@@ -402,7 +436,23 @@ impl Build {
         };
 
         let mut unchecked = Vec::new();
-        if !self.bindings.is_empty() {
+        let discovered = if self.no_check {
+            Vec::new()
+        } else {
+            let given = self
+                .bindings
+                .iter()
+                .map(|p| absolute(p))
+                .collect::<Result<Vec<_>>>()?;
+            let mut found = Vec::new();
+            for p in crate::discover::package_sources(&mut ctx) {
+                if !given.contains(&absolute(&p)?) {
+                    found.push(p);
+                }
+            }
+            found
+        };
+        if !self.no_check && (!self.bindings.is_empty() || !discovered.is_empty()) {
             let flags: BTreeMap<Language, Vec<OsString>> = langs
                 .iter()
                 .map(|&l| (l, opts.flags(l).collect()))
@@ -414,6 +464,7 @@ impl Build {
                     is_static: self.static_link,
                     left_out: &left_out,
                     rust_files: &self.bindings,
+                    discovered: &discovered,
                     units: &units,
                     objects: &objects,
                     chain: &chain,
@@ -440,6 +491,8 @@ impl Build {
                 path.display()
             ));
         }
+        let built = write_built(name, &path, self.static_link, &work)?;
+        ctx.emit(format!("rustc-env=VEO_BUILT_{name}={}", built.display()));
         Ok(Artifact {
             name: name.into(),
             path,
@@ -793,6 +846,29 @@ fn compile_all(
         objects.push(obj.clone());
     }
     Ok(objects)
+}
+
+/// Writes the Rust expression `#[ve_kernel(library = "<name>")]` reads
+/// through `include!(env!("VEO_BUILT_<name>"))`: the library's name, the
+/// path it was built at (or `static`) and its bytes, embedded in the
+/// program so that it runs wherever it is copied (see
+/// `veo_runtime::BuiltLibrary`).
+fn write_built(name: &str, path: &Path, is_static: bool, work: &Path) -> Result<PathBuf> {
+    let text = if is_static {
+        format!("({name:?}, {STATIC_LIB:?}, b\"\" as &[u8])\n")
+    } else {
+        let path = path.to_str().ok_or_else(|| {
+            Error::io(
+                "a library path must be UTF-8 to embed",
+                path,
+                std::io::ErrorKind::InvalidInput.into(),
+            )
+        })?;
+        format!("({name:?}, {path:?}, include_bytes!({path:?}) as &[u8])\n")
+    };
+    let file = work.join("built.rs");
+    write_if_changed(&file, &text)?;
+    Ok(file)
 }
 
 /// Runs a command, logging it in a build script.

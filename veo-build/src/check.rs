@@ -37,7 +37,11 @@ pub(crate) struct Request<'a> {
     pub(crate) is_static: bool,
     /// Languages left out of the library: their blocks are not checked.
     pub(crate) left_out: &'a [Language],
+    /// Files given to `Build::bindings`.
     pub(crate) rust_files: &'a [PathBuf],
+    /// The package's own files that mention `ve_kernel`: those without a
+    /// block of the library, or that do not parse, are passed over quietly.
+    pub(crate) discovered: &'a [PathBuf],
     pub(crate) units: &'a [Unit],
     pub(crate) objects: &'a [PathBuf],
     pub(crate) chain: &'a Toolchain,
@@ -263,19 +267,32 @@ pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<String>>
 /// Parses every Rust file and keeps the declarations of this library.
 fn parse_decls(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<Decl>> {
     let mut decls = Vec::new();
-    for file in req.rust_files {
+    let given = req.rust_files.iter().map(|f| (f, true));
+    for (file, explicit) in given.chain(req.discovered.iter().map(|f| (f, false))) {
         let abs = crate::builder::absolute(file)?;
-        ctx.rerun_if_changed(&abs);
+        if explicit {
+            ctx.rerun_if_changed(&abs);
+        }
         let source = fs::read_to_string(&abs).map_err(|e| Error::io("cannot read", file, e))?;
-        let blocks = veo_syntax::parse_file(&source).map_err(|e| Error::Syntax {
-            path: file.clone(),
-            line: e.span().start().line,
-            message: e
-                .into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        })?;
+        let blocks = match veo_syntax::parse_file(&source) {
+            Ok(blocks) => blocks,
+            // rustc reports the package's own files when it compiles them.
+            Err(e) if !explicit => {
+                ctx.log(&format!("veo-build: {} left to rustc: {e}", file.display()));
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::Syntax {
+                    path: file.clone(),
+                    line: e.span().start().line,
+                    message: e
+                        .into_iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })
+            }
+        };
         let mut found = false;
         for block in blocks {
             let o = &block.options;
@@ -297,7 +314,7 @@ fn parse_decls(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<Decl>> {
                 });
             }
         }
-        if !found {
+        if !found && explicit {
             ctx.warning(&format!(
                 "veo-build: {} has no #[ve_kernel(library = \"{}\")] block to check",
                 file.display(),

@@ -13,13 +13,21 @@
 //! // build.rs
 //! veo_build::Build::new()
 //!     .files_in("kernels")         // every .c .cpp .f90 ... of the folder
-//!     .bindings("src/kernels.rs")  // check the #[ve_kernel] declarations
 //!     .compile("kernels");         // $OUT_DIR/libkernels.so
 //! ```
 //!
-//! The crate then finds the library as `env!("VEO_LIB_kernels")`, an
-//! absolute path; `#[ve_kernel(library = "kernels")]` reads that variable,
-//! so user code names no path.
+//! The build also checks every `#[ve_kernel(library = "kernels")]`
+//! declaration of the package's own sources against the kernels' C, C++ and
+//! Fortran definitions (see [The signature cross-check](#the-signature-cross-check)):
+//! a Rust `f32` where C has a `double` fails the build, naming both lines.
+//!
+//! `#[ve_kernel(library = "kernels")]` then finds the library on its own:
+//! its stubs embed the library in the program and load it from the path of
+//! the build while that file still holds the same bytes, else from the copy
+//! in the program, so the program keeps working after `cargo install`,
+//! `cargo clean` or a copy to another machine; `VEO_LIB_kernels_PATH` at
+//! run time overrides the location (see `veo_runtime::BuiltLibrary`). The
+//! absolute path of the build is also `env!("VEO_LIB_kernels")`.
 //!
 //! On failure (no compiler, a compile error, a missing source, a bad flag,
 //! a signature mismatch) [`Build::compile`] prints the error, with the exact
@@ -92,7 +100,9 @@
 //! `NCC`, `NCXX`, `NFORT`, `VEO_NEC_ROOT`, `CC`, `CXX`, `FC` (only those
 //! the selection reaches), `AR` (static mode); for a real VE `VEO_VE_ARCH`,
 //! `VE_NODE_NUMBER`, `VEO_VE_SYSFS`, and `PATH` when `mk_veorun_static`
-//! is looked for beside a compiler named without a directory. Set by Cargo and read
+//! is looked for beside a compiler named without a directory; `VEO_REQUIRE_C`,
+//! `VEO_REQUIRE_CXX`, `VEO_REQUIRE_FORTRAN` (for an [optional](Build::optional)
+//! language: `1` makes its missing compiler an error). Set by Cargo and read
 //! without a declaration: `OUT_DIR`, `OPT_LEVEL`, `PROFILE`, `DEBUG`,
 //! `NUM_JOBS`; `OUT_DIR`, `TARGET` and `HOST` together tell a build script
 //! from a program.
@@ -100,7 +110,9 @@
 //! `cargo:rerun-if-changed` is printed for every source, every header a
 //! C/C++ source includes (from the compiler's `-MMD -MF` depfile; system
 //! headers excluded), every directory given to [`Build::files_in`] (so a new
-//! file reruns the build) and every [`Build::bindings`] file. Fortran
+//! file reruns the build), every [`Build::bindings`] file, and the
+//! package's `src/`, `tests/`, `examples/` and `benches/` folders while the
+//! signature check is on. Fortran
 //! `include` files and modules are not tracked.
 //!
 //! # What the crate is handed
@@ -109,6 +121,7 @@
 //! |---|---|
 //! | `cargo:rustc-env=VEO_LIB_<name>=<absolute path of lib<name>.so>` | shared library (default) |
 //! | `cargo:rustc-env=VEO_LIB_<name>=static` ([`STATIC_LIB`]) | static mode |
+//! | `cargo:rustc-env=VEO_BUILT_<name>=<$OUT_DIR/veo-build/<name>/built.rs>`: a Rust expression `(name, path, include_bytes!(path))` that `#[ve_kernel]` includes, to embed the library | always (no bytes in static mode) |
 //! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode, emulated VE |
 //! | `cargo:rustc-link-lib=stdc++` / `gfortran` / `gomp`, and each [`Build::link_lib`] | static mode, emulated VE, when C++ / Fortran / OpenMP is used |
 //! | `cargo:rustc-env=VEO_VEORUN_<name>=<absolute path of veorun_<name>>` ([`veorun_env_var`]) | static mode, real VE: the VE helper program that holds the kernels, for the runtime to start (not read by the runtime yet) |
@@ -146,10 +159,15 @@
 //!
 //! # The signature cross-check
 //!
-//! [`Build::bindings`] parses a Rust file with the parser of `#[ve_kernel]`
-//! (`veo-syntax`), keeps the blocks of this library (`library = "<name>"`,
-//! or `static` without a library in a static build), and has the compilers
-//! judge every kernel:
+//! On by default: in a build script, veo-build reads every `.rs` file of
+//! the package's `src/`, `tests/`, `examples/` and `benches/` folders that
+//! mentions `ve_kernel` (those folders are watched, so editing a
+//! declaration reruns the check), and the files given to
+//! [`Build::bindings`] (declarations kept outside the package).
+//! [`Build::check_signatures`]`(false)` turns it off. It parses them with
+//! the parser of `#[ve_kernel]` (`veo-syntax`), keeps the blocks of this
+//! library (`library = "<name>"`, or `static` without a library in a
+//! static build), and has the compilers judge every kernel:
 //!
 //! 1. The symbol of each kernel must be defined by one of the library's
 //!    objects (read from their ELF symbol tables); if not, the error says
@@ -211,6 +229,7 @@ mod builder;
 mod check;
 mod command;
 mod depfile;
+mod discover;
 mod elf;
 mod env;
 mod error;

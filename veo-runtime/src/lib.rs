@@ -35,6 +35,7 @@ mod hooks;
 mod intent;
 mod library;
 mod life;
+mod locate;
 mod mem_hooks;
 mod memory;
 mod omp;

@@ -11,7 +11,7 @@ use crate::library::Function;
 use crate::proc::Proc;
 use crate::request::Request;
 
-pub use crate::library::KernelLibrary;
+pub use crate::library::{BuiltLibrary, KernelLibrary};
 pub use crate::slot::KernelSlot;
 
 /// Queues a call of the kernel `symbol` of `lib` on `ctx`: the body of an

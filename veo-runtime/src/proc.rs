@@ -983,10 +983,27 @@ impl ProcShared {
         }
         let lib = match lib {
             KernelLibrary::Path(p) => KernelLibrary::from_build(p),
-            KernelLibrary::Static => KernelLibrary::Static,
+            KernelLibrary::Built(b) if b.is_static() => KernelLibrary::Static,
+            other => *other,
         };
         let library = match lib {
             KernelLibrary::Static => self.static_library()?,
+            KernelLibrary::Built(b) => {
+                let cached = self.libs.lock().unwrap().by_path.get(b.path()).cloned();
+                match cached {
+                    Some(l) => l,
+                    None => {
+                        let path = crate::locate::locate(b)?;
+                        let l = self.load_library(Path::new(&path))?;
+                        self.libs
+                            .lock()
+                            .unwrap()
+                            .by_path
+                            .insert(b.path(), l.clone());
+                        l
+                    }
+                }
+            }
             KernelLibrary::Path(path) => {
                 let cached = self.libs.lock().unwrap().by_path.get(path).cloned();
                 match cached {
