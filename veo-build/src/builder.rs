@@ -631,12 +631,18 @@ impl Build {
         common.extend(chain.ve.compile.iter().cloned());
         let mut per_lang = BTreeMap::new();
         for (&lang, tool) in &chain.compilers {
-            let mut flags: Vec<OsString> = self
-                .flags
-                .iter()
-                .filter(|(l, _)| l.is_none() || *l == Some(lang))
-                .map(|(_, f)| f.into())
+            // The environment's CFLAGS/CXXFLAGS/FFLAGS first, so that the
+            // build script's own flags come later and win.
+            let mut flags: Vec<OsString> = crate::flags_env::env_flags(ctx, lang, chain.target)
+                .into_iter()
+                .map(OsString::from)
                 .collect();
+            flags.extend(
+                self.flags
+                    .iter()
+                    .filter(|(l, _)| l.is_none() || *l == Some(lang))
+                    .map(|(_, f)| OsString::from(f)),
+            );
             for f in &self.flags_if_supported {
                 if supports(tool, lang, f, work)? {
                     flags.push(f.into());
@@ -810,12 +816,21 @@ fn compile_all(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<String>>>> =
         Mutex::new((0..cmds.len()).map(|_| None).collect());
+    let client = jobserver();
     std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
+        for worker in 0..jobs {
+            let (next, results, cmds) = (&next, &results, &cmds);
+            s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((cmd, _, _)) = cmds.get(i) else {
                     break;
+                };
+                // The first worker runs on the token Cargo gave this build
+                // script; the others take one from Cargo's jobserver for
+                // each compile, so that `cargo build -j N` holds overall.
+                let _token = match client {
+                    Some(c) if worker > 0 => c.acquire().ok(),
+                    _ => None,
                 };
                 let r = cmd.run();
                 results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
@@ -869,6 +884,21 @@ fn write_built(name: &str, path: &Path, is_static: bool, work: &Path) -> Result<
     let file = work.join("built.rs");
     write_if_changed(&file, &text)?;
     Ok(file)
+}
+
+/// Cargo's jobserver, when this process was given one (a build script
+/// always is).
+fn jobserver() -> Option<&'static jobserver::Client> {
+    static CLIENT: std::sync::OnceLock<Option<jobserver::Client>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            // SAFETY: `from_env` trusts the file descriptors named in
+            // CARGO_MAKEFLAGS/MAKEFLAGS to be the jobserver's; Cargo passes
+            // them open to build scripts, and this is the only place in the
+            // process that claims them (once, through the OnceLock).
+            unsafe { jobserver::Client::from_env() }
+        })
+        .as_ref()
 }
 
 /// Runs a command, logging it in a build script.

@@ -36,9 +36,11 @@
 //!
 //! # What is built
 //!
-//! Every source is compiled to an object (in parallel, Cargo's `NUM_JOBS`)
-//! with `-O<n> -fpic`, `-g` when Cargo's `DEBUG` asks for it, `-fopenmp`
-//! with [`Build::openmp`], the include directories, defines and flags; then
+//! Every source is compiled to an object (in parallel, up to Cargo's
+//! `NUM_JOBS`, each compile beyond the first holding a token of Cargo's
+//! jobserver as with `cc`) with `-O<n> -fpic`, `-g` when Cargo's `DEBUG`
+//! asks for it, `-fopenmp` with [`Build::openmp`], the include directories,
+//! defines, the environment's flags (below) and the build script's flags; then
 //! linked with `-shared -fpic -pthread` into `lib<name>.so` by the driver
 //! of the "largest" language present (Fortran, else C++, else C; a Fortran
 //! link with C++ objects adds `-lstdc++`, or `-cxxlib` with nfort).
@@ -102,7 +104,15 @@
 //! `VE_NODE_NUMBER`, `VEO_VE_SYSFS`, and `PATH` when `mk_veorun_static`
 //! is looked for beside a compiler named without a directory; `VEO_REQUIRE_C`,
 //! `VEO_REQUIRE_CXX`, `VEO_REQUIRE_FORTRAN` (for an [optional](Build::optional)
-//! language: `1` makes its missing compiler an error). Set by Cargo and read
+//! language: `1` makes its missing compiler an error).
+//!
+//! Compile flags, split on whitespace, as the `cc` crate reads them:
+//! `CFLAGS` (C), `CXXFLAGS` (C++), `FFLAGS` (Fortran) for the host
+//! compilers of the emulated VE, `VE_CFLAGS`, `VE_CXXFLAGS`, `VE_FFLAGS`
+//! for the NEC compilers; for each, the first set of `<VAR>_<target>`,
+//! `<VAR>_<target_with_underscores>`, `HOST_<VAR>` (or `TARGET_<VAR>` when
+//! cross-compiling) and `<VAR>`, with Cargo's `TARGET`. They come before
+//! the build script's own flags, which win where they disagree. Set by Cargo and read
 //! without a declaration: `OUT_DIR`, `OPT_LEVEL`, `PROFILE`, `DEBUG`,
 //! `NUM_JOBS`; `OUT_DIR`, `TARGET` and `HOST` together tell a build script
 //! from a program.
@@ -233,6 +243,7 @@ mod discover;
 mod elf;
 mod env;
 mod error;
+mod flags_env;
 mod lang;
 mod optional;
 mod toolchain;
