@@ -59,7 +59,7 @@ pub use library::{Function, Library};
 pub use mem_hooks::{
     memory_hook, remove_memory_hook, set_memory_hook, MemoryEvent, MemoryHook, MemoryOp,
 };
-pub use memory::{AsVePtr, VeBuffer};
+pub use memory::{AsVePtr, VeBuffer, VeSlice};
 pub use proc::{Proc, ProcBuilder, DEFAULT_OMP_THREADS, MAX_CONTEXTS, VE_NODES};
 pub use ptr::VePtr;
 pub use queue::{Collected, ContextList, RequestQueue};

@@ -595,6 +595,14 @@ impl Proc {
         Ok(VeBuffer::new(self.shared.clone(), ptr.cast(), len))
     }
 
+    /// Allocates room for `data` in VE memory and copies it there; freed
+    /// when the buffer drops (also when the copy fails).
+    pub fn alloc_from<T: bytemuck::Pod>(&self, data: &[T]) -> Result<VeBuffer<T>> {
+        let buf = self.alloc::<T>(data.len())?;
+        self.write(&buf, data)?;
+        Ok(buf)
+    }
+
     /// Allocates `bytes` of VE memory that the caller frees with
     /// [`free_mem`](Self::free_mem) (VEO's `veo_alloc_mem`).
     ///
