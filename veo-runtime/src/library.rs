@@ -116,6 +116,22 @@ pub(crate) struct LibInner {
 
 /// A library loaded into a proc (py-veo's `VeoLibrary`). Cloning is cheap;
 /// every clone names the same loaded library.
+///
+/// ```no_run
+/// use veo_runtime::{Args, Proc};
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?;
+/// let lib = proc.load_library("./libkernels.so")?; // VEO's veo_load_library
+/// let average = lib.function("average")?; // looked up once, then cached
+/// let a = proc.alloc_from(&[1.0f64, 3.0])?;
+/// let mut args = Args::new();
+/// args.ptr(a.as_ptr()).i32(2);
+/// let avg: f64 = proc.call_sync(&average, args)?;
+/// assert_eq!(avg, 2.0);
+/// lib.unload()?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Library {
     pub(crate) inner: Arc<LibInner>,

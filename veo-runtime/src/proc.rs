@@ -344,6 +344,21 @@ pub(crate) struct ProcShared {
 /// or another thread); dropping the last handle, or [`close`](Proc::close),
 /// ends the helper. Contexts, buffers and libraries that outlive it report
 /// [`Error::Closed`].
+///
+/// ```
+/// use veo_runtime::Proc;
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?; // VE node 0; the emulated VE is a helper process
+/// let buf = proc.alloc_from(&[1u32, 2, 3])?;
+/// let mut back = [0u32; 3];
+/// proc.read(&mut back, &buf)?;
+/// assert_eq!(back, [1, 2, 3]);
+/// let ctx = proc.open_context()?; // a queue of requests on the VE
+/// # drop(ctx);
+/// proc.close(); // or drop the last handle
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Proc {
     pub(crate) shared: Arc<ProcShared>,
