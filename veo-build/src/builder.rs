@@ -735,6 +735,15 @@ impl Build {
     fn emit_static(&self, ctx: &mut Context, units: &[Unit], out_dir: &Path, name: &str) {
         ctx.emit(format!("rustc-link-search=native={}", out_dir.display()));
         ctx.emit(format!("rustc-link-lib=static:+whole-archive={name}"));
+        // Cargo links the archive above only into the package's library
+        // crate; a binary, test or example that does not use it still
+        // finds the kernels its own `#[ve_kernel(static)]` blocks name in
+        // this plain archive (from which the linker takes only what is
+        // still undefined, so nothing is linked twice).
+        ctx.emit(format!(
+            "rustc-link-arg={}",
+            out_dir.join(format!("lib{name}.a")).display()
+        ));
         ctx.emit("rustc-link-arg=-Wl,--export-dynamic".into());
         for lib in &self.link_libs {
             ctx.emit(format!("rustc-link-lib={lib}"));

@@ -132,7 +132,7 @@
 //! | `cargo:rustc-env=VEO_LIB_<name>=<absolute path of lib<name>.so>` | shared library (default) |
 //! | `cargo:rustc-env=VEO_LIB_<name>=static` ([`STATIC_LIB`]) | static mode |
 //! | `cargo:rustc-env=VEO_BUILT_<name>=<$OUT_DIR/veo-build/<name>/built.rs>`: a Rust expression `(name, path, include_bytes!(path))` that `#[ve_kernel]` includes, to embed the library | always (no bytes in static mode) |
-//! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode, emulated VE |
+//! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=$OUT_DIR/lib<name>.a`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode, emulated VE |
 //! | `cargo:rustc-link-lib=stdc++` / `gfortran` / `gomp`, and each [`Build::link_lib`] | static mode, emulated VE, when C++ / Fortran / OpenMP is used |
 //! | `cargo:rustc-env=VEO_VEORUN_<name>=<absolute path of veorun_<name>>` ([`veorun_env_var`]) | static mode, real VE: the VE helper program that holds the kernels, for the runtime to start (not read by the runtime yet) |
 //!
@@ -143,12 +143,17 @@
 //! programs, exporting its symbols in the dynamic symbol table, so the
 //! helper (the same executable re-run in helper mode) finds the kernels
 //! with `dlopen(NULL)`/`dlsym`: the "static" library of py-veo
-//! (`static_library()`) and AVEO (`mk_veorun_static`). Cargo passes
-//! `rustc-link-arg` only to the programs of the package whose build script
-//! prints it: a library crate whose kernels are static must have its users
-//! link with `-Wl,--export-dynamic` (or `-rdynamic`) too. On a real VE,
-//! where Rust cannot build the VE program, static mode links the kernels
-//! into AVEO's VE helper instead (see "For a real VE" above).
+//! (`static_library()`) and AVEO (`mk_veorun_static`). The archive is
+//! also handed to the package's binaries, tests and examples as a plain
+//! link argument, so that one that does not use the library crate still
+//! links the kernels its own blocks declare. `#[ve_kernel(static)]` blocks
+//! register their kernels' addresses for the helper, so neither the
+//! package's programs nor a downstream crate's need linker flags; the
+//! exported symbol table serves lookups by name alone
+//! (`Proc::get_function`), which in a downstream crate's programs need
+//! `-rdynamic`. On a real VE, where Rust cannot build the VE program,
+//! static mode links the kernels into AVEO's VE helper instead (see "For a
+//! real VE" above).
 //!
 //! # At run time
 //!

@@ -376,3 +376,32 @@ fn a_program_runs_after_its_library_is_deleted_and_when_copied_alone() {
         "{err}"
     );
 }
+
+#[test]
+fn static_kernels_work_from_every_binary_and_a_downstream_crate() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/static_crates");
+    let dst = tmp().join("veo-build-scratch/static_crates");
+    let _ = std::fs::remove_dir_all(&dst);
+    copy_dir(&src, &dst);
+    for krate in ["kern", "app"] {
+        let manifest = std::fs::read_to_string(dst.join(krate).join("Cargo.toml.in"))
+            .unwrap()
+            .replace("@VEO_BUILD@", env!("CARGO_MANIFEST_DIR"))
+            .replace(
+                "@VEO_RUNTIME@",
+                &format!("{}/../veo-runtime", env!("CARGO_MANIFEST_DIR")),
+            );
+        std::fs::write(dst.join(krate).join("Cargo.toml"), manifest).unwrap();
+        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+        std::fs::copy(lock, dst.join(krate).join("Cargo.lock")).unwrap();
+    }
+    for (krate, exe) in [("kern", "solo"), ("app", "veo-build-scratch-app")] {
+        let out = cargo_build(&dst.join(krate));
+        assert!(out.status.success(), "{krate}: {}", text(&out));
+        let run = Command::new(target_dir().join("debug").join(exe))
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{exe}: {}", text(&run));
+        assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "3", "{exe}");
+    }
+}

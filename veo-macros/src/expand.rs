@@ -27,7 +27,35 @@ pub fn expand(block: &KernelBlock) -> TokenStream {
         .kernels
         .iter()
         .map(|k| expand_kernel(block, k, &library));
-    quote!(#item #(#kernels)*)
+    let registered = static_registrations(block);
+    quote!(#item #registered #(#kernels)*)
+}
+
+/// For a `static` block, each kernel's address in the registry the helper
+/// reads (so that no `-rdynamic` is needed): a reference to the C symbol,
+/// which also makes a kernel that is not linked in a link error, not a
+/// failure at run time.
+fn static_registrations(block: &KernelBlock) -> TokenStream {
+    if block.options.library.is_some() || !block.options.is_static {
+        return TokenStream::new();
+    }
+    let rt = block.options.runtime_path();
+    let items = block.kernels.iter().map(|k| {
+        let symbol = k.symbol(&block.options);
+        quote! {
+            const _: () = {
+                extern "C" {
+                    #[link_name = #symbol]
+                    fn __veo_static_kernel();
+                }
+                #[#rt::__private::linkme::distributed_slice(#rt::__private::STATIC_KERNELS)]
+                #[linkme(crate = #rt::__private::linkme)]
+                static __VEO_STATIC_KERNEL: #rt::__private::StaticKernel =
+                    #rt::__private::StaticKernel::new(#symbol, || __veo_static_kernel as usize);
+            };
+        }
+    });
+    quote!(#(#items)*)
 }
 
 /// The item a block with a library needs (a static holding the library,

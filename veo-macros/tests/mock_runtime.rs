@@ -7,6 +7,12 @@
 
 /// A stand-in for `veo_runtime` with the same shape: it records every call.
 mod rt {
+    /// The real registry of static kernels: the stubs' `static` blocks
+    /// register their kernels' addresses there.
+    pub mod __private {
+        pub use veo_runtime::__private::*;
+    }
+
     use std::cell::RefCell;
     use std::marker::PhantomData;
 
@@ -228,6 +234,24 @@ struct Pair {
 }
 
 type Count = u16;
+
+/// Definitions of the kernels the `static` blocks below declare: each block
+/// registers its kernels' addresses, so they must link. They are never
+/// called (the stand-in runtime records the calls instead).
+mod definitions {
+    #[no_mangle]
+    extern "C" fn average() {}
+    #[no_mangle]
+    extern "C" fn every_scalar() {}
+    #[no_mangle]
+    extern "C" fn buffers() {}
+    #[no_mangle]
+    extern "C" fn shadows() {}
+    #[no_mangle]
+    extern "C" fn test9_() {}
+    #[no_mangle]
+    extern "C" fn from_macro() {}
+}
 
 #[veo_macros::ve_kernel(static, crate = crate::rt)]
 extern "C" {

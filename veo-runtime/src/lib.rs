@@ -144,10 +144,14 @@
 //! `veo_build::Build::new().files_in("kernels").compile_static("kernels")`
 //! links the kernels into the program itself (py-veo's `static_library()`,
 //! AVEO's `mk_veorun_static`), and `#[ve_kernel(static)]` calls them there.
-//! This works with the emulated VE only. The kernels are found through the
-//! program's dynamic symbol table: veo-build exports them for the programs
-//! of the package that builds them; a binary of another crate needs
-//! `-rdynamic` in its link arguments.
+//! This works with the emulated VE only. Each `#[ve_kernel(static)]` block
+//! registers its kernels' addresses in a table the linker assembles, where
+//! the helper finds them: they work from every binary, test and example of
+//! the package and from any crate that uses the package's stubs, with no
+//! linker flags (a kernel that is not linked in is a link error). Kernels
+//! named only at run time ([`Proc::get_function`]) are looked up in the
+//! program's dynamic symbol table, which veo-build fills for the package's
+//! own programs; another crate's programs need `-rdynamic` for those.
 //!
 //! # The emulated VE and the hardware
 //!
