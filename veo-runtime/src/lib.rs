@@ -187,6 +187,9 @@
 //! # Ok(()) }
 //! ```
 
+// The guide shows whole files (build.rs, main.rs), `fn main` included.
+#![allow(clippy::needless_doctest_main)]
+
 mod arglist;
 mod args;
 pub mod aveo;
