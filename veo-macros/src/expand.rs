@@ -88,7 +88,10 @@ fn library_expr(block: &KernelBlock) -> (TokenStream, TokenStream) {
             (item, quote!(#ident))
         }
         // `check` has made sure that one of the two is there.
-        _ => (TokenStream::new(), quote!(#rt::__private::KernelLibrary::Static)),
+        _ => (
+            TokenStream::new(),
+            quote!(#rt::__private::KernelLibrary::Static),
+        ),
     }
 }
 
