@@ -825,21 +825,28 @@ fn compile_all(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<String>>>> =
         Mutex::new((0..cmds.len()).map(|_| None).collect());
-    let client = jobserver();
+    // The first worker runs on the token Cargo gave this build script; each
+    // other one holds a token of Cargo's jobserver, taken without waiting
+    // (a worker blocked on a token while holding a compile could wait for
+    // ever), so that `cargo build -j N` holds overall.
+    let tokens: Vec<_> = match jobserver() {
+        Some(c) => (1..jobs)
+            .map_while(|_| c.try_acquire().ok().flatten())
+            .collect(),
+        None => Vec::new(),
+    };
+    let jobs = if jobserver().is_some() {
+        1 + tokens.len()
+    } else {
+        jobs
+    };
     std::thread::scope(|s| {
-        for worker in 0..jobs {
+        for _ in 0..jobs {
             let (next, results, cmds) = (&next, &results, &cmds);
             s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((cmd, _, _)) = cmds.get(i) else {
                     break;
-                };
-                // The first worker runs on the token Cargo gave this build
-                // script; the others take one from Cargo's jobserver for
-                // each compile, so that `cargo build -j N` holds overall.
-                let _token = match client {
-                    Some(c) if worker > 0 => c.acquire().ok(),
-                    _ => None,
                 };
                 let r = cmd.run();
                 results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
