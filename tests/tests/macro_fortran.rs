@@ -2,6 +2,9 @@
 //! py-veo's test9 (integer arrays in, a double precision matrix out), with
 //! the stub lower-casing the symbol, adding gfortran's `_`, and passing the
 //! scalars by reference.
+//!
+//! Left out when the build found no Fortran compiler (tests/build.rs).
+#![cfg(not(veo_no_fortran))]
 
 use veo_runtime::{ve_kernel, Proc, VePtr};
 

@@ -16,7 +16,13 @@ mod heap;
 mod library;
 mod memory;
 mod serve;
+mod statics;
 mod ve_side;
+
+#[doc(hidden)]
+pub use linkme;
+#[doc(hidden)]
+pub use statics::{StaticKernel, STATIC_KERNELS};
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};

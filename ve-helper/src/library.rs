@@ -148,7 +148,18 @@ impl Libraries {
                 .map_err(|e| loader_message(&e))
         };
         if handle == STATIC_HANDLE {
-            return lookup(&Library::this());
+            // Registered by a `#[ve_kernel(static)]` block, else exported by
+            // the program (`-rdynamic`).
+            if let Some(addr) = crate::statics::find(name) {
+                return Ok(addr);
+            }
+            return lookup(&Library::this()).map_err(|e| {
+                format!(
+                    "{e} (a kernel linked into the program is found when a \
+                     #[ve_kernel(static)] block declares it, or when the program \
+                     exports it with -rdynamic)"
+                )
+            });
         }
         let inner = lock(&self.inner);
         let lib = inner

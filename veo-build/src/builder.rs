@@ -70,6 +70,8 @@ pub struct Build {
     target: Option<Target>,
     cargo_metadata: Option<bool>,
     bindings: Vec<PathBuf>,
+    optional: Vec<Language>,
+    no_check: bool,
 }
 
 /// The library a [`Build`] produced.
@@ -80,6 +82,9 @@ pub struct Artifact {
     is_static: bool,
     target: Target,
     directives: Vec<String>,
+    left_out: Vec<Language>,
+    summary: String,
+    unchecked: Vec<String>,
 }
 
 impl Artifact {
@@ -106,6 +111,26 @@ impl Artifact {
     /// The name of the variable handed to the crate: `VEO_LIB_<name>`.
     pub fn env_var(&self) -> String {
         lib_env_var(&self.name)
+    }
+
+    /// The [optional](Build::optional) languages whose sources were left
+    /// out because no compiler of theirs was found; empty when every
+    /// source was built.
+    pub fn left_out(&self) -> &[Language] {
+        &self.left_out
+    }
+
+    /// One line saying what built the library: its target and compilers
+    /// (printed in the build script's log, shown by `cargo build -vv`).
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// The kernels whose signatures the check could not judge, each with
+    /// the reason (a pointer to a struct, a Fortran kernel built by nfort,
+    /// ...); their symbols were still required to exist.
+    pub fn unchecked(&self) -> &[String] {
+        &self.unchecked
     }
 
     /// The Cargo directives this build gave (without the `cargo:` prefix),
@@ -283,13 +308,78 @@ impl Build {
         self
     }
 
-    /// Checks the kernels declared with `#[ve_kernel(library = "<name>")]`
-    /// in the Rust file `path` against their C, C++ and Fortran definitions
-    /// (see the crate documentation): a disagreement fails the build.
-    /// Blocks of other libraries in the file are left alone; a `static`
-    /// block without a library is checked by a static build.
+    /// Also checks the kernels declared with
+    /// `#[ve_kernel(library = "<name>")]` in the Rust file `path`, a file
+    /// outside the package's own sources (which are always read, see
+    /// [`check_signatures`](Build::check_signatures)), against their C,
+    /// C++ and Fortran definitions: a disagreement fails the build. Blocks
+    /// of other libraries in the file are left alone; a `static` block
+    /// without a library is checked by a static build. A file without a
+    /// block of the library is a `cargo:warning`.
     pub fn bindings(&mut self, path: impl AsRef<Path>) -> &mut Build {
         self.bindings.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Turns the signature check on (the default) or off.
+    ///
+    /// When on, in a build script, every `.rs` file of the package's
+    /// `src/`, `tests/`, `examples/` and `benches/` folders that mentions
+    /// `ve_kernel` is read, and each kernel declared in a
+    /// `#[ve_kernel(library = "<name>")]` block of this library (or a
+    /// `static` block without a library, in static mode) is checked
+    /// against its definition, as for the files given to
+    /// [`bindings`](Build::bindings): a Rust declaration that disagrees
+    /// with its C definition, or that no source defines, fails the build.
+    /// Those folders are watched (`cargo:rerun-if-changed`), so a changed
+    /// declaration is checked again. A file that does not parse is left to
+    /// rustc, which will report it.
+    ///
+    /// Off, neither the package's sources nor the `bindings` files are
+    /// read: for kernels checked some other way, or declarations that are
+    /// meant to differ (a `void *` standing for several types...).
+    ///
+    /// ```no_run
+    /// // build.rs
+    /// veo_build::Build::new()
+    ///     .file("kernels/average.c")
+    ///     .check_signatures(false)
+    ///     .compile("kernels");
+    /// ```
+    pub fn check_signatures(&mut self, on: bool) -> &mut Build {
+        self.no_check = !on;
+        self
+    }
+
+    /// Makes the sources of `lang` optional: when no compiler of `lang` can
+    /// be started (the one veo-build would choose, see the crate
+    /// documentation), they are left out of the library instead of failing
+    /// the build, and so are the `#[ve_kernel]` blocks of that language
+    /// from the signature check (`fortran` blocks for Fortran).
+    /// [`Artifact::left_out`] tells the build script, which can then print a
+    /// `cargo:warning` and a `cargo:rustc-cfg` for the code that needs them.
+    ///
+    /// `VEO_REQUIRE_C`, `VEO_REQUIRE_CXX` or `VEO_REQUIRE_FORTRAN` set to
+    /// `1` makes the language required again (a CI machine that must run
+    /// everything sets it); any value but `0`/`1` (or `true`/`false`,
+    /// `yes`/`no`) is an error. A library whose sources are all of an
+    /// optional language is never left empty: its build fails as usual.
+    ///
+    /// ```no_run
+    /// // build.rs
+    /// use veo_build::{Build, Language};
+    /// let lib = Build::new()
+    ///     .files_in("kernels")
+    ///     .optional(Language::Fortran)
+    ///     .compile("kernels");
+    /// println!("cargo:rustc-check-cfg=cfg(no_fortran)");
+    /// if lib.left_out().contains(&Language::Fortran) {
+    ///     println!("cargo:warning=no Fortran compiler found: the Fortran kernels are left out");
+    ///     println!("cargo:rustc-cfg=no_fortran");
+    /// }
+    /// ```
+    pub fn optional(&mut self, lang: Language) -> &mut Build {
+        self.optional.push(lang);
         self
     }
 
@@ -320,10 +410,14 @@ impl Build {
         let work = out_dir.join("veo-build").join(name);
         mkdir(&work)?;
 
-        let units = self.collect_sources(&mut ctx, name, &work)?;
+        let mut units = self.collect_sources(&mut ctx, name, &work)?;
+        let left_out =
+            crate::optional::leave_out(&mut ctx, name, &self.optional, self.target, &mut units)?;
         let langs: BTreeSet<Language> = units.iter().map(|u| u.lang).collect();
         let chain = Toolchain::select(&mut ctx, name, &langs, self.target)?;
-        ctx.warning(&chain.describe(name));
+        // Information, not a call to act: in the build log, not a warning.
+        let summary = chain.describe(name);
+        ctx.log(&summary);
         if self.static_link && chain.target == Target::Ve {
             crate::ve::static_linker(&mut ctx, &chain)?; // before compiling anything
         }
@@ -341,17 +435,36 @@ impl Build {
             self.link_shared(&mut ctx, &chain, name, &out_dir, &units, &objects)?
         };
 
-        if !self.bindings.is_empty() {
+        let mut unchecked = Vec::new();
+        let discovered = if self.no_check {
+            Vec::new()
+        } else {
+            let given = self
+                .bindings
+                .iter()
+                .map(|p| absolute(p))
+                .collect::<Result<Vec<_>>>()?;
+            let mut found = Vec::new();
+            for p in crate::discover::package_sources(&mut ctx) {
+                if !given.contains(&absolute(&p)?) {
+                    found.push(p);
+                }
+            }
+            found
+        };
+        if !self.no_check && (!self.bindings.is_empty() || !discovered.is_empty()) {
             let flags: BTreeMap<Language, Vec<OsString>> = langs
                 .iter()
                 .map(|&l| (l, opts.flags(l).collect()))
                 .collect();
-            crate::check::check(
+            unchecked = crate::check::check(
                 &mut ctx,
                 &crate::check::Request {
                     name,
                     is_static: self.static_link,
+                    left_out: &left_out,
                     rust_files: &self.bindings,
+                    discovered: &discovered,
                     units: &units,
                     objects: &objects,
                     chain: &chain,
@@ -378,12 +491,17 @@ impl Build {
                 path.display()
             ));
         }
+        let built = write_built(name, &path, self.static_link, &work)?;
+        ctx.emit(format!("rustc-env=VEO_BUILT_{name}={}", built.display()));
         Ok(Artifact {
             name: name.into(),
             path,
             is_static: self.static_link,
             target: chain.target,
             directives: ctx.into_directives(),
+            left_out,
+            summary,
+            unchecked,
         })
     }
 
@@ -513,12 +631,18 @@ impl Build {
         common.extend(chain.ve.compile.iter().cloned());
         let mut per_lang = BTreeMap::new();
         for (&lang, tool) in &chain.compilers {
-            let mut flags: Vec<OsString> = self
-                .flags
-                .iter()
-                .filter(|(l, _)| l.is_none() || *l == Some(lang))
-                .map(|(_, f)| f.into())
+            // The environment's CFLAGS/CXXFLAGS/FFLAGS first, so that the
+            // build script's own flags come later and win.
+            let mut flags: Vec<OsString> = crate::flags_env::env_flags(ctx, lang, chain.target)
+                .into_iter()
+                .map(OsString::from)
                 .collect();
+            flags.extend(
+                self.flags
+                    .iter()
+                    .filter(|(l, _)| l.is_none() || *l == Some(lang))
+                    .map(|(_, f)| OsString::from(f)),
+            );
             for f in &self.flags_if_supported {
                 if supports(tool, lang, f, work)? {
                     flags.push(f.into());
@@ -611,6 +735,15 @@ impl Build {
     fn emit_static(&self, ctx: &mut Context, units: &[Unit], out_dir: &Path, name: &str) {
         ctx.emit(format!("rustc-link-search=native={}", out_dir.display()));
         ctx.emit(format!("rustc-link-lib=static:+whole-archive={name}"));
+        // Cargo links the archive above only into the package's library
+        // crate; a binary, test or example that does not use it still
+        // finds the kernels its own `#[ve_kernel(static)]` blocks name in
+        // this plain archive (from which the linker takes only what is
+        // still undefined, so nothing is linked twice).
+        ctx.emit(format!(
+            "rustc-link-arg={}",
+            out_dir.join(format!("lib{name}.a")).display()
+        ));
         ctx.emit("rustc-link-arg=-Wl,--export-dynamic".into());
         for lib in &self.link_libs {
             ctx.emit(format!("rustc-link-lib={lib}"));
@@ -692,9 +825,25 @@ fn compile_all(
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<String>>>> =
         Mutex::new((0..cmds.len()).map(|_| None).collect());
+    // The first worker runs on the token Cargo gave this build script; each
+    // other one holds a token of Cargo's jobserver, taken without waiting
+    // (a worker blocked on a token while holding a compile could wait for
+    // ever), so that `cargo build -j N` holds overall.
+    let tokens: Vec<_> = match jobserver() {
+        Some(c) => (1..jobs)
+            .map_while(|_| c.try_acquire().ok().flatten())
+            .collect(),
+        None => Vec::new(),
+    };
+    let jobs = if jobserver().is_some() {
+        1 + tokens.len()
+    } else {
+        jobs
+    };
     std::thread::scope(|s| {
         for _ in 0..jobs {
-            s.spawn(|| loop {
+            let (next, results, cmds) = (&next, &results, &cmds);
+            s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((cmd, _, _)) = cmds.get(i) else {
                     break;
@@ -728,6 +877,44 @@ fn compile_all(
         objects.push(obj.clone());
     }
     Ok(objects)
+}
+
+/// Writes the Rust expression `#[ve_kernel(library = "<name>")]` reads
+/// through `include!(env!("VEO_BUILT_<name>"))`: the library's name, the
+/// path it was built at (or `static`) and its bytes, embedded in the
+/// program so that it runs wherever it is copied (see
+/// `veo_runtime::BuiltLibrary`).
+fn write_built(name: &str, path: &Path, is_static: bool, work: &Path) -> Result<PathBuf> {
+    let text = if is_static {
+        format!("({name:?}, {STATIC_LIB:?}, b\"\" as &[u8])\n")
+    } else {
+        let path = path.to_str().ok_or_else(|| {
+            Error::io(
+                "a library path must be UTF-8 to embed",
+                path,
+                std::io::ErrorKind::InvalidInput.into(),
+            )
+        })?;
+        format!("({name:?}, {path:?}, include_bytes!({path:?}) as &[u8])\n")
+    };
+    let file = work.join("built.rs");
+    write_if_changed(&file, &text)?;
+    Ok(file)
+}
+
+/// Cargo's jobserver, when this process was given one (a build script
+/// always is).
+fn jobserver() -> Option<&'static jobserver::Client> {
+    static CLIENT: std::sync::OnceLock<Option<jobserver::Client>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            // SAFETY: `from_env` trusts the file descriptors named in
+            // CARGO_MAKEFLAGS/MAKEFLAGS to be the jobserver's; Cargo passes
+            // them open to build scripts, and this is the only place in the
+            // process that claims them (once, through the OnceLock).
+            unsafe { jobserver::Client::from_env() }
+        })
+        .as_ref()
 }
 
 /// Runs a command, logging it in a build script.

@@ -35,7 +35,13 @@ const MAX_VARIANTS: usize = 256;
 pub(crate) struct Request<'a> {
     pub(crate) name: &'a str,
     pub(crate) is_static: bool,
+    /// Languages left out of the library: their blocks are not checked.
+    pub(crate) left_out: &'a [Language],
+    /// Files given to `Build::bindings`.
     pub(crate) rust_files: &'a [PathBuf],
+    /// The package's own files that mention `ve_kernel`: those without a
+    /// block of the library, or that do not parse, are passed over quietly.
+    pub(crate) discovered: &'a [PathBuf],
     pub(crate) units: &'a [Unit],
     pub(crate) objects: &'a [PathBuf],
     pub(crate) chain: &'a Toolchain,
@@ -160,11 +166,12 @@ impl Decl {
     }
 }
 
-/// Runs the check; every disagreement found is in the error.
-pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<()> {
+/// Runs the check; every disagreement found is in the error. Returns the
+/// kernels it could not judge, with the reason.
+pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<String>> {
     let decls = parse_decls(ctx, req)?;
     if decls.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let dir = req.work.join("check");
     mkdir(&dir)?;
@@ -242,15 +249,16 @@ pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<()> {
         }
     }
 
+    // Nothing the user can act on: in the build log, not a warning.
     if !skipped.is_empty() {
-        ctx.warning(&format!(
+        ctx.log(&format!(
             "veo-build: signatures of library `{}` not checked: {}",
             req.name,
             skipped.join(", ")
         ));
     }
     if mismatches.is_empty() {
-        Ok(())
+        Ok(skipped)
     } else {
         Err(Error::Mismatch { mismatches })
     }
@@ -259,19 +267,32 @@ pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<()> {
 /// Parses every Rust file and keeps the declarations of this library.
 fn parse_decls(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<Decl>> {
     let mut decls = Vec::new();
-    for file in req.rust_files {
+    let given = req.rust_files.iter().map(|f| (f, true));
+    for (file, explicit) in given.chain(req.discovered.iter().map(|f| (f, false))) {
         let abs = crate::builder::absolute(file)?;
-        ctx.rerun_if_changed(&abs);
+        if explicit {
+            ctx.rerun_if_changed(&abs);
+        }
         let source = fs::read_to_string(&abs).map_err(|e| Error::io("cannot read", file, e))?;
-        let blocks = veo_syntax::parse_file(&source).map_err(|e| Error::Syntax {
-            path: file.clone(),
-            line: e.span().start().line,
-            message: e
-                .into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        })?;
+        let blocks = match veo_syntax::parse_file(&source) {
+            Ok(blocks) => blocks,
+            // rustc reports the package's own files when it compiles them.
+            Err(e) if !explicit => {
+                ctx.log(&format!("veo-build: {} left to rustc: {e}", file.display()));
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::Syntax {
+                    path: file.clone(),
+                    line: e.span().start().line,
+                    message: e
+                        .into_iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })
+            }
+        };
         let mut found = false;
         for block in blocks {
             let o = &block.options;
@@ -281,6 +302,9 @@ fn parse_decls(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<Decl>> {
                 continue;
             }
             found = true;
+            if o.fortran && req.left_out.contains(&Language::Fortran) {
+                continue;
+            }
             for kernel in block.kernels {
                 decls.push(Decl {
                     file: file.clone(),
@@ -290,7 +314,7 @@ fn parse_decls(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<Decl>> {
                 });
             }
         }
-        if !found {
+        if !found && explicit {
             ctx.warning(&format!(
                 "veo-build: {} has no #[ve_kernel(library = \"{}\")] block to check",
                 file.display(),

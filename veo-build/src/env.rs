@@ -28,6 +28,12 @@ impl Context {
         }
     }
 
+    /// Whether this runs in a build script (or was told to act as one with
+    /// [`Build::cargo_metadata`](crate::Build::cargo_metadata)).
+    pub(crate) fn is_build_script(&self) -> bool {
+        self.cargo
+    }
+
     /// Reads a variable the user may set, and declares it with
     /// `rerun-if-env-changed`. Empty values count as unset.
     pub(crate) fn var(&mut self, name: &str) -> Option<String> {

@@ -13,13 +13,21 @@
 //! // build.rs
 //! veo_build::Build::new()
 //!     .files_in("kernels")         // every .c .cpp .f90 ... of the folder
-//!     .bindings("src/kernels.rs")  // check the #[ve_kernel] declarations
 //!     .compile("kernels");         // $OUT_DIR/libkernels.so
 //! ```
 //!
-//! The crate then finds the library as `env!("VEO_LIB_kernels")`, an
-//! absolute path; `#[ve_kernel(library = "kernels")]` reads that variable,
-//! so user code names no path.
+//! The build also checks every `#[ve_kernel(library = "kernels")]`
+//! declaration of the package's own sources against the kernels' C, C++ and
+//! Fortran definitions (see [The signature cross-check](#the-signature-cross-check)):
+//! a Rust `f32` where C has a `double` fails the build, naming both lines.
+//!
+//! `#[ve_kernel(library = "kernels")]` then finds the library on its own:
+//! its stubs embed the library in the program and load it from the path of
+//! the build while that file still holds the same bytes, else from the copy
+//! in the program, so the program keeps working after `cargo install`,
+//! `cargo clean` or a copy to another machine; `VEO_LIB_kernels_PATH` at
+//! run time overrides the location (see `veo_runtime::BuiltLibrary`). The
+//! absolute path of the build is also `env!("VEO_LIB_kernels")`.
 //!
 //! On failure (no compiler, a compile error, a missing source, a bad flag,
 //! a signature mismatch) [`Build::compile`] prints the error, with the exact
@@ -28,9 +36,11 @@
 //!
 //! # What is built
 //!
-//! Every source is compiled to an object (in parallel, Cargo's `NUM_JOBS`)
-//! with `-O<n> -fpic`, `-g` when Cargo's `DEBUG` asks for it, `-fopenmp`
-//! with [`Build::openmp`], the include directories, defines and flags; then
+//! Every source is compiled to an object (in parallel, up to Cargo's
+//! `NUM_JOBS`, each compile beyond the first holding a token of Cargo's
+//! jobserver as with `cc`) with `-O<n> -fpic`, `-g` when Cargo's `DEBUG`
+//! asks for it, `-fopenmp` with [`Build::openmp`], the include directories,
+//! defines, the environment's flags (below) and the build script's flags; then
 //! linked with `-shared -fpic -pthread` into `lib<name>.so` by the driver
 //! of the "largest" language present (Fortran, else C++, else C; a Fortran
 //! link with C++ objects adds `-lstdc++`, or `-cxxlib` with nfort).
@@ -79,8 +89,12 @@
 //! `VEO_BUILD_TARGET=ve` or `=emulated` (or [`Build::target`]) pins the
 //! target. A variable may hold arguments after the program
 //! (`NCC="ncc -mno-vector"`). All languages of one library must end up on
-//! the same target, or the build stops ([`Error::MixedTargets`]). Each
-//! build prints one `cargo:warning` naming the target and the compilers.
+//! the same target, or the build stops ([`Error::MixedTargets`]). The
+//! build log (`cargo build -vv`) has one line naming the target and the
+//! compilers ([`Artifact::summary`]).
+//!
+//! veo-build prints a `cargo:warning` only when something needs your
+//! attention: a [`Build::bindings`] file without a block of the library.
 //!
 //! # Environment variables
 //!
@@ -88,7 +102,17 @@
 //! `NCC`, `NCXX`, `NFORT`, `VEO_NEC_ROOT`, `CC`, `CXX`, `FC` (only those
 //! the selection reaches), `AR` (static mode); for a real VE `VEO_VE_ARCH`,
 //! `VE_NODE_NUMBER`, `VEO_VE_SYSFS`, and `PATH` when `mk_veorun_static`
-//! is looked for beside a compiler named without a directory. Set by Cargo and read
+//! is looked for beside a compiler named without a directory; `VEO_REQUIRE_C`,
+//! `VEO_REQUIRE_CXX`, `VEO_REQUIRE_FORTRAN` (for an [optional](Build::optional)
+//! language: `1` makes its missing compiler an error).
+//!
+//! Compile flags, split on whitespace, as the `cc` crate reads them:
+//! `CFLAGS` (C), `CXXFLAGS` (C++), `FFLAGS` (Fortran) for the host
+//! compilers of the emulated VE, `VE_CFLAGS`, `VE_CXXFLAGS`, `VE_FFLAGS`
+//! for the NEC compilers; for each, the first set of `<VAR>_<target>`,
+//! `<VAR>_<target_with_underscores>`, `HOST_<VAR>` (or `TARGET_<VAR>` when
+//! cross-compiling) and `<VAR>`, with Cargo's `TARGET`. They come before
+//! the build script's own flags, which win where they disagree. Set by Cargo and read
 //! without a declaration: `OUT_DIR`, `OPT_LEVEL`, `PROFILE`, `DEBUG`,
 //! `NUM_JOBS`; `OUT_DIR`, `TARGET` and `HOST` together tell a build script
 //! from a program.
@@ -96,7 +120,9 @@
 //! `cargo:rerun-if-changed` is printed for every source, every header a
 //! C/C++ source includes (from the compiler's `-MMD -MF` depfile; system
 //! headers excluded), every directory given to [`Build::files_in`] (so a new
-//! file reruns the build) and every [`Build::bindings`] file. Fortran
+//! file reruns the build), every [`Build::bindings`] file, and the
+//! package's `src/`, `tests/`, `examples/` and `benches/` folders while the
+//! signature check is on. Fortran
 //! `include` files and modules are not tracked.
 //!
 //! # What the crate is handed
@@ -105,7 +131,8 @@
 //! |---|---|
 //! | `cargo:rustc-env=VEO_LIB_<name>=<absolute path of lib<name>.so>` | shared library (default) |
 //! | `cargo:rustc-env=VEO_LIB_<name>=static` ([`STATIC_LIB`]) | static mode |
-//! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode, emulated VE |
+//! | `cargo:rustc-env=VEO_BUILT_<name>=<$OUT_DIR/veo-build/<name>/built.rs>`: a Rust expression `(name, path, include_bytes!(path))` that `#[ve_kernel]` includes, to embed the library | always (no bytes in static mode) |
+//! | `cargo:rustc-link-search=native=$OUT_DIR`, `cargo:rustc-link-lib=static:+whole-archive=<name>`, `cargo:rustc-link-arg=$OUT_DIR/lib<name>.a`, `cargo:rustc-link-arg=-Wl,--export-dynamic` | static mode, emulated VE |
 //! | `cargo:rustc-link-lib=stdc++` / `gfortran` / `gomp`, and each [`Build::link_lib`] | static mode, emulated VE, when C++ / Fortran / OpenMP is used |
 //! | `cargo:rustc-env=VEO_VEORUN_<name>=<absolute path of veorun_<name>>` ([`veorun_env_var`]) | static mode, real VE: the VE helper program that holds the kernels, for the runtime to start (not read by the runtime yet) |
 //!
@@ -116,12 +143,17 @@
 //! programs, exporting its symbols in the dynamic symbol table, so the
 //! helper (the same executable re-run in helper mode) finds the kernels
 //! with `dlopen(NULL)`/`dlsym`: the "static" library of py-veo
-//! (`static_library()`) and AVEO (`mk_veorun_static`). Cargo passes
-//! `rustc-link-arg` only to the programs of the package whose build script
-//! prints it: a library crate whose kernels are static must have its users
-//! link with `-Wl,--export-dynamic` (or `-rdynamic`) too. On a real VE,
-//! where Rust cannot build the VE program, static mode links the kernels
-//! into AVEO's VE helper instead (see "For a real VE" above).
+//! (`static_library()`) and AVEO (`mk_veorun_static`). The archive is
+//! also handed to the package's binaries, tests and examples as a plain
+//! link argument, so that one that does not use the library crate still
+//! links the kernels its own blocks declare. `#[ve_kernel(static)]` blocks
+//! register their kernels' addresses for the helper, so neither the
+//! package's programs nor a downstream crate's need linker flags; the
+//! exported symbol table serves lookups by name alone
+//! (`Proc::get_function`), which in a downstream crate's programs need
+//! `-rdynamic`. On a real VE, where Rust cannot build the VE program,
+//! static mode links the kernels into AVEO's VE helper instead (see "For a
+//! real VE" above).
 //!
 //! # At run time
 //!
@@ -142,10 +174,15 @@
 //!
 //! # The signature cross-check
 //!
-//! [`Build::bindings`] parses a Rust file with the parser of `#[ve_kernel]`
-//! (`veo-syntax`), keeps the blocks of this library (`library = "<name>"`,
-//! or `static` without a library in a static build), and has the compilers
-//! judge every kernel:
+//! On by default: in a build script, veo-build reads every `.rs` file of
+//! the package's `src/`, `tests/`, `examples/` and `benches/` folders that
+//! mentions `ve_kernel` (those folders are watched, so editing a
+//! declaration reruns the check), and the files given to
+//! [`Build::bindings`] (declarations kept outside the package).
+//! [`Build::check_signatures`]`(false)` turns it off. It parses them with
+//! the parser of `#[ve_kernel]` (`veo-syntax`), keeps the blocks of this
+//! library (`library = "<name>"`, or `static` without a library in a
+//! static build), and has the compilers judge every kernel:
 //!
 //! 1. The symbol of each kernel must be defined by one of the library's
 //!    objects (read from their ELF symbol tables); if not, the error says
@@ -180,14 +217,15 @@
 //!   `bind(C)` procedures and plain external ones, e.g.
 //!   `double average_ (double *a, int *n);`) and the host C compiler checks
 //!   those. Module procedures without `bind(C)` have no C prototype and are
-//!   not checked; with `nfort` nothing Fortran is checked (a
-//!   `cargo:warning` lists what was skipped). The Fortran definition's line
+//!   not checked; with `nfort` nothing Fortran is checked
+//!   ([`Artifact::unchecked`] lists what was skipped). The Fortran definition's line
 //!   is found by searching the source for `function <name>` /
 //!   `subroutine <name>` / `bind(C, name="<symbol>")`.
 //! - **Structs and untyped memory**: a kernel with a `Pod` struct behind a
 //!   reference or a `VePtr`, or an untyped `VePtr`, is `void *` in Rust's
-//!   prototype while C names the struct; such kernels are skipped with a
-//!   `cargo:warning` (their symbol is still required to exist). So are
+//!   prototype while C names the struct; such kernels are skipped and
+//!   listed in [`Artifact::unchecked`] (their symbol is still required to
+//!   exist). So are
 //!   kernels with types known only by name (aliases).
 //! - The sources must compile as a unit that `#include`s them (they
 //!   always do when they compile on their own; a source that defines one
@@ -206,10 +244,13 @@ mod builder;
 mod check;
 mod command;
 mod depfile;
+mod discover;
 mod elf;
 mod env;
 mod error;
+mod flags_env;
 mod lang;
+mod optional;
 mod toolchain;
 mod ve;
 
@@ -217,5 +258,6 @@ pub use builder::{lib_env_var, Artifact, Build, STATIC_LIB};
 pub use check::{Mismatch, Problem};
 pub use error::{Error, Result};
 pub use lang::Language;
+pub use optional::require_env_var;
 pub use toolchain::{Target, DEFAULT_NEC_ROOT};
 pub use ve::{veorun_env_var, VeArch, DEFAULT_VE_SYSFS};

@@ -131,7 +131,7 @@ impl Toolchain {
         &self.compilers[&lang]
     }
 
-    /// The one-line summary for the `cargo:warning`.
+    /// The one-line summary of the build log ([`Artifact::summary`](crate::Artifact::summary)).
     pub(crate) fn describe(&self, name: &str) -> String {
         let tools = self
             .compilers

@@ -39,6 +39,9 @@ fn inline_c_source_is_built_loaded_and_called() {
 
 #[test]
 fn cpp_and_fortran_kernels_in_one_library() {
+    if !common::fortran() {
+        return;
+    }
     let dir = scratch("mixed");
     let lib = build(&dir)
         .cpp_source(
@@ -110,14 +113,14 @@ fn every_variable_read_is_declared_once() {
         .iter()
         .filter_map(|d| d.strip_prefix("rerun-if-env-changed="))
         .collect();
-    // The target is pinned, so only the host compiler's variable is read.
-    assert_eq!(declared, ["CC"]);
+    // The target is pinned, so only the host compiler's variables are read.
+    assert_eq!(declared, ["CC", "CFLAGS"]);
     let warnings = lib
         .cargo_directives()
         .iter()
         .filter(|d| d.starts_with("warning="))
         .count();
-    assert_eq!(warnings, 1);
+    assert_eq!(warnings, 0, "a warning only when the user must act");
 }
 
 #[test]
@@ -271,7 +274,8 @@ fn directives_are_printed_only_in_a_build_script() {
         "{in_script}"
     );
     assert!(
-        in_script.contains("cargo:warning=veo-build: library `child`"),
+        in_script.contains("\nveo-build: library `child` is built for"),
         "{in_script}"
     );
+    assert!(!in_script.contains("cargo:warning"), "{in_script}");
 }

@@ -4,6 +4,8 @@
 //! `tests/fixtures/` are copied to a temporary directory and built there,
 //! all into one shared target directory (the first build warms it).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -27,7 +29,11 @@ fn prepare(fixture: &str, variant: &str) -> PathBuf {
     let manifest = std::fs::read_to_string(dst.join("Cargo.toml.in"))
         .unwrap()
         .replace("@NAME@", &package(variant))
-        .replace("@VEO_BUILD@", env!("CARGO_MANIFEST_DIR"));
+        .replace("@VEO_BUILD@", env!("CARGO_MANIFEST_DIR"))
+        .replace(
+            "@VEO_RUNTIME@",
+            &format!("{}/../veo-runtime", env!("CARGO_MANIFEST_DIR")),
+        );
     std::fs::write(dst.join("Cargo.toml"), manifest).unwrap();
     // The workspace's lock file, when there is one, pins the versions
     // already downloaded (the build is offline).
@@ -115,11 +121,15 @@ fn assert_no_panic(out: &str) {
 
 #[test]
 fn build_script_builds_checks_and_hands_over_the_library() {
+    if !common::fortran() {
+        return;
+    }
     let dir = prepare("checked", "agree");
     let out = cargo_build(&dir);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    assert!(all.contains("warning: veo-build-scratch-agree@0.0.0: veo-build: library `kernels` is built for the emulated VE"), "{all}");
+    // Nothing for the user to act on, so no warning.
+    assert!(!all.contains("warning"), "{all}");
 
     // The crate was handed the library's path.
     let run = Command::new(binary("agree")).output().unwrap();
@@ -131,6 +141,10 @@ fn build_script_builds_checks_and_hands_over_the_library() {
 
     // Sources, the included header and the variables are watched.
     let script = script_output("agree");
+    assert!(
+        script.contains("veo-build: library `kernels` is built for the emulated VE"),
+        "{script}"
+    );
     for watched in [
         "kernels/avg.c",
         "kernels/avg.h",
@@ -166,6 +180,9 @@ fn build_script_builds_checks_and_hands_over_the_library() {
 
 #[test]
 fn build_script_fails_on_a_mismatch_naming_both_places() {
+    if !common::fortran() {
+        return;
+    }
     let dir = prepare("checked", "mismatch");
     let decls = std::fs::read_to_string(dir.join("src/decls.rs")).unwrap();
     let decls = decls
@@ -252,5 +269,139 @@ fn static_mode_links_the_kernels_into_the_program() {
         "cargo:rustc-env=VEO_LIB_kernels=static",
     ] {
         assert!(script.contains(d), "{d} missing:\n{script}");
+    }
+}
+
+#[test]
+fn the_package_sources_are_checked_without_being_named() {
+    let dir = prepare("discovered", "discovered");
+    let out = cargo_build(&dir);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("warning"), "{all}");
+    let script = script_output("discovered");
+    for watched in ["src", "tests"] {
+        let line = format!("cargo:rerun-if-changed={}\n", dir.join(watched).display());
+        assert!(script.contains(&line), "{line} missing:\n{script}");
+    }
+
+    // A declaration in src/ that disagrees, and one in tests/ that no
+    // source defines, fail the build, named where they are.
+    let kernels = std::fs::read_to_string(dir.join("src/kernels.rs")).unwrap();
+    std::fs::write(
+        dir.join("src/kernels.rs"),
+        kernels.replace("a: VePtr<f64>, n: i32", "a: VePtr<f32>, n: i32"),
+    )
+    .unwrap();
+    let scale = std::fs::read_to_string(dir.join("tests/scale.rs")).unwrap();
+    std::fs::write(
+        dir.join("tests/scale.rs"),
+        scale.replace("fn scale(", "fn scale_all(x: &mut [f64]);\n    fn scale("),
+    )
+    .unwrap();
+    let out = cargo_build(&dir);
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert_no_panic(&all);
+    for expected in [
+        "kernel `average`: the Rust declaration does not match the definition",
+        "Rust declaration: src/kernels.rs:5: fn average(a: VePtr<f32>, n: i32) -> f64",
+        "kernel `scale_all`: declared in Rust but defined by no source of the library",
+        "Rust declaration: tests/scale.rs:5: fn scale_all(x: &mut [f64])",
+    ] {
+        assert!(all.contains(expected), "`{expected}` missing:\n{all}");
+    }
+    assert!(!all.contains("nowhere"), "another library's block:\n{all}");
+
+    // Turned off, the same sources build.
+    let script = std::fs::read_to_string(dir.join("build.rs")).unwrap();
+    std::fs::write(
+        dir.join("build.rs"),
+        script.replace(".compile(", ".check_signatures(false)\n        .compile("),
+    )
+    .unwrap();
+    let out = cargo_build(&dir);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_program_runs_after_its_library_is_deleted_and_when_copied_alone() {
+    let dir = prepare("program", "program");
+    let out = cargo_build(&dir);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    let exe = binary("program");
+    let run = |exe: &Path, var: Option<&str>| {
+        let mut cmd = Command::new(exe);
+        if let Some(v) = var {
+            cmd.env("VEO_LIB_kernels_PATH", v);
+        }
+        cmd.output().unwrap()
+    };
+    let first = run(&exe, None);
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "3");
+
+    // `cargo clean` or `cargo install`: the library of the build is gone.
+    let build = target_dir().join("debug/build");
+    let mut removed = 0;
+    for entry in std::fs::read_dir(&build).unwrap() {
+        let lib = entry.unwrap().path().join("out/libkernels.so");
+        if lib.to_string_lossy().contains(&package("program")) && lib.is_file() {
+            std::fs::remove_file(&lib).unwrap();
+            removed += 1;
+        }
+    }
+    assert_eq!(removed, 1, "the library of the build");
+    let again = run(&exe, None);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "3");
+
+    // Copied alone somewhere else.
+    let alone = tmp().join("veo-build-scratch/program-alone");
+    let _ = std::fs::remove_dir_all(&alone);
+    std::fs::create_dir_all(&alone).unwrap();
+    let copy = alone.join("program");
+    std::fs::copy(&exe, &copy).unwrap();
+    let moved = run(&copy, None);
+    assert!(moved.status.success(), "{}", text(&moved));
+    assert_eq!(String::from_utf8_lossy(&moved.stdout).trim(), "3");
+
+    // The run-time override, wrong: the error names it.
+    let wrong = run(&copy, Some("/nonexistent/libkernels.so"));
+    assert!(!wrong.status.success());
+    let err = text(&wrong);
+    assert!(
+        err.contains("$VEO_LIB_kernels_PATH = /nonexistent/libkernels.so: no such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn static_kernels_work_from_every_binary_and_a_downstream_crate() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/static_crates");
+    let dst = tmp().join("veo-build-scratch/static_crates");
+    let _ = std::fs::remove_dir_all(&dst);
+    copy_dir(&src, &dst);
+    for krate in ["kern", "app"] {
+        let manifest = std::fs::read_to_string(dst.join(krate).join("Cargo.toml.in"))
+            .unwrap()
+            .replace("@VEO_BUILD@", env!("CARGO_MANIFEST_DIR"))
+            .replace(
+                "@VEO_RUNTIME@",
+                &format!("{}/../veo-runtime", env!("CARGO_MANIFEST_DIR")),
+            );
+        std::fs::write(dst.join(krate).join("Cargo.toml"), manifest).unwrap();
+        let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+        std::fs::copy(lock, dst.join(krate).join("Cargo.lock")).unwrap();
+    }
+    for (krate, exe) in [("kern", "solo"), ("app", "veo-build-scratch-app")] {
+        let out = cargo_build(&dst.join(krate));
+        assert!(out.status.success(), "{krate}: {}", text(&out));
+        let run = Command::new(target_dir().join("debug").join(exe))
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{exe}: {}", text(&run));
+        assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "3", "{exe}");
     }
 }

@@ -22,29 +22,76 @@ use veo_syntax::{Intent, Kernel, KernelBlock, ParamKind};
 
 /// The whole expansion of a checked block.
 pub fn expand(block: &KernelBlock) -> TokenStream {
-    let library = library_expr(block);
+    let (item, library) = library_expr(block);
     let kernels = block
         .kernels
         .iter()
         .map(|k| expand_kernel(block, k, &library));
-    quote!(#(#kernels)*)
+    let registered = static_registrations(block);
+    quote!(#item #registered #(#kernels)*)
 }
 
-/// The `__private::KernelLibrary` value the stubs pass to `call_kernel`.
-fn library_expr(block: &KernelBlock) -> TokenStream {
+/// For a `static` block, each kernel's address in the registry the helper
+/// reads (so that no `-rdynamic` is needed): a reference to the C symbol,
+/// which also makes a kernel that is not linked in a link error, not a
+/// failure at run time.
+fn static_registrations(block: &KernelBlock) -> TokenStream {
+    if block.options.library.is_some() || !block.options.is_static {
+        return TokenStream::new();
+    }
+    let rt = block.options.runtime_path();
+    let items = block.kernels.iter().map(|k| {
+        let symbol = k.symbol(&block.options);
+        quote! {
+            const _: () = {
+                extern "C" {
+                    #[link_name = #symbol]
+                    fn __veo_static_kernel();
+                }
+                #[#rt::__private::linkme::distributed_slice(#rt::__private::STATIC_KERNELS)]
+                #[linkme(crate = #rt::__private::linkme)]
+                static __VEO_STATIC_KERNEL: #rt::__private::StaticKernel =
+                    #rt::__private::StaticKernel::new(#symbol, || __veo_static_kernel as usize);
+            };
+        }
+    });
+    quote!(#(#items)*)
+}
+
+/// The item a block with a library needs (a static holding the library,
+/// embedded once per block), and the `KernelLibrary` value the stubs pass
+/// to `kernel(..)`.
+fn library_expr(block: &KernelBlock) -> (TokenStream, TokenStream) {
     let rt = block.options.runtime_path();
     match (&block.options.library, block.options.is_static) {
         (Some(name), _) => {
-            let var = format!("VEO_LIB_{name}");
+            let var = format!("VEO_BUILT_{name}");
             let help = format!(
                 "the VE library `{name}` is not known to this crate: build it in build.rs with \
                  `veo_build::Build::new().file(\"...\").compile(\"{name}\")`, which sets {var}"
             );
             let span = block.options.library_span.unwrap_or_else(Span::call_site);
-            quote_spanned!(span=> #rt::__private::KernelLibrary::Path(::core::env!(#var, #help)))
+            // One static per block, named after its first kernel (the
+            // stubs' names are unique in their module already).
+            let first = block
+                .kernels
+                .first()
+                .map_or_else(|| name.clone(), |k| k.name.to_string());
+            let ident = format_ident!("__VEO_LIBRARY_{}", first);
+            let item = quote_spanned! {span=>
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals, dead_code)]
+                static #ident: #rt::__private::KernelLibrary = #rt::__private::KernelLibrary::Built(
+                    &#rt::__private::BuiltLibrary::from_parts(::core::include!(::core::env!(#var, #help))),
+                );
+            };
+            (item, quote!(#ident))
         }
         // `check` has made sure that one of the two is there.
-        _ => quote!(#rt::__private::KernelLibrary::Static),
+        _ => (
+            TokenStream::new(),
+            quote!(#rt::__private::KernelLibrary::Static),
+        ),
     }
 }
 
@@ -333,7 +380,11 @@ mod tests {
         has(&out, r#"args.push::<VePtr<f64>>(a); args.push::<i32>(n);"#);
         has(
             &out,
-            r#"::veo_runtime::__private::call_kernel::<f64>(ctx, &SLOT, &::veo_runtime::__private::KernelLibrary::Path(::core::env!("VEO_LIB_kernels","#,
+            r#"static __VEO_LIBRARY_average: ::veo_runtime::__private::KernelLibrary = ::veo_runtime::__private::KernelLibrary::Built(&::veo_runtime::__private::BuiltLibrary::from_parts(::core::include!(::core::env!("VEO_BUILT_kernels","#,
+        );
+        has(
+            &out,
+            r#"::veo_runtime::__private::call_kernel::<f64>(ctx, &SLOT, &__VEO_LIBRARY_average, "average""#,
         );
         has(&out, r#", "average", &mut __veo_args_average(a, n))"#);
         has(
@@ -342,7 +393,7 @@ mod tests {
         );
         has(
             &out,
-            r#"::veo_runtime::__private::call_kernel_sync::<f64>(proc, &SLOT, &::veo_runtime::__private::KernelLibrary::Path("#,
+            r#"::veo_runtime::__private::call_kernel_sync::<f64>(proc, &SLOT, &__VEO_LIBRARY_average, "average""#,
         );
         has(
             &out,
@@ -401,7 +452,7 @@ mod tests {
         );
         has(
             &out,
-            r#"crate::rt::__private::call_kernel::<()>(ctx, &SLOT, &crate::rt::__private::KernelLibrary::Path("#,
+            r#"crate::rt::__private::call_kernel::<()>(ctx, &SLOT, &__VEO_LIBRARY_Test9, "test9_""#,
         );
         has(&out, r#""test9_", &mut __veo_args_Test9(n, m, a, b))"#);
         has(

@@ -20,7 +20,9 @@
 //! ```
 //!
 //! Options: `library = "name"` (the library's veo-build name; the stubs
-//! read its path from the `VEO_LIB_<name>` variable veo-build sets),
+//! embed the library veo-build built, through the `VEO_BUILT_<name>`
+//! variable it sets, and find it at run time as `veo_runtime::BuiltLibrary`
+//! says),
 //! `static` (kernels linked into the helper), `fortran` (lower-case symbol
 //! with a trailing `_`, scalars passed by reference), `crate = path` (where
 //! the runtime is, `::veo_runtime` by default).

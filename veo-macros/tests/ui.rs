@@ -22,9 +22,16 @@ use std::process::Command;
 
 #[test]
 fn ui() {
-    // What veo-build's build script sets for a library named "kernels"; the
-    // cases only compile calls, so the file need not exist.
-    std::env::set_var("VEO_LIB_kernels", "/nonexistent/libkernels.so");
+    // What veo-build's build script sets for a library named "kernels": a
+    // file with the library's name, path and bytes. The cases only compile
+    // calls, so the library need not exist.
+    let built = Path::new(env!("CARGO_TARGET_TMPDIR")).join("veo-built-kernels.rs");
+    std::fs::write(
+        &built,
+        "(\"kernels\", \"/nonexistent/libkernels.so\", b\"\" as &[u8])\n",
+    )
+    .unwrap();
+    std::env::set_var("VEO_BUILT_kernels", &built);
     {
         let t = trybuild::TestCases::new();
         t.pass("tests/pass/*.rs");

@@ -16,6 +16,23 @@ const _: () = assert!(MAX_ARGS == proto::MAX_ARGS, "the transport's limit differ
 /// buffers placed on the VE stack with an [`Intent`]. `IN` data is copied
 /// here, at once; `OUT`/`INOUT` buffers stay borrowed for `'a`, until the
 /// request that carries them has been waited for.
+///
+/// ```no_run
+/// use veo_runtime::{Args, Out, Proc};
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?;
+/// let ctx = proc.open_context()?;
+/// // void fill(double *x, int n): x on the VE stack, copied back (OUT).
+/// let fill = proc.load_library("./libkernels.so")?.function("fill")?;
+/// let mut x = [0.0f64; 4];
+/// let mut args = Args::new();
+/// args.push(Out(&mut x[..])).i32(4);
+/// ctx.call::<()>(&fill, args)?.wait()?;
+/// // Args borrows `x` until the request is waited for; then it holds the result.
+/// println!("{x:?}");
+/// # Ok(()) }
+/// ```
 #[derive(Default)]
 pub struct Args<'a> {
     pub(crate) classes: InlineVec<ArgClass, INLINE_ARGS>,

@@ -38,6 +38,23 @@ struct VhExecutor {
 /// Everything queued on one context runs in order. A context can be shared
 /// between threads (`&Context` is `Send`); requests borrow it, so it cannot
 /// be closed while one is pending.
+///
+/// ```
+/// use veo_runtime::Proc;
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?;
+/// let ctx = proc.open_context()?;
+/// let buf = proc.alloc::<u64>(2)?;
+/// let write = ctx.write_async(&buf, &[5, 6])?; // queued, in order
+/// let mut back = [0u64; 2];
+/// let read = ctx.read_async(&mut back, &buf)?;
+/// write.wait()?;
+/// read.wait()?;
+/// assert_eq!(back, [5, 6]);
+/// ctx.close()?;
+/// # Ok(()) }
+/// ```
 pub struct Context {
     proc: Arc<ProcShared>,
     ch: Arc<ChannelVh>,

@@ -3,6 +3,22 @@
 use std::io;
 
 /// Everything that can go wrong when offloading, with what to do about it.
+///
+/// ```
+/// use veo_runtime::{Error, Proc};
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?;
+/// match proc.load_library("/nonexistent/libkernels.so") {
+///     Err(Error::LibraryNotFound { path, message }) => {
+///         eprintln!("{path}: {message}"); // the loader's own words
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// // The proc still works after an error.
+/// assert_eq!(proc.alloc_from(&[1u8])?.to_vec()?, [1]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -10,10 +10,77 @@ use std::sync::{Arc, Mutex, Weak};
 /// Where the kernels of a `#[ve_kernel]` block live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KernelLibrary {
-    /// A shared library at this path (from `veo-build`: `env!("VEO_LIB_<name>")`).
+    /// A shared library at exactly this path.
     Path(&'static str),
     /// The static library: kernels linked into the helper program.
     Static,
+    /// A library built by `veo-build`, found wherever the program runs
+    /// (what `#[ve_kernel(library = "...")]` uses): see [`BuiltLibrary`].
+    Built(&'static BuiltLibrary),
+}
+
+/// A library built by `veo-build` for this program: its name, the path it
+/// was built at, and its bytes, embedded in the program.
+///
+/// When a kernel of it is first called on a proc, the library is taken
+/// from, in order:
+///
+/// 1. the file named by `VEO_LIB_<name>_PATH` at run time, when that
+///    variable is set (and only from there: a wrong path is an error);
+/// 2. the path it was built at, when the file there still holds the same
+///    bytes;
+/// 3. the copy embedded in the program, written to an in-memory file.
+///
+/// So a program keeps working after `cargo install`, after `cargo clean`,
+/// and copied alone to another machine of the same kind. When none of the
+/// three gives a file, [`Error::LibraryNotFound`] lists where it looked.
+///
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct BuiltLibrary {
+    name: &'static str,
+    path: &'static str,
+    bytes: &'static [u8],
+}
+
+impl BuiltLibrary {
+    /// A library named `name` (as given to `veo_build::Build::compile`),
+    /// built at `path` (or `static` for kernels linked into the program),
+    /// with its `bytes` (empty: none embedded).
+    pub const fn new(name: &'static str, path: &'static str, bytes: &'static [u8]) -> BuiltLibrary {
+        BuiltLibrary { name, path, bytes }
+    }
+
+    /// [`new`](Self::new) from the tuple veo-build writes for
+    /// `#[ve_kernel]`: `(name, path, bytes)`.
+    #[doc(hidden)]
+    pub const fn from_parts(parts: (&'static str, &'static str, &'static [u8])) -> BuiltLibrary {
+        BuiltLibrary::new(parts.0, parts.1, parts.2)
+    }
+
+    /// The library's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The path it was built at, or `static`.
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+
+    /// The embedded bytes (empty when none were embedded).
+    pub fn bytes(&self) -> &'static [u8] {
+        self.bytes
+    }
+
+    /// The variable that overrides its location at run time:
+    /// `VEO_LIB_<name>_PATH`.
+    pub fn env_var(&self) -> String {
+        crate::locate::library_env_var(self.name)
+    }
+
+    pub(crate) fn is_static(&self) -> bool {
+        self.path == "static"
+    }
 }
 
 impl KernelLibrary {
@@ -30,6 +97,7 @@ impl KernelLibrary {
     pub(crate) fn key(&self) -> &'static str {
         match self {
             KernelLibrary::Path(p) => p,
+            KernelLibrary::Built(b) => b.path,
             KernelLibrary::Static => "",
         }
     }
@@ -48,6 +116,22 @@ pub(crate) struct LibInner {
 
 /// A library loaded into a proc (py-veo's `VeoLibrary`). Cloning is cheap;
 /// every clone names the same loaded library.
+///
+/// ```no_run
+/// use veo_runtime::{Args, Proc};
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?;
+/// let lib = proc.load_library("./libkernels.so")?; // VEO's veo_load_library
+/// let average = lib.function("average")?; // looked up once, then cached
+/// let a = proc.alloc_from(&[1.0f64, 3.0])?;
+/// let mut args = Args::new();
+/// args.ptr(a.as_ptr()).i32(2);
+/// let avg: f64 = proc.call_sync(&average, args)?;
+/// assert_eq!(avg, 2.0);
+/// lib.unload()?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Library {
     pub(crate) inner: Arc<LibInner>,

@@ -11,8 +11,10 @@ use crate::library::Function;
 use crate::proc::Proc;
 use crate::request::Request;
 
-pub use crate::library::KernelLibrary;
+pub use crate::library::{BuiltLibrary, KernelLibrary};
 pub use crate::slot::KernelSlot;
+/// The registry of static kernels, which `#[ve_kernel(static)]` blocks fill.
+pub use ve_helper::{linkme, StaticKernel, STATIC_KERNELS};
 
 /// Queues a call of the kernel `symbol` of `lib` on `ctx`: the body of an
 /// async stub. `slot` is the stub's own cache of the kernel's address.

@@ -471,6 +471,21 @@ pub(crate) struct ProcShared {
 /// or another thread); dropping the last handle, or [`close`](Proc::close),
 /// ends the helper. Contexts, buffers and libraries that outlive it report
 /// [`Error::Closed`].
+///
+/// ```
+/// use veo_runtime::Proc;
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?; // VE node 0; the emulated VE is a helper process
+/// let buf = proc.alloc_from(&[1u32, 2, 3])?;
+/// let mut back = [0u32; 3];
+/// proc.read(&mut back, &buf)?;
+/// assert_eq!(back, [1, 2, 3]);
+/// let ctx = proc.open_context()?; // a queue of requests on the VE
+/// # drop(ctx);
+/// proc.close(); // or drop the last handle
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Proc {
     pub(crate) shared: Arc<ProcShared>,
@@ -727,6 +742,14 @@ impl Proc {
             .ok_or(Error::OutOfMemory { size: u64::MAX })?;
         let ptr = self.shared.alloc_mem(bytes as u64)?;
         Ok(VeBuffer::new(self.shared.clone(), ptr.cast(), len))
+    }
+
+    /// Allocates room for `data` in VE memory and copies it there; freed
+    /// when the buffer drops (also when the copy fails).
+    pub fn alloc_from<T: bytemuck::Pod>(&self, data: &[T]) -> Result<VeBuffer<T>> {
+        let buf = self.alloc::<T>(data.len())?;
+        self.write(&buf, data)?;
+        Ok(buf)
     }
 
     /// Allocates `bytes` of VE memory that the caller frees with
@@ -1206,10 +1229,27 @@ impl ProcShared {
         }
         let lib = match lib {
             KernelLibrary::Path(p) => KernelLibrary::from_build(p),
-            KernelLibrary::Static => KernelLibrary::Static,
+            KernelLibrary::Built(b) if b.is_static() => KernelLibrary::Static,
+            other => *other,
         };
         let library = match lib {
             KernelLibrary::Static => self.static_library()?,
+            KernelLibrary::Built(b) => {
+                let cached = self.libs.lock().unwrap().by_path.get(b.path()).cloned();
+                match cached {
+                    Some(l) => l,
+                    None => {
+                        let path = crate::locate::locate(b)?;
+                        let l = self.load_library(Path::new(&path))?;
+                        self.libs
+                            .lock()
+                            .unwrap()
+                            .by_path
+                            .insert(b.path(), l.clone());
+                        l
+                    }
+                }
+            }
             KernelLibrary::Path(path) => {
                 let cached = self
                     .libs

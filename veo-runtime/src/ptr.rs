@@ -8,6 +8,21 @@ use std::marker::PhantomData;
 /// A `VePtr` is only a number: it can be copied, sent and stored freely, and
 /// using a bad one is an [`Error::InvalidAddress`](crate::Error::InvalidAddress),
 /// never a crash. Owned memory is a [`VeBuffer`](crate::VeBuffer).
+///
+/// ```
+/// use veo_runtime::{Error, Proc, VePtr};
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let p = VePtr::<f64>::new(0x1000);
+/// assert_eq!(p.add(2).addr(), 0x1010); // two f64 further on
+/// assert_eq!(p.cast::<u8>().addr(), 0x1000);
+///
+/// let proc = Proc::new(0)?;
+/// let mut x = [0.0; 1];
+/// let e = proc.read(&mut x, VePtr::<f64>::new(8)).unwrap_err(); // not VE memory
+/// assert!(matches!(e, Error::InvalidAddress { .. }));
+/// # Ok(()) }
+/// ```
 #[repr(transparent)]
 pub struct VePtr<T = u8> {
     addr: u64,

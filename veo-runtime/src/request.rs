@@ -31,6 +31,25 @@ pub(crate) enum What {
 /// `wait` would, on any executor, without blocking a thread; the same rules
 /// hold, the bytes landing inside the future's `poll` (see
 /// [`RequestFuture`](crate::RequestFuture)).
+///
+/// ```
+/// use veo_runtime::Proc;
+///
+/// # fn main() -> veo_runtime::Result<()> {
+/// let proc = Proc::new(0)?;
+/// let ctx = proc.open_context()?;
+/// // A function of this process run in the context's order (VEO's call_vh).
+/// let mut request = ctx.call_vh(|| 42)?;
+/// let answer = loop {
+///     match request.peek()? {
+///         Some(v) => break v, // finished
+///         None => std::thread::yield_now(),
+///     }
+/// };
+/// assert_eq!(answer, 42);
+/// assert_eq!(ctx.call_vh(|| 7)?.wait()?, 7);
+/// # Ok(()) }
+/// ```
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct Request<'a, T: KernelRet = u64> {
     ch: &'a ChannelVh,

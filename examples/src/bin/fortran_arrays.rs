@@ -6,8 +6,10 @@
 //! `cargo run -p veo-examples --bin fortran_arrays`
 
 use std::process::ExitCode;
+#[cfg(not(veo_no_fortran))]
 use veo_runtime::{ve_kernel, Proc, VePtr};
 
+#[cfg(not(veo_no_fortran))]
 #[ve_kernel(library = "examples", fortran)]
 extern "C" {
     /// Returns the sum of `a`; `b(i) = a(i) + 2`; `c(i, j) = a(i) * j`.
@@ -18,6 +20,16 @@ fn main() -> ExitCode {
     veo_examples::exit_code("fortran_arrays", run())
 }
 
+/// Built where no Fortran compiler was found (examples/build.rs).
+#[cfg(veo_no_fortran)]
+fn run() -> Result<bool, &'static str> {
+    Err(
+        "built without its Fortran kernel: no Fortran compiler was found; \
+         install gfortran (or set FC or NFORT) and build again",
+    )
+}
+
+#[cfg(not(veo_no_fortran))]
 fn run() -> veo_runtime::Result<bool> {
     let proc = Proc::new(0)?;
     let ctx = proc.open_context()?;
@@ -49,6 +61,7 @@ fn run() -> veo_runtime::Result<bool> {
     Ok(ok)
 }
 
+#[cfg(not(veo_no_fortran))]
 fn verdict(ok: bool) -> &'static str {
     if ok {
         "ok"

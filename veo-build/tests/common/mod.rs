@@ -20,3 +20,20 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// Whether gfortran can be started: the tests of Fortran kernels return
+/// early without it (the `veo-tests` build prints the one line that says
+/// Fortran was skipped). `VEO_REQUIRE_FORTRAN=1`, set by CI, turns a
+/// missing gfortran into a failure.
+pub fn fortran() -> bool {
+    let found = std::process::Command::new("gfortran")
+        .arg("--version")
+        .output()
+        .is_ok();
+    let required = std::env::var("VEO_REQUIRE_FORTRAN").is_ok_and(|v| v == "1");
+    assert!(
+        found || !required,
+        "VEO_REQUIRE_FORTRAN=1, but gfortran cannot be started"
+    );
+    found
+}

@@ -6,6 +6,14 @@ extern "C" {
     fn builtin_add(a: i32, b: i32) -> i32;
 }
 
+/// The kernel, linked into the program: a `static` block's kernels must be.
+mod kernel {
+    #[no_mangle]
+    pub extern "C" fn builtin_add(a: i32, b: i32) -> i32 {
+        a.wrapping_add(b)
+    }
+}
+
 #[allow(dead_code)]
 fn calls(ctx: &Context, proc: &Proc) -> Result<i32> {
     builtin_add(ctx, 1, 2)?.wait()?;

@@ -1,0 +1,1 @@
+("kernels", "/nonexistent/libkernels.so", b"" as &[u8])
