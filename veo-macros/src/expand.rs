@@ -478,7 +478,13 @@ mod tests {
         // On each of the three items.
         assert_eq!(out.matches("# [cfg (unix)]").count(), 3, "{out}");
         assert_eq!(out.matches("# [deprecated]").count(), 3, "{out}");
-        assert!(!out.contains("link_name"));
+        // The user's `link_name` names the symbol; the only `link_name`
+        // left is the static registry's reference to that symbol.
+        assert_eq!(out.matches("link_name").count(), 1, "{out}");
+        has(
+            &out,
+            r#"# [link_name = "real_name"] fn __veo_static_kernel ()"#,
+        );
         has(&out, r#"pub(crate) fn Nothing<'a>"#);
         has(&out, r#"pub(crate) fn Nothing_sync"#);
         has(
