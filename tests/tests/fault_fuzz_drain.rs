@@ -42,26 +42,6 @@ impl Rng {
     }
 }
 
-/// The proc's segment, mapped a second time in this process through the
-/// helper's descriptor.
-fn attach(proc: &Proc) -> Segment {
-    let dir = format!("/proc/{}/fd", proc.pid());
-    for e in std::fs::read_dir(&dir).unwrap().flatten() {
-        let Ok(target) = std::fs::read_link(e.path()) else {
-            continue;
-        };
-        if target.to_string_lossy().starts_with("/memfd:veo-urpc") {
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(e.path())
-                .unwrap();
-            return Segment::attach(f.into()).unwrap();
-        }
-    }
-    panic!("no segment among the helper's descriptors");
-}
-
 /// One message of a malformed answer.
 fn garbage_message(rng: &mut Rng, p: &mut Producer) {
     // Request ids: the two pending requests, one never submitted, zero,
@@ -162,7 +142,7 @@ struct Victim {
 impl Victim {
     fn new() -> Victim {
         let proc = Proc::builder().ring_bytes(64 << 10).build().unwrap();
-        let seg = attach(&proc);
+        let seg = fault_util::attach_segment(&proc);
         let wait_flag = fault_util::kernel(&proc, "fault_wait_flag");
         let flag = proc.alloc::<i64>(1).unwrap();
         proc.write(&flag, &[0]).unwrap();
