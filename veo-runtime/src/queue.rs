@@ -9,6 +9,7 @@
 //! buffers, reads) and hands them over, once, when a request is collected.
 
 use crate::arglist::ArgList;
+use crate::args::KernelRet;
 use crate::channel::{scatter, ChannelVh, Done, Sink};
 use crate::context::{submit_call, Context, ContextState};
 use crate::error::{Error, Result};
@@ -20,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
-use veo_urpc::proto::{self, ArgClass, Status};
+use veo_urpc::proto::{self, Status};
 
 /// One request on a channel, with room for its answer bytes.
 struct Pending {
@@ -250,12 +251,20 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Queues a call of the function at VE address `addr` with `args`
     /// (AVEO's `veo_call_async`); `args` may be reused at once.
     pub fn call(&self, addr: u64, args: &ArgList, tag: T) -> Result<u64> {
+        self.call_returning::<u64>(addr, args, tag)
+    }
+
+    /// [`call`](Self::call) of a kernel whose C result is an `R`: the raw
+    /// result is `R`'s 64-bit encoding. On the emulated VE a floating-point
+    /// result is in another register than an integer one, so the class
+    /// matters there (`veo_rs_call_async_ret` of libveo.so).
+    pub fn call_returning<R: KernelRet>(&self, addr: u64, args: &ArgList, tag: T) -> Result<u64> {
         if addr == 0 {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
         self.submit(tag, |ch, proc| {
-            let (reqid, _) = submit_call(ch, addr, None, ArgClass::U64, &mut a, proc.stack_size)?;
+            let (reqid, _) = submit_call(ch, addr, None, R::CLASS, &mut a, proc.stack_size)?;
             let outs = outs.into_iter().map(|n| vec![0; n]).collect();
             Ok(Pending::new(reqid, outs, What::Call))
         })
@@ -599,12 +608,22 @@ impl Proc {
     /// own queue and waits (AVEO's `veo_call_sync`): the raw 64-bit result
     /// and the OUT/INOUT stack buffers in argument order.
     pub fn call_sync_list(&self, addr: u64, args: &ArgList) -> Result<(u64, Vec<Vec<u8>>)> {
+        self.call_sync_list_returning::<u64>(addr, args)
+    }
+
+    /// [`call_sync_list`](Self::call_sync_list) of a kernel whose C result
+    /// is an `R` (see [`RequestQueue::call_returning`]).
+    pub fn call_sync_list_returning<R: KernelRet>(
+        &self,
+        addr: u64,
+        args: &ArgList,
+    ) -> Result<(u64, Vec<Vec<u8>>)> {
         if addr == 0 {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
         let s = &self.shared;
-        let (reqid, _) = submit_call(&s.control, addr, None, ArgClass::U64, &mut a, s.stack_size)?;
+        let (reqid, _) = submit_call(&s.control, addr, None, R::CLASS, &mut a, s.stack_size)?;
         let mut p = Pending::new(
             reqid,
             outs.into_iter().map(|n| vec![0; n]).collect(),

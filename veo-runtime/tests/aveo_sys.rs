@@ -12,6 +12,7 @@ use std::ptr::NonNull;
 use veo_runtime::aveo::result;
 use veo_runtime::aveo::sys::{self, LibVeo};
 use veo_runtime::Error;
+use veo_urpc::elf::Side;
 
 /// Builds the stand-in with `defines` into `lib<name>.so`.
 fn stand_in(name: &str, defines: &[&str]) -> PathBuf {
@@ -199,7 +200,7 @@ fn request_ids_and_command_states() {
         Err(Error::SymbolNotFound { .. })
     ));
     assert!(matches!(
-        result::library_handle(&"x".repeat(300), 0),
+        result::library_handle(&"x".repeat(300), 0, Side::Ve),
         Err(Error::LibraryNotFound { message, .. }) if message.contains("255 bytes")
     ));
 }
@@ -234,7 +235,7 @@ fn a_static_helper_must_be_a_ve_program() {
     let lib = LibVeo::open(Some(&stand_in("veo_static", &[]))).unwrap();
     // This test program is a host program: refused by name, before libveo.
     let exe = std::env::current_exe().unwrap();
-    let e = result::proc_create_static(&lib, 0, &exe).unwrap_err();
+    let e = result::proc_create_static(&lib, 0, &exe, Side::Ve).unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, Error::Aveo { .. }), "{e:?}");
     assert!(
@@ -252,11 +253,11 @@ fn a_static_helper_must_be_a_ve_program() {
     h[16..18].copy_from_slice(&2u16.to_le_bytes());
     h[18..20].copy_from_slice(&251u16.to_le_bytes());
     std::fs::write(&veorun, h).unwrap();
-    result::proc_create_static(&lib, 0, &veorun).unwrap();
+    result::proc_create_static(&lib, 0, &veorun, Side::Ve).unwrap();
 
     // NULL from libveo: the same hint as veo_proc_create.
     let null = LibVeo::open(Some(&stand_in("veo_static_null", &["-DNULL_PROC"]))).unwrap();
-    let e = result::proc_create_static(&null, 2, &veorun).unwrap_err();
+    let e = result::proc_create_static(&null, 2, &veorun, Side::Ve).unwrap_err();
     assert!(e.to_string().contains("vm.nr_hugepages"), "{e}");
 }
 

@@ -61,7 +61,13 @@ impl StackBuffers {
     /// (the [`Args`] the call was built from). Call it only once libveo has
     /// delivered the request's result.
     pub fn copy_out(&self, args: &mut Args<'_>) {
-        for (index, dst) in args.outs.iter_mut() {
+        self.copy_out_into(&mut args.outs);
+    }
+
+    /// [`copy_out`](Self::copy_out) into the OUT and INOUT buffers taken
+    /// out of the [`Args`] (`Args::outs`: stack index and buffer).
+    pub(crate) fn copy_out_into(&self, outs: &mut [(usize, &mut [u8])]) {
+        for (index, dst) in outs.iter_mut() {
             if let Some((intent, src)) = self.bufs.get(*index) {
                 if *intent != Intent::In && src.len() == dst.len() {
                     dst.copy_from_slice(src);
