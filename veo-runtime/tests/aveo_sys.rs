@@ -88,7 +88,7 @@ fn a_later_function_missing_is_unsupported_naming_it_and_its_api() {
         missing.contains(&("veo_alloc_mem_async", 14)),
         "{missing:?}"
     );
-    assert!(missing.contains(&("veo_context_open", 9)), "{missing:?}");
+    assert!(missing.contains(&("veo_num_contexts", 9)), "{missing:?}");
     assert!(!missing.iter().any(|(f, _)| *f == "veo_proc_create"));
 
     // API 14 has it, and the pointer is the library's function.
@@ -397,4 +397,51 @@ fn args_become_veo_args_with_stack_buffers_the_runtime_owns() {
         Err(Error::StackTooLarge { size: 64, max: 32 }) => {}
         other => panic!("expected StackTooLarge, got {other:?}"),
     };
+}
+
+#[test]
+fn the_backend_objects_report_the_quirks_of_the_vendor_library() {
+    use std::sync::Arc;
+    use veo_runtime::aveo::proc::AveoProc;
+
+    // veo_proc_create returning NULL: the huge-pages and node hints.
+    let null = Arc::new(LibVeo::open(Some(&stand_in("veo_obj_null", &["-DNULL_PROC"]))).unwrap());
+    let e = AveoProc::open(null, 3, None).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("veo_proc_create(3): ")
+            && text.contains("vm.nr_hugepages")
+            && text.contains("another job"),
+        "{text}"
+    );
+
+    // An AVEO of API 13 lacks veo_alloc_mem_async: Unsupported, naming it
+    // and API 14, when it is used.
+    let path = stand_in("veo_obj_api13", &["-DAPI=13"]);
+    let lib = Arc::new(LibVeo::open(Some(&path)).unwrap());
+    assert!(
+        lib.emulated().is_none(),
+        "NEC's library has no veo-rs marker"
+    );
+    let proc = AveoProc::open(lib, 0, None).unwrap();
+    assert!(!proc.is_emulated());
+    let ctx = proc.open_context().unwrap();
+    assert!(ctx.is_main());
+    match ctx.alloc_async(64) {
+        Err(Error::Unsupported {
+            function,
+            since,
+            api,
+            ..
+        }) => assert_eq!((function, since, api), ("veo_alloc_mem_async", 14, 13)),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    // A host library given to a real VE is named as such, before libveo.
+    let e = proc.load_library(&path).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("not for the VE") && text.contains("NEC compilers"),
+        "{text}"
+    );
+    ctx.close().unwrap();
 }
