@@ -443,3 +443,47 @@ fn the_main_context_is_handed_out_again() {
     let r = ctx.call::<i64>(p.get_sym(h, "add").unwrap(), args).unwrap();
     assert_eq!(r.wait().unwrap(), 3);
 }
+
+/// Runs `fut` to its end on this thread (a minimal executor: the waker
+/// unparks the thread).
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_pending_request_is_awaited_and_woken() {
+    let (p, h) = proc();
+    let _main = p.open_context().unwrap();
+    let ctx = p.open_context().unwrap();
+    let (gate, wait_gate) = gated(&p, h);
+    let mut out = [0u8; 4];
+    let mut args = Args::new();
+    args.push(Out(&mut out[..])).i32(4).i32(7);
+    let r = ctx.call::<i64>(wait_gate, args).unwrap();
+    // The gate opens from another thread while this one awaits.
+    std::thread::scope(|s| {
+        s.spawn(|| gate.set(9));
+        assert_eq!(block_on(r).unwrap(), 9);
+    });
+    assert_eq!(out, [7; 4]);
+    let mut args = Args::new();
+    args.f32(8.0);
+    let half = ctx
+        .call::<f32>(p.get_sym(h, "half").unwrap(), args)
+        .unwrap();
+    assert_eq!(block_on(half).unwrap(), 4.0);
+}

@@ -61,17 +61,22 @@ impl StackBuffers {
     /// (the [`Args`] the call was built from). Call it only once libveo has
     /// delivered the request's result.
     pub fn copy_out(&self, args: &mut Args<'_>) {
-        self.copy_out_into(&mut args.outs);
-    }
-
-    /// [`copy_out`](Self::copy_out) into the OUT and INOUT buffers taken
-    /// out of the [`Args`] (`Args::outs`: stack index and buffer).
-    pub(crate) fn copy_out_into(&self, outs: &mut [(usize, &mut [u8])]) {
-        for (index, dst) in outs.iter_mut() {
+        for (index, dst) in args.outs.iter_mut() {
             if let Some((intent, src)) = self.bufs.get(*index) {
                 if *intent != Intent::In && src.len() == dst.len() {
                     dst.copy_from_slice(src);
                 }
+            }
+        }
+    }
+
+    /// [`copy_out`](Self::copy_out) into the OUT and INOUT buffers taken
+    /// out of the [`Args`], in their order (that of `Args::outs`).
+    pub(crate) fn copy_out_to(&self, outs: &mut [&mut [u8]]) {
+        let results = self.bufs.iter().filter(|(intent, _)| *intent != Intent::In);
+        for ((_, src), dst) in results.zip(outs.iter_mut()) {
+            if src.len() == dst.len() {
+                dst.copy_from_slice(src);
             }
         }
     }

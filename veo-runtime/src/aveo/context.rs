@@ -17,7 +17,7 @@
 
 use super::args::{marshal, StackBuffers};
 use super::proc::{ret_code, AveoProc, ProcInner, STACK_MAX};
-use super::request::{AveoRequest, Kind, Outs};
+use super::request::{AveoRequest, Kind, RequestState};
 use super::result;
 use super::sys::{veo_thr_ctxt, VEO_COMMAND_UNFINISHED, VEO_STATE_RUNNING};
 use crate::args::{Args, KernelRet};
@@ -253,13 +253,13 @@ impl AveoContext {
         function: &'static str,
         id: u64,
         staging: Staging,
-        outs: Outs<'a>,
+        outs: Vec<&'a mut [u8]>,
         kind: Kind,
     ) -> Result<AveoRequest<'a, T>> {
         // A refused request was given nothing libveo will write.
         let id = result::request_id(function, id)?;
         self.shared.lock().entries.insert(id, staging);
-        Ok(AveoRequest::new(self, id, outs, kind))
+        Ok(AveoRequest::new(RequestState::new(self, id, kind), outs))
     }
 
     /// Queues a call of the function at VE address `addr` (`veo_call_async`;
@@ -288,7 +288,7 @@ impl AveoContext {
             "veo_call_async",
             id,
             Staging::Stack(stack),
-            Outs::Stack(outs),
+            outs.into_iter().map(|(_, b)| b).collect(),
             Kind::Call(R::CLASS),
         )
     }
@@ -306,7 +306,7 @@ impl AveoContext {
             "veo_async_write_mem",
             id,
             Staging::Bytes(bytes),
-            Outs::None,
+            Vec::new(),
             Kind::Transfer {
                 addr: dst,
                 len: src.len() as u64,
@@ -336,7 +336,7 @@ impl AveoContext {
             "veo_async_read_mem",
             id,
             Staging::Bytes(bytes),
-            Outs::Read(dst),
+            vec![dst],
             Kind::Transfer { addr: src, len },
         )
     }
@@ -353,7 +353,7 @@ impl AveoContext {
             "veo_alloc_mem_async",
             id,
             Staging::None,
-            Outs::None,
+            Vec::new(),
             Kind::Alloc { size: bytes },
         )
     }
@@ -368,7 +368,7 @@ impl AveoContext {
             "veo_free_mem_async",
             id,
             Staging::None,
-            Outs::None,
+            Vec::new(),
             Kind::Transfer { addr, len: 0 },
         )
     }
@@ -414,7 +414,7 @@ impl AveoContext {
             "veo_call_async_vh",
             id,
             Staging::Vh(panicked),
-            Outs::None,
+            Vec::new(),
             Kind::Vh,
         )
     }

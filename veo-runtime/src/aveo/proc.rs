@@ -57,6 +57,8 @@ pub(crate) struct ProcInner {
     /// AVEO has no copy inside VE memory but `veo_hmemcpy`, which needs
     /// tagged addresses and runs only synchronously.
     memcpy: OnceLock<u64>,
+    /// Wakes the futures of pending requests.
+    pub(crate) poller: Poller,
 }
 
 /// The contexts of a proc, as far as the proc must know them.
@@ -114,6 +116,7 @@ impl AveoProc {
                 static_helper: static_helper.map(Path::to_path_buf),
                 contexts: Mutex::new(Contexts::default()),
                 memcpy: OnceLock::new(),
+                poller: Poller::default(),
             }),
         })
     }
@@ -328,6 +331,7 @@ impl ProcInner {
 
 impl Drop for ProcInner {
     fn drop(&mut self) {
+        self.poller.stop();
         if let Ok(f) = self.lib.veo_proc_destroy() {
             // SAFETY: the handle is live and destroyed once, here; every
             // context of it is gone (each holds this `ProcInner`).
@@ -425,5 +429,87 @@ impl Drop for PrivateFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
         let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Wakes the futures of pending requests: libveo has no file descriptor or
+/// futex to sleep on, so a thread (started by the first future that has to
+/// wait, ended with the proc) wakes every registered future after a short
+/// pause (50 µs, growing to 1 ms while futures stay pending), and each
+/// future's poll asks libveo again (`veo_call_peek_result`).
+#[derive(Default)]
+pub(crate) struct Poller {
+    shared: Arc<PollerShared>,
+}
+
+#[derive(Default)]
+struct PollerShared {
+    state: Mutex<PollerState>,
+    wake: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PollerState {
+    wakers: Vec<std::task::Waker>,
+    started: bool,
+    stop: bool,
+}
+
+impl Poller {
+    /// `waker` is woken soon.
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.wakers.iter().any(|w| w.will_wake(waker)) {
+            s.wakers.push(waker.clone());
+        }
+        if !s.started {
+            let shared = self.shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("veo-aveo-poll".into())
+                .spawn(move || shared.run());
+            // Without the thread, the future is woken at once: it polls
+            // again, which is slower but never stuck.
+            s.started = spawned.is_ok();
+            if !s.started {
+                waker.wake_by_ref();
+            }
+        }
+        self.shared.wake.notify_one();
+    }
+
+    fn stop(&self) {
+        let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.stop = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+impl PollerShared {
+    fn run(&self) {
+        let mut pause = std::time::Duration::from_micros(50);
+        loop {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if s.wakers.is_empty() {
+                pause = std::time::Duration::from_micros(50);
+            }
+            while s.wakers.is_empty() && !s.stop {
+                s = self.wake.wait(s).unwrap_or_else(|e| e.into_inner());
+            }
+            if s.stop {
+                // Everything pending learns that the proc is gone.
+                for w in s.wakers.drain(..) {
+                    w.wake();
+                }
+                return;
+            }
+            drop(s);
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(1));
+            let wakers =
+                std::mem::take(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()).wakers);
+            for w in wakers {
+                w.wake();
+            }
+        }
     }
 }

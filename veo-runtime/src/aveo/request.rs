@@ -1,7 +1,11 @@
 //! One request queued on an [`AveoContext`]: its id, and the borrowed
-//! buffers its result goes into, filled only inside its own
-//! [`wait`](AveoRequest::wait) or [`peek`](AveoRequest::peek) from the
-//! staging the context keeps (`context.rs`).
+//! buffers its result goes into, filled only inside its own wait or peek
+//! from the staging the context keeps (`context.rs`).
+//!
+//! [`RequestState`] is what the request must remember (its context, id and
+//! kind); it is *lent* the borrowed buffers by each wait or peek, and
+//! writes into them only then. [`AveoRequest`] is a request with its
+//! buffers and result type, as [`Request`](crate::Request) is.
 
 use super::context::{AveoContext, Staging};
 use super::proc::ret_word;
@@ -10,18 +14,9 @@ use super::sys::{VEO_COMMAND_ERROR, VEO_COMMAND_UNFINISHED};
 use crate::args::KernelRet;
 use crate::error::{Error, Result};
 use std::marker::PhantomData;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 use veo_urpc::proto::ArgClass;
-
-/// Where a request's answer bytes go.
-pub(crate) enum Outs<'a> {
-    /// Nowhere.
-    None,
-    /// A call's OUT and INOUT buffers, with their stack index.
-    Stack(Vec<(usize, &'a mut [u8])>),
-    /// An asynchronous read's destination.
-    Read(&'a mut [u8]),
-}
 
 /// What a request does, for its result and its errors.
 #[derive(Clone, Copy, Debug)]
@@ -36,46 +31,16 @@ pub(crate) enum Kind {
     Vh,
 }
 
-/// The pending result of something queued on an [`AveoContext`] (AVEO's
-/// request id), as a [`Request`](crate::Request) is on the emulated VE:
-/// [`wait`](Self::wait), [`wait_timeout`](Self::wait_timeout) and
-/// [`peek`](Self::peek), each result taken once.
-///
-/// OUT/INOUT stack buffers and a read's destination stay borrowed until the
-/// request completes, and their bytes land there only inside its own wait
-/// or peek: libveo writes into memory the context owns. Dropping an
-/// unfinished request leaves its collection to the context; forgetting it
-/// writes nothing, ever.
-#[must_use = "a request does nothing unless waited for or peeked at"]
-pub struct AveoRequest<'a, T: KernelRet = u64> {
+/// A pending request of an [`AveoContext`], without its buffers.
+pub(crate) struct RequestState<'a> {
     ctx: &'a AveoContext,
     id: u64,
-    outs: Outs<'a>,
     kind: Kind,
-    taken: bool,
-    _ret: PhantomData<fn() -> T>,
 }
 
-impl<T: KernelRet> std::fmt::Debug for AveoRequest<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AveoRequest")
-            .field("context", &self.ctx.index())
-            .field("id", &self.id)
-            .field("taken", &self.taken)
-            .finish()
-    }
-}
-
-impl<'a, T: KernelRet> AveoRequest<'a, T> {
-    pub(crate) fn new(ctx: &'a AveoContext, id: u64, outs: Outs<'a>, kind: Kind) -> Self {
-        AveoRequest {
-            ctx,
-            id,
-            outs,
-            kind,
-            taken: false,
-            _ret: PhantomData,
-        }
+impl<'a> RequestState<'a> {
+    pub(crate) fn new(ctx: &'a AveoContext, id: u64, kind: Kind) -> Self {
+        RequestState { ctx, id, kind }
     }
 
     pub(crate) fn set_kind(&mut self, kind: Kind) {
@@ -83,34 +48,43 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     }
 
     /// libveo's request id (per context, from 0).
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.id
     }
 
-    /// Waits for the result (`veo_call_wait_result`).
-    pub fn wait(mut self) -> Result<T> {
-        self.check_taken()?;
-        let f = self.ctx.proc.lib.veo_call_wait_result()?;
-        let mut v = 0u64;
-        // SAFETY: the context is live while borrowed; `v` is a valid
-        // `uint64_t *`.
-        let state = unsafe { f(self.ctx.shared.raw(), self.id, &mut v) };
-        self.complete("veo_call_wait_result", state, v)
+    /// Its context's index.
+    pub(crate) fn index(&self) -> usize {
+        self.ctx.index()
     }
 
-    /// Waits at most `limit`; on [`Error::Timeout`] the request stays
-    /// pending and can be waited for again. Polls with
-    /// `veo_call_peek_result`, backing off from spinning to sleeping.
-    pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
-        let deadline = Instant::now() + limit;
+    /// Waits for the result until `deadline` (`Error::Timeout` past it;
+    /// `veo_call_wait_result` without one), placing its bytes in `outs`;
+    /// sets `taken` once libveo has given the result (whatever it is).
+    pub(crate) fn wait(
+        &mut self,
+        outs: &mut [&'a mut [u8]],
+        deadline: Option<Instant>,
+        taken: &mut bool,
+    ) -> Result<u64> {
+        let Some(deadline) = deadline else {
+            let f = self.ctx.proc.lib.veo_call_wait_result()?;
+            let mut v = 0u64;
+            // SAFETY: the context is live while borrowed; `v` is a valid
+            // `uint64_t *`.
+            let state = unsafe { f(self.ctx.shared.raw(), self.id, &mut v) };
+            return self.complete("veo_call_wait_result", state, v, outs, taken);
+        };
         let mut round = 0u32;
         loop {
-            if let Some(v) = self.peek()? {
+            if let Some(v) = self.peek(outs, taken)? {
                 return Ok(v);
             }
-            if Instant::now() >= deadline {
-                return Err(Error::Timeout(limit));
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout(deadline.saturating_duration_since(now)));
             }
+            // Spin, then yield, then sleep a little longer each round (at
+            // most a millisecond, never past the deadline).
             round = round.saturating_add(1);
             if round < 64 {
                 std::hint::spin_loop();
@@ -118,16 +92,17 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
                 std::thread::yield_now();
             } else {
                 let pause = Duration::from_micros(u64::from((round - 127).min(1000)));
-                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(now)));
             }
         }
     }
 
-    /// The result if the request has completed, `None` if it is still
-    /// running (`veo_call_peek_result`). Once a result (or error) was
-    /// returned, further calls return [`Error::AlreadyTaken`].
-    pub fn peek(&mut self) -> Result<Option<T>> {
-        self.check_taken()?;
+    /// The result if libveo has it (`veo_call_peek_result`), as `wait`.
+    pub(crate) fn peek(
+        &mut self,
+        outs: &mut [&'a mut [u8]],
+        taken: &mut bool,
+    ) -> Result<Option<u64>> {
         let f = self.ctx.proc.lib.veo_call_peek_result()?;
         let mut v = 0u64;
         // SAFETY: as in `wait`.
@@ -135,21 +110,42 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
         if state == VEO_COMMAND_UNFINISHED {
             return Ok(None);
         }
-        self.complete("veo_call_peek_result", state, v).map(Some)
+        self.complete("veo_call_peek_result", state, v, outs, taken)
+            .map(Some)
     }
 
-    fn check_taken(&self) -> Result<()> {
-        if self.taken {
-            Err(Error::AlreadyTaken)
-        } else {
-            Ok(())
+    /// `peek` for a future: when still running, `waker` is woken by the
+    /// proc's poller, which wakes pending futures at short intervals (libveo
+    /// has nothing to sleep on).
+    pub(crate) fn poll(
+        &mut self,
+        outs: &mut [&'a mut [u8]],
+        waker: &Waker,
+        taken: &mut bool,
+    ) -> Result<Option<u64>> {
+        let r = self.peek(outs, taken)?;
+        if r.is_none() {
+            self.ctx.proc.poller.register(waker);
         }
+        Ok(r)
+    }
+
+    /// Dropped before its result was taken: the context collects it.
+    pub(crate) fn abandon(&self) {
+        self.ctx.shared.abandon(self.id);
     }
 
     /// libveo has delivered the result (or an error): the staging is ours
     /// again, and its bytes go into the borrowed buffers.
-    fn complete(&mut self, function: &'static str, state: i32, v: u64) -> Result<T> {
-        self.taken = true;
+    fn complete(
+        &mut self,
+        function: &'static str,
+        state: i32,
+        v: u64,
+        outs: &mut [&'a mut [u8]],
+        taken: &mut bool,
+    ) -> Result<u64> {
+        *taken = true;
         let staging = self.ctx.shared.take(self.id);
         let answer = match (result::command(function, state, v), self.kind) {
             // A transfer libveo could not make: the address, as on the
@@ -170,31 +166,159 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
                 })
             }
         };
-        match (staging, &mut self.outs) {
-            (Some(Staging::Stack(stack)), Outs::Stack(outs)) => stack.copy_out_into(outs),
-            (Some(Staging::Bytes(bytes)), Outs::Read(dst)) if bytes.len() == dst.len() => {
-                dst.copy_from_slice(&bytes)
+        match staging {
+            Some(Staging::Stack(stack)) => stack.copy_out_to(outs),
+            Some(Staging::Bytes(bytes)) => {
+                if let [dst] = outs {
+                    if dst.len() == bytes.len() {
+                        dst.copy_from_slice(&bytes);
+                    }
+                }
             }
-            (Some(Staging::Vh(panicked)), _)
-                if panicked.load(std::sync::atomic::Ordering::Acquire) =>
-            {
+            Some(Staging::Vh(panicked)) if panicked.load(std::sync::atomic::Ordering::Acquire) => {
                 return Err(Error::Helper("the VH function panicked".into()));
             }
             _ => {}
         }
-        let raw = match self.kind {
-            Kind::Call(class) => ret_word(self.ctx.proc.lib.emulated(), class, value),
-            Kind::Alloc { size } if value == 0 => return Err(Error::OutOfMemory { size }),
-            _ => value,
-        };
-        Ok(T::decode(raw))
+        match self.kind {
+            Kind::Call(class) => Ok(ret_word(self.ctx.proc.lib.emulated(), class, value)),
+            Kind::Alloc { size } if value == 0 => Err(Error::OutOfMemory { size }),
+            _ => Ok(value),
+        }
+    }
+}
+
+/// The pending result of something queued on an [`AveoContext`] (AVEO's
+/// request id), as a [`Request`](crate::Request) is on the emulated VE:
+/// [`wait`](Self::wait), [`wait_timeout`](Self::wait_timeout) and
+/// [`peek`](Self::peek), each result taken once.
+///
+/// OUT/INOUT stack buffers and a read's destination stay borrowed until the
+/// request completes, and their bytes land there only inside its own wait
+/// or peek: libveo writes into memory the context owns. Dropping an
+/// unfinished request leaves its collection to the context; forgetting it
+/// writes nothing, ever.
+#[must_use = "a request does nothing unless waited for or peeked at"]
+pub struct AveoRequest<'a, T: KernelRet = u64> {
+    state: RequestState<'a>,
+    outs: Vec<&'a mut [u8]>,
+    taken: bool,
+    _ret: PhantomData<fn() -> T>,
+}
+
+impl<T: KernelRet> std::fmt::Debug for AveoRequest<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AveoRequest")
+            .field("context", &self.state.index())
+            .field("id", &self.state.id())
+            .field("taken", &self.taken)
+            .finish()
+    }
+}
+
+impl<'a, T: KernelRet> AveoRequest<'a, T> {
+    pub(crate) fn new(state: RequestState<'a>, outs: Vec<&'a mut [u8]>) -> Self {
+        AveoRequest {
+            state,
+            outs,
+            taken: false,
+            _ret: PhantomData,
+        }
+    }
+
+    /// The request's state and buffers, for a [`Request`](crate::Request)
+    /// to hold.
+    #[allow(dead_code)] // until `Request` holds AVEO requests
+    pub(crate) fn into_parts(mut self) -> (RequestState<'a>, Vec<&'a mut [u8]>) {
+        self.taken = true; // the new owner abandons it, or not
+        let outs = std::mem::take(&mut self.outs);
+        let state = RequestState::new(self.state.ctx, self.state.id, self.state.kind);
+        (state, outs)
+    }
+
+    pub(crate) fn set_kind(&mut self, kind: Kind) {
+        self.state.set_kind(kind);
+    }
+
+    /// libveo's request id (per context, from 0).
+    pub fn id(&self) -> u64 {
+        self.state.id()
+    }
+
+    /// Waits for the result (`veo_call_wait_result`).
+    pub fn wait(mut self) -> Result<T> {
+        self.check_taken()?;
+        self.state
+            .wait(&mut self.outs, None, &mut self.taken)
+            .map(T::decode)
+    }
+
+    /// Waits at most `limit`; on [`Error::Timeout`] the request stays
+    /// pending and can be waited for again. Polls with
+    /// `veo_call_peek_result`, backing off from spinning to sleeping.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
+        self.check_taken()?;
+        match self.state.wait(
+            &mut self.outs,
+            Some(Instant::now() + limit),
+            &mut self.taken,
+        ) {
+            Ok(v) => Ok(T::decode(v)),
+            Err(Error::Timeout(_)) if !self.taken => Err(Error::Timeout(limit)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The result if the request has completed, `None` if it is still
+    /// running (`veo_call_peek_result`). Once a result (or error) was
+    /// returned, further calls return [`Error::AlreadyTaken`].
+    pub fn peek(&mut self) -> Result<Option<T>> {
+        self.check_taken()?;
+        Ok(self
+            .state
+            .peek(&mut self.outs, &mut self.taken)?
+            .map(T::decode))
+    }
+
+    fn check_taken(&self) -> Result<()> {
+        if self.taken {
+            Err(Error::AlreadyTaken)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Awaiting a request: its poll asks libveo (`veo_call_peek_result`), and
+/// the bytes land in the borrowed buffers inside that poll; while it is
+/// pending, the proc's poller wakes it at short intervals.
+impl<T: KernelRet> std::future::Future for AveoRequest<'_, T> {
+    type Output = Result<T>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<T>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Err(e) = this.check_taken() {
+            return Poll::Ready(Err(e));
+        }
+        match this.state.poll(&mut this.outs, cx.waker(), &mut this.taken) {
+            Ok(Some(v)) => Poll::Ready(Ok(T::decode(v))),
+            Ok(None) => Poll::Pending,
+            Err(e) => {
+                this.taken = true;
+                Poll::Ready(Err(e))
+            }
+        }
     }
 }
 
 impl<T: KernelRet> Drop for AveoRequest<'_, T> {
     fn drop(&mut self) {
         if !self.taken {
-            self.ctx.shared.abandon(self.id);
+            self.state.abandon();
         }
     }
 }
