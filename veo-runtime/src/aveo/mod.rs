@@ -16,6 +16,7 @@ pub mod context;
 pub mod proc;
 pub mod request;
 pub mod result;
+pub mod select;
 pub mod sys;
 
 pub use veo_urpc::elf::Side;
