@@ -428,15 +428,15 @@ impl<'a> RequestBackend<'a> {
     }
 
     /// Waits for the answer until `deadline` (`Error::Timeout` past it),
-    /// placing its bytes in `outs`; sets `taken` once the answer is consumed
+    /// placing its bytes in `outs` and decoding its value as `T`; sets `taken` once the answer is consumed
     /// (whatever its status): the request then has nothing left to abandon.
     #[inline]
-    pub(crate) fn wait(
+    pub(crate) fn wait<T: KernelRet>(
         &mut self,
         outs: &mut [&'a mut [u8]],
         deadline: Option<Instant>,
         taken: &mut bool,
-    ) -> Result<u64> {
+    ) -> Result<T> {
         match self {
             RequestBackend::Emulated(r) => r.wait(outs, deadline, taken),
         }
@@ -444,11 +444,11 @@ impl<'a> RequestBackend<'a> {
 
     /// The answer if it is there (`None`: still running), as `wait`.
     #[inline]
-    pub(crate) fn peek(
+    pub(crate) fn peek<T: KernelRet>(
         &mut self,
         outs: &mut [&'a mut [u8]],
         taken: &mut bool,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<T>> {
         match self {
             RequestBackend::Emulated(r) => r.peek(outs, taken),
         }
@@ -456,12 +456,12 @@ impl<'a> RequestBackend<'a> {
 
     /// `peek` for a future: on `None`, `waker` is woken when the answer
     /// may be there.
-    pub(crate) fn poll(
+    pub(crate) fn poll<T: KernelRet>(
         &mut self,
         outs: &mut [&'a mut [u8]],
         waker: &Waker,
         taken: &mut bool,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<T>> {
         match self {
             RequestBackend::Emulated(r) => r.poll(outs, waker, taken),
         }

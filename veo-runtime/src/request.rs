@@ -98,9 +98,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// Waits for the result.
     pub fn wait(mut self) -> Result<T> {
         self.check_taken()?;
-        self.backend
-            .wait(&mut self.outs, None, &mut self.taken)
-            .map(T::decode)
+        self.backend.wait(&mut self.outs, None, &mut self.taken)
     }
 
     /// Waits at most `limit`; on [`Error::Timeout`] the request stays pending
@@ -109,7 +107,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
         self.check_taken()?;
         let deadline = Some(Instant::now() + limit);
         match self.backend.wait(&mut self.outs, deadline, &mut self.taken) {
-            Ok(v) => Ok(T::decode(v)),
+            Ok(v) => Ok(v),
             Err(Error::Timeout(_)) if !self.taken => Err(Error::Timeout(limit)),
             Err(e) => {
                 self.taken = true;
@@ -124,7 +122,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     pub fn peek(&mut self) -> Result<Option<T>> {
         self.check_taken()?;
         match self.backend.peek(&mut self.outs, &mut self.taken) {
-            Ok(v) => Ok(v.map(T::decode)),
+            Ok(v) => Ok(v),
             Err(e) => {
                 self.taken = true;
                 Err(e)
@@ -140,7 +138,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
             return Poll::Ready(Err(e));
         }
         match self.backend.poll(&mut self.outs, waker, &mut self.taken) {
-            Ok(Some(v)) => Poll::Ready(Ok(T::decode(v))),
+            Ok(Some(v)) => Poll::Ready(Ok(v)),
             Ok(None) => Poll::Pending,
             Err(e) => {
                 self.taken = true;

@@ -173,6 +173,7 @@ impl EmulatedContext {
         self.submit_at(f.addr, Some(&f.shared.loaded), args)
     }
 
+    #[inline]
     fn submit_at<'a, R: KernelRet>(
         &'a self,
         addr: u64,
@@ -224,6 +225,7 @@ impl EmulatedContext {
 
     /// Queues a call of the kernel `symbol` of `lib`: what `#[ve_kernel]`'s
     /// stubs call (through `__private::call_kernel`).
+    #[inline]
     pub(crate) fn call_kernel<'a, R: KernelRet>(
         &'a self,
         slot: &KernelSlot,

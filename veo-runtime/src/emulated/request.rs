@@ -5,6 +5,7 @@
 //! channel's table.
 
 use super::channel::{scatter, ChannelVh, Done, Sink};
+use crate::args::KernelRet;
 use crate::error::{Error, Result};
 use std::task::Waker;
 use std::time::Instant;
@@ -51,12 +52,12 @@ impl<'a> EmulatedRequest<'a> {
     /// Waits for the answer (until `deadline`), its bytes into `outs`; sets
     /// `taken` once the answer was consumed, whatever its status.
     #[inline]
-    pub(crate) fn wait(
+    pub(crate) fn wait<T: KernelRet>(
         &mut self,
         outs: &mut [&'a mut [u8]],
         deadline: Option<Instant>,
         taken: &mut bool,
-    ) -> Result<u64> {
+    ) -> Result<T> {
         let done = self.ch.wait_into(
             self.reqid,
             deadline,
@@ -70,11 +71,11 @@ impl<'a> EmulatedRequest<'a> {
 
     /// The answer if it is there, as [`wait`](Self::wait).
     #[inline]
-    pub(crate) fn peek(
+    pub(crate) fn peek<T: KernelRet>(
         &mut self,
         outs: &mut [&'a mut [u8]],
         taken: &mut bool,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<T>> {
         let done = self.ch.poll(
             self.reqid,
             &mut Sink {
@@ -90,12 +91,12 @@ impl<'a> EmulatedRequest<'a> {
 
     /// [`peek`](Self::peek) for a future: `None` means that `waker` will be
     /// woken when the answer may be there (`future.rs`).
-    pub(crate) fn poll(
+    pub(crate) fn poll<T: KernelRet>(
         &mut self,
         outs: &mut [&'a mut [u8]],
         waker: &Waker,
         taken: &mut bool,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<T>> {
         let done = self.ch.poll_async(
             self.reqid,
             &mut Sink {
@@ -123,7 +124,13 @@ impl<'a> EmulatedRequest<'a> {
         }
     }
 
-    fn finish(&mut self, done: Done, outs: &mut [&'a mut [u8]], taken: &mut bool) -> Result<u64> {
+    #[inline]
+    fn finish<T: KernelRet>(
+        &mut self,
+        done: Done,
+        outs: &mut [&'a mut [u8]],
+        taken: &mut bool,
+    ) -> Result<T> {
         *taken = true;
         match done.status {
             Some(Status::Ok) => {}
@@ -146,7 +153,7 @@ impl<'a> EmulatedRequest<'a> {
         if !done.data.is_empty() {
             scatter(outs, done.data_at, &done.data);
         }
-        Ok(done.value)
+        Ok(T::decode(done.value))
     }
 }
 
