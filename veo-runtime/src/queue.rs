@@ -10,8 +10,8 @@
 
 use crate::arglist::ArgList;
 use crate::context::{Context, ContextState};
+use crate::emulated::call::submit_call;
 use crate::emulated::channel::{scatter, ChannelVh, Done, Sink};
-use crate::emulated::context::submit_call;
 use crate::emulated::request::{status_error, What};
 use crate::emulated::EmulatedProc;
 use crate::error::{Error, Result};

@@ -1,6 +1,7 @@
 //! A context of the emulated VE: a worker thread of the helper with its own
 //! channel, and the VH thread that runs its VH closures in queue order.
 
+use super::call::{check_loaded, submit_call, write_call};
 use super::channel::{ChannelVh, Done, Submit};
 use super::request::{EmulatedRequest, What};
 use super::slots::Slot;
@@ -16,7 +17,7 @@ use crate::slot::KernelSlot;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
-use veo_urpc::proto::{self, ArgClass, Status};
+use veo_urpc::proto::{self, Status};
 use veo_urpc::{WaitPolicy, Wake};
 
 type VhJob = (u64, Box<dyn FnOnce() -> u64 + Send>);
@@ -32,74 +33,6 @@ pub(crate) struct EmulatedContext {
     pub(crate) ch: Arc<ChannelVh>,
     vh: Mutex<Option<VhExecutor>>,
     closed: AtomicBool,
-}
-
-/// Queues a call's messages: the CALL, then its stack image as DATA.
-///
-/// `args` by reference: they are a few hundred bytes, and every move on
-/// the way to here was a `memcpy` on the path of every call.
-///
-/// `loaded` is the flag of the function's library: checked again with the
-/// channel locked, so that an unload, which takes every channel's lock once
-/// after clearing it, knows every call into the library is in a ring.
-pub(crate) fn submit_call<'a>(
-    ch: &ChannelVh,
-    addr: u64,
-    loaded: Option<&AtomicBool>,
-    ret: ArgClass,
-    args: &mut Args<'a>,
-    stack_max: u64,
-) -> Result<(u64, Vec<&'a mut [u8]>)> {
-    args.check(stack_max.min(usize::MAX as u64) as usize)?;
-    let mut s = ch.submit()?;
-    check_loaded(loaded)?;
-    let reqid = s.next_reqid();
-    write_call(&mut s, reqid, addr, ret, args)?;
-    drop(s);
-    let outs = if args.outs.is_empty() {
-        Vec::new()
-    } else {
-        std::mem::take(&mut args.outs)
-            .into_iter()
-            .map(|(_, b)| b)
-            .collect()
-    };
-    Ok((reqid, outs))
-}
-
-/// An error if the library of a call was unloaded.
-pub(crate) fn check_loaded(loaded: Option<&AtomicBool>) -> Result<()> {
-    match loaded {
-        Some(l) if !l.load(Ordering::Acquire) => Err(Error::Closed("library (it was unloaded)")),
-        _ => Ok(()),
-    }
-}
-
-#[inline(always)]
-fn write_call(
-    s: &mut Submit<'_>,
-    reqid: u64,
-    addr: u64,
-    ret: ArgClass,
-    args: &Args<'_>,
-) -> Result<()> {
-    let n = proto::call_body_len(args.classes.len(), args.stack.len());
-    s.trace_call(reqid, addr);
-    s.message(proto::KIND_CALL, reqid, n, |b| {
-        proto::encode_call(
-            b,
-            addr,
-            ret,
-            &args.classes,
-            &args.values,
-            &args.stack,
-            args.image.len() as u64,
-        )
-    })?;
-    if !args.image.is_empty() {
-        s.data(reqid, 0, &args.image)?;
-    }
-    Ok(())
 }
 
 impl EmulatedContext {

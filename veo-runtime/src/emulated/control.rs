@@ -50,14 +50,8 @@ impl EmulatedProc {
         loaded: Option<&AtomicBool>,
         args: &mut Args<'_>,
     ) -> Result<R> {
-        let (reqid, outs) = super::context::submit_call(
-            &self.control,
-            addr,
-            loaded,
-            R::CLASS,
-            args,
-            self.stack_size,
-        )?;
+        let (reqid, outs) =
+            super::call::submit_call(&self.control, addr, loaded, R::CLASS, args, self.stack_size)?;
         Request::<R>::emulated(EmulatedRequest::new(&self.control, reqid, What::Call), outs).wait()
     }
 

@@ -1,32 +1,31 @@
 //! The emulated VE: a helper process that plays the VE, driven over the
 //! shared-memory transport of `veo-urpc`.
 //!
-//! The modules go in one direction, each using only those listed before it:
+//! The modules go in one direction, each using only those listed before it
+//! (and the crate's argument, error and library types):
 //!
-//! - `channel.rs`: the transport's VH end, one channel's rings (with
-//!   `crate::life`, the helper's liveness, and `crate::future`'s waiting
-//!   thread);
-//! - this file: [`EmulatedProc`], the proc core: the segment, the control
-//!   channel and the parts below, each owning its own state;
-//! - `control.rs`: the control RPC (synchronous commands on channel 0:
-//!   allocations, copies inside VE memory, calls without a context);
-//! - `launch.rs`: starting the helper (`entry.rs`, `binary.rs`, `omp.rs`),
-//!   waiting until it serves, its monitor and its shutdown;
-//! - `slots.rs`: the table of context slots (channels 1 to
-//!   [`MAX_CONTEXTS`](crate::MAX_CONTEXTS));
-//! - `transfer.rs`: synchronous reads and writes (the shared VE memory
-//!   region, cross-memory attach, the control channel);
-//! - `registry.rs`: loaded libraries, their symbols and the kernels of
-//!   `#[ve_kernel]` stubs;
-//! - `context.rs`: [`EmulatedContext`](context::EmulatedContext), a context
-//!   on its own channel;
-//! - `request.rs`: [`EmulatedRequest`](request::EmulatedRequest), a request
-//!   id on a channel, whose answer bytes land in the borrowed buffers
-//!   inside `wait`/`peek` only.
+//! 1. the transport's VH end: `channel.rs` (one channel's rings, with
+//!    `crate::life`, the helper's liveness, and `crate::future`'s waiting
+//!    thread), `request.rs` ([`EmulatedRequest`](request::EmulatedRequest),
+//!    a request id on a channel, whose answer bytes land in the borrowed
+//!    buffers inside `wait`/`peek` only) and `call.rs` (a call's messages);
+//! 2. the proc core: this file's [`EmulatedProc`] (the segment, the control
+//!    channel, and the state of each part below) and `control.rs`, the
+//!    control RPC (synchronous commands on channel 0: allocations, copies
+//!    inside VE memory, calls without a context);
+//! 3. the parts: `launch.rs` (starting the helper, with `entry.rs`,
+//!    `binary.rs` and `omp.rs`; waiting until it serves; its monitor and
+//!    shutdown), `slots.rs` (the table of context slots), `transfer.rs`
+//!    (synchronous reads and writes: the shared VE memory region,
+//!    cross-memory attach, the control channel), `registry.rs` (loaded
+//!    libraries, their symbols, the kernels of `#[ve_kernel]` stubs);
+//! 4. `context.rs`: [`EmulatedContext`](context::EmulatedContext), a
+//!    context on a channel of its own.
 //!
 //! `crate::backend` dispatches the public types to these.
 
 pub(crate) mod binary;
+pub(crate) mod call;
 pub(crate) mod channel;
 pub(crate) mod context;
 pub(crate) mod control;
