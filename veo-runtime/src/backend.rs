@@ -47,6 +47,13 @@ pub(crate) fn no_emulator() -> crate::Error {
     }
 }
 
+/// A new proc's [`ProcBackend::id`]: one counter for every backend, so
+/// that a function or a stub's slot of one proc is never taken for another's.
+pub(crate) fn next_proc_id() -> u64 {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A proc of one backend.
 #[derive(Clone)]
 pub(crate) enum ProcBackend {

@@ -10,7 +10,7 @@ use crate::proc::{env_number, ProcBuilder, MAX_CONTEXTS, VE_NODES};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -126,9 +126,8 @@ impl EmulatedProc {
                 .spawn(move || monitor(child, life))
                 .map_err(|e| Error::io("cannot start the monitor thread", e))?
         };
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let proc = Arc::new(EmulatedProc {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: crate::backend::next_proc_id(),
             node,
             helper: helper_name.clone(),
             control: ChannelVh::new(0, seg.channel(0), life.clone()),
