@@ -241,6 +241,8 @@ mod ptr;
 mod queue;
 mod request;
 mod slot;
+#[cfg(not(feature = "emulator"))]
+mod statics;
 mod trace;
 
 #[doc(hidden)]

@@ -140,6 +140,8 @@ impl ProcBuilder {
             Some(n) => n,
             None => env_number("VE_NODE_NUMBER")?.unwrap_or(0),
         };
+        // The only backend so far; where a build has no emulated VE, the
+        // choice of another backend goes here (`crate::backend`).
         if !cfg!(feature = "emulator") {
             return Err(crate::backend::no_emulator());
         }
