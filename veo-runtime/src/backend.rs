@@ -12,11 +12,13 @@
 //! - [`ProcBackend`]: a proc (strong; `Proc`, `VeBuffer` and the C API's
 //!   handles hold it), [`WeakProcBackend`] for a `Library` and `WeakProc`.
 //! - [`ContextBackend`]: a context; its requests borrow it.
-//! - [`RequestBackend`]: a pending request. It is lent the request's
-//!   borrowed OUT/INOUT buffers (and an async read's destination) by
-//!   `Request::wait`/`peek`/`poll` only, and writes into them only during
-//!   that call; it keeps whatever else it needs (a backend whose library
-//!   writes back on its own keeps buffers of its own until then).
+//! - [`RequestBackend`]: a pending request. It holds the request's borrowed
+//!   OUT/INOUT buffers (and an async read's destination) and writes into
+//!   them only inside `Request::wait`/`peek`/`poll`, that is inside its own
+//!   `wait`/`peek`/`poll` below; a backend whose library writes results back
+//!   on its own time gives that library buffers of its own and copies there.
+//!   So forgetting a request (`mem::forget`) never writes into the program's
+//!   memory, whatever the backend.
 //!
 //! Backends: `Emulated` (`crate::emulated`: the helper process over the
 //! shared-memory transport). The AVEO backend (`crate::aveo`) is to be
@@ -435,29 +437,25 @@ impl<'a> RequestBackend<'a> {
     }
 
     /// Waits for the answer until `deadline` (`Error::Timeout` past it),
-    /// placing its bytes in `outs` and decoding its value as `T`; sets `taken` once the answer is consumed
+    /// placing its bytes in the request's buffers and decoding its value as
+    /// `T`; sets `taken` once the answer is consumed
     /// (whatever its status): the request then has nothing left to abandon.
     #[inline]
     pub(crate) fn wait<T: KernelRet>(
         &mut self,
-        outs: &mut [&'a mut [u8]],
         deadline: Option<Instant>,
         taken: &mut bool,
     ) -> Result<T> {
         match self {
-            RequestBackend::Emulated(r) => r.wait(outs, deadline, taken),
+            RequestBackend::Emulated(r) => r.wait(deadline, taken),
         }
     }
 
     /// The answer if it is there (`None`: still running), as `wait`.
     #[inline]
-    pub(crate) fn peek<T: KernelRet>(
-        &mut self,
-        outs: &mut [&'a mut [u8]],
-        taken: &mut bool,
-    ) -> Result<Option<T>> {
+    pub(crate) fn peek<T: KernelRet>(&mut self, taken: &mut bool) -> Result<Option<T>> {
         match self {
-            RequestBackend::Emulated(r) => r.peek(outs, taken),
+            RequestBackend::Emulated(r) => r.peek(taken),
         }
     }
 
@@ -465,12 +463,11 @@ impl<'a> RequestBackend<'a> {
     /// may be there.
     pub(crate) fn poll<T: KernelRet>(
         &mut self,
-        outs: &mut [&'a mut [u8]],
         waker: &Waker,
         taken: &mut bool,
     ) -> Result<Option<T>> {
         match self {
-            RequestBackend::Emulated(r) => r.poll(outs, waker, taken),
+            RequestBackend::Emulated(r) => r.poll(waker, taken),
         }
     }
 

@@ -166,6 +166,12 @@
 //! VE code (vectorised, 8 cores per VE, HBM memory), transfers go over
 //! PCIe, and `long double`, host pointers or host callbacks cannot cross.
 //!
+//! The emulated VE is the `emulator` feature, on by default. A build for
+//! hardware only (`veo-runtime = { version = "0.1", default-features =
+//! false }`) links none of it (no helper, no libffi, no constructor that
+//! runs before `main`); there [`Proc::new`] on the emulated VE returns
+//! [`Error::NotCompiledIn`], and `#[ve_kernel]` blocks compile unchanged.
+//!
 //! # Without the macro
 //!
 //! The runtime API underneath is VEO's: load a library, look a kernel up,

@@ -1,10 +1,10 @@
 //! Requests: the pending result of something queued on a context.
 //!
-//! A [`Request`] is the same on every backend: it holds the borrowed
-//! OUT/INOUT buffers and lends them to its backend's request
-//! ([`RequestBackend`]) only inside its own `wait`/`peek`/`poll`, which is
-//! where the bytes land; nothing else writes into them, so forgetting a
-//! request stays harmless whatever the backend.
+//! A [`Request`] is the same on every backend: its backend's request
+//! ([`RequestBackend`]) holds the borrowed OUT/INOUT buffers and writes into
+//! them only inside the request's own `wait`/`peek`/`poll`; nothing else
+//! writes into them, so forgetting a request stays harmless whatever the
+//! backend.
 
 use crate::args::KernelRet;
 use crate::backend::RequestBackend;
@@ -49,9 +49,10 @@ use std::time::{Duration, Instant};
 /// ```
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct Request<'a, T: KernelRet = u64> {
+    /// The backend's request, which holds the borrowed OUT/INOUT buffers
+    /// (or an async read's destination) and writes into them only inside
+    /// this request's `wait`/`peek`/`poll`.
     backend: RequestBackend<'a>,
-    /// The OUT/INOUT stack buffers, or an async read's destination.
-    outs: Vec<&'a mut [u8]>,
     taken: bool,
     _ret: PhantomData<fn() -> T>,
 }
@@ -68,10 +69,9 @@ impl<T: KernelRet> std::fmt::Debug for Request<'_, T> {
 
 impl<'a, T: KernelRet> Request<'a, T> {
     #[inline]
-    pub(crate) fn new(backend: RequestBackend<'a>, outs: Vec<&'a mut [u8]>) -> Self {
+    pub(crate) fn new(backend: RequestBackend<'a>) -> Self {
         Request {
             backend,
-            outs,
             taken: false,
             _ret: PhantomData,
         }
@@ -79,8 +79,8 @@ impl<'a, T: KernelRet> Request<'a, T> {
 
     /// A request of the emulated VE.
     #[inline]
-    pub(crate) fn emulated(req: EmulatedRequest<'a>, outs: Vec<&'a mut [u8]>) -> Self {
-        Request::new(RequestBackend::Emulated(req), outs)
+    pub(crate) fn emulated(req: EmulatedRequest<'a>) -> Self {
+        Request::new(RequestBackend::Emulated(req))
     }
 
     /// The request id, monotonic per context.
@@ -98,7 +98,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// Waits for the result.
     pub fn wait(mut self) -> Result<T> {
         self.check_taken()?;
-        self.backend.wait(&mut self.outs, None, &mut self.taken)
+        self.backend.wait(None, &mut self.taken)
     }
 
     /// Waits at most `limit`; on [`Error::Timeout`] the request stays pending
@@ -106,7 +106,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
         self.check_taken()?;
         let deadline = Some(Instant::now() + limit);
-        match self.backend.wait(&mut self.outs, deadline, &mut self.taken) {
+        match self.backend.wait(deadline, &mut self.taken) {
             Ok(v) => Ok(v),
             Err(Error::Timeout(_)) if !self.taken => Err(Error::Timeout(limit)),
             Err(e) => {
@@ -121,7 +121,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// [`Error::AlreadyTaken`].
     pub fn peek(&mut self) -> Result<Option<T>> {
         self.check_taken()?;
-        match self.backend.peek(&mut self.outs, &mut self.taken) {
+        match self.backend.peek(&mut self.taken) {
             Ok(v) => Ok(v),
             Err(e) => {
                 self.taken = true;
@@ -137,7 +137,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
         if let Err(e) = self.check_taken() {
             return Poll::Ready(Err(e));
         }
-        match self.backend.poll(&mut self.outs, waker, &mut self.taken) {
+        match self.backend.poll(waker, &mut self.taken) {
             Ok(Some(v)) => Poll::Ready(Ok(v)),
             Ok(None) => Poll::Pending,
             Err(e) => {

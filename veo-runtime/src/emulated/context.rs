@@ -55,7 +55,7 @@ impl EmulatedContext {
         outs: Vec<&'a mut [u8]>,
         what: What,
     ) -> Request<'a, R> {
-        Request::emulated(EmulatedRequest::new(&self.ch, reqid, what), outs)
+        Request::emulated(EmulatedRequest::new(&self.ch, reqid, outs, what))
     }
 
     /// The context's slot number in its proc.

@@ -52,7 +52,7 @@ impl EmulatedProc {
     ) -> Result<R> {
         let (reqid, outs) =
             super::call::submit_call(&self.control, addr, loaded, R::CLASS, args, self.stack_size)?;
-        Request::<R>::emulated(EmulatedRequest::new(&self.control, reqid, What::Call), outs).wait()
+        Request::<R>::emulated(EmulatedRequest::new(&self.control, reqid, outs, What::Call)).wait()
     }
 
     pub(crate) fn alloc_mem(&self, bytes: u64) -> Result<VePtr<u8>> {

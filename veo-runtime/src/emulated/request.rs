@@ -20,21 +20,25 @@ pub(crate) enum What {
     Other,
 }
 
-/// Request `reqid` on channel `ch`.
+/// Request `reqid` on channel `ch`, with the buffers its answer bytes go to.
 pub(crate) struct EmulatedRequest<'a> {
     ch: &'a ChannelVh,
     reqid: u64,
-    /// Answer bytes already in the request's buffers (a prefix).
+    /// The OUT/INOUT stack buffers, or an async read's destination: written
+    /// only by this request's own `wait`/`peek`/`poll`.
+    outs: Vec<&'a mut [u8]>,
+    /// Answer bytes already in `outs` (a prefix).
     placed: u64,
     what: What,
 }
 
 impl<'a> EmulatedRequest<'a> {
     #[inline]
-    pub(crate) fn new(ch: &'a ChannelVh, reqid: u64, what: What) -> Self {
+    pub(crate) fn new(ch: &'a ChannelVh, reqid: u64, outs: Vec<&'a mut [u8]>, what: What) -> Self {
         EmulatedRequest {
             ch,
             reqid,
+            outs,
             placed: 0,
             what,
         }
@@ -54,7 +58,6 @@ impl<'a> EmulatedRequest<'a> {
     #[inline]
     pub(crate) fn wait<T: KernelRet>(
         &mut self,
-        outs: &mut [&'a mut [u8]],
         deadline: Option<Instant>,
         taken: &mut bool,
     ) -> Result<T> {
@@ -62,29 +65,25 @@ impl<'a> EmulatedRequest<'a> {
             self.reqid,
             deadline,
             &mut Sink {
-                outs,
+                outs: &mut self.outs,
                 placed: &mut self.placed,
             },
         )?;
-        self.finish(done, outs, taken)
+        self.finish(done, taken)
     }
 
     /// The answer if it is there, as [`wait`](Self::wait).
     #[inline]
-    pub(crate) fn peek<T: KernelRet>(
-        &mut self,
-        outs: &mut [&'a mut [u8]],
-        taken: &mut bool,
-    ) -> Result<Option<T>> {
+    pub(crate) fn peek<T: KernelRet>(&mut self, taken: &mut bool) -> Result<Option<T>> {
         let done = self.ch.poll(
             self.reqid,
             &mut Sink {
-                outs,
+                outs: &mut self.outs,
                 placed: &mut self.placed,
             },
         )?;
         match done {
-            Some(done) => self.finish(done, outs, taken).map(Some),
+            Some(done) => self.finish(done, taken).map(Some),
             None => Ok(None),
         }
     }
@@ -93,20 +92,19 @@ impl<'a> EmulatedRequest<'a> {
     /// woken when the answer may be there (`future.rs`).
     pub(crate) fn poll<T: KernelRet>(
         &mut self,
-        outs: &mut [&'a mut [u8]],
         waker: &Waker,
         taken: &mut bool,
     ) -> Result<Option<T>> {
         let done = self.ch.poll_async(
             self.reqid,
             &mut Sink {
-                outs,
+                outs: &mut self.outs,
                 placed: &mut self.placed,
             },
             waker,
         )?;
         match done {
-            Some(done) => self.finish(done, outs, taken).map(Some),
+            Some(done) => self.finish(done, taken).map(Some),
             None => Ok(None),
         }
     }
@@ -125,12 +123,7 @@ impl<'a> EmulatedRequest<'a> {
     }
 
     #[inline]
-    fn finish<T: KernelRet>(
-        &mut self,
-        done: Done,
-        outs: &mut [&'a mut [u8]],
-        taken: &mut bool,
-    ) -> Result<T> {
+    fn finish<T: KernelRet>(&mut self, done: Done, taken: &mut bool) -> Result<T> {
         *taken = true;
         match done.status {
             Some(Status::Ok) => {}
@@ -144,14 +137,14 @@ impl<'a> EmulatedRequest<'a> {
             return Err(Error::Helper("answer bytes out of order".into()));
         }
         let have = self.placed as usize + done.data.len();
-        let want: usize = outs.iter().map(|o| o.len()).sum();
+        let want: usize = self.outs.iter().map(|o| o.len()).sum();
         if have < want {
             return Err(Error::Helper(format!(
                 "the helper answered {have} of the {want} bytes this request expects"
             )));
         }
         if !done.data.is_empty() {
-            scatter(outs, done.data_at, &done.data);
+            scatter(&mut self.outs, done.data_at, &done.data);
         }
         Ok(T::decode(done.value))
     }
