@@ -55,8 +55,8 @@ fn now_ns() -> u64 {
 }
 
 fn getppid() -> u32 {
-    // SAFETY: getppid has no preconditions.
-    unsafe { libc::getppid() as u32 }
+    // `None` is the kernel's "no parent" (pid 0): never the VH's pid.
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32)
 }
 
 pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
@@ -66,8 +66,9 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
             format_args!("not started by process {}", cfg.ppid),
         );
     }
-    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of this process.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // Best effort: if the flag cannot be set, the parent check below and the
+    // VH's monitor still end the helper with its parent.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     // The parent may have died before the line above: then we were reparented.
     if getppid() != cfg.ppid {
         die(
@@ -179,12 +180,10 @@ fn unbuffered_stdout() {
 /// Pins the helper to `core` (modulo the CPUs this machine has): VE_CORE_NUMBER.
 fn pin(core: usize) {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core % n, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(core % n);
+    // Best effort, as taskset: a CPU the cgroup forbids leaves the helper unpinned.
+    let _ = rustix::thread::sched_setaffinity(None, &set);
 }
 
 enum Pending {

@@ -166,6 +166,12 @@
 //! VE code (vectorised, 8 cores per VE, HBM memory), transfers go over
 //! PCIe, and `long double`, host pointers or host callbacks cannot cross.
 //!
+//! The emulated VE is the `emulator` feature, on by default. A build for
+//! hardware only (`veo-runtime = { version = "0.1", default-features =
+//! false }`) links none of it (no helper, no libffi, no constructor that
+//! runs before `main`); there [`Proc::new`] on the emulated VE returns
+//! [`Error::NotCompiledIn`], and `#[ve_kernel]` blocks compile unchanged.
+//!
 //! # Without the macro
 //!
 //! The runtime API underneath is VEO's: load a library, look a kernel up,
@@ -222,10 +228,9 @@
 mod arglist;
 mod args;
 pub mod aveo;
-mod binary;
-mod channel;
+mod backend;
 mod context;
-mod entry;
+mod emulated;
 mod error;
 mod future;
 mod fxhash;
@@ -237,12 +242,13 @@ mod life;
 mod locate;
 mod mem_hooks;
 mod memory;
-mod omp;
 mod proc;
 mod ptr;
 mod queue;
 mod request;
 mod slot;
+#[cfg(not(feature = "emulator"))]
+mod statics;
 mod trace;
 
 #[doc(hidden)]

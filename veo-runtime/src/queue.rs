@@ -10,13 +10,15 @@
 
 use crate::arglist::ArgList;
 use crate::args::KernelRet;
-use crate::channel::{scatter, ChannelVh, Done, Sink};
-use crate::context::{submit_call, Context, ContextState};
+use crate::context::{Context, ContextState};
+use crate::emulated::call::submit_call;
+use crate::emulated::channel::{scatter, ChannelVh, Done, Sink};
+use crate::emulated::request::{status_error, What};
+use crate::emulated::EmulatedProc;
 use crate::error::{Error, Result};
 use crate::mem_hooks::{self, MemoryEvent, MemoryOp};
 use crate::memory;
-use crate::proc::{Proc, ProcShared, WeakProc};
-use crate::request::{status_error, What};
+use crate::proc::{Proc, WeakProc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -229,7 +231,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     fn submit(
         &self,
         tag: T,
-        f: impl FnOnce(&Arc<ChannelVh>, &Arc<ProcShared>) -> Result<Pending>,
+        f: impl FnOnce(&Arc<ChannelVh>, &Arc<EmulatedProc>) -> Result<Pending>,
     ) -> Result<u64> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("context"));
@@ -622,7 +624,7 @@ impl Proc {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
-        let s = &self.shared;
+        let s = self.emulated();
         let (reqid, _) = submit_call(&s.control, addr, None, R::CLASS, &mut a, s.stack_size)?;
         let mut p = Pending::new(
             reqid,

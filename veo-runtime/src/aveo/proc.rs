@@ -98,11 +98,12 @@ impl AveoProc {
     /// NULL from libveo is an error that says what to check (the node, huge
     /// pages, another job).
     pub fn open(lib: Arc<LibVeo>, node: i32, static_helper: Option<&Path>) -> Result<AveoProc> {
+        #[cfg(feature = "emulator")]
         if lib.emulated().is_some() {
             // veo-rs's own libveo.so starts this program again as the
             // emulated VE's helper, unless told otherwise: the constructor
             // that turns it into one must be linked in.
-            crate::entry::ensure_linked();
+            crate::emulated::entry::ensure_linked();
         }
         let raw = match static_helper {
             None => result::proc_create(&lib, node)?,
