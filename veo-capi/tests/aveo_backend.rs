@@ -204,7 +204,7 @@ fn binaries_for_a_real_ve_are_refused_by_name_on_the_emulated_ve() {
     let e = p
         .load_library(&s.dir.join("libnothing_here.so"))
         .unwrap_err();
-    assert!(e.to_string().contains("no such file"), "{e}");
+    assert!(e.to_string().contains("No such file or directory"), "{e}");
     // A static helper for a real VE, likewise.
     let e = AveoProc::open(s.lib.clone(), 0, Some(&ve_lib)).unwrap_err();
     assert!(

@@ -25,6 +25,9 @@
 //! added as a second variant of each enum, with one arm per operation.
 
 use crate::args::{Args, KernelRet};
+use crate::aveo::context::AveoContext;
+use crate::aveo::proc::ProcInner as AveoProcInner;
+use crate::aveo::request::RequestState as AveoRequestState;
 use crate::context::ContextState;
 use crate::emulated::context::EmulatedContext;
 use crate::emulated::request::EmulatedRequest;
@@ -60,18 +63,21 @@ pub(crate) fn next_proc_id() -> u64 {
 #[derive(Clone)]
 pub(crate) enum ProcBackend {
     Emulated(Arc<EmulatedProc>),
+    Aveo(Arc<AveoProcInner>),
 }
 
 /// A proc that may have ended, for what must not keep it (libraries).
 #[derive(Clone)]
 pub(crate) enum WeakProcBackend {
     Emulated(Weak<EmulatedProc>),
+    Aveo(Weak<AveoProcInner>),
 }
 
 impl WeakProcBackend {
     pub(crate) fn upgrade(&self) -> Option<ProcBackend> {
         match self {
             WeakProcBackend::Emulated(p) => p.upgrade().map(ProcBackend::Emulated),
+            WeakProcBackend::Aveo(p) => p.upgrade().map(ProcBackend::Aveo),
         }
     }
 
@@ -81,19 +87,64 @@ impl WeakProcBackend {
             (WeakProcBackend::Emulated(w), ProcBackend::Emulated(p)) => {
                 std::ptr::eq(w.as_ptr(), Arc::as_ptr(p))
             }
+            (WeakProcBackend::Aveo(w), ProcBackend::Aveo(p)) => {
+                std::ptr::eq(w.as_ptr(), Arc::as_ptr(p))
+            }
+            _ => false,
         }
     }
 }
 
 impl ProcBackend {
     /// Starts a proc on VE node `node` with the builder's settings.
+    ///
+    /// The backend is the builder's, else `VEO_BACKEND`'s, else AVEO when
+    /// its library loads and the host has a VE device, else the emulated VE
+    /// (`crate::aveo::select`).
     pub(crate) fn start(b: &crate::ProcBuilder, node: u32) -> Result<ProcBackend> {
-        EmulatedProc::start(b, node).map(ProcBackend::Emulated)
+        use crate::aveo::select::{choose, open_shared, BackendChoice, Chosen};
+        let choice = match b.backend {
+            Some(c) => c,
+            None => BackendChoice::from_env()?.unwrap_or_default(),
+        };
+        let chosen = match choose(Some(choice), b.libveo.as_deref(), Path::new("/dev"))? {
+            // A build for hardware only: automatic is AVEO whenever its
+            // library loads.
+            Chosen::Emulated if !cfg!(feature = "emulator") => match choice {
+                BackendChoice::Auto => open_shared(b.libveo.as_deref())
+                    .map(Chosen::Aveo)
+                    .map_err(|_| no_emulator())?,
+                _ => return Err(no_emulator()),
+            },
+            chosen => chosen,
+        };
+        match chosen {
+            Chosen::Emulated => EmulatedProc::start(b, node).map(ProcBackend::Emulated),
+            Chosen::Aveo(lib) => {
+                let node = i32::try_from(node).map_err(|_| {
+                    crate::Error::InvalidArgument(format!("VE node {node} is out of range"))
+                })?;
+                let p = crate::aveo::proc::AveoProc::open(lib, node, b.static_helper.as_deref())?;
+                p.set_stack_limit(b.stack_size);
+                // Asked now: the process id stays known after a close.
+                p.inner.pid();
+                Ok(ProcBackend::Aveo(p.inner))
+            }
+        }
+    }
+
+    /// Which backend this is.
+    pub(crate) fn backend(&self) -> crate::Backend {
+        match self {
+            ProcBackend::Emulated(_) => crate::Backend::Emulated,
+            ProcBackend::Aveo(p) => crate::Backend::of(&p.lib),
+        }
     }
 
     pub(crate) fn downgrade(&self) -> WeakProcBackend {
         match self {
             ProcBackend::Emulated(p) => WeakProcBackend::Emulated(Arc::downgrade(p)),
+            ProcBackend::Aveo(p) => WeakProcBackend::Aveo(Arc::downgrade(p)),
         }
     }
 
@@ -102,12 +153,14 @@ impl ProcBackend {
     pub(crate) fn id(&self) -> u64 {
         match self {
             ProcBackend::Emulated(p) => p.id,
+            ProcBackend::Aveo(p) => p.id,
         }
     }
 
     pub(crate) fn node(&self) -> u32 {
         match self {
             ProcBackend::Emulated(p) => p.node,
+            ProcBackend::Aveo(p) => p.node_number(),
         }
     }
 
@@ -115,6 +168,7 @@ impl ProcBackend {
     pub(crate) fn pid(&self) -> u32 {
         match self {
             ProcBackend::Emulated(p) => p.life.pid,
+            ProcBackend::Aveo(p) => p.pid(),
         }
     }
 
@@ -122,24 +176,29 @@ impl ProcBackend {
     pub(crate) fn helper(&self) -> &str {
         match self {
             ProcBackend::Emulated(p) => &p.helper,
+            ProcBackend::Aveo(p) => p.helper(),
         }
     }
 
     pub(crate) fn is_dead(&self) -> bool {
         match self {
             ProcBackend::Emulated(p) => p.life.is_dead(),
+            ProcBackend::Aveo(p) => p.is_dead(),
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
         match self {
             ProcBackend::Emulated(p) => p.life.is_closed(),
+            ProcBackend::Aveo(p) => p.check().is_err(),
         }
     }
 
     pub(crate) fn huge_pages(&self) -> bool {
         match self {
             ProcBackend::Emulated(p) => p.seg.huge_pages(),
+            // AVEO's transfer buffers are huge pages, or there is no proc.
+            ProcBackend::Aveo(_) => true,
         }
     }
 
@@ -147,6 +206,7 @@ impl ProcBackend {
     pub(crate) fn trace(&self) -> Option<&Trace> {
         match self {
             ProcBackend::Emulated(p) => p.life.trace.get(),
+            ProcBackend::Aveo(_) => None,
         }
     }
 
@@ -157,48 +217,56 @@ impl ProcBackend {
                 p.shutdown();
                 p.join_monitor(crate::emulated::launch::KILLED_WAIT);
             }
+            ProcBackend::Aveo(p) => p.close(),
         }
     }
 
     pub(crate) fn open_context(&self) -> Result<ContextBackend> {
         match self {
             ProcBackend::Emulated(p) => EmulatedContext::open(p).map(ContextBackend::Emulated),
+            ProcBackend::Aveo(p) => p.open_context().map(ContextBackend::Aveo),
         }
     }
 
     pub(crate) fn num_contexts(&self) -> usize {
         match self {
             ProcBackend::Emulated(p) => p.slots.open_count(),
+            ProcBackend::Aveo(p) => p.num_contexts(),
         }
     }
 
     pub(crate) fn contexts(&self) -> Vec<usize> {
         match self {
             ProcBackend::Emulated(p) => p.slots.open(),
+            ProcBackend::Aveo(p) => p.context_indices(),
         }
     }
 
     pub(crate) fn load_library(&self, path: &Path) -> Result<Library> {
         match self {
             ProcBackend::Emulated(p) => p.load_library(path),
+            ProcBackend::Aveo(p) => p.load_library(path),
         }
     }
 
     pub(crate) fn static_library(&self) -> Result<Library> {
         match self {
             ProcBackend::Emulated(p) => p.static_library(),
+            ProcBackend::Aveo(p) => p.static_library(),
         }
     }
 
     pub(crate) fn libraries(&self) -> Vec<Library> {
         match self {
             ProcBackend::Emulated(p) => p.registry.libraries(),
+            ProcBackend::Aveo(p) => p.libraries(),
         }
     }
 
     pub(crate) fn get_function(&self, name: &str) -> Result<Function> {
         match self {
             ProcBackend::Emulated(p) => p.get_function(name),
+            ProcBackend::Aveo(p) => p.get_function(name),
         }
     }
 
@@ -206,6 +274,7 @@ impl ProcBackend {
     pub(crate) fn symbol(&self, handle: u64, library: &str, name: &str) -> Result<u64> {
         match self {
             ProcBackend::Emulated(p) => p.symbol(handle, library, name),
+            ProcBackend::Aveo(p) => p.symbol(handle, library, name),
         }
     }
 
@@ -213,6 +282,7 @@ impl ProcBackend {
     pub(crate) fn unload(&self, lib: &Library) -> Result<()> {
         match self {
             ProcBackend::Emulated(p) => p.unload(lib),
+            ProcBackend::Aveo(p) => p.unload(lib),
         }
     }
 
@@ -220,6 +290,7 @@ impl ProcBackend {
     pub(crate) fn kernel(&self, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
         match self {
             ProcBackend::Emulated(p) => p.kernel(lib, symbol),
+            ProcBackend::Aveo(p) => p.kernel(lib, symbol),
         }
     }
 
@@ -227,6 +298,7 @@ impl ProcBackend {
     pub(crate) fn call_sync<R: KernelRet>(&self, f: &Function, args: &mut Args<'_>) -> Result<R> {
         match self {
             ProcBackend::Emulated(p) => p.call_sync(f, args),
+            ProcBackend::Aveo(p) => p.call_sync(f, args),
         }
     }
 
@@ -245,30 +317,35 @@ impl ProcBackend {
                 let addr = p.kernel_addr(slot, lib, symbol)?;
                 p.call_sync_at(addr, None, args)
             }
+            ProcBackend::Aveo(p) => p.call_kernel_sync(slot, lib, symbol, args),
         }
     }
 
     pub(crate) fn alloc_mem(&self, bytes: u64) -> Result<VePtr<u8>> {
         match self {
             ProcBackend::Emulated(p) => p.alloc_mem(bytes),
+            ProcBackend::Aveo(p) => p.alloc_mem(bytes),
         }
     }
 
     pub(crate) fn free_mem(&self, ptr: VePtr<u8>) -> Result<()> {
         match self {
             ProcBackend::Emulated(p) => p.free_mem(ptr),
+            ProcBackend::Aveo(p) => p.free_mem(ptr),
         }
     }
 
     pub(crate) fn write_bytes(&self, addr: u64, src: &[u8]) -> Result<()> {
         match self {
             ProcBackend::Emulated(p) => p.write_bytes(addr, src),
+            ProcBackend::Aveo(p) => p.write_bytes(addr, src),
         }
     }
 
     pub(crate) fn read_bytes(&self, dst: &mut [u8], addr: u64) -> Result<()> {
         match self {
             ProcBackend::Emulated(p) => p.read_bytes(dst, addr),
+            ProcBackend::Aveo(p) => p.read_bytes(dst, addr),
         }
     }
 
@@ -276,6 +353,7 @@ impl ProcBackend {
     pub(crate) fn memcpy(&self, dst: u64, src: u64, len: u64) -> Result<()> {
         match self {
             ProcBackend::Emulated(p) => p.memcpy(dst, src, len),
+            ProcBackend::Aveo(p) => p.memcpy(dst, src, len),
         }
     }
 }
@@ -283,18 +361,21 @@ impl ProcBackend {
 /// A context of one backend.
 pub(crate) enum ContextBackend {
     Emulated(EmulatedContext),
+    Aveo(AveoContext),
 }
 
 impl ContextBackend {
     pub(crate) fn index(&self) -> usize {
         match self {
             ContextBackend::Emulated(c) => c.index(),
+            ContextBackend::Aveo(c) => c.index(),
         }
     }
 
     pub(crate) fn state(&self) -> ContextState {
         match self {
             ContextBackend::Emulated(c) => c.state(),
+            ContextBackend::Aveo(c) => c.state(),
         }
     }
 
@@ -302,6 +383,7 @@ impl ContextBackend {
     pub(crate) fn check(&self) -> Result<()> {
         match self {
             ContextBackend::Emulated(c) => c.check(),
+            ContextBackend::Aveo(c) => c.check_open(),
         }
     }
 
@@ -312,6 +394,7 @@ impl ContextBackend {
     ) -> Result<Request<'a, R>> {
         match self {
             ContextBackend::Emulated(c) => c.call(f, args),
+            ContextBackend::Aveo(c) => c.call_fn(f, args),
         }
     }
 
@@ -322,6 +405,7 @@ impl ContextBackend {
     ) -> Result<Request<'a, R>> {
         match self {
             ContextBackend::Emulated(c) => c.call_by_name(name, args),
+            ContextBackend::Aveo(c) => c.call_by_name(name, args),
         }
     }
 
@@ -331,6 +415,7 @@ impl ContextBackend {
     ) -> Result<Vec<Request<'a, R>>> {
         match self {
             ContextBackend::Emulated(c) => c.call_batch(calls),
+            ContextBackend::Aveo(c) => c.call_batch(calls),
         }
     }
 
@@ -345,6 +430,7 @@ impl ContextBackend {
     ) -> Result<Request<'a, R>> {
         match self {
             ContextBackend::Emulated(c) => c.call_kernel(slot, lib, symbol, args),
+            ContextBackend::Aveo(c) => c.call_kernel(slot, lib, symbol, args),
         }
     }
 
@@ -354,6 +440,7 @@ impl ContextBackend {
     ) -> Result<Request<'_, u64>> {
         match self {
             ContextBackend::Emulated(c) => c.call_vh(f),
+            ContextBackend::Aveo(c) => c.call_vh_request(f),
         }
     }
 
@@ -364,6 +451,7 @@ impl ContextBackend {
     ) -> Result<Request<'_, ()>> {
         match self {
             ContextBackend::Emulated(c) => c.write_async(dst, src),
+            ContextBackend::Aveo(c) => c.write_async_request(dst, src),
         }
     }
 
@@ -374,18 +462,21 @@ impl ContextBackend {
     ) -> Result<Request<'a, ()>> {
         match self {
             ContextBackend::Emulated(c) => c.read_async(dst, src),
+            ContextBackend::Aveo(c) => c.read_async_request(dst, src),
         }
     }
 
     pub(crate) fn alloc_async(&self, bytes: u64) -> Result<Request<'_, VePtr<u8>>> {
         match self {
             ContextBackend::Emulated(c) => c.alloc_async(bytes),
+            ContextBackend::Aveo(c) => c.alloc_async_request(bytes),
         }
     }
 
     pub(crate) fn free_async<T>(&self, ptr: VePtr<T>) -> Result<Request<'_, ()>> {
         match self {
             ContextBackend::Emulated(c) => c.free_async(ptr),
+            ContextBackend::Aveo(c) => c.free_async_request(ptr),
         }
     }
 
@@ -397,12 +488,14 @@ impl ContextBackend {
     ) -> Result<Request<'_, ()>> {
         match self {
             ContextBackend::Emulated(c) => c.memcpy_async(dst, src, count),
+            ContextBackend::Aveo(c) => c.memcpy_async_request(dst, src, count),
         }
     }
 
     pub(crate) fn sync(&self) -> Result<()> {
         match self {
             ContextBackend::Emulated(c) => c.sync(),
+            ContextBackend::Aveo(c) => c.sync_queue(),
         }
     }
 
@@ -411,6 +504,7 @@ impl ContextBackend {
     pub(crate) fn close(self) -> Result<()> {
         match self {
             ContextBackend::Emulated(c) => c.close(),
+            ContextBackend::Aveo(c) => c.close(),
         }
     }
 }
@@ -419,6 +513,7 @@ impl ContextBackend {
 /// where its answer bytes may land).
 pub(crate) enum RequestBackend<'a> {
     Emulated(EmulatedRequest<'a>),
+    Aveo(AveoRequestState<'a>),
 }
 
 impl<'a> RequestBackend<'a> {
@@ -426,6 +521,7 @@ impl<'a> RequestBackend<'a> {
     pub(crate) fn id(&self) -> u64 {
         match self {
             RequestBackend::Emulated(r) => r.id(),
+            RequestBackend::Aveo(r) => r.id(),
         }
     }
 
@@ -433,6 +529,7 @@ impl<'a> RequestBackend<'a> {
     pub(crate) fn index(&self) -> usize {
         match self {
             RequestBackend::Emulated(r) => r.index(),
+            RequestBackend::Aveo(r) => r.index(),
         }
     }
 
@@ -448,6 +545,7 @@ impl<'a> RequestBackend<'a> {
     ) -> Result<T> {
         match self {
             RequestBackend::Emulated(r) => r.wait(deadline, taken),
+            RequestBackend::Aveo(r) => r.wait(deadline, taken),
         }
     }
 
@@ -456,6 +554,7 @@ impl<'a> RequestBackend<'a> {
     pub(crate) fn peek<T: KernelRet>(&mut self, taken: &mut bool) -> Result<Option<T>> {
         match self {
             RequestBackend::Emulated(r) => r.peek(taken),
+            RequestBackend::Aveo(r) => r.peek(taken),
         }
     }
 
@@ -468,6 +567,7 @@ impl<'a> RequestBackend<'a> {
     ) -> Result<Option<T>> {
         match self {
             RequestBackend::Emulated(r) => r.poll(waker, taken),
+            RequestBackend::Aveo(r) => r.poll(waker, taken),
         }
     }
 
@@ -475,6 +575,7 @@ impl<'a> RequestBackend<'a> {
     pub(crate) fn forget_waker(&self) {
         match self {
             RequestBackend::Emulated(r) => r.forget_waker(),
+            RequestBackend::Aveo(r) => r.forget_waker(),
         }
     }
 
@@ -482,6 +583,7 @@ impl<'a> RequestBackend<'a> {
     pub(crate) fn abandon(&self) {
         match self {
             RequestBackend::Emulated(r) => r.abandon(),
+            RequestBackend::Aveo(r) => r.abandon(),
         }
     }
 }

@@ -73,9 +73,10 @@ impl Context {
 
     /// Its channel and proc on the emulated VE, for the requests kept by
     /// id (`queue.rs`, which drives the emulated VE's channels itself).
-    pub(crate) fn parts(&self) -> (&Arc<ChannelVh>, &Arc<EmulatedProc>) {
+    pub(crate) fn parts(&self) -> Result<(&Arc<ChannelVh>, &Arc<EmulatedProc>)> {
         match &self.backend {
-            ContextBackend::Emulated(c) => c.parts(),
+            ContextBackend::Emulated(c) => Ok(c.parts()),
+            ContextBackend::Aveo(_) => Err(crate::aveo::wired::not_on_aveo()),
         }
     }
 

@@ -257,6 +257,7 @@ pub mod __private;
 
 pub use arglist::ArgList;
 pub use args::{Args, KernelArg, KernelRet, Out, MAX_ARGS};
+pub use aveo::select::{Backend, BackendChoice};
 pub use context::{Context, ContextState};
 pub use error::{Error, Result};
 pub use future::RequestFuture;

@@ -37,6 +37,9 @@ pub struct ProcBuilder {
     pub(crate) start_timeout: Duration,
     pub(crate) omp_threads: Option<u32>,
     pub(crate) trace: Option<crate::trace::TraceTo>,
+    pub(crate) backend: Option<crate::BackendChoice>,
+    pub(crate) libveo: Option<PathBuf>,
+    pub(crate) static_helper: Option<PathBuf>,
 }
 
 impl Default for ProcBuilder {
@@ -50,6 +53,9 @@ impl Default for ProcBuilder {
             start_timeout: Duration::from_secs(20),
             omp_threads: None,
             trace: None,
+            backend: None,
+            libveo: None,
+            static_helper: None,
         }
     }
 }
@@ -134,17 +140,38 @@ impl ProcBuilder {
         self
     }
 
+    /// The backend (default: `VEO_BACKEND`, else
+    /// [`BackendChoice::Auto`](crate::BackendChoice::Auto): AVEO when its
+    /// library loads and the host has a VE device, else the emulated VE).
+    pub fn backend(mut self, choice: crate::BackendChoice) -> Self {
+        self.backend = Some(choice);
+        self
+    }
+
+    /// AVEO's library, for the AVEO backend (default: `VEO_LIBVEO`, else
+    /// `/opt/nec/ve/veos/lib64/libveo.so.1`).
+    pub fn libveo(mut self, path: impl Into<PathBuf>) -> Self {
+        self.libveo = Some(path.into());
+        self
+    }
+
+    /// On AVEO, the VE helper program with the kernels linked in
+    /// (`veo_proc_create_static`): what veo-build's `compile_static` builds
+    /// with `mk_veorun_static` and hands the crate as
+    /// `env!("VEO_VEORUN_<name>")`. The kernels are then in the proc's
+    /// static library. The emulated VE ignores it (its static kernels are
+    /// in the program itself).
+    pub fn static_helper(mut self, path: impl Into<PathBuf>) -> Self {
+        self.static_helper = Some(path.into());
+        self
+    }
+
     /// Starts the helper and waits until it serves.
     pub fn build(self) -> Result<Proc> {
         let node = match self.node {
             Some(n) => n,
             None => env_number("VE_NODE_NUMBER")?.unwrap_or(0),
         };
-        // The only backend so far; where a build has no emulated VE, the
-        // choice of another backend goes here (`crate::backend`).
-        if !cfg!(feature = "emulator") {
-            return Err(crate::backend::no_emulator());
-        }
         let backend = ProcBackend::start(&self, node)?;
         let proc = Proc {
             _owner: Arc::new(Owner(backend.clone())),
@@ -249,10 +276,17 @@ impl Proc {
 
     /// The emulated VE's proc, for the requests kept by id (`queue.rs`,
     /// which drives the emulated VE's channels itself).
-    pub(crate) fn emulated(&self) -> &Arc<EmulatedProc> {
+    pub(crate) fn emulated(&self) -> Result<&Arc<EmulatedProc>> {
         match &self.backend {
-            ProcBackend::Emulated(p) => p,
+            ProcBackend::Emulated(p) => Ok(p),
+            ProcBackend::Aveo(_) => Err(crate::aveo::wired::not_on_aveo()),
         }
+    }
+
+    /// The backend it runs on: `emulated VE`, or `AVEO (path, API n)` as
+    /// its `Display` says.
+    pub fn backend(&self) -> crate::Backend {
+        self.backend.backend()
     }
 
     /// The VE node.

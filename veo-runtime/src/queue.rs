@@ -164,6 +164,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Opens a new context of `proc` for requests kept by id. The queue
     /// does not keep the proc open.
     pub fn open(proc: &Proc) -> Result<RequestQueue<T>> {
+        proc.emulated()?;
         Ok(RequestQueue {
             ctx: proc.open_context()?,
             proc: proc.downgrade(),
@@ -238,7 +239,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
         self.ctx.check()?;
         let mut s = self.lock_submitting();
-        let (ch, proc) = self.ctx.parts();
+        let (ch, proc) = self.ctx.parts()?;
         let pending = f(ch, proc)?;
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
@@ -412,8 +413,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             None => Collected::Unknown,
             Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
             Some((Entry::Pending(mut p), tag)) => {
-                let (ch, _) = self.ctx.parts();
-                let result = p.wait(ch);
+                let result = self.ctx.parts().and_then(|(ch, _)| p.wait(ch));
                 let outs = if result.is_ok() { p.outs } else { Vec::new() };
                 self.finished(&result, &outs, &tag);
                 Collected::Done { result, outs, tag }
@@ -428,8 +428,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             return Collected::Unknown;
         };
         if let Entry::Pending(p) = entry {
-            let (ch, _) = self.ctx.parts();
-            let result = match p.poll(ch) {
+            let result = match self.ctx.parts().and_then(|(ch, _)| p.poll(ch)) {
                 Ok(None) => return Collected::Unfinished,
                 Ok(Some(v)) => Ok(v),
                 Err(e) => Err(e),
@@ -466,7 +465,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             return Err(Error::Closed("context"));
         }
         self.ctx.sync()?;
-        let (ch, _) = self.ctx.parts();
+        let (ch, _) = self.ctx.parts()?;
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // In id order: the bytes land in the order the requests were queued.
         let mut ids: Vec<u64> = pending.keys().copied().collect();
@@ -624,7 +623,7 @@ impl Proc {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
-        let s = self.emulated();
+        let s = self.emulated()?;
         let (reqid, _) = submit_call(&s.control, addr, None, R::CLASS, &mut a, s.stack_size)?;
         let mut p = Pending::new(
             reqid,

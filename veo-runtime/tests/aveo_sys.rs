@@ -145,7 +145,7 @@ fn return_codes_become_errors() {
     );
     // SAFETY: as above.
     let e = unsafe { result::load_library(&lib, proc, "/nonexistent/libk.so") }.unwrap_err();
-    assert!(e.to_string().contains("no such file"), "{e}");
+    assert!(e.to_string().contains("No such file or directory"), "{e}");
     // A bare name is the VE loader's to search: no guess about this host.
     // SAFETY: as above.
     let e = unsafe { result::load_library(&lib, proc, "libk_nowhere.so") }.unwrap_err();

@@ -16,7 +16,7 @@
 //! to the context: nothing is ever written into memory the program got back.
 
 use super::args::{marshal, StackBuffers};
-use super::proc::{ret_code, AveoProc, ProcInner, STACK_MAX};
+use super::proc::{ret_code, AveoProc, ProcInner};
 use super::request::{AveoRequest, Kind, RequestState};
 use super::result;
 use super::sys::{veo_thr_ctxt, VEO_COMMAND_UNFINISHED, VEO_STATE_RUNNING};
@@ -72,8 +72,8 @@ pub(crate) enum Staging {
     Stack(StackBuffers),
     /// The destination of a read, or the source of a write.
     Bytes(Box<[u8]>),
-    /// A VH function's panic flag.
-    Vh(Arc<AtomicBool>),
+    /// What a VH function left besides its value: a panic, an error.
+    Vh(Arc<VhOutcome>),
 }
 
 impl std::fmt::Debug for AveoContext {
@@ -118,6 +118,12 @@ impl CtxShared {
         let Ok(peek) = proc.lib.veo_call_peek_result() else {
             return;
         };
+        let Ok(_in) = proc.enter() else {
+            // Destroyed: libveo writes nothing any more.
+            t.entries.clear();
+            t.abandoned.clear();
+            return;
+        };
         let Table { entries, abandoned } = &mut *t;
         abandoned.retain(|&id| {
             let mut v = 0u64;
@@ -137,7 +143,8 @@ impl CtxShared {
     /// results are delivered) and frees all staging.
     fn collect_all(&self, proc: &ProcInner) {
         let mut t = self.lock();
-        if let Ok(peek) = proc.lib.veo_call_peek_result() {
+        let entered = proc.enter();
+        if let (Ok(peek), Ok(_)) = (proc.lib.veo_call_peek_result(), &entered) {
             for &id in t.entries.keys() {
                 let mut v = 0u64;
                 // SAFETY: as in `reap`.
@@ -162,6 +169,7 @@ impl AveoContext {
                 *in_use = true;
                 let shared = shared.clone();
                 c.open += 1;
+                c.indices.insert(shared.index);
                 drop(c);
                 return Ok(AveoContext {
                     proc,
@@ -170,9 +178,17 @@ impl AveoContext {
                 });
             }
         }
+        if c.open >= crate::MAX_CONTEXTS {
+            return Err(Error::InvalidArgument(format!(
+                "a proc has at most {} contexts open at once; close one first",
+                crate::MAX_CONTEXTS
+            )));
+        }
         let f = proc.lib.veo_context_open()?;
+        let entered = proc.enter()?;
         // SAFETY: the proc handle is live; NULL on failure.
         let raw = unsafe { f(proc.raw().as_ptr()) };
+        drop(entered);
         let main = c.main.is_none();
         let raw = NonNull::new(raw).ok_or_else(|| Error::Aveo {
             what: "veo_context_open".into(),
@@ -185,6 +201,7 @@ impl AveoContext {
         let index = c.opened;
         c.opened += 1;
         c.open += 1;
+        c.indices.insert(index);
         let shared = Arc::new(CtxShared {
             raw,
             index,
@@ -226,6 +243,9 @@ impl AveoContext {
         let Ok(f) = self.proc.lib.veo_get_context_state() else {
             return ContextState::Running;
         };
+        let Ok(_in) = self.proc.enter() else {
+            return ContextState::Closed;
+        };
         // SAFETY: the context is live while `self` is.
         match unsafe { f(self.shared.raw()) } {
             VEO_STATE_RUNNING => ContextState::Running,
@@ -259,7 +279,7 @@ impl AveoContext {
         // A refused request was given nothing libveo will write.
         let id = result::request_id(function, id)?;
         self.shared.lock().entries.insert(id, staging);
-        Ok(AveoRequest::new(RequestState::new(self, id, kind), outs))
+        Ok(AveoRequest::new(RequestState::new(self, id, kind, outs)))
     }
 
     /// Queues a call of the function at VE address `addr` (`veo_call_async`;
@@ -272,8 +292,9 @@ impl AveoContext {
     ) -> Result<AveoRequest<'a, R>> {
         self.check()?;
         let lib = &*self.proc.lib;
-        let (veo, stack) = marshal(lib, &args, STACK_MAX)?;
+        let (veo, stack) = marshal(lib, &args, self.proc.stack_limit())?;
         let ctx = self.shared.raw();
+        let entered = self.proc.enter()?;
         let id = match (lib.emulated(), ret_code(R::CLASS)) {
             // SAFETY: the context and the list are live; libveo copies the
             // list at submit; the stack buffers it points into are kept in
@@ -282,7 +303,7 @@ impl AveoContext {
             // SAFETY: as above.
             _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
         };
-        drop(veo);
+        drop((veo, entered));
         let outs = std::mem::take(&mut args.outs);
         self.submitted(
             "veo_call_async",
@@ -299,6 +320,7 @@ impl AveoContext {
         self.check()?;
         let f = self.proc.lib.veo_async_write_mem()?;
         let bytes: Box<[u8]> = src.into();
+        let _in = self.proc.enter()?;
         // SAFETY: the context is live; libveo reads the bytes, which the
         // table keeps until the request is collected (a box never moves).
         let id = unsafe { f(self.shared.raw(), dst, bytes.as_ptr().cast(), bytes.len()) };
@@ -321,6 +343,7 @@ impl AveoContext {
         self.check()?;
         let f = self.proc.lib.veo_async_read_mem()?;
         let mut bytes: Box<[u8]> = vec![0u8; dst.len()].into();
+        let _in = self.proc.enter()?;
         // SAFETY: the context is live; libveo writes the bytes, which the
         // table keeps until the request is collected.
         let id = unsafe {
@@ -347,6 +370,7 @@ impl AveoContext {
         self.check()?;
         let f = self.proc.lib.veo_alloc_mem_async()?;
         let size = usize::try_from(bytes).map_err(|_| Error::OutOfMemory { size: bytes })?;
+        let _in = self.proc.enter()?;
         // SAFETY: the context is live.
         let id = unsafe { f(self.shared.raw(), size) };
         self.submitted(
@@ -362,6 +386,7 @@ impl AveoContext {
     pub fn free_async(&self, addr: u64) -> Result<AveoRequest<'_, ()>> {
         self.check()?;
         let f = self.proc.lib.veo_free_mem_async()?;
+        let _in = self.proc.enter()?;
         // SAFETY: the context is live.
         let id = unsafe { f(self.shared.raw(), addr) };
         self.submitted(
@@ -373,17 +398,26 @@ impl AveoContext {
         )
     }
 
-    /// Queues a copy of `len` bytes inside VE memory, by the VE's own
-    /// `memcpy` (AVEO has no asynchronous copy inside VE memory).
+    /// Queues a copy of `len` bytes inside VE memory. AVEO has no
+    /// asynchronous copy inside VE memory: on a context other than the main
+    /// one, a VH function makes the checked synchronous copy
+    /// ([`AveoProc::memcpy`], which runs on the main context's queue) in
+    /// this queue's order; on the main context that would wait for itself,
+    /// so there the VE's own `memcpy` is called, which does not check the
+    /// addresses (a bad one ends the VE process, as in C).
     pub fn memcpy_async(&self, dst: u64, src: u64, len: u64) -> Result<AveoRequest<'_, ()>> {
         self.check()?;
         let proc = AveoProc {
             inner: self.proc.clone(),
         };
-        let memcpy = proc.memcpy_addr()?;
-        let mut args = Args::new();
-        args.u64(dst).u64(src).u64(len);
-        let mut r = self.call::<()>(memcpy, args)?;
+        let mut r = if self.shared.main {
+            let memcpy = proc.memcpy_addr()?;
+            let mut args = Args::new();
+            args.u64(dst).u64(src).u64(len);
+            self.call::<()>(memcpy, args)?
+        } else {
+            self.vh_job(Box::new(move || proc.memcpy(dst, src, len).map(|()| 0)))?
+        };
         r.set_kind(Kind::Transfer { addr: src, len });
         Ok(r)
     }
@@ -396,11 +430,21 @@ impl AveoContext {
         f: impl FnOnce() -> u64 + Send + 'static,
     ) -> Result<AveoRequest<'_, u64>> {
         self.check()?;
+        self.vh_job(Box::new(move || Ok(f())))
+    }
+
+    /// Queues `f` with `veo_call_async_vh`; its error, if any, is the
+    /// request's.
+    fn vh_job<T: KernelRet>(
+        &self,
+        f: Box<dyn FnOnce() -> Result<u64> + Send>,
+    ) -> Result<AveoRequest<'_, T>> {
         let submit = self.proc.lib.veo_call_async_vh()?;
-        let panicked = Arc::new(AtomicBool::new(false));
+        let _in = self.proc.enter()?;
+        let outcome = Arc::new(VhOutcome::default());
         let job: Box<VhJob> = Box::new(VhJob {
-            f: Box::new(f),
-            panicked: panicked.clone(),
+            f,
+            outcome: outcome.clone(),
         });
         let arg = Box::into_raw(job);
         // SAFETY: the context is live; libveo calls `run_vh` once with
@@ -413,7 +457,7 @@ impl AveoContext {
         self.submitted(
             "veo_call_async_vh",
             id,
-            Staging::Vh(panicked),
+            Staging::Vh(outcome),
             Vec::new(),
             Kind::Vh,
         )
@@ -424,8 +468,10 @@ impl AveoContext {
     pub fn sync(&self) -> Result<()> {
         self.check()?;
         let f = self.proc.lib.veo_context_sync()?;
+        let entered = self.proc.enter()?;
         // SAFETY: the context is live.
         unsafe { f(self.shared.raw()) };
+        drop(entered);
         self.shared.reap(&self.proc);
         match self.state() {
             ContextState::Dead => Err(Error::Aveo {
@@ -449,9 +495,10 @@ impl AveoContext {
         }
         let lib = &self.proc.lib;
         if wait {
-            if let Ok(sync) = lib.veo_context_sync() {
+            if let (Ok(sync), Ok(entered)) = (lib.veo_context_sync(), self.proc.enter()) {
                 // SAFETY: the context is live.
                 unsafe { sync(self.shared.raw()) };
+                drop(entered);
                 self.shared.collect_all(&self.proc);
             }
         } else {
@@ -459,6 +506,7 @@ impl AveoContext {
         }
         let mut c = self.proc.lock_contexts();
         c.open -= 1;
+        c.indices.remove(&self.shared.index);
         if self.shared.main {
             // AVEO's main context is the proc's: it stays open, with the
             // staging of whatever is still outstanding.
@@ -475,6 +523,10 @@ impl AveoContext {
         }
         drop(c);
         let close = lib.veo_context_close()?;
+        let Ok(_in) = self.proc.enter() else {
+            // veo_proc_destroy closed it.
+            return Ok(());
+        };
         // SAFETY: the context is live and closed once, here; nothing of it
         // is outstanding.
         let rc = unsafe { close(self.shared.raw()) };
@@ -490,20 +542,33 @@ impl Drop for AveoContext {
 
 /// A VH function queued with `veo_call_async_vh`.
 struct VhJob {
-    f: Box<dyn FnOnce() -> u64 + Send>,
-    panicked: Arc<AtomicBool>,
+    f: Box<dyn FnOnce() -> Result<u64> + Send>,
+    outcome: Arc<VhOutcome>,
+}
+
+/// What a VH function left for its request besides its value.
+#[derive(Default)]
+pub(crate) struct VhOutcome {
+    error: Mutex<Option<Error>>,
+}
+
+impl VhOutcome {
+    /// The function's error, or its panic as one.
+    pub(crate) fn take_error(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// What libveo calls for a [`VhJob`]: runs it once, never unwinding into C.
 unsafe extern "C" fn run_vh(arg: *mut c_void) -> u64 {
-    // SAFETY: `arg` is the box `call_vh` leaked for this one call.
+    // SAFETY: `arg` is the box `vh_job` leaked for this one call.
     let job = unsafe { Box::from_raw(arg.cast::<VhJob>()) };
-    let VhJob { f, panicked } = *job;
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(v) => v,
-        Err(_) => {
-            panicked.store(true, Ordering::Release);
-            0
-        }
-    }
+    let VhJob { f, outcome } = *job;
+    let error = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => return v,
+        Ok(Err(e)) => e,
+        Err(_) => Error::Helper("the VH function panicked".into()),
+    };
+    *outcome.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    0
 }

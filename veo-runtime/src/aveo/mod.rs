@@ -14,9 +14,11 @@
 pub mod args;
 pub mod context;
 pub mod proc;
+mod registry;
 pub mod request;
 pub mod result;
 pub mod select;
 pub mod sys;
+pub(crate) mod wired;
 
 pub use veo_urpc::elf::Side;

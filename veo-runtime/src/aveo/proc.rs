@@ -48,10 +48,15 @@ pub struct AveoProc {
 /// What the proc and its contexts share; the VE process ends when the
 /// last of them is dropped.
 pub(crate) struct ProcInner {
+    /// Unique in this program, among the procs of every backend: what
+    /// functions and the stubs' slots are checked against.
+    pub(crate) id: u64,
     pub(crate) lib: Arc<LibVeo>,
     raw: NonNull<veo_proc_handle>,
     node: i32,
     static_helper: Option<PathBuf>,
+    /// What runs the VE side, for messages: the static helper, or AVEO's.
+    pub(crate) helper: String,
     pub(crate) contexts: Mutex<Contexts>,
     /// The VE's `memcpy` (libc's, looked up once), for VE-to-VE copies:
     /// AVEO has no copy inside VE memory but `veo_hmemcpy`, which needs
@@ -59,6 +64,23 @@ pub(crate) struct ProcInner {
     memcpy: OnceLock<u64>,
     /// Wakes the futures of pending requests.
     pub(crate) poller: Poller,
+    /// Libraries and kernels, as the public types see them.
+    pub(crate) registry: super::registry::Registry,
+    /// Closed by its owner: everything fails with `Error::Closed`, and the
+    /// VE process ends when the last context is gone.
+    pub(crate) closed: std::sync::atomic::AtomicBool,
+    /// A request reported that the VE process ended (an exception).
+    pub(crate) dead: std::sync::atomic::AtomicBool,
+    /// Held (shared) around every call into libveo with this proc's or
+    /// its contexts' handles; `true` once `veo_proc_destroy` ran. A close
+    /// destroys the process at once when no call is in libveo (it never
+    /// waits for one: a kernel may not return), else the last handle does.
+    gate: std::sync::RwLock<bool>,
+    /// The limit of one call's stack image: AVEO's, or less
+    /// ([`AveoProc::set_stack_limit`]).
+    pub(crate) stack_max: std::sync::atomic::AtomicUsize,
+    /// The VE process's id, asked once (it outlives a close).
+    pid: OnceLock<u32>,
 }
 
 /// The contexts of a proc, as far as the proc must know them.
@@ -70,6 +92,8 @@ pub(crate) struct Contexts {
     pub(crate) open: usize,
     /// How many contexts libveo opened: the next one's index.
     pub(crate) opened: usize,
+    /// The indices of the open ones.
+    pub(crate) indices: std::collections::BTreeSet<usize>,
     /// Contexts dropped while requests were outstanding: libveo may still
     /// write into their staging, so it is freed after `veo_proc_destroy`.
     pub(crate) graveyard: Vec<Arc<CtxShared>>,
@@ -111,13 +135,24 @@ impl AveoProc {
         };
         Ok(AveoProc {
             inner: Arc::new(ProcInner {
+                id: crate::backend::next_proc_id(),
                 lib,
                 raw,
                 node,
                 static_helper: static_helper.map(Path::to_path_buf),
+                helper: match static_helper {
+                    Some(h) => h.display().to_string(),
+                    None => "AVEO's VE helper (aveorun, or $VEORUN_BIN)".into(),
+                },
                 contexts: Mutex::new(Contexts::default()),
                 memcpy: OnceLock::new(),
                 poller: Poller::default(),
+                registry: Default::default(),
+                closed: Default::default(),
+                dead: Default::default(),
+                gate: Default::default(),
+                stack_max: STACK_MAX.into(),
+                pid: OnceLock::new(),
             }),
         })
     }
@@ -150,6 +185,7 @@ impl AveoProc {
 
     /// `veo_alloc_mem`: `bytes` of VE memory.
     pub fn alloc(&self, bytes: u64) -> Result<u64> {
+        let _in = self.inner.enter()?;
         let size = usize::try_from(bytes).map_err(|_| Error::OutOfMemory { size: bytes })?;
         // SAFETY: the handle is live while `self` is.
         unsafe { result::alloc_mem(&self.inner.lib, self.inner.raw, size) }
@@ -157,6 +193,7 @@ impl AveoProc {
 
     /// `veo_free_mem`.
     pub fn free(&self, addr: u64) -> Result<()> {
+        let _in = self.inner.enter()?;
         let f = self.inner.lib.veo_free_mem()?;
         // SAFETY: the handle is live; libveo checks the address.
         let rc = unsafe { f(self.inner.raw.as_ptr(), addr) };
@@ -165,6 +202,7 @@ impl AveoProc {
 
     /// `veo_write_mem`: `src` to VE memory at `dst`.
     pub fn write(&self, dst: u64, src: &[u8]) -> Result<()> {
+        let _in = self.inner.enter()?;
         let f = self.inner.lib.veo_write_mem()?;
         // SAFETY: the handle is live; `src` is readable for its length
         // during the call, which returns when the copy is done.
@@ -174,6 +212,7 @@ impl AveoProc {
 
     /// `veo_read_mem`: VE memory at `src` into `dst`.
     pub fn read(&self, dst: &mut [u8], src: u64) -> Result<()> {
+        let _in = self.inner.enter()?;
         let f = self.inner.lib.veo_read_mem()?;
         // SAFETY: the handle is live; `dst` is writable for its length
         // during the call, which returns when the copy is done.
@@ -188,15 +227,48 @@ impl AveoProc {
         transfer_status("veo_read_mem", rc, src, dst.len() as u64)
     }
 
-    /// Copies `len` bytes inside VE memory, with the VE's own `memcpy`.
+    /// Copies `len` bytes inside VE memory (`veo_hmemcpy` of the two
+    /// addresses tagged with the proc's identifier, AVEO API 12), which
+    /// checks them.
     pub fn memcpy(&self, dst: u64, src: u64, len: u64) -> Result<()> {
         if len == 0 {
             return Ok(());
         }
-        let f = self.memcpy_addr()?;
-        let mut args = Args::new();
-        args.u64(dst).u64(src).u64(len);
-        self.call_sync::<u64>(f, args).map(|_| ())
+        let lib = &*self.inner.lib;
+        let (ident, tag, copy) = (
+            lib.veo_proc_identifier()?,
+            lib.veo_set_proc_identifier()?,
+            lib.veo_hmemcpy()?,
+        );
+        let n = usize::try_from(len).map_err(|_| Error::InvalidAddress {
+            addr: src,
+            len,
+            reason: "longer than this host's address space".into(),
+        })?;
+        let _in = self.inner.enter()?;
+        // SAFETY: the handle is live; tagging only computes with the
+        // addresses; `veo_hmemcpy` of two tagged addresses of one proc
+        // copies inside its VE memory, which libveo checks.
+        let rc = unsafe {
+            let i = ident(self.inner.raw.as_ptr());
+            let d = tag(dst as *mut std::ffi::c_void, i);
+            let s = tag(src as *mut std::ffi::c_void, i);
+            if i < 0 || d.is_null() || s.is_null() {
+                -1
+            } else {
+                copy(d, s, n)
+            }
+        };
+        transfer_status("veo_hmemcpy", rc, src, len)
+    }
+
+    /// Lowers the limit of one call's stack image below AVEO's own
+    /// ([`STACK_MAX`]): what [`ProcBuilder::stack_size`](crate::ProcBuilder::stack_size) asks.
+    pub fn set_stack_limit(&self, bytes: u64) {
+        let limit = usize::try_from(bytes).unwrap_or(usize::MAX).min(STACK_MAX);
+        self.inner
+            .stack_max
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The address of the VE's `memcpy`, found once.
@@ -229,6 +301,7 @@ impl AveoProc {
     }
 
     fn load_library_unchecked(&self, name: &str) -> Result<u64> {
+        let _in = self.inner.enter()?;
         let f = self.inner.lib.veo_load_library()?;
         let c = CString::new(name).map_err(|_| {
             Error::InvalidArgument(format!("library path {name:?} contains a NUL byte"))
@@ -249,6 +322,7 @@ impl AveoProc {
 
     /// `veo_unload_library`.
     pub fn unload_library(&self, handle: u64) -> Result<()> {
+        let _in = self.inner.enter()?;
         let f = self.inner.lib.veo_unload_library()?;
         // SAFETY: the handle is live; libveo checks the library handle.
         let rc = unsafe { f(self.inner.raw.as_ptr(), handle) };
@@ -258,6 +332,7 @@ impl AveoProc {
     /// `veo_get_sym`: the VE address of `name` in the library `handle`; 0
     /// is the helper program itself (a static helper's kernels).
     pub fn get_sym(&self, handle: u64, name: &str) -> Result<u64> {
+        let _in = self.inner.enter()?;
         let f = self.inner.lib.veo_get_sym()?;
         let c = CString::new(name).map_err(|_| {
             Error::InvalidArgument(format!("symbol name {name:?} contains a NUL byte"))
@@ -278,7 +353,8 @@ impl AveoProc {
     /// buffers `args` borrows before this returns.
     pub fn call_sync<R: KernelRet>(&self, addr: u64, mut args: Args<'_>) -> Result<R> {
         let lib = &*self.inner.lib;
-        let (veo, stack) = marshal(lib, &args, STACK_MAX)?;
+        let (veo, stack) = marshal(lib, &args, self.inner.stack_limit())?;
+        let _in = self.inner.enter()?;
         let mut raw = 0u64;
         let rc = match (lib.emulated(), ret_code(R::CLASS)) {
             (Some(e), Some(code)) => {
@@ -325,6 +401,100 @@ impl ProcInner {
         self.raw
     }
 
+    /// An error once the proc was closed.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            Err(Error::Closed("proc"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the proc for every handle: nothing is taken any more, and
+    /// the VE process ends now when no call is inside libveo (else with
+    /// the last handle).
+    pub(crate) fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Ok(mut destroyed) = self.gate.try_write() {
+            self.destroy(&mut destroyed);
+        }
+    }
+
+    /// `veo_proc_destroy`, once; then the staging of what was abandoned
+    /// may go (libveo wrote its last byte when the process ended).
+    fn destroy(&self, destroyed: &mut bool) {
+        if *destroyed {
+            return;
+        }
+        *destroyed = true;
+        self.poller.stop();
+        if let Ok(f) = self.lib.veo_proc_destroy() {
+            // SAFETY: the handle is live and destroyed once (the flag);
+            // no call into libveo with it or its contexts' handles is
+            // running (the exclusive gate), and none starts after it.
+            unsafe { f(self.raw.as_ptr()) };
+        }
+        let mut c = self.lock_contexts();
+        c.graveyard.clear();
+    }
+
+    /// Enters libveo with this proc's handles: an error once destroyed.
+    pub(crate) fn enter(&self) -> Result<std::sync::RwLockReadGuard<'_, bool>> {
+        let g = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        if *g {
+            Err(Error::Closed("proc"))
+        } else {
+            Ok(g)
+        }
+    }
+
+    /// The limit of one call's stack image.
+    pub(crate) fn stack_limit(&self) -> usize {
+        self.stack_max.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the VE process has ended: an exception reported, or closed.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(std::sync::atomic::Ordering::Acquire)
+            || self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn node(&self) -> i32 {
+        self.node
+    }
+
+    /// The process id of the VE process: `veo_get_pid_from_hmem` of an
+    /// address tagged with the proc's identifier (AVEO API 13); 0 when
+    /// the library cannot say.
+    pub(crate) fn pid(&self) -> u32 {
+        *self.pid.get_or_init(|| self.ask_pid())
+    }
+
+    fn ask_pid(&self) -> u32 {
+        let lib = &self.lib;
+        let (Ok(ident), Ok(tag), Ok(pid)) = (
+            lib.veo_proc_identifier(),
+            lib.veo_set_proc_identifier(),
+            lib.veo_get_pid_from_hmem(),
+        ) else {
+            return 0;
+        };
+        let Ok(_in) = self.enter() else {
+            return 0;
+        };
+        // SAFETY: the handle is live; the other two only compute with the
+        // address (never dereferenced) and look the identifier up.
+        unsafe {
+            let i = ident(self.raw.as_ptr());
+            if i < 0 {
+                return 0;
+            }
+            let addr = tag(0x1000 as *mut std::ffi::c_void, i);
+            u32::try_from(pid(addr)).unwrap_or(0)
+        }
+    }
+
     pub(crate) fn lock_contexts(&self) -> std::sync::MutexGuard<'_, Contexts> {
         self.contexts.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -332,16 +502,9 @@ impl ProcInner {
 
 impl Drop for ProcInner {
     fn drop(&mut self) {
-        self.poller.stop();
-        if let Ok(f) = self.lib.veo_proc_destroy() {
-            // SAFETY: the handle is live and destroyed once, here; every
-            // context of it is gone (each holds this `ProcInner`).
-            unsafe { f(self.raw.as_ptr()) };
-        }
-        // Only now may the staging of abandoned requests go: libveo wrote
-        // its last byte when the process ended.
+        let mut destroyed = *self.gate.get_mut().unwrap_or_else(|e| e.into_inner());
+        self.destroy(&mut destroyed);
         let c = self.contexts.get_mut().unwrap_or_else(|e| e.into_inner());
-        c.graveyard.clear();
         c.main = None;
     }
 }

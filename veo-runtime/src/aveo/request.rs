@@ -31,16 +31,24 @@ pub(crate) enum Kind {
     Vh,
 }
 
-/// A pending request of an [`AveoContext`], without its buffers.
+/// A pending request of an [`AveoContext`].
 pub(crate) struct RequestState<'a> {
     ctx: &'a AveoContext,
     id: u64,
     kind: Kind,
+    /// The OUT/INOUT stack buffers of a call in argument order, or a read's
+    /// destination: written only inside `wait`/`peek`/`poll`.
+    outs: Vec<&'a mut [u8]>,
 }
 
 impl<'a> RequestState<'a> {
-    pub(crate) fn new(ctx: &'a AveoContext, id: u64, kind: Kind) -> Self {
-        RequestState { ctx, id, kind }
+    pub(crate) fn new(ctx: &'a AveoContext, id: u64, kind: Kind, outs: Vec<&'a mut [u8]>) -> Self {
+        RequestState {
+            ctx,
+            id,
+            kind,
+            outs,
+        }
     }
 
     pub(crate) fn set_kind(&mut self, kind: Kind) {
@@ -58,25 +66,62 @@ impl<'a> RequestState<'a> {
     }
 
     /// Waits for the result until `deadline` (`Error::Timeout` past it;
-    /// `veo_call_wait_result` without one), placing its bytes in `outs`;
-    /// sets `taken` once libveo has given the result (whatever it is).
-    pub(crate) fn wait(
+    /// `veo_call_wait_result` without one), placing its bytes in the
+    /// borrowed buffers; sets `taken` once libveo has given the result
+    /// (whatever it is).
+    #[inline]
+    pub(crate) fn wait<T: KernelRet>(
         &mut self,
-        outs: &mut [&'a mut [u8]],
         deadline: Option<Instant>,
         taken: &mut bool,
-    ) -> Result<u64> {
+    ) -> Result<T> {
+        self.wait_raw(deadline, taken).map(T::decode)
+    }
+
+    /// The result if libveo has it (`veo_call_peek_result`), as `wait`.
+    #[inline]
+    pub(crate) fn peek<T: KernelRet>(&mut self, taken: &mut bool) -> Result<Option<T>> {
+        Ok(self.peek_raw(taken)?.map(T::decode))
+    }
+
+    /// `peek` for a future: when still running, `waker` is woken by the
+    /// proc's poller, which wakes pending futures at short intervals (libveo
+    /// has nothing to sleep on).
+    pub(crate) fn poll<T: KernelRet>(
+        &mut self,
+        waker: &Waker,
+        taken: &mut bool,
+    ) -> Result<Option<T>> {
+        let r = self.peek(taken)?;
+        if r.is_none() {
+            self.ctx.proc.poller.register(waker);
+        }
+        Ok(r)
+    }
+
+    /// A future dropped while pending: nothing to forget (the poller wakes
+    /// whatever registered, once).
+    pub(crate) fn forget_waker(&self) {}
+
+    /// Dropped before its result was taken: the context collects it.
+    pub(crate) fn abandon(&self) {
+        self.ctx.shared.abandon(self.id);
+    }
+
+    fn wait_raw(&mut self, deadline: Option<Instant>, taken: &mut bool) -> Result<u64> {
         let Some(deadline) = deadline else {
             let f = self.ctx.proc.lib.veo_call_wait_result()?;
+            let entered = self.ctx.proc.enter()?;
             let mut v = 0u64;
             // SAFETY: the context is live while borrowed; `v` is a valid
             // `uint64_t *`.
             let state = unsafe { f(self.ctx.shared.raw(), self.id, &mut v) };
-            return self.complete("veo_call_wait_result", state, v, outs, taken);
+            drop(entered);
+            return self.complete("veo_call_wait_result", state, v, taken);
         };
         let mut round = 0u32;
         loop {
-            if let Some(v) = self.peek(outs, taken)? {
+            if let Some(v) = self.peek_raw(taken)? {
                 return Ok(v);
             }
             let now = Instant::now();
@@ -97,42 +142,18 @@ impl<'a> RequestState<'a> {
         }
     }
 
-    /// The result if libveo has it (`veo_call_peek_result`), as `wait`.
-    pub(crate) fn peek(
-        &mut self,
-        outs: &mut [&'a mut [u8]],
-        taken: &mut bool,
-    ) -> Result<Option<u64>> {
+    fn peek_raw(&mut self, taken: &mut bool) -> Result<Option<u64>> {
         let f = self.ctx.proc.lib.veo_call_peek_result()?;
+        let entered = self.ctx.proc.enter()?;
         let mut v = 0u64;
-        // SAFETY: as in `wait`.
+        // SAFETY: as in `wait_raw`.
         let state = unsafe { f(self.ctx.shared.raw(), self.id, &mut v) };
+        drop(entered);
         if state == VEO_COMMAND_UNFINISHED {
             return Ok(None);
         }
-        self.complete("veo_call_peek_result", state, v, outs, taken)
+        self.complete("veo_call_peek_result", state, v, taken)
             .map(Some)
-    }
-
-    /// `peek` for a future: when still running, `waker` is woken by the
-    /// proc's poller, which wakes pending futures at short intervals (libveo
-    /// has nothing to sleep on).
-    pub(crate) fn poll(
-        &mut self,
-        outs: &mut [&'a mut [u8]],
-        waker: &Waker,
-        taken: &mut bool,
-    ) -> Result<Option<u64>> {
-        let r = self.peek(outs, taken)?;
-        if r.is_none() {
-            self.ctx.proc.poller.register(waker);
-        }
-        Ok(r)
-    }
-
-    /// Dropped before its result was taken: the context collects it.
-    pub(crate) fn abandon(&self) {
-        self.ctx.shared.abandon(self.id);
     }
 
     /// libveo has delivered the result (or an error): the staging is ours
@@ -142,7 +163,6 @@ impl<'a> RequestState<'a> {
         function: &'static str,
         state: i32,
         v: u64,
-        outs: &mut [&'a mut [u8]],
         taken: &mut bool,
     ) -> Result<u64> {
         *taken = true;
@@ -154,6 +174,17 @@ impl<'a> RequestState<'a> {
                 if state == VEO_COMMAND_ERROR =>
             {
                 return Err(Error::InvalidAddress { addr, len, reason });
+            }
+            // An allocation libveo could not make.
+            (Err(Error::Aveo { .. }), Kind::Alloc { size }) if state == VEO_COMMAND_ERROR => {
+                return Err(Error::OutOfMemory { size });
+            }
+            (Err(e @ Error::KernelException { .. }), _) => {
+                self.ctx
+                    .proc
+                    .dead
+                    .store(true, std::sync::atomic::Ordering::Release);
+                return Err(e);
             }
             (answer, _) => answer?,
         };
@@ -167,16 +198,18 @@ impl<'a> RequestState<'a> {
             }
         };
         match staging {
-            Some(Staging::Stack(stack)) => stack.copy_out_to(outs),
+            Some(Staging::Stack(stack)) => stack.copy_out_to(&mut self.outs),
             Some(Staging::Bytes(bytes)) => {
-                if let [dst] = outs {
+                if let [dst] = &mut self.outs[..] {
                     if dst.len() == bytes.len() {
                         dst.copy_from_slice(&bytes);
                     }
                 }
             }
-            Some(Staging::Vh(panicked)) if panicked.load(std::sync::atomic::Ordering::Acquire) => {
-                return Err(Error::Helper("the VH function panicked".into()));
+            Some(Staging::Vh(outcome)) => {
+                if let Some(e) = outcome.take_error() {
+                    return Err(e);
+                }
             }
             _ => {}
         }
@@ -201,7 +234,6 @@ impl<'a> RequestState<'a> {
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct AveoRequest<'a, T: KernelRet = u64> {
     state: RequestState<'a>,
-    outs: Vec<&'a mut [u8]>,
     taken: bool,
     _ret: PhantomData<fn() -> T>,
 }
@@ -217,23 +249,19 @@ impl<T: KernelRet> std::fmt::Debug for AveoRequest<'_, T> {
 }
 
 impl<'a, T: KernelRet> AveoRequest<'a, T> {
-    pub(crate) fn new(state: RequestState<'a>, outs: Vec<&'a mut [u8]>) -> Self {
+    pub(crate) fn new(state: RequestState<'a>) -> Self {
         AveoRequest {
             state,
-            outs,
             taken: false,
             _ret: PhantomData,
         }
     }
 
-    /// The request's state and buffers, for a [`Request`](crate::Request)
-    /// to hold.
-    #[allow(dead_code)] // until `Request` holds AVEO requests
-    pub(crate) fn into_parts(mut self) -> (RequestState<'a>, Vec<&'a mut [u8]>) {
+    /// The request's state, for a [`Request`](crate::Request) to hold.
+    pub(crate) fn into_state(mut self) -> RequestState<'a> {
         self.taken = true; // the new owner abandons it, or not
-        let outs = std::mem::take(&mut self.outs);
-        let state = RequestState::new(self.state.ctx, self.state.id, self.state.kind);
-        (state, outs)
+        let outs = std::mem::take(&mut self.state.outs);
+        RequestState::new(self.state.ctx, self.state.id, self.state.kind, outs)
     }
 
     pub(crate) fn set_kind(&mut self, kind: Kind) {
@@ -248,9 +276,7 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     /// Waits for the result (`veo_call_wait_result`).
     pub fn wait(mut self) -> Result<T> {
         self.check_taken()?;
-        self.state
-            .wait(&mut self.outs, None, &mut self.taken)
-            .map(T::decode)
+        self.state.wait(None, &mut self.taken)
     }
 
     /// Waits at most `limit`; on [`Error::Timeout`] the request stays
@@ -258,14 +284,12 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     /// `veo_call_peek_result`, backing off from spinning to sleeping.
     pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
         self.check_taken()?;
-        match self.state.wait(
-            &mut self.outs,
-            Some(Instant::now() + limit),
-            &mut self.taken,
-        ) {
-            Ok(v) => Ok(T::decode(v)),
+        match self
+            .state
+            .wait(Some(Instant::now() + limit), &mut self.taken)
+        {
             Err(Error::Timeout(_)) if !self.taken => Err(Error::Timeout(limit)),
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
@@ -274,10 +298,7 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     /// returned, further calls return [`Error::AlreadyTaken`].
     pub fn peek(&mut self) -> Result<Option<T>> {
         self.check_taken()?;
-        Ok(self
-            .state
-            .peek(&mut self.outs, &mut self.taken)?
-            .map(T::decode))
+        self.state.peek(&mut self.taken)
     }
 
     fn check_taken(&self) -> Result<()> {
@@ -304,8 +325,8 @@ impl<T: KernelRet> std::future::Future for AveoRequest<'_, T> {
         if let Err(e) = this.check_taken() {
             return Poll::Ready(Err(e));
         }
-        match this.state.poll(&mut this.outs, cx.waker(), &mut this.taken) {
-            Ok(Some(v)) => Poll::Ready(Ok(T::decode(v))),
+        match this.state.poll(cx.waker(), &mut this.taken) {
+            Ok(Some(v)) => Poll::Ready(Ok(v)),
             Ok(None) => Poll::Pending,
             Err(e) => {
                 this.taken = true;

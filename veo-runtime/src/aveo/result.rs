@@ -157,7 +157,7 @@ pub fn library_handle(path: &str, handle: u64, side: Side) -> Result<u64> {
         m
     } else if path.contains('/') && !Path::new(path).exists() {
         // (A bare name is searched on the VE's library path, not here.)
-        "no such file".into()
+        "No such file or directory".into()
     } else {
         "veo_load_library returned 0 (the VE loader's message, if any, is on standard output)"
             .into()
