@@ -445,3 +445,67 @@ fn the_backend_objects_report_the_quirks_of_the_vendor_library() {
     );
     ctx.close().unwrap();
 }
+
+#[test]
+fn a_proc_on_aveo_reports_the_vendor_library_s_quirks() {
+    use veo_runtime::{Backend, BackendChoice, Proc};
+    let aveo = |lib: &Path| Proc::builder().backend(BackendChoice::Aveo).libveo(lib);
+
+    // The original VEO (API 8) is refused when the proc is built.
+    let e = aveo(&stand_in("veo_proc_api8", &["-DAPI=8"]))
+        .build()
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("API version 8") && text.contains("original VEO"),
+        "{text}"
+    );
+
+    // veo_proc_create returning NULL: the node, huge pages, another job.
+    let e = aveo(&stand_in("veo_proc_null", &["-DNULL_PROC"]))
+        .node(2)
+        .build()
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("veo_proc_create(2): ")
+            && text.contains("vm.nr_hugepages")
+            && text.contains("another job"),
+        "{text}"
+    );
+
+    // A function of a later API than the library's: Unsupported, naming it
+    // and the API that has it, when it is used; the rest works.
+    let path = stand_in("veo_proc_api13", &["-DAPI=13"]);
+    let proc = aveo(&path).build().unwrap();
+    assert_eq!(
+        proc.backend(),
+        Backend::Aveo {
+            library: path.clone(),
+            api: 13
+        }
+    );
+    assert_eq!(
+        proc.backend().to_string(),
+        format!("AVEO ({}, API 13)", path.display())
+    );
+    let ctx = proc.open_context().unwrap();
+    match ctx.alloc_async(64) {
+        Err(Error::Unsupported {
+            function,
+            since,
+            api,
+            ..
+        }) => assert_eq!((function, since, api), ("veo_alloc_mem_async", 14, 13)),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    let ve = proc.alloc_mem(64).unwrap();
+    assert_eq!(ve.addr(), 0x6000_0000_0000 + 64);
+    // A host library for a real VE: named for what it is.
+    let e = proc.load_library(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("not for the VE") && e.contains("NEC compilers"),
+        "{e}"
+    );
+    drop(ctx);
+}
