@@ -52,6 +52,62 @@ fn every_proc_here_runs_on_aveo_over_the_workspace_libveo() {
     assert!(proc.backend().to_string().starts_with("AVEO ("));
 }
 
+/// `ProcBuilder::static_helper`: the proc runs a helper program with the
+/// kernels linked in (`veo_proc_create_static`), whose kernels are the
+/// proc's static library. With this libveo.so the helper is a host
+/// program: this one (tests/build.rs exports its symbols), which becomes a
+/// helper when started as one.
+mod host {
+    #[no_mangle]
+    pub extern "C" fn contract_static_square(x: i64) -> i64 {
+        x.wrapping_mul(x)
+    }
+}
+
+#[veo_runtime::ve_kernel(static)]
+extern "C" {
+    fn contract_static_square(x: i64) -> i64;
+}
+
+#[test]
+fn a_static_helper_runs_the_kernels_linked_into_it() {
+    let exe = std::env::current_exe().unwrap();
+    let proc = veo_runtime::Proc::builder()
+        .static_helper(&exe)
+        .build()
+        .unwrap();
+    assert_eq!(proc.helper(), exe.display().to_string());
+    assert_eq!(contract_static_square_sync(&proc, 12).unwrap(), 144);
+    let ctx = proc.open_context().unwrap();
+    assert_eq!(
+        contract_static_square(&ctx, -7).unwrap().wait().unwrap(),
+        49
+    );
+    let f = proc
+        .static_library()
+        .unwrap()
+        .function("contract_static_square")
+        .unwrap();
+    let mut args = veo_runtime::Args::new();
+    args.i64(5);
+    assert_eq!(ctx.call::<i64>(&f, args).unwrap().wait().unwrap(), 25);
+    // A helper built for a real VE is not one this libveo.so can start.
+    let ve_helper = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract_veorun");
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2;
+    h[5] = 1;
+    h[16..18].copy_from_slice(&2u16.to_le_bytes());
+    h[18..20].copy_from_slice(&251u16.to_le_bytes());
+    std::fs::write(&ve_helper, h).unwrap();
+    let e = veo_runtime::Proc::builder()
+        .static_helper(&ve_helper)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("helper program built for a real VE"), "{e}");
+}
+
 #[path = "core_args.rs"]
 mod core_args;
 #[path = "core_buffer.rs"]

@@ -2,10 +2,10 @@
 //! buffers its result goes into, filled only inside its own wait or peek
 //! from the staging the context keeps (`context.rs`).
 //!
-//! [`RequestState`] is what the request must remember (its context, id and
-//! kind); it is *lent* the borrowed buffers by each wait or peek, and
-//! writes into them only then. [`AveoRequest`] is a request with its
-//! buffers and result type, as [`Request`](crate::Request) is.
+//! `RequestState` is what the request must remember (its context, id,
+//! kind and the borrowed buffers), and writes into those buffers only
+//! inside its wait, peek or poll; a [`Request`](crate::Request) holds it.
+//! [`AveoRequest`] is the same with its result type, for direct use.
 
 use super::context::{AveoContext, Staging};
 use super::proc::ret_word;
