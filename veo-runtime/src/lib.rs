@@ -144,8 +144,9 @@
 //! `veo_build::Build::new().files_in("kernels").compile_static("kernels")`
 //! links the kernels into the program itself (py-veo's `static_library()`,
 //! AVEO's `mk_veorun_static`), and `#[ve_kernel(static)]` calls them there.
-//! This works with the emulated VE only. Each `#[ve_kernel(static)]` block
-//! registers its kernels' addresses in a table the linker assembles, where
+//! On a real VE the kernels are linked into a VE helper instead, which
+//! [`ProcBuilder::static_helper`] starts (docs/HARDWARE.md). Each
+//! `#[ve_kernel(static)]` block registers its kernels' addresses in a table the linker assembles, where
 //! the helper finds them: they work from every binary, test and example of
 //! the package and from any crate that uses the package's stubs, with no
 //! linker flags (a kernel that is not linked in is a link error). Kernels
@@ -171,6 +172,12 @@
 //! false }`) links none of it (no helper, no libffi, no constructor that
 //! runs before `main`); there [`Proc::new`] on the emulated VE returns
 //! [`Error::NotCompiledIn`], and `#[ve_kernel]` blocks compile unchanged.
+//!
+//! On a VE host the same program runs on the AVEO backend, NEC's
+//! `libveo.so.1`: chosen by [`ProcBuilder::backend`], else `VEO_BACKEND`
+//! (`emulated`, `aveo`, `auto`), else automatically when the library loads
+//! and the host has a VE device; [`Proc::backend`] says which
+//! ([`Backend`]). The typed stubs and every public type are the same.
 //!
 //! # Without the macro
 //!
