@@ -146,8 +146,9 @@
 //! AVEO's `mk_veorun_static`), and `#[ve_kernel(static)]` calls them there.
 //! On a real VE the kernels are linked into a VE helper instead, which
 //! [`ProcBuilder::static_helper`] starts (docs/HARDWARE.md). Each
-//! `#[ve_kernel(static)]` block registers its kernels' addresses in a table the linker assembles, where
-//! the helper finds them: they work from every binary, test and example of
+//! `#[ve_kernel(static)]` block registers its kernels' addresses in a
+//! table the linker assembles, where the helper finds them: they work from
+//! every binary, test and example of
 //! the package and from any crate that uses the package's stubs, with no
 //! linker flags (a kernel that is not linked in is a link error). Kernels
 //! named only at run time ([`Proc::get_function`]) are looked up in the
