@@ -149,10 +149,11 @@
 //! `#[ve_kernel(static)]` block registers its kernels' addresses in a
 //! table the linker assembles, where the helper finds them: they work from
 //! every binary, test and example of the package and from any crate that
-//! uses the package's stubs, with no linker flags (a kernel that is not linked in is a link error). Kernels
-//! named only at run time ([`Proc::get_function`]) are looked up in the
-//! program's dynamic symbol table, which veo-build fills for the package's
-//! own programs; another crate's programs need `-rdynamic` for those.
+//! uses the package's stubs, with no linker flags (a kernel that is not
+//! linked in is a link error). Kernels named only at run time
+//! ([`Proc::get_function`]) are looked up in the program's dynamic symbol
+//! table, which veo-build fills for the package's own programs; another
+//! crate's programs need `-rdynamic` for those.
 //!
 //! # The emulated VE and the hardware
 //!
