@@ -1,8 +1,9 @@
-//! The contract of the AVEO backend: the core API tests and the
-//! `#[ve_kernel]` tests of this directory, compiled a second time into this
-//! program, which runs every proc on the AVEO backend (`VEO_BACKEND=aveo`)
-//! with this workspace's own `libveo.so` (veo-capi: AVEO's C API over the
-//! emulated VE) as the vendor library (`VEO_LIBVEO`). The same assertions
+//! The contract of the AVEO backend: the core API tests, the awaited
+//! requests and the `#[ve_kernel]` tests of this directory, compiled a
+//! second time into this program, which runs every proc on the AVEO
+//! backend (`VEO_BACKEND=aveo`) with this workspace's own `libveo.so`
+//! (veo-capi: AVEO's C API over the emulated VE) as the vendor library
+//! (`VEO_LIBVEO`). The same assertions
 //! hold on both backends; a test that checks what only the emulator has
 //! (its helper process, its builder settings) says so on stderr and skips
 //! that part (`veo_tests::on_aveo`).
@@ -108,6 +109,8 @@ fn a_static_helper_runs_the_kernels_linked_into_it() {
     assert!(e.contains("helper program built for a real VE"), "{e}");
 }
 
+#[path = "async_await.rs"]
+mod async_await;
 #[path = "core_args.rs"]
 mod core_args;
 #[path = "core_buffer.rs"]

@@ -620,16 +620,19 @@ struct PollerState {
 }
 
 impl Poller {
-    /// `waker` is woken soon.
-    pub(crate) fn register(&self, waker: &std::task::Waker) {
+    /// `waker` is woken soon. The thread, when this starts it, is named
+    /// `name` (as the emulated VE's waking thread: `veo-await-<pid>`).
+    pub(crate) fn register(&self, waker: &std::task::Waker, name: impl FnOnce() -> String) {
         let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
         if !s.wakers.iter().any(|w| w.will_wake(waker)) {
             s.wakers.push(waker.clone());
         }
         if !s.started {
             let shared = self.shared.clone();
+            let mut name = name();
+            name.truncate(15); // what Linux keeps of a thread's name
             let spawned = std::thread::Builder::new()
-                .name("veo-aveo-poll".into())
+                .name(name)
                 .spawn(move || shared.run());
             // Without the thread, the future is woken at once: it polls
             // again, which is slower but never stuck.

@@ -12,6 +12,7 @@ use super::proc::ret_word;
 use super::result;
 use super::sys::{VEO_COMMAND_ERROR, VEO_COMMAND_UNFINISHED};
 use crate::args::KernelRet;
+use crate::context::ContextState;
 use crate::error::{Error, Result};
 use std::marker::PhantomData;
 use std::task::Waker;
@@ -94,7 +95,9 @@ impl<'a> RequestState<'a> {
     ) -> Result<Option<T>> {
         let r = self.peek(taken)?;
         if r.is_none() {
-            self.ctx.proc.poller.register(waker);
+            let proc = &self.ctx.proc;
+            proc.poller
+                .register(waker, || format!("veo-await-{}", proc.pid()));
         }
         Ok(r)
     }
@@ -178,6 +181,19 @@ impl<'a> RequestState<'a> {
             // An allocation libveo could not make.
             (Err(Error::Aveo { .. }), Kind::Alloc { size }) if state == VEO_COMMAND_ERROR => {
                 return Err(Error::OutOfMemory { size });
+            }
+            // The VE process is gone (killed, or ended by another request's
+            // exception): what the emulated VE calls its helper's death.
+            (Err(Error::Aveo { .. }), _)
+                if state == VEO_COMMAND_ERROR && self.ctx.state() == ContextState::Dead =>
+            {
+                let proc = &self.ctx.proc;
+                proc.dead.store(true, std::sync::atomic::Ordering::Release);
+                return Err(Error::HelperDied {
+                    pid: proc.pid(),
+                    status: "the VE process exited (libveo's context state is VEO_STATE_EXIT)"
+                        .into(),
+                });
             }
             (Err(e @ Error::KernelException { .. }), _) => {
                 self.ctx
