@@ -133,6 +133,8 @@ mod core_proc;
 mod core_requests;
 #[path = "core_stack.rs"]
 mod core_stack;
+#[path = "core_wrong_machine.rs"]
+mod core_wrong_machine;
 #[path = "macro_fortran.rs"]
 mod macro_fortran;
 #[path = "macro_many.rs"]
