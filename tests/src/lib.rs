@@ -22,17 +22,27 @@ pub struct Ve {
     pub ctx: Context,
     /// The kernel library, loaded.
     pub lib: Library,
+    /// On AVEO, the proc's first context (AVEO's main one), kept so that
+    /// `ctx` is another: the proc's synchronous functions run on the main
+    /// context's queue, as the emulated VE's run on a channel of their own.
+    pub main: Option<Context>,
 }
 
 impl Ve {
     /// Starts a proc on node 0, opens a context and loads [`KERNELS`].
     pub fn new() -> Ve {
         let proc = Proc::new(0).expect("cannot start a proc");
+        let main = is_aveo(&proc).then(|| proc.open_context().expect("cannot open a context"));
         let ctx = proc.open_context().expect("cannot open a context");
         let lib = proc
             .load_library(KERNELS)
             .expect("cannot load the test kernels");
-        Ve { proc, ctx, lib }
+        Ve {
+            proc,
+            ctx,
+            lib,
+            main,
+        }
     }
 
     /// The kernel `name` of the test library.
@@ -47,6 +57,33 @@ impl Default for Ve {
     fn default() -> Self {
         Ve::new()
     }
+}
+
+/// Whether `proc` runs on the AVEO backend (`tests/tests/contract.rs` runs
+/// the core and `#[ve_kernel]` tests so, with the workspace's libveo.so).
+pub fn is_aveo(proc: &Proc) -> bool {
+    matches!(proc.backend(), veo_runtime::Backend::Aveo { .. })
+}
+
+/// [`is_aveo`], saying on stderr that `what` (something only the emulated
+/// VE has) is skipped there.
+pub fn on_aveo(proc: &Proc, what: &str) -> bool {
+    let aveo = is_aveo(proc);
+    if aveo {
+        eprintln!("on AVEO, skipped: {what} (the emulated VE's)");
+    }
+    aveo
+}
+
+/// Whether procs start on AVEO here (`VEO_BACKEND=aveo`), saying on stderr
+/// that `what` is skipped: for tests of what only the emulated VE's
+/// builder settings do, before any proc exists.
+pub fn aveo_selected(what: &str) -> bool {
+    let aveo = std::env::var("VEO_BACKEND").is_ok_and(|v| v.trim() == "aveo");
+    if aveo {
+        eprintln!("on AVEO, skipped: {what} (the emulated VE's)");
+    }
+    aveo
 }
 
 /// Word `i` of the test pattern with `seed` (splitmix64): every word differs,

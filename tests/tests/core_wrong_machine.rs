@@ -104,6 +104,9 @@ fn start_error(build: impl FnOnce() -> veo_runtime::Result<Proc>) -> (String, St
 
 #[test]
 fn a_ve_helper_program_is_refused_by_name() {
+    if veo_tests::aveo_selected("the helper program (ProcBuilder::helper, VEORUN_BIN)") {
+        return;
+    }
     let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let veorun = elf_file("aveorun_ve3", 2, ET_EXEC, EM_VE);
     let (helper, reason) = start_error(|| Proc::builder().helper(&veorun).build());

@@ -154,7 +154,11 @@ pub unsafe extern "C" fn veo_context_sync(ctx: *mut veo_thr_ctxt) {
 
 /// Submits through `f` on the context `ctx`: the request id, or
 /// `VEO_REQUEST_ID_INVALID` and a message.
-fn submit(func: &str, ctx: *mut veo_thr_ctxt, f: impl FnOnce(&CCtx) -> Result<u64, String>) -> u64 {
+pub(crate) fn submit(
+    func: &str,
+    ctx: *mut veo_thr_ctxt,
+    f: impl FnOnce(&CCtx) -> Result<u64, String>,
+) -> u64 {
     guard(func, VEO_REQUEST_ID_INVALID, || {
         let c = match handles::ctx(ctx) {
             Ok(c) => c,
@@ -286,7 +290,7 @@ pub unsafe extern "C" fn veo_async_write_mem(
 }
 
 /// Copies the bytes of a collected request to where C wants them.
-fn deliver(outs: &[Vec<u8>], to: &Delivery) {
+pub(crate) fn deliver(outs: &[Vec<u8>], to: &Delivery) {
     for (bytes, &(addr, len)) in outs.iter().zip(to) {
         let n = bytes.len().min(len);
         if n > 0 && addr != 0 {

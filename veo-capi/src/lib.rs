@@ -17,6 +17,7 @@
 mod args;
 mod context;
 mod diag;
+mod emulated;
 mod handles;
 mod hmem;
 mod hooks;

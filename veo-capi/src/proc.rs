@@ -42,7 +42,11 @@ fn create(func: &str, venode: c_int, helper: Option<std::path::PathBuf>) -> *mut
         Ok(n) => n,
         Err(e) => return fail(func, libc::EINVAL, e, null_mut()),
     };
-    let mut b = Proc::builder().node(node);
+    // This library is AVEO's API over the emulated VE: its procs are the
+    // emulated VE's whatever VEO_BACKEND says (AVEO here would be itself).
+    let mut b = Proc::builder()
+        .node(node)
+        .backend(veo_runtime::BackendChoice::Emulated);
     if let Some(h) = helper {
         b = b.helper(h);
     }

@@ -8,12 +8,13 @@ use std::path::Path;
 
 /// The headers that declare functions (`veo_time.h` and
 /// `veo_veshm_defs.h` hold only inline functions and enums).
-const HEADERS: [&str; 5] = [
+const HEADERS: [&str; 6] = [
     "ve_offload.h",
     "veo_hmem.h",
     "veo_veshm.h",
     "veo_vhveshm.h",
     "veo_vedma.h",
+    "veo_rs.h",
 ];
 
 /// A signature as ABI types: return type, then parameters.

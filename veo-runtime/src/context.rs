@@ -1,19 +1,19 @@
 //! Contexts: a worker on the VE with its own ordered queue.
+//!
+//! The public type; what a context is on each backend is in
+//! `crate::backend` ([`ContextBackend`]).
 
 use crate::args::{Args, KernelRet};
-use crate::channel::{ChannelVh, Done};
-use crate::error::{Error, Result};
+use crate::backend::ContextBackend;
+use crate::emulated::channel::ChannelVh;
+use crate::emulated::EmulatedProc;
+use crate::error::Result;
 use crate::library::{Function, KernelLibrary};
 use crate::memory;
-use crate::proc::{ProcShared, Slot};
 use crate::ptr::VePtr;
-use crate::request::{Request, What};
+use crate::request::Request;
 use crate::slot::KernelSlot;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
-use veo_urpc::proto::{self, ArgClass, Status};
-use veo_urpc::{WaitPolicy, Wake};
+use std::sync::Arc;
 
 /// Whether a context takes requests (VEO's `veo_get_context_state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,13 +24,6 @@ pub enum ContextState {
     Closed,
     /// Its proc's helper died.
     Dead,
-}
-
-type VhJob = (u64, Box<dyn FnOnce() -> u64 + Send>);
-
-struct VhExecutor {
-    tx: mpsc::Sender<VhJob>,
-    thread: JoinHandle<()>,
 }
 
 /// A VE worker thread with its own command queue (py-veo's `VeoCtxt`).
@@ -56,126 +49,44 @@ struct VhExecutor {
 /// # Ok(()) }
 /// ```
 pub struct Context {
-    proc: Arc<ProcShared>,
-    ch: Arc<ChannelVh>,
-    vh: Mutex<Option<VhExecutor>>,
-    closed: AtomicBool,
+    backend: ContextBackend,
 }
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
-            .field("index", &self.ch.index)
+            .field("index", &self.index())
             .field("state", &self.state())
             .finish()
     }
 }
 
-/// Queues a call's messages: the CALL, then its stack image as DATA.
-///
-/// `args` by reference: they are a few hundred bytes, and every move on
-/// the way to here was a `memcpy` on the path of every call.
-///
-/// `loaded` is the flag of the function's library: checked again with the
-/// channel locked, so that an unload, which takes every channel's lock once
-/// after clearing it, knows every call into the library is in a ring.
-pub(crate) fn submit_call<'a>(
-    ch: &ChannelVh,
-    addr: u64,
-    loaded: Option<&AtomicBool>,
-    ret: ArgClass,
-    args: &mut Args<'a>,
-    stack_max: u64,
-) -> Result<(u64, Vec<&'a mut [u8]>)> {
-    args.check(stack_max.min(usize::MAX as u64) as usize)?;
-    let mut s = ch.submit()?;
-    check_loaded(loaded)?;
-    let reqid = s.next_reqid();
-    write_call(&mut s, reqid, addr, ret, args)?;
-    drop(s);
-    let outs = if args.outs.is_empty() {
-        Vec::new()
-    } else {
-        std::mem::take(&mut args.outs)
-            .into_iter()
-            .map(|(_, b)| b)
-            .collect()
-    };
-    Ok((reqid, outs))
-}
-
-/// An error if the library of a call was unloaded.
-pub(crate) fn check_loaded(loaded: Option<&AtomicBool>) -> Result<()> {
-    match loaded {
-        Some(l) if !l.load(Ordering::Acquire) => Err(Error::Closed("library (it was unloaded)")),
-        _ => Ok(()),
-    }
-}
-
-#[inline(always)]
-fn write_call(
-    s: &mut crate::channel::Submit<'_>,
-    reqid: u64,
-    addr: u64,
-    ret: ArgClass,
-    args: &Args<'_>,
-) -> Result<()> {
-    let n = proto::call_body_len(args.classes.len(), args.stack.len());
-    s.trace_call(reqid, addr);
-    s.message(proto::KIND_CALL, reqid, n, |b| {
-        proto::encode_call(
-            b,
-            addr,
-            ret,
-            &args.classes,
-            &args.values,
-            &args.stack,
-            args.image.len() as u64,
-        )
-    })?;
-    if !args.image.is_empty() {
-        s.data(reqid, 0, &args.image)?;
-    }
-    Ok(())
-}
-
 impl Context {
-    pub(crate) fn new(proc: Arc<ProcShared>, ch: Arc<ChannelVh>) -> Context {
-        Context {
-            proc,
-            ch,
-            vh: Mutex::new(None),
-            closed: AtomicBool::new(false),
-        }
+    pub(crate) fn new(backend: ContextBackend) -> Context {
+        Context { backend }
     }
 
     /// The context's slot number in its proc.
     pub fn index(&self) -> usize {
-        self.ch.index
+        self.backend.index()
     }
 
-    /// Its channel and proc, for the requests kept by id (`queue.rs`).
-    pub(crate) fn parts(&self) -> (&Arc<ChannelVh>, &Arc<ProcShared>) {
-        (&self.ch, &self.proc)
+    /// Its channel and proc on the emulated VE, for the requests kept by
+    /// id (`queue.rs`, which drives the emulated VE's channels itself).
+    pub(crate) fn parts(&self) -> Result<(&Arc<ChannelVh>, &Arc<EmulatedProc>)> {
+        match &self.backend {
+            ContextBackend::Emulated(c) => Ok(c.parts()),
+            ContextBackend::Aveo(_) => Err(crate::aveo::wired::not_on_aveo()),
+        }
     }
 
     /// Whether it takes requests.
     pub fn state(&self) -> ContextState {
-        if self.closed.load(Ordering::Acquire) || self.proc.life.is_closed() {
-            ContextState::Closed
-        } else if self.proc.life.is_dead() {
-            ContextState::Dead
-        } else {
-            ContextState::Running
-        }
+        self.backend.state()
     }
 
     pub(crate) fn check(&self) -> Result<()> {
-        self.proc.life.check()?;
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("context"));
-        }
-        Ok(())
+        self.backend.check()
     }
 
     /// Queues a call of `f` (VEO's `veo_call_async`).
@@ -184,28 +95,7 @@ impl Context {
         f: &Function,
         args: Args<'a>,
     ) -> Result<Request<'a, R>> {
-        self.check()?;
-        self.submit(f, &mut { args })
-    }
-
-    fn submit<'a, R: KernelRet>(
-        &'a self,
-        f: &Function,
-        args: &mut Args<'a>,
-    ) -> Result<Request<'a, R>> {
-        f.check(self.proc.id)?;
-        self.submit_at(f.addr, Some(&f.shared.loaded), args)
-    }
-
-    fn submit_at<'a, R: KernelRet>(
-        &'a self,
-        addr: u64,
-        loaded: Option<&AtomicBool>,
-        args: &mut Args<'a>,
-    ) -> Result<Request<'a, R>> {
-        let (reqid, outs) =
-            submit_call(&self.ch, addr, loaded, R::CLASS, args, self.proc.stack_size)?;
-        Ok(Request::new(&self.ch, reqid, outs, What::Call))
+        self.backend.call(f, args)
     }
 
     /// Queues a call of the function `name`, found in the proc's libraries
@@ -215,8 +105,7 @@ impl Context {
         name: &str,
         args: Args<'a>,
     ) -> Result<Request<'a, R>> {
-        let f = self.proc.get_function(name)?;
-        self.call(&f, args)
+        self.backend.call_by_name(name, args)
     }
 
     /// Queues several calls with one wake-up of the VE worker.
@@ -224,30 +113,12 @@ impl Context {
         &'a self,
         calls: impl IntoIterator<Item = (&'a Function, Args<'a>)>,
     ) -> Result<Vec<Request<'a, R>>> {
-        self.check()?;
-        let stack_max = self.proc.stack_size.min(usize::MAX as u64) as usize;
-        let calls: Vec<(&Function, Args<'a>)> = calls.into_iter().collect();
-        for (f, args) in &calls {
-            f.check(self.proc.id)?;
-            args.check(stack_max)?;
-        }
-        let mut s = self.ch.submit()?;
-        for (f, _) in &calls {
-            check_loaded(Some(&f.shared.loaded))?;
-        }
-        let mut reqs = Vec::with_capacity(calls.len());
-        for (f, args) in calls {
-            let reqid = s.next_reqid();
-            write_call(&mut s, reqid, f.addr, R::CLASS, &args)?;
-            let outs = args.outs.into_iter().map(|(_, b)| b).collect();
-            reqs.push(Request::new(&self.ch, reqid, outs, What::Call));
-        }
-        drop(s); // publishes once
-        Ok(reqs)
+        self.backend.call_batch(calls)
     }
 
     /// Queues a call of the kernel `symbol` of `lib`: what `#[ve_kernel]`'s
     /// stubs call (through `__private::call_kernel`).
+    #[inline]
     pub(crate) fn call_kernel<'a, R: KernelRet>(
         &'a self,
         slot: &KernelSlot,
@@ -255,66 +126,14 @@ impl Context {
         symbol: &str,
         args: &mut Args<'a>,
     ) -> Result<Request<'a, R>> {
-        self.check()?;
-        let addr = self.proc.kernel_addr(slot, lib, symbol)?;
-        self.submit_at(addr, None, args)
+        self.backend.call_kernel(slot, lib, symbol, args)
     }
 
     /// Runs `f` on the VH when the queue reaches it: everything queued before
     /// has finished and nothing queued after starts until it returns (VEO's
     /// `veo_call_async_vh`). Its return value is the request's result.
     pub fn call_vh(&self, f: impl FnOnce() -> u64 + Send + 'static) -> Result<Request<'_, u64>> {
-        self.check()?;
-        let mut vh = self.vh.lock().unwrap_or_else(|e| e.into_inner());
-        let exec = match vh.as_mut() {
-            Some(e) => e,
-            None => vh.insert(self.start_executor()?),
-        };
-        let mut s = self.ch.submit()?;
-        let reqid = s.next_reqid();
-        s.message(proto::KIND_GATE, reqid, 0, |_| {})?;
-        // Hand the closure over before publishing, so the executor has it
-        // when the worker reaches the gate.
-        exec.tx
-            .send((reqid, Box::new(f)))
-            .map_err(|_| Error::Closed("context"))?;
-        drop(s);
-        Ok(Request::new(&self.ch, reqid, Vec::new(), What::Other))
-    }
-
-    fn start_executor(&self) -> Result<VhExecutor> {
-        let (tx, rx) = mpsc::channel::<VhJob>();
-        let ch = self.ch.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("veo-vh-{}", ch.index))
-            .spawn(move || {
-                let g = ch.chan.header();
-                for (reqid, f) in rx {
-                    let wake = g.gate_reached_wake.wait(
-                        &WaitPolicy::VH,
-                        None,
-                        || g.gate_reached.load(Ordering::Acquire) == reqid,
-                        || ch.life.is_dead(),
-                    );
-                    if wake != Wake::Ready {
-                        // The proc is gone; waiters get its error.
-                        continue;
-                    }
-                    let done = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-                        Ok(v) => Done::ok(v),
-                        Err(_) => Done {
-                            status: Some(Status::Invalid),
-                            text: "the VH function panicked".into(),
-                            ..Done::default()
-                        },
-                    };
-                    ch.complete_locally(reqid, done);
-                    g.gate_released.store(reqid, Ordering::Release);
-                    g.gate_released_wake.notify();
-                }
-            })
-            .map_err(|e| Error::io("cannot start the VH function thread", e))?;
-        Ok(VhExecutor { tx, thread })
+        self.backend.call_vh(f)
     }
 
     /// Queues a write of `src` to VE memory at `dst`; `src` is copied before
@@ -326,41 +145,7 @@ impl Context {
         dst: impl memory::AsVePtr<T>,
         src: &[T],
     ) -> Result<Request<'_, ()>> {
-        self.check()?;
-        memory::check_fits(&dst, src.len())?;
-        let addr = dst.ve_ptr().addr();
-        let bytes: &[u8] = bytemuck::cast_slice(src);
-        let len = bytes.len() as u64;
-        memory::check_range(addr, len)?;
-        let mut s = self.ch.submit()?;
-        if let Some(p) = self.here(&s, addr, bytes.len()) {
-            // SAFETY: `p..p + len` is our mapping of live VE memory
-            // (`local_ve_memory`), which no Rust reference covers; `bytes`
-            // is host memory.
-            let t0 = s.trace_clock();
-            unsafe { veo_urpc::copy::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
-            let reqid = s.finished_here(Done::ok(0));
-            s.trace_here(reqid, proto::KIND_WRITE, len, t0);
-            drop(s);
-            return Ok(Request::new(
-                &self.ch,
-                reqid,
-                Vec::new(),
-                What::Transfer { addr, len },
-            ));
-        }
-        let reqid = s.next_reqid();
-        s.message(proto::KIND_WRITE, reqid, 16, |b| {
-            proto::encode_words(b, &[addr, len])
-        })?;
-        s.data(reqid, 0, bytes)?;
-        drop(s);
-        Ok(Request::new(
-            &self.ch,
-            reqid,
-            Vec::new(),
-            What::Transfer { addr, len },
-        ))
+        self.backend.write_async(dst, src)
     }
 
     /// Queues a read of VE memory at `src` into `dst`; the bytes land in
@@ -373,67 +158,17 @@ impl Context {
         dst: &'a mut [T],
         src: impl memory::AsVePtr<T>,
     ) -> Result<Request<'a, ()>> {
-        self.check()?;
-        memory::check_fits(&src, dst.len())?;
-        let addr = src.ve_ptr().addr();
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(dst);
-        let len = bytes.len() as u64;
-        memory::check_range(addr, len)?;
-        let mut s = self.ch.submit()?;
-        if let Some(p) = self.here(&s, addr, bytes.len()) {
-            // SAFETY: as in `write_async`; `bytes` is borrowed mutably by
-            // this call, so the bytes land while nothing else can see them
-            // (a forgotten request writes nothing later).
-            let t0 = s.trace_clock();
-            unsafe { veo_urpc::copy::copy_nonoverlapping(p, bytes.as_mut_ptr(), bytes.len()) };
-            let reqid = s.finished_here(Done::ok(0));
-            s.trace_here(reqid, proto::KIND_READ, len, t0);
-            drop(s);
-            return Ok(Request::new(
-                &self.ch,
-                reqid,
-                Vec::new(),
-                What::Transfer { addr, len },
-            ));
-        }
-        drop(s);
-        let reqid = self.ch.simple(proto::KIND_READ, &[addr, len], &[])?;
-        Ok(Request::new(
-            &self.ch,
-            reqid,
-            vec![bytes],
-            What::Transfer { addr, len },
-        ))
-    }
-
-    /// Where this thread can carry out a transfer of `[addr, addr + len)`
-    /// at once: our mapping of that VE memory, when it is all live and
-    /// every request queued before has finished (so that doing it now is
-    /// doing it in queue order; `s` keeps later ones out meanwhile). One
-    /// copy, and no wake-up of the helper.
-    fn here(&self, s: &crate::channel::Submit<'_>, addr: u64, len: usize) -> Option<*mut u8> {
-        let p = self.proc.local_ve_memory(addr, len)?;
-        s.idle().then_some(p)
+        self.backend.read_async(dst, src)
     }
 
     /// Queues an allocation of `bytes` of VE memory (VEO's `veo_alloc_mem_async`).
     pub fn alloc_async(&self, bytes: u64) -> Result<Request<'_, VePtr<u8>>> {
-        self.check()?;
-        let reqid = self.ch.simple(proto::KIND_ALLOC, &[bytes], &[])?;
-        Ok(Request::new(&self.ch, reqid, Vec::new(), What::Alloc))
+        self.backend.alloc_async(bytes)
     }
 
     /// Queues freeing memory from `alloc_mem`/`alloc_async` (VEO's `veo_free_mem_async`).
     pub fn free_async<T>(&self, ptr: VePtr<T>) -> Result<Request<'_, ()>> {
-        self.check()?;
-        let addr = ptr.addr();
-        let reqid = self.ch.simple(proto::KIND_FREE, &[addr], &[])?;
-        Ok(Request::new(
-            &self.ch,
-            reqid,
-            Vec::new(),
-            What::Transfer { addr, len: 0 },
-        ))
+        self.backend.free_async(ptr)
     }
 
     /// Queues a copy of `count` elements inside VE memory.
@@ -443,89 +178,18 @@ impl Context {
         src: VePtr<T>,
         count: usize,
     ) -> Result<Request<'_, ()>> {
-        self.check()?;
-        let len = memory::byte_len(src, count)?;
-        let reqid = self
-            .ch
-            .simple(proto::KIND_MEMCPY, &[dst.addr(), src.addr(), len], &[])?;
-        Ok(Request::new(
-            &self.ch,
-            reqid,
-            Vec::new(),
-            What::Transfer {
-                addr: src.addr(),
-                len,
-            },
-        ))
+        self.backend.memcpy_async(dst, src, count)
     }
 
     /// Returns when everything queued so far has been processed (VEO's
     /// `veo_context_sync`); results still wait for their requests.
     pub fn sync(&self) -> Result<()> {
-        self.check()?;
-        let reqid = self.ch.simple(proto::KIND_NOP, &[], &[])?;
-        Request::<()>::new(&self.ch, reqid, Vec::new(), What::Other).wait()
+        self.backend.sync()
     }
 
     /// Closes the context after everything queued before has run
-    /// (VEO's `veo_context_close`).
+    /// (VEO's `veo_context_close`). Dropping it closes it without waiting.
     pub fn close(self) -> Result<()> {
-        self.close_inner(true)
-    }
-
-    fn close_inner(&self, wait: bool) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let exec = self.vh.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let alive = self.proc.life.check().is_ok();
-        let mut result = Ok(());
-        if alive {
-            match self.ch.simple(proto::KIND_CLOSE, &[], &[]) {
-                Ok(reqid) if wait => {
-                    result = Request::<()>::new(&self.ch, reqid, Vec::new(), What::Other)
-                        .wait()
-                        .and_then(|()| {
-                            self.proc
-                                .control_op(
-                                    proto::KIND_JOIN,
-                                    &[self.ch.index as u64],
-                                    &[],
-                                    What::Other,
-                                )
-                                .map(|_| ())
-                        });
-                }
-                Ok(reqid) => self.ch.abandon(reqid),
-                Err(e) => result = Err(e),
-            }
-        }
-        if let Some(e) = exec {
-            drop(e.tx);
-            // Its last closure may wait for kernels queued before it; a drop
-            // must not wait with it (the thread ends once the worker reaches
-            // that closure, or the proc ends).
-            if wait {
-                let _ = e.thread.join();
-            }
-        }
-        let slot = if wait && result.is_ok() || !alive {
-            Slot::Free
-        } else {
-            Slot::Closing
-        };
-        self.proc.release_slot(self.ch.index, slot);
-        result
-    }
-}
-
-impl Drop for Context {
-    fn drop(&mut self) {
-        // Never block in drop on a kernel that may not return: the worker
-        // stops after its queue, and the slot is reclaimed later. A fork()
-        // child's copy leaves the context to its owner.
-        if !self.proc.life.foreign() {
-            let _ = self.close_inner(false);
-        }
+        self.backend.close()
     }
 }

@@ -30,6 +30,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The backend needed is not compiled into this build of veo-runtime.
+    #[error("the {backend} is not compiled in: this veo-runtime was built without its `{feature}` feature (on by default); enable it to use the {backend}")]
+    NotCompiledIn {
+        /// The backend: `emulated VE`.
+        backend: &'static str,
+        /// The cargo feature of veo-runtime that compiles it in.
+        feature: &'static str,
+    },
     /// The helper speaks another protocol version or layout.
     #[error("the VE helper {helper} speaks protocol {found:#x}, this runtime speaks {expected:#x}; rebuild the helper with this version of veo-runtime")]
     ProtocolMismatch {

@@ -90,7 +90,7 @@ impl Proc {
                 "proc identifier {ident} does not fit an HMEM address (at most {MAX_PROC_IDENTIFIERS} procs)"
             )));
         }
-        let ptr = self.shared.alloc_mem(bytes)?;
+        let ptr = self.backend.alloc_mem(bytes)?;
         let addr = tag(ptr.addr(), ident).expect("identifier checked");
         mem_hooks::fire(MemoryOp::AllocHmem, self, None, addr, bytes);
         Ok(addr)
@@ -106,7 +106,7 @@ fn owner(addr: u64) -> Result<Proc> {
 /// Frees VE memory from [`Proc::alloc_hmem`], given its tagged address.
 pub fn free_hmem(addr: u64) -> Result<()> {
     let proc = owner(addr)?;
-    proc.shared.free_mem(VePtr::new(strip(addr)))?;
+    proc.backend.free_mem(VePtr::new(strip(addr)))?;
     mem_hooks::fire(MemoryOp::FreeHmem, &proc, None, addr, 0);
     Ok(())
 }
@@ -131,13 +131,13 @@ pub unsafe fn hmemcpy(dst: u64, src: u64, len: usize) -> Result<()> {
         (true, false) => {
             // SAFETY: the caller's contract: `src` is readable for `len`.
             let bytes = unsafe { std::slice::from_raw_parts(src as *const u8, len) };
-            owner(dst)?.shared.write_bytes(strip(dst), bytes)
+            owner(dst)?.backend.write_bytes(strip(dst), bytes)
         }
         (false, true) => {
             // SAFETY: the caller's contract: `dst` is writable for `len`
             // and does not overlap anything else this function touches.
             let bytes = unsafe { std::slice::from_raw_parts_mut(dst as *mut u8, len) };
-            owner(src)?.shared.read_bytes(bytes, strip(src))
+            owner(src)?.backend.read_bytes(bytes, strip(src))
         }
         (true, true) => {
             let (d, s) = (owner(dst)?, owner(src)?);

@@ -144,14 +144,16 @@
 //! `veo_build::Build::new().files_in("kernels").compile_static("kernels")`
 //! links the kernels into the program itself (py-veo's `static_library()`,
 //! AVEO's `mk_veorun_static`), and `#[ve_kernel(static)]` calls them there.
-//! This works with the emulated VE only. Each `#[ve_kernel(static)]` block
-//! registers its kernels' addresses in a table the linker assembles, where
-//! the helper finds them: they work from every binary, test and example of
-//! the package and from any crate that uses the package's stubs, with no
-//! linker flags (a kernel that is not linked in is a link error). Kernels
-//! named only at run time ([`Proc::get_function`]) are looked up in the
-//! program's dynamic symbol table, which veo-build fills for the package's
-//! own programs; another crate's programs need `-rdynamic` for those.
+//! On a real VE the kernels are linked into a VE helper instead, which
+//! [`ProcBuilder::static_helper`] starts (docs/HARDWARE.md). Each
+//! `#[ve_kernel(static)]` block registers its kernels' addresses in a
+//! table the linker assembles, where the helper finds them: they work from
+//! every binary, test and example of the package and from any crate that
+//! uses the package's stubs, with no linker flags (a kernel that is not
+//! linked in is a link error). Kernels named only at run time
+//! ([`Proc::get_function`]) are looked up in the program's dynamic symbol
+//! table, which veo-build fills for the package's own programs; another
+//! crate's programs need `-rdynamic` for those.
 //!
 //! # The emulated VE and the hardware
 //!
@@ -165,6 +167,18 @@
 //! crashes) on any Linux machine. What differs on a real VE: the kernels are
 //! VE code (vectorised, 8 cores per VE, HBM memory), transfers go over
 //! PCIe, and `long double`, host pointers or host callbacks cannot cross.
+//!
+//! The emulated VE is the `emulator` feature, on by default. A build for
+//! hardware only (`veo-runtime = { version = "0.1", default-features =
+//! false }`) links none of it (no helper, no libffi, no constructor that
+//! runs before `main`); there [`Proc::new`] on the emulated VE returns
+//! [`Error::NotCompiledIn`], and `#[ve_kernel]` blocks compile unchanged.
+//!
+//! On a VE host the same program runs on the AVEO backend, NEC's
+//! `libveo.so.1`: chosen by [`ProcBuilder::backend`], else `VEO_BACKEND`
+//! (`emulated`, `aveo`, `auto`), else automatically when the library loads
+//! and the host has a VE device; [`Proc::backend`] says which
+//! ([`Backend`]). The typed stubs and every public type are the same.
 //!
 //! # Without the macro
 //!
@@ -222,10 +236,9 @@
 mod arglist;
 mod args;
 pub mod aveo;
-mod binary;
-mod channel;
+mod backend;
 mod context;
-mod entry;
+mod emulated;
 mod error;
 mod future;
 mod fxhash;
@@ -237,12 +250,13 @@ mod life;
 mod locate;
 mod mem_hooks;
 mod memory;
-mod omp;
 mod proc;
 mod ptr;
 mod queue;
 mod request;
 mod slot;
+#[cfg(not(feature = "emulator"))]
+mod statics;
 mod trace;
 
 #[doc(hidden)]
@@ -251,6 +265,7 @@ pub mod __private;
 
 pub use arglist::ArgList;
 pub use args::{Args, KernelArg, KernelRet, Out, MAX_ARGS};
+pub use aveo::select::{Backend, BackendChoice};
 pub use context::{Context, ContextState};
 pub use error::{Error, Result};
 pub use future::RequestFuture;

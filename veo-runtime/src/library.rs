@@ -1,11 +1,11 @@
 //! Libraries of kernels loaded into a proc, their symbols and functions.
 
+use crate::backend::{ProcBackend, WeakProcBackend};
 use crate::error::{Error, Result};
-use crate::proc::ProcShared;
 use crate::ptr::VePtr;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 /// Where the kernels of a `#[ve_kernel]` block live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,7 +109,8 @@ pub(crate) const STATIC_NAME: &str = "__static__";
 pub(crate) struct LibInner {
     pub handle: u64,
     pub name: String,
-    pub proc: Weak<ProcShared>,
+    /// Its proc, not kept alive by the library.
+    pub proc: WeakProcBackend,
     pub loaded: Arc<AtomicBool>,
     symbols: Mutex<HashMap<String, u64>>,
 }
@@ -196,12 +197,12 @@ impl Function {
 }
 
 impl Library {
-    pub(crate) fn new(handle: u64, name: String, proc: &Arc<ProcShared>) -> Library {
+    pub(crate) fn new(handle: u64, name: String, proc: WeakProcBackend) -> Library {
         Library {
             inner: Arc::new(LibInner {
                 handle,
                 name,
-                proc: Arc::downgrade(proc),
+                proc,
                 loaded: Arc::new(AtomicBool::new(true)),
                 symbols: Mutex::new(HashMap::new()),
             }),
@@ -223,7 +224,7 @@ impl Library {
         self.inner.loaded.load(Ordering::Acquire)
     }
 
-    fn proc(&self) -> Result<Arc<ProcShared>> {
+    fn proc(&self) -> Result<ProcBackend> {
         self.inner.proc.upgrade().ok_or(Error::Closed("proc"))
     }
 
@@ -276,12 +277,12 @@ impl Library {
     pub fn function(&self, name: &str) -> Result<Function> {
         let addr = self.symbol(name)?.addr();
         let proc = self.proc()?;
-        if let Some(t) = proc.life.trace.get() {
+        if let Some(t) = proc.trace() {
             t.name_if_new(addr, name);
         }
         Ok(Function {
             addr,
-            proc_id: proc.id,
+            proc_id: proc.id(),
             shared: Arc::new(FunctionShared {
                 name: name.into(),
                 loaded: self.inner.loaded.clone(),

@@ -1,19 +1,10 @@
-//! VE memory: owned buffers, and the synchronous transfers.
-//!
-//! Synchronous reads and writes of memory from `alloc_mem` are a `memcpy`:
-//! the helper allocates it in the segment's VE memory region, which this
-//! process maps too (`veo_urpc::Heap`), and a copy is made only when every
-//! page of the range belongs to a live allocation. Anything else (memory a
-//! kernel got from its own `malloc`, freed or bad addresses) goes straight
-//! into the helper's address space with `process_vm_readv`/`writev`
-//! (cross-memory attach): one copy, no helper involvement, and a bad address
-//! is `EFAULT`, never a crash. Where the system forbids that, transfers go
-//! through the control channel in overlapping pieces instead.
+//! VE memory: owned buffers, their slices, and the checks of every
+//! transfer's range. The transfers themselves are the backend's (the
+//! emulated VE's: `crate::emulated::transfer`).
 
+use crate::backend::ProcBackend;
 use crate::error::{Error, Result};
-use crate::proc::ProcShared;
 use crate::ptr::VePtr;
-use std::sync::Arc;
 
 /// VE memory owned by the program: freed when dropped (py-veo's `VEMemPtr`
 /// from `alloc_mem`, with an owner).
@@ -32,7 +23,7 @@ use std::sync::Arc;
 /// # Ok(()) }
 /// ```
 pub struct VeBuffer<T> {
-    proc: Arc<ProcShared>,
+    proc: ProcBackend,
     ptr: VePtr<T>,
     len: usize,
 }
@@ -44,7 +35,7 @@ impl<T> std::fmt::Debug for VeBuffer<T> {
 }
 
 impl<T> VeBuffer<T> {
-    pub(crate) fn new(proc: Arc<ProcShared>, ptr: VePtr<T>, len: usize) -> Self {
+    pub(crate) fn new(proc: ProcBackend, ptr: VePtr<T>, len: usize) -> Self {
         VeBuffer { proc, ptr, len }
     }
 
@@ -118,7 +109,7 @@ impl<T> VeBuffer<T> {
 
 impl<T> Drop for VeBuffer<T> {
     fn drop(&mut self) {
-        if !self.proc.life.is_dead() {
+        if !self.proc.is_dead() {
             // Nothing useful to do with an error while dropping; a dead proc
             // has released the memory anyway.
             let _ = self.proc.free_mem(self.ptr.cast());
@@ -128,7 +119,7 @@ impl<T> Drop for VeBuffer<T> {
 
 /// A bounds-checked part of a [`VeBuffer`], from [`VeBuffer::slice`].
 pub struct VeSlice<'a, T> {
-    proc: &'a Arc<ProcShared>,
+    proc: &'a ProcBackend,
     ptr: VePtr<T>,
     len: usize,
 }
@@ -172,7 +163,7 @@ impl<T> VeSlice<'_, T> {
     }
 }
 
-fn read_vec<T: bytemuck::Pod>(proc: &ProcShared, ptr: VePtr<T>, len: usize) -> Result<Vec<T>> {
+fn read_vec<T: bytemuck::Pod>(proc: &ProcBackend, ptr: VePtr<T>, len: usize) -> Result<Vec<T>> {
     let mut v = vec![T::zeroed(); len];
     proc.read_bytes(bytemuck::cast_slice_mut(&mut v), ptr.addr())?;
     Ok(v)
@@ -261,59 +252,4 @@ pub(crate) fn check_range(addr: u64, len: u64) -> Result<()> {
         });
     }
     Ok(())
-}
-
-pub(crate) enum PvmError {
-    /// The system does not allow cross-memory attach here.
-    Unsupported,
-    /// A bad address.
-    Fault(String),
-}
-
-fn pvm(pid: u32, local: *mut u8, remote: u64, len: usize, write: bool) -> Result<(), PvmError> {
-    let mut done = 0usize;
-    while done < len {
-        let l = libc::iovec {
-            // SAFETY: done < len, inside the caller's buffer.
-            iov_base: unsafe { local.add(done) }.cast(),
-            iov_len: len - done,
-        };
-        let r = libc::iovec {
-            iov_base: (remote + done as u64) as *mut libc::c_void,
-            iov_len: len - done,
-        };
-        // SAFETY: the local iovec covers the caller's live buffer; the remote
-        // one is checked by the kernel against the helper's mappings.
-        let n = unsafe {
-            if write {
-                libc::process_vm_writev(pid as i32, &l, 1, &r, 1, 0)
-            } else {
-                libc::process_vm_readv(pid as i32, &l, 1, &r, 1, 0)
-            }
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EPERM) | Some(libc::ENOSYS) | Some(libc::EACCES) => {
-                    Err(PvmError::Unsupported)
-                }
-                _ => Err(PvmError::Fault(e.to_string())),
-            };
-        }
-        if n == 0 {
-            return Err(PvmError::Fault("not mapped in the VE".into()));
-        }
-        done += n as usize;
-    }
-    Ok(())
-}
-
-pub(crate) fn pvm_write(pid: u32, addr: u64, src: &[u8]) -> Result<(), PvmError> {
-    // The kernel only reads through the local pointer for a write.
-    pvm(pid, src.as_ptr() as *mut u8, addr, src.len(), true)
-}
-
-pub(crate) fn pvm_read(pid: u32, dst: &mut [u8], addr: u64) -> Result<(), PvmError> {
-    pvm(pid, dst.as_mut_ptr(), addr, dst.len(), false)
 }

@@ -13,8 +13,17 @@ use crate::request::Request;
 
 pub use crate::library::{BuiltLibrary, KernelLibrary};
 pub use crate::slot::KernelSlot;
-/// The registry of static kernels, which `#[ve_kernel(static)]` blocks fill.
+/// The registry of static kernels, which `#[ve_kernel(static)]` blocks fill:
+/// the emulated VE's, where its helper finds them.
+#[cfg(feature = "emulator")]
 pub use ve_helper::{linkme, StaticKernel, STATIC_KERNELS};
+/// The registry of static kernels, which `#[ve_kernel(static)]` blocks fill:
+/// the same items without the emulated VE (`statics.rs`).
+#[cfg(not(feature = "emulator"))]
+pub use {
+    crate::statics::{StaticKernel, STATIC_KERNELS},
+    linkme,
+};
 
 /// Queues a call of the kernel `symbol` of `lib` on `ctx`: the body of an
 /// async stub. `slot` is the stub's own cache of the kernel's address.

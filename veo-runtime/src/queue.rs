@@ -9,18 +9,21 @@
 //! buffers, reads) and hands them over, once, when a request is collected.
 
 use crate::arglist::ArgList;
-use crate::channel::{scatter, ChannelVh, Done, Sink};
-use crate::context::{submit_call, Context, ContextState};
+use crate::args::KernelRet;
+use crate::context::{Context, ContextState};
+use crate::emulated::call::submit_call;
+use crate::emulated::channel::{scatter, ChannelVh, Done, Sink};
+use crate::emulated::request::{status_error, What};
+use crate::emulated::EmulatedProc;
 use crate::error::{Error, Result};
 use crate::mem_hooks::{self, MemoryEvent, MemoryOp};
 use crate::memory;
-use crate::proc::{Proc, ProcShared, WeakProc};
-use crate::request::{status_error, What};
+use crate::proc::{Proc, WeakProc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
-use veo_urpc::proto::{self, ArgClass, Status};
+use veo_urpc::proto::{self, Status};
 
 /// One request on a channel, with room for its answer bytes.
 struct Pending {
@@ -161,6 +164,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Opens a new context of `proc` for requests kept by id. The queue
     /// does not keep the proc open.
     pub fn open(proc: &Proc) -> Result<RequestQueue<T>> {
+        proc.emulated()?;
         Ok(RequestQueue {
             ctx: proc.open_context()?,
             proc: proc.downgrade(),
@@ -228,14 +232,14 @@ impl<T: Send + 'static> RequestQueue<T> {
     fn submit(
         &self,
         tag: T,
-        f: impl FnOnce(&Arc<ChannelVh>, &Arc<ProcShared>) -> Result<Pending>,
+        f: impl FnOnce(&Arc<ChannelVh>, &Arc<EmulatedProc>) -> Result<Pending>,
     ) -> Result<u64> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("context"));
         }
         self.ctx.check()?;
         let mut s = self.lock_submitting();
-        let (ch, proc) = self.ctx.parts();
+        let (ch, proc) = self.ctx.parts()?;
         let pending = f(ch, proc)?;
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
@@ -250,12 +254,20 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Queues a call of the function at VE address `addr` with `args`
     /// (AVEO's `veo_call_async`); `args` may be reused at once.
     pub fn call(&self, addr: u64, args: &ArgList, tag: T) -> Result<u64> {
+        self.call_returning::<u64>(addr, args, tag)
+    }
+
+    /// [`call`](Self::call) of a kernel whose C result is an `R`: the raw
+    /// result is `R`'s 64-bit encoding. On the emulated VE a floating-point
+    /// result is in another register than an integer one, so the class
+    /// matters there (`veo_rs_call_async_ret` of libveo.so).
+    pub fn call_returning<R: KernelRet>(&self, addr: u64, args: &ArgList, tag: T) -> Result<u64> {
         if addr == 0 {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
         self.submit(tag, |ch, proc| {
-            let (reqid, _) = submit_call(ch, addr, None, ArgClass::U64, &mut a, proc.stack_size)?;
+            let (reqid, _) = submit_call(ch, addr, None, R::CLASS, &mut a, proc.stack_size)?;
             let outs = outs.into_iter().map(|n| vec![0; n]).collect();
             Ok(Pending::new(reqid, outs, What::Call))
         })
@@ -401,8 +413,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             None => Collected::Unknown,
             Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
             Some((Entry::Pending(mut p), tag)) => {
-                let (ch, _) = self.ctx.parts();
-                let result = p.wait(ch);
+                let result = self.ctx.parts().and_then(|(ch, _)| p.wait(ch));
                 let outs = if result.is_ok() { p.outs } else { Vec::new() };
                 self.finished(&result, &outs, &tag);
                 Collected::Done { result, outs, tag }
@@ -417,8 +428,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             return Collected::Unknown;
         };
         if let Entry::Pending(p) = entry {
-            let (ch, _) = self.ctx.parts();
-            let result = match p.poll(ch) {
+            let result = match self.ctx.parts().and_then(|(ch, _)| p.poll(ch)) {
                 Ok(None) => return Collected::Unfinished,
                 Ok(Some(v)) => Ok(v),
                 Err(e) => Err(e),
@@ -455,7 +465,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             return Err(Error::Closed("context"));
         }
         self.ctx.sync()?;
-        let (ch, _) = self.ctx.parts();
+        let (ch, _) = self.ctx.parts()?;
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // In id order: the bytes land in the order the requests were queued.
         let mut ids: Vec<u64> = pending.keys().copied().collect();
@@ -599,12 +609,22 @@ impl Proc {
     /// own queue and waits (AVEO's `veo_call_sync`): the raw 64-bit result
     /// and the OUT/INOUT stack buffers in argument order.
     pub fn call_sync_list(&self, addr: u64, args: &ArgList) -> Result<(u64, Vec<Vec<u8>>)> {
+        self.call_sync_list_returning::<u64>(addr, args)
+    }
+
+    /// [`call_sync_list`](Self::call_sync_list) of a kernel whose C result
+    /// is an `R` (see [`RequestQueue::call_returning`]).
+    pub fn call_sync_list_returning<R: KernelRet>(
+        &self,
+        addr: u64,
+        args: &ArgList,
+    ) -> Result<(u64, Vec<Vec<u8>>)> {
         if addr == 0 {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         let (mut a, outs) = args.to_args()?;
-        let s = &self.shared;
-        let (reqid, _) = submit_call(&s.control, addr, None, ArgClass::U64, &mut a, s.stack_size)?;
+        let s = self.emulated()?;
+        let (reqid, _) = submit_call(&s.control, addr, None, R::CLASS, &mut a, s.stack_size)?;
         let mut p = Pending::new(
             reqid,
             outs.into_iter().map(|n| vec![0; n]).collect(),

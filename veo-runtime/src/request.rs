@@ -1,20 +1,17 @@
 //! Requests: the pending result of something queued on a context.
+//!
+//! A [`Request`] is the same on every backend: its backend's request
+//! ([`RequestBackend`]) holds the borrowed OUT/INOUT buffers and writes into
+//! them only inside the request's own `wait`/`peek`/`poll`; nothing else
+//! writes into them, so forgetting a request stays harmless whatever the
+//! backend.
 
 use crate::args::KernelRet;
-use crate::channel::{scatter, ChannelVh, Done, Sink};
+use crate::backend::RequestBackend;
+use crate::emulated::request::EmulatedRequest;
 use crate::error::{Error, Result};
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
-use veo_urpc::proto::Status;
-
-/// What a request does, for its error messages.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum What {
-    Call,
-    Transfer { addr: u64, len: u64 },
-    Alloc,
-    Other,
-}
 
 /// The pending result of a call, transfer or other command queued on a
 /// [`Context`](crate::Context) (VEO's request id, py-veo's `VeoRequest`).
@@ -52,12 +49,10 @@ pub(crate) enum What {
 /// ```
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct Request<'a, T: KernelRet = u64> {
-    ch: &'a ChannelVh,
-    reqid: u64,
-    outs: Vec<&'a mut [u8]>,
-    /// Answer bytes already in `outs` (a prefix).
-    placed: u64,
-    what: What,
+    /// The backend's request, which holds the borrowed OUT/INOUT buffers
+    /// (or an async read's destination) and writes into them only inside
+    /// this request's `wait`/`peek`/`poll`.
+    backend: RequestBackend<'a>,
     taken: bool,
     _ret: PhantomData<fn() -> T>,
 }
@@ -65,43 +60,45 @@ pub struct Request<'a, T: KernelRet = u64> {
 impl<T: KernelRet> std::fmt::Debug for Request<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
-            .field("context", &self.ch.index)
-            .field("id", &self.reqid)
+            .field("context", &self.backend.index())
+            .field("id", &self.backend.id())
             .field("taken", &self.taken)
             .finish()
     }
 }
 
 impl<'a, T: KernelRet> Request<'a, T> {
-    pub(crate) fn new(ch: &'a ChannelVh, reqid: u64, outs: Vec<&'a mut [u8]>, what: What) -> Self {
+    #[inline]
+    pub(crate) fn new(backend: RequestBackend<'a>) -> Self {
         Request {
-            ch,
-            reqid,
-            outs,
-            placed: 0,
-            what,
+            backend,
             taken: false,
             _ret: PhantomData,
         }
     }
 
+    /// A request of the emulated VE.
+    #[inline]
+    pub(crate) fn emulated(req: EmulatedRequest<'a>) -> Self {
+        Request::new(RequestBackend::Emulated(req))
+    }
+
     /// The request id, monotonic per context.
     pub fn id(&self) -> u64 {
-        self.reqid
+        self.backend.id()
     }
 
     /// Hands the request over to a caller that keeps it by id
     /// (`queue.rs`): dropping it no longer discards its answer.
     pub(crate) fn into_id(mut self) -> u64 {
         self.taken = true;
-        self.reqid
+        self.backend.id()
     }
 
     /// Waits for the result.
     pub fn wait(mut self) -> Result<T> {
         self.check_taken()?;
-        let done = self.ch.wait_into(self.reqid, None, &mut self.sink())?;
-        self.finish(done)
+        self.backend.wait(None, &mut self.taken)
     }
 
     /// Waits at most `limit`; on [`Error::Timeout`] the request stays pending
@@ -109,9 +106,9 @@ impl<'a, T: KernelRet> Request<'a, T> {
     pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
         self.check_taken()?;
         let deadline = Some(Instant::now() + limit);
-        match self.ch.wait_into(self.reqid, deadline, &mut self.sink()) {
-            Ok(done) => self.finish(done),
-            Err(Error::Timeout(_)) => Err(Error::Timeout(limit)),
+        match self.backend.wait(deadline, &mut self.taken) {
+            Ok(v) => Ok(v),
+            Err(Error::Timeout(_)) if !self.taken => Err(Error::Timeout(limit)),
             Err(e) => {
                 self.taken = true;
                 Err(e)
@@ -124,9 +121,8 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// [`Error::AlreadyTaken`].
     pub fn peek(&mut self) -> Result<Option<T>> {
         self.check_taken()?;
-        match self.ch.poll(self.reqid, &mut self.sink()) {
-            Ok(Some(done)) => self.finish(done).map(Some),
-            Ok(None) => Ok(None),
+        match self.backend.peek(&mut self.taken) {
+            Ok(v) => Ok(v),
             Err(e) => {
                 self.taken = true;
                 Err(e)
@@ -141,9 +137,8 @@ impl<'a, T: KernelRet> Request<'a, T> {
         if let Err(e) = self.check_taken() {
             return Poll::Ready(Err(e));
         }
-        let (ch, reqid) = (self.ch, self.reqid);
-        match ch.poll_async(reqid, &mut self.sink(), waker) {
-            Ok(Some(done)) => Poll::Ready(self.finish(done)),
+        match self.backend.poll(waker, &mut self.taken) {
+            Ok(Some(v)) => Poll::Ready(Ok(v)),
             Ok(None) => Poll::Pending,
             Err(e) => {
                 self.taken = true;
@@ -155,7 +150,7 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// Drops a request whose future was pending (`future.rs`).
     pub(crate) fn forget_waker(self) {
         if !self.taken {
-            self.ch.forget_waker(self.reqid);
+            self.backend.forget_waker();
         }
     }
 
@@ -166,79 +161,12 @@ impl<'a, T: KernelRet> Request<'a, T> {
             Ok(())
         }
     }
-
-    /// This request's buffers, lent to the channel for its answer bytes.
-    fn sink(&mut self) -> Sink<'_, 'a> {
-        Sink {
-            outs: &mut self.outs,
-            placed: &mut self.placed,
-        }
-    }
-
-    fn finish(&mut self, done: Done) -> Result<T> {
-        self.taken = true;
-        match done.status {
-            Some(Status::Ok) => {}
-            Some(status) => return Err(self.error(status, done)),
-            None => return Err(Error::Helper(done.text)),
-        }
-        // A sane helper sends every OUT/INOUT or read byte before the
-        // result; anything shorter is an error, not a half-filled buffer.
-        // Bytes another thread drained follow those placed already.
-        if !done.data.is_empty() && done.data_at != self.placed {
-            return Err(Error::Helper("answer bytes out of order".into()));
-        }
-        let have = self.placed as usize + done.data.len();
-        let want: usize = self.outs.iter().map(|o| o.len()).sum();
-        if have < want {
-            return Err(Error::Helper(format!(
-                "the helper answered {have} of the {want} bytes this request expects"
-            )));
-        }
-        if !done.data.is_empty() {
-            scatter(&mut self.outs, done.data_at, &done.data);
-        }
-        Ok(T::decode(done.value))
-    }
-
-    fn error(&self, status: Status, done: Done) -> Error {
-        status_error(status, done, self.what)
-    }
-}
-
-/// The error for a failed answer.
-pub(crate) fn status_error(status: Status, done: Done, what: What) -> Error {
-    match status {
-        Status::InvalidAddress => {
-            let (addr, len) = match what {
-                What::Transfer { addr, len } => (addr, len),
-                _ => (done.value, 0),
-            };
-            Error::InvalidAddress {
-                addr,
-                len,
-                reason: done.text,
-            }
-        }
-        Status::OutOfMemory => Error::OutOfMemory { size: done.value },
-        Status::Library => Error::LibraryNotFound {
-            path: String::new(),
-            message: done.text,
-        },
-        Status::Symbol => Error::SymbolNotFound {
-            name: String::new(),
-            library: String::new(),
-            message: done.text,
-        },
-        Status::Invalid | Status::Ok => Error::Helper(done.text),
-    }
 }
 
 impl<T: KernelRet> Drop for Request<'_, T> {
     fn drop(&mut self) {
-        // A fork() child's copy leaves the channel to its owner.
-        if !self.taken && !self.ch.life.foreign() {
-            self.ch.abandon(self.reqid);
+        if !self.taken {
+            self.backend.abandon();
         }
     }
 }

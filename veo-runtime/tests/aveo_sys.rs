@@ -12,6 +12,7 @@ use std::ptr::NonNull;
 use veo_runtime::aveo::result;
 use veo_runtime::aveo::sys::{self, LibVeo};
 use veo_runtime::Error;
+use veo_urpc::elf::Side;
 
 /// Builds the stand-in with `defines` into `lib<name>.so`.
 fn stand_in(name: &str, defines: &[&str]) -> PathBuf {
@@ -87,7 +88,7 @@ fn a_later_function_missing_is_unsupported_naming_it_and_its_api() {
         missing.contains(&("veo_alloc_mem_async", 14)),
         "{missing:?}"
     );
-    assert!(missing.contains(&("veo_context_open", 9)), "{missing:?}");
+    assert!(missing.contains(&("veo_num_contexts", 9)), "{missing:?}");
     assert!(!missing.iter().any(|(f, _)| *f == "veo_proc_create"));
 
     // API 14 has it, and the pointer is the library's function.
@@ -144,7 +145,7 @@ fn return_codes_become_errors() {
     );
     // SAFETY: as above.
     let e = unsafe { result::load_library(&lib, proc, "/nonexistent/libk.so") }.unwrap_err();
-    assert!(e.to_string().contains("no such file"), "{e}");
+    assert!(e.to_string().contains("No such file or directory"), "{e}");
     // A bare name is the VE loader's to search: no guess about this host.
     // SAFETY: as above.
     let e = unsafe { result::load_library(&lib, proc, "libk_nowhere.so") }.unwrap_err();
@@ -199,7 +200,7 @@ fn request_ids_and_command_states() {
         Err(Error::SymbolNotFound { .. })
     ));
     assert!(matches!(
-        result::library_handle(&"x".repeat(300), 0),
+        result::library_handle(&"x".repeat(300), 0, Side::Ve),
         Err(Error::LibraryNotFound { message, .. }) if message.contains("255 bytes")
     ));
 }
@@ -234,7 +235,7 @@ fn a_static_helper_must_be_a_ve_program() {
     let lib = LibVeo::open(Some(&stand_in("veo_static", &[]))).unwrap();
     // This test program is a host program: refused by name, before libveo.
     let exe = std::env::current_exe().unwrap();
-    let e = result::proc_create_static(&lib, 0, &exe).unwrap_err();
+    let e = result::proc_create_static(&lib, 0, &exe, Side::Ve).unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, Error::Aveo { .. }), "{e:?}");
     assert!(
@@ -252,11 +253,11 @@ fn a_static_helper_must_be_a_ve_program() {
     h[16..18].copy_from_slice(&2u16.to_le_bytes());
     h[18..20].copy_from_slice(&251u16.to_le_bytes());
     std::fs::write(&veorun, h).unwrap();
-    result::proc_create_static(&lib, 0, &veorun).unwrap();
+    result::proc_create_static(&lib, 0, &veorun, Side::Ve).unwrap();
 
     // NULL from libveo: the same hint as veo_proc_create.
     let null = LibVeo::open(Some(&stand_in("veo_static_null", &["-DNULL_PROC"]))).unwrap();
-    let e = result::proc_create_static(&null, 2, &veorun).unwrap_err();
+    let e = result::proc_create_static(&null, 2, &veorun, Side::Ve).unwrap_err();
     assert!(e.to_string().contains("vm.nr_hugepages"), "{e}");
 }
 
@@ -396,4 +397,115 @@ fn args_become_veo_args_with_stack_buffers_the_runtime_owns() {
         Err(Error::StackTooLarge { size: 64, max: 32 }) => {}
         other => panic!("expected StackTooLarge, got {other:?}"),
     };
+}
+
+#[test]
+fn the_backend_objects_report_the_quirks_of_the_vendor_library() {
+    use std::sync::Arc;
+    use veo_runtime::aveo::proc::AveoProc;
+
+    // veo_proc_create returning NULL: the huge-pages and node hints.
+    let null = Arc::new(LibVeo::open(Some(&stand_in("veo_obj_null", &["-DNULL_PROC"]))).unwrap());
+    let e = AveoProc::open(null, 3, None).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("veo_proc_create(3): ")
+            && text.contains("vm.nr_hugepages")
+            && text.contains("another job"),
+        "{text}"
+    );
+
+    // An AVEO of API 13 lacks veo_alloc_mem_async: Unsupported, naming it
+    // and API 14, when it is used.
+    let path = stand_in("veo_obj_api13", &["-DAPI=13"]);
+    let lib = Arc::new(LibVeo::open(Some(&path)).unwrap());
+    assert!(
+        lib.emulated().is_none(),
+        "NEC's library has no veo-rs marker"
+    );
+    let proc = AveoProc::open(lib, 0, None).unwrap();
+    assert!(!proc.is_emulated());
+    let ctx = proc.open_context().unwrap();
+    assert!(ctx.is_main());
+    match ctx.alloc_async(64) {
+        Err(Error::Unsupported {
+            function,
+            since,
+            api,
+            ..
+        }) => assert_eq!((function, since, api), ("veo_alloc_mem_async", 14, 13)),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    // A host library given to a real VE is named as such, before libveo.
+    let e = proc.load_library(&path).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("not for the VE") && text.contains("NEC compilers"),
+        "{text}"
+    );
+    ctx.close().unwrap();
+}
+
+#[test]
+fn a_proc_on_aveo_reports_the_vendor_library_s_quirks() {
+    use veo_runtime::{Backend, BackendChoice, Proc};
+    let aveo = |lib: &Path| Proc::builder().backend(BackendChoice::Aveo).libveo(lib);
+
+    // The original VEO (API 8) is refused when the proc is built.
+    let e = aveo(&stand_in("veo_proc_api8", &["-DAPI=8"]))
+        .build()
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("API version 8") && text.contains("original VEO"),
+        "{text}"
+    );
+
+    // veo_proc_create returning NULL: the node, huge pages, another job.
+    let e = aveo(&stand_in("veo_proc_null", &["-DNULL_PROC"]))
+        .node(2)
+        .build()
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("veo_proc_create(2): ")
+            && text.contains("vm.nr_hugepages")
+            && text.contains("another job"),
+        "{text}"
+    );
+
+    // A function of a later API than the library's: Unsupported, naming it
+    // and the API that has it, when it is used; the rest works.
+    let path = stand_in("veo_proc_api13", &["-DAPI=13"]);
+    let proc = aveo(&path).build().unwrap();
+    assert_eq!(
+        proc.backend(),
+        Backend::Aveo {
+            library: path.clone(),
+            api: 13
+        }
+    );
+    assert_eq!(
+        proc.backend().to_string(),
+        format!("AVEO ({}, API 13)", path.display())
+    );
+    let ctx = proc.open_context().unwrap();
+    match ctx.alloc_async(64) {
+        Err(Error::Unsupported {
+            function,
+            since,
+            api,
+            ..
+        }) => assert_eq!((function, since, api), ("veo_alloc_mem_async", 14, 13)),
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    let ve = proc.alloc_mem(64).unwrap();
+    assert_eq!(ve.addr(), 0x6000_0000_0000 + 64);
+    // A host library for a real VE: named for what it is.
+    let e = proc.load_library(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("not for the VE") && e.contains("NEC compilers"),
+        "{e}"
+    );
+    drop(ctx);
 }

@@ -38,16 +38,18 @@ fn main() -> ExitCode {
 }
 
 fn run() -> veo_runtime::Result<bool> {
-    let n = 1_000_000;
-    let a = random_doubles(n, 0x9e37_79b9_7f4a_7c15);
-    let host = a.iter().sum::<f64>() / n as f64;
-    println!("VH average                 = {host:.17}");
-
     let node = std::env::var("VE_NODE_NUMBER")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let proc = Proc::new(node)?;
+    println!("backend: {}", proc.backend());
+
+    let n = 1_000_000;
+    let a = random_doubles(n, 0x9e37_79b9_7f4a_7c15);
+    let host = a.iter().sum::<f64>() / n as f64;
+    println!("VH average                 = {host:.17}");
+
     let ctx = proc.open_context()?;
 
     let a_ve = proc.alloc::<f64>(n)?;

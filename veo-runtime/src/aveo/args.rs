@@ -70,6 +70,17 @@ impl StackBuffers {
         }
     }
 
+    /// [`copy_out`](Self::copy_out) into the OUT and INOUT buffers taken
+    /// out of the [`Args`], in their order (that of `Args::outs`).
+    pub(crate) fn copy_out_to(&self, outs: &mut [&mut [u8]]) {
+        let results = self.bufs.iter().filter(|(intent, _)| *intent != Intent::In);
+        for ((_, src), dst) in results.zip(outs.iter_mut()) {
+            if src.len() == dst.len() {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+
     /// How many stack buffers there are.
     pub fn len(&self) -> usize {
         self.bufs.len()

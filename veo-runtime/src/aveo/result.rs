@@ -42,16 +42,19 @@ pub fn proc_create(lib: &LibVeo, node: i32) -> Result<NonNull<veo_proc_handle>> 
 }
 
 /// `veo_proc_create_static(node, helper)`: a VE process running `helper`, a
-/// VE program with the kernels linked in (`mk_veorun_static`). A host
-/// program is refused by name before libveo sees it.
+/// VE program with the kernels linked in (`mk_veorun_static`). A program
+/// for the other `side` (a host program for a VE; a VE program for
+/// veo-rs's own libveo.so, whose helper is a host program) is refused by
+/// name before libveo sees it.
 pub fn proc_create_static(
     lib: &LibVeo,
     node: i32,
     helper: &Path,
+    side: Side,
 ) -> Result<NonNull<veo_proc_handle>> {
     let f = lib.veo_proc_create_static()?;
     let what = || format!("veo_proc_create_static({node}, {})", helper.display());
-    if let Some(reason) = elf::mismatch(helper, Binary::Helper, Side::Ve) {
+    if let Some(reason) = elf::mismatch(helper, Binary::Helper, side) {
         return Err(Error::Aveo {
             what: what(),
             reason,
@@ -142,19 +145,19 @@ pub fn command(function: &'static str, state: c_int, result: u64) -> Result<Opti
 }
 
 /// The handle `veo_load_library` returned for `path`: 0 is a failure, whose
-/// reason is told when visible (a host library given to a VE, a name too
-/// long for libveo).
-pub fn library_handle(path: &str, handle: u64) -> Result<u64> {
+/// reason is told when visible (a library built for the other `side`, a
+/// name too long for libveo).
+pub fn library_handle(path: &str, handle: u64, side: Side) -> Result<u64> {
     if handle != 0 {
         return Ok(handle);
     }
     let message = if path.len() > VEO_SYMNAME_LEN_MAX {
         format!("the path is longer than libveo's limit of {VEO_SYMNAME_LEN_MAX} bytes")
-    } else if let Some(m) = elf::mismatch(Path::new(path), Binary::Library, Side::Ve) {
+    } else if let Some(m) = elf::mismatch(Path::new(path), Binary::Library, side) {
         m
     } else if path.contains('/') && !Path::new(path).exists() {
         // (A bare name is searched on the VE's library path, not here.)
-        "no such file".into()
+        "No such file or directory".into()
     } else {
         "veo_load_library returned 0 (the VE loader's message, if any, is on standard output)"
             .into()
@@ -181,7 +184,7 @@ pub unsafe fn load_library(
     // SAFETY: `proc` is live (the caller's promise); the path is
     // NUL-terminated and outlives the call.
     let handle = unsafe { f(proc.as_ptr(), c.as_ptr()) };
-    library_handle(path, handle)
+    library_handle(path, handle, Side::Ve)
 }
 
 /// The address `veo_get_sym` returned for `name`: 0 is "not found".

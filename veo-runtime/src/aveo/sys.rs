@@ -148,6 +148,7 @@ macro_rules! libveo_api {
             path: PathBuf,
             api: u32,
             version: String,
+            emulated: Option<Emulated>,
             _lib: ManuallyDrop<Library>,
             $($name: Option<unsafe extern "C" fn($($arg),*) $(-> $ret)?>,)*
         }
@@ -176,6 +177,7 @@ macro_rules! libveo_api {
                     path,
                     api,
                     version,
+                    emulated: Emulated::find(&lib),
                     _lib: ManuallyDrop::new(lib),
                     $($name,)*
                 }
@@ -464,6 +466,12 @@ impl LibVeo {
         &self.version
     }
 
+    /// The extensions of veo-rs's own libveo.so (`veo-capi`), whose VE is
+    /// the emulated one: `None` for NEC's AVEO.
+    pub fn emulated(&self) -> Option<&Emulated> {
+        self.emulated.as_ref()
+    }
+
     fn unsupported(&self, function: &'static str, since: u32) -> Error {
         Error::Unsupported {
             function,
@@ -479,6 +487,63 @@ impl std::fmt::Debug for LibVeo {
         f.debug_struct("LibVeo")
             .field("path", &self.path)
             .field("api", &self.api)
+            .field("version", &self.version)
+            .field("emulated", &self.emulated.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `VEO_RS_RET_U64` of `veo_rs.h`: an integer, pointer or no result.
+pub const VEO_RS_RET_U64: c_int = 0;
+/// `VEO_RS_RET_FLOAT`: a `float` result.
+pub const VEO_RS_RET_FLOAT: c_int = 1;
+/// `VEO_RS_RET_DOUBLE`: a `double` result.
+pub const VEO_RS_RET_DOUBLE: c_int = 2;
+
+/// What only veo-rs's own `libveo.so` (the C API over the emulated VE,
+/// `veo-capi/include/veo_rs.h`) exports: its marker, and calls that take
+/// the class of the kernel's result, which on the host decides the
+/// register it is read from (on a VE every result is in `%s0`).
+#[derive(Clone, Copy)]
+pub struct Emulated {
+    /// `int veo_rs_emulated_ve(void)`: the version of the extensions.
+    pub version: c_int,
+    /// `uint64_t veo_rs_call_async_ret(struct veo_thr_ctxt *, uint64_t addr, struct veo_args *, int ret)`.
+    pub call_async_ret: unsafe extern "C" fn(ctx_t, u64, args_t, c_int) -> u64,
+    /// `int veo_rs_call_sync_ret(struct veo_proc_handle *, uint64_t addr, struct veo_args *, int ret, uint64_t *result)`.
+    pub call_sync_ret: unsafe extern "C" fn(proc_t, u64, args_t, c_int, *mut u64) -> c_int,
+}
+
+impl Emulated {
+    fn find(lib: &Library) -> Option<Emulated> {
+        // SAFETY: these names are veo-capi's exports, with the C types of
+        // `veo_rs.h` written here; NEC's library has none of them.
+        unsafe {
+            let marker = *lib
+                .get::<unsafe extern "C" fn() -> c_int>(b"veo_rs_emulated_ve\0")
+                .ok()?;
+            let call_async_ret = *lib
+                .get::<unsafe extern "C" fn(ctx_t, u64, args_t, c_int) -> u64>(
+                    b"veo_rs_call_async_ret\0",
+                )
+                .ok()?;
+            let call_sync_ret = *lib
+                .get::<unsafe extern "C" fn(proc_t, u64, args_t, c_int, *mut u64) -> c_int>(
+                    b"veo_rs_call_sync_ret\0",
+                )
+                .ok()?;
+            Some(Emulated {
+                version: marker(),
+                call_async_ret,
+                call_sync_ret,
+            })
+        }
+    }
+}
+
+impl std::fmt::Debug for Emulated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulated")
             .field("version", &self.version)
             .finish_non_exhaustive()
     }

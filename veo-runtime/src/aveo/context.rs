@@ -1,0 +1,574 @@
+//! A context of AVEO (`veo_context_open`): an ordered queue of requests on
+//! a VE thread, and the memory libveo writes results into.
+//!
+//! libveo writes OUT and INOUT stack bytes and the bytes of an asynchronous
+//! read into the buffer it was given whenever the result arrives, whether
+//! or not anybody waits; and it reads the source of an asynchronous write
+//! whenever it sends it. So it is never given a borrowed Rust buffer: each
+//! request's *staging* (its stack buffers, the bytes of a read or of a
+//! write) belongs to the context, keyed by request id, and goes only when
+//! libveo is done with it: when the request is collected (its result taken
+//! from libveo, by its own wait or peek, or, for a request dropped
+//! unfinished, by the context later), after `veo_context_sync` when the
+//! context is closed, or after `veo_proc_destroy`. The request copies the
+//! bytes into its borrowed buffers inside its own wait or peek
+//! (`request.rs`). A forgotten request (`mem::forget`) leaves its staging
+//! to the context: nothing is ever written into memory the program got back.
+
+use super::args::{marshal, StackBuffers};
+use super::proc::{ret_code, AveoProc, ProcInner};
+use super::request::{AveoRequest, Kind, RequestState};
+use super::result;
+use super::sys::{veo_thr_ctxt, VEO_COMMAND_UNFINISHED, VEO_STATE_RUNNING};
+use crate::args::{Args, KernelRet};
+use crate::context::ContextState;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A context of an [`AveoProc`]: calls, asynchronous transfers and
+/// allocations, run in the order they were queued.
+///
+/// The first context of a proc is AVEO's main context, on which the
+/// proc's synchronous functions run too; closing it leaves it to the proc,
+/// and the next [`AveoProc::open_context`] hands it out again.
+pub struct AveoContext {
+    pub(crate) proc: Arc<ProcInner>,
+    pub(crate) shared: Arc<CtxShared>,
+    closed: AtomicBool,
+}
+
+/// The libveo context and the staging of its outstanding requests.
+pub(crate) struct CtxShared {
+    raw: NonNull<veo_thr_ctxt>,
+    index: usize,
+    main: bool,
+    table: Mutex<Table>,
+}
+
+// SAFETY: the handle is an opaque pointer to libveo's context, whose
+// submit and collect functions libveo locks itself (any thread may call
+// them); the staging is behind the mutex.
+unsafe impl Send for CtxShared {}
+// SAFETY: as above.
+unsafe impl Sync for CtxShared {}
+
+/// Outstanding requests: their staging by id, and which of them nobody
+/// waits for any more.
+#[derive(Default)]
+pub(crate) struct Table {
+    entries: HashMap<u64, Staging>,
+    abandoned: Vec<u64>,
+}
+
+/// The memory libveo was given for one request.
+pub(crate) enum Staging {
+    /// Nothing (an allocation, a free).
+    None,
+    /// The stack buffers of a call.
+    Stack(StackBuffers),
+    /// The destination of a read, or the source of a write.
+    Bytes(Box<[u8]>),
+    /// What a VH function left besides its value: a panic, an error.
+    Vh(Arc<VhOutcome>),
+}
+
+impl std::fmt::Debug for AveoContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AveoContext")
+            .field("index", &self.shared.index)
+            .field("main", &self.shared.main)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl CtxShared {
+    pub(crate) fn raw(&self) -> *mut veo_thr_ctxt {
+        self.raw.as_ptr()
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a collected request's staging out of the table.
+    pub(crate) fn take(&self, id: u64) -> Option<Staging> {
+        self.lock().entries.remove(&id)
+    }
+
+    /// A request dropped before it was collected: the context collects it.
+    pub(crate) fn abandon(&self, id: u64) {
+        let mut t = self.lock();
+        if t.entries.contains_key(&id) {
+            t.abandoned.push(id);
+        }
+    }
+
+    /// Collects the abandoned requests that have finished, and frees their
+    /// staging.
+    fn reap(&self, proc: &ProcInner) {
+        let mut t = self.lock();
+        if t.abandoned.is_empty() {
+            return;
+        }
+        let Ok(peek) = proc.lib.veo_call_peek_result() else {
+            return;
+        };
+        let Ok(_in) = proc.enter() else {
+            // Destroyed: libveo writes nothing any more.
+            t.entries.clear();
+            t.abandoned.clear();
+            return;
+        };
+        let Table { entries, abandoned } = &mut *t;
+        abandoned.retain(|&id| {
+            let mut v = 0u64;
+            // SAFETY: the context is live (this `CtxShared` is only dropped
+            // after it is closed); `v` is a valid `uint64_t *`.
+            let state = unsafe { peek(self.raw(), id, &mut v) };
+            if state == VEO_COMMAND_UNFINISHED {
+                true
+            } else {
+                entries.remove(&id);
+                false
+            }
+        });
+    }
+
+    /// After `veo_context_sync`: collects every outstanding request (their
+    /// results are delivered) and frees all staging.
+    fn collect_all(&self, proc: &ProcInner) {
+        let mut t = self.lock();
+        let entered = proc.enter();
+        if let (Ok(peek), Ok(_)) = (proc.lib.veo_call_peek_result(), &entered) {
+            for &id in t.entries.keys() {
+                let mut v = 0u64;
+                // SAFETY: as in `reap`.
+                unsafe { peek(self.raw(), id, &mut v) };
+            }
+        }
+        t.entries.clear();
+        t.abandoned.clear();
+    }
+
+    fn is_idle(&self) -> bool {
+        self.lock().entries.is_empty()
+    }
+}
+
+impl AveoContext {
+    /// Opens a context of `proc`: the main one when it is free.
+    pub(crate) fn open(proc: Arc<ProcInner>) -> Result<AveoContext> {
+        let mut c = proc.lock_contexts();
+        if let Some((shared, in_use)) = c.main.as_mut() {
+            if !*in_use {
+                *in_use = true;
+                let shared = shared.clone();
+                c.open += 1;
+                c.indices.insert(shared.index);
+                drop(c);
+                return Ok(AveoContext {
+                    proc,
+                    shared,
+                    closed: AtomicBool::new(false),
+                });
+            }
+        }
+        if c.open >= crate::MAX_CONTEXTS {
+            return Err(Error::InvalidArgument(format!(
+                "a proc has at most {} contexts open at once; close one first",
+                crate::MAX_CONTEXTS
+            )));
+        }
+        let f = proc.lib.veo_context_open()?;
+        let entered = proc.enter()?;
+        // SAFETY: the proc handle is live; NULL on failure.
+        let raw = unsafe { f(proc.raw().as_ptr()) };
+        drop(entered);
+        let main = c.main.is_none();
+        let raw = NonNull::new(raw).ok_or_else(|| Error::Aveo {
+            what: "veo_context_open".into(),
+            reason: if main {
+                "returned NULL: the VE process may have exited (libveo's message, if any, is on standard output)".into()
+            } else {
+                "returned NULL: AVEO opens a context beyond the first only with VE_OMP_NUM_THREADS=1 in the environment (a VE thread beside the proc's OpenMP threads), and within the huge pages of its buffers (vm.nr_hugepages)".into()
+            },
+        })?;
+        let index = c.opened;
+        c.opened += 1;
+        c.open += 1;
+        c.indices.insert(index);
+        let shared = Arc::new(CtxShared {
+            raw,
+            index,
+            main,
+            table: Mutex::new(Table::default()),
+        });
+        if main {
+            c.main = Some((shared.clone(), true));
+        }
+        drop(c);
+        Ok(AveoContext {
+            proc,
+            shared,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Its number in the proc, in the order contexts were opened; 0 is the
+    /// main context.
+    pub fn index(&self) -> usize {
+        self.shared.index
+    }
+
+    /// Whether this is AVEO's main context of the proc.
+    pub fn is_main(&self) -> bool {
+        self.shared.main
+    }
+
+    /// libveo's handle, for calls this type does not wrap.
+    pub fn as_ptr(&self) -> *mut veo_thr_ctxt {
+        self.shared.raw()
+    }
+
+    /// Whether it takes requests (`veo_get_context_state`).
+    pub fn state(&self) -> ContextState {
+        if self.closed.load(Ordering::Acquire) {
+            return ContextState::Closed;
+        }
+        let Ok(f) = self.proc.lib.veo_get_context_state() else {
+            return ContextState::Running;
+        };
+        let Ok(_in) = self.proc.enter() else {
+            return ContextState::Closed;
+        };
+        // SAFETY: the context is live while `self` is.
+        match unsafe { f(self.shared.raw()) } {
+            VEO_STATE_RUNNING => ContextState::Running,
+            _ => ContextState::Dead,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("context"));
+        }
+        self.shared.reap(&self.proc);
+        Ok(())
+    }
+
+    /// How many requests are outstanding (not collected yet), including
+    /// those dropped unfinished or forgotten.
+    pub fn outstanding(&self) -> usize {
+        self.shared.lock().entries.len()
+    }
+
+    /// Records a request libveo accepted, with what it was given.
+    fn submitted<'a, T: KernelRet>(
+        &'a self,
+        function: &'static str,
+        id: u64,
+        staging: Staging,
+        outs: Vec<&'a mut [u8]>,
+        kind: Kind,
+    ) -> Result<AveoRequest<'a, T>> {
+        // A refused request was given nothing libveo will write.
+        let id = result::request_id(function, id)?;
+        self.shared.lock().entries.insert(id, staging);
+        Ok(AveoRequest::new(RequestState::new(self, id, kind, outs)))
+    }
+
+    /// Queues a call of the function at VE address `addr` (`veo_call_async`;
+    /// floats through `veo_args_set_float`, stack buffers through
+    /// `veo_args_set_stack` in memory the context owns).
+    pub fn call<'a, R: KernelRet>(
+        &'a self,
+        addr: u64,
+        mut args: Args<'a>,
+    ) -> Result<AveoRequest<'a, R>> {
+        self.check()?;
+        let lib = &*self.proc.lib;
+        let (veo, stack) = marshal(lib, &args, self.proc.stack_limit())?;
+        let ctx = self.shared.raw();
+        let entered = self.proc.enter()?;
+        let id = match (lib.emulated(), ret_code(R::CLASS)) {
+            // SAFETY: the context and the list are live; libveo copies the
+            // list at submit; the stack buffers it points into are kept in
+            // the table below until the request is collected.
+            (Some(e), Some(code)) => unsafe { (e.call_async_ret)(ctx, addr, veo.as_ptr(), code) },
+            // SAFETY: as above.
+            _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
+        };
+        drop((veo, entered));
+        let outs = std::mem::take(&mut args.outs);
+        self.submitted(
+            "veo_call_async",
+            id,
+            Staging::Stack(stack),
+            outs.into_iter().map(|(_, b)| b).collect(),
+            Kind::Call(R::CLASS),
+        )
+    }
+
+    /// Queues a write of `src` to VE memory at `dst`
+    /// (`veo_async_write_mem`); `src` is copied before this returns.
+    pub fn write_async(&self, dst: u64, src: &[u8]) -> Result<AveoRequest<'_, ()>> {
+        self.check()?;
+        let f = self.proc.lib.veo_async_write_mem()?;
+        let bytes: Box<[u8]> = src.into();
+        let _in = self.proc.enter()?;
+        // SAFETY: the context is live; libveo reads the bytes, which the
+        // table keeps until the request is collected (a box never moves).
+        let id = unsafe { f(self.shared.raw(), dst, bytes.as_ptr().cast(), bytes.len()) };
+        self.submitted(
+            "veo_async_write_mem",
+            id,
+            Staging::Bytes(bytes),
+            Vec::new(),
+            Kind::Transfer {
+                addr: dst,
+                len: src.len() as u64,
+            },
+        )
+    }
+
+    /// Queues a read of VE memory at `src` into `dst`
+    /// (`veo_async_read_mem`): the bytes land in `dst` inside the
+    /// request's wait or peek, never later.
+    pub fn read_async<'a>(&'a self, dst: &'a mut [u8], src: u64) -> Result<AveoRequest<'a, ()>> {
+        self.check()?;
+        let f = self.proc.lib.veo_async_read_mem()?;
+        let mut bytes: Box<[u8]> = vec![0u8; dst.len()].into();
+        let _in = self.proc.enter()?;
+        // SAFETY: the context is live; libveo writes the bytes, which the
+        // table keeps until the request is collected.
+        let id = unsafe {
+            f(
+                self.shared.raw(),
+                bytes.as_mut_ptr().cast(),
+                src,
+                bytes.len(),
+            )
+        };
+        let len = dst.len() as u64;
+        self.submitted(
+            "veo_async_read_mem",
+            id,
+            Staging::Bytes(bytes),
+            vec![dst],
+            Kind::Transfer { addr: src, len },
+        )
+    }
+
+    /// Queues an allocation of `bytes` of VE memory (`veo_alloc_mem_async`,
+    /// AVEO API 14); the request's result is the address.
+    pub fn alloc_async(&self, bytes: u64) -> Result<AveoRequest<'_, u64>> {
+        self.check()?;
+        let f = self.proc.lib.veo_alloc_mem_async()?;
+        let size = usize::try_from(bytes).map_err(|_| Error::OutOfMemory { size: bytes })?;
+        let _in = self.proc.enter()?;
+        // SAFETY: the context is live.
+        let id = unsafe { f(self.shared.raw(), size) };
+        self.submitted(
+            "veo_alloc_mem_async",
+            id,
+            Staging::None,
+            Vec::new(),
+            Kind::Alloc { size: bytes },
+        )
+    }
+
+    /// Queues freeing VE memory (`veo_free_mem_async`, AVEO API 14).
+    pub fn free_async(&self, addr: u64) -> Result<AveoRequest<'_, ()>> {
+        self.check()?;
+        let f = self.proc.lib.veo_free_mem_async()?;
+        let _in = self.proc.enter()?;
+        // SAFETY: the context is live.
+        let id = unsafe { f(self.shared.raw(), addr) };
+        self.submitted(
+            "veo_free_mem_async",
+            id,
+            Staging::None,
+            Vec::new(),
+            Kind::Transfer { addr, len: 0 },
+        )
+    }
+
+    /// Queues a copy of `len` bytes inside VE memory. AVEO has no
+    /// asynchronous copy inside VE memory: on a context other than the main
+    /// one, a VH function makes the checked synchronous copy
+    /// ([`AveoProc::memcpy`], which runs on the main context's queue) in
+    /// this queue's order; on the main context that would wait for itself,
+    /// so there the VE's own `memcpy` is called, which does not check the
+    /// addresses (a bad one ends the VE process, as in C).
+    pub fn memcpy_async(&self, dst: u64, src: u64, len: u64) -> Result<AveoRequest<'_, ()>> {
+        self.check()?;
+        let proc = AveoProc {
+            inner: self.proc.clone(),
+        };
+        let mut r = if self.shared.main {
+            let memcpy = proc.memcpy_addr()?;
+            let mut args = Args::new();
+            args.u64(dst).u64(src).u64(len);
+            self.call::<()>(memcpy, args)?
+        } else {
+            self.vh_job(Box::new(move || proc.memcpy(dst, src, len).map(|()| 0)))?
+        };
+        r.set_kind(Kind::Transfer { addr: src, len });
+        Ok(r)
+    }
+
+    /// Runs `f` on this process when the queue reaches it
+    /// (`veo_call_async_vh`): everything queued before has finished; its
+    /// return value is the request's result.
+    pub fn call_vh(
+        &self,
+        f: impl FnOnce() -> u64 + Send + 'static,
+    ) -> Result<AveoRequest<'_, u64>> {
+        self.check()?;
+        self.vh_job(Box::new(move || Ok(f())))
+    }
+
+    /// Queues `f` with `veo_call_async_vh`; its error, if any, is the
+    /// request's.
+    fn vh_job<T: KernelRet>(
+        &self,
+        f: Box<dyn FnOnce() -> Result<u64> + Send>,
+    ) -> Result<AveoRequest<'_, T>> {
+        let submit = self.proc.lib.veo_call_async_vh()?;
+        let _in = self.proc.enter()?;
+        let outcome = Arc::new(VhOutcome::default());
+        let job: Box<VhJob> = Box::new(VhJob {
+            f,
+            outcome: outcome.clone(),
+        });
+        let arg = Box::into_raw(job);
+        // SAFETY: the context is live; libveo calls `run_vh` once with
+        // `arg`, which takes the box back.
+        let id = unsafe { submit(self.shared.raw(), Some(run_vh), arg.cast()) };
+        if id == super::sys::VEO_REQUEST_ID_INVALID {
+            // SAFETY: libveo refused it and never calls it: the box is ours.
+            drop(unsafe { Box::from_raw(arg) });
+        }
+        self.submitted(
+            "veo_call_async_vh",
+            id,
+            Staging::Vh(outcome),
+            Vec::new(),
+            Kind::Vh,
+        )
+    }
+
+    /// Returns when everything queued so far has been processed
+    /// (`veo_context_sync`); results still wait for their requests.
+    pub fn sync(&self) -> Result<()> {
+        self.check()?;
+        let f = self.proc.lib.veo_context_sync()?;
+        let entered = self.proc.enter()?;
+        // SAFETY: the context is live.
+        unsafe { f(self.shared.raw()) };
+        drop(entered);
+        self.shared.reap(&self.proc);
+        match self.state() {
+            ContextState::Dead => Err(Error::Aveo {
+                what: "veo_context_sync".into(),
+                reason: "the context's VE process has exited".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Closes the context after everything queued before has run
+    /// (`veo_context_sync`, then `veo_context_close`; the main context
+    /// stays with the proc).
+    pub fn close(self) -> Result<()> {
+        self.close_inner(true)
+    }
+
+    fn close_inner(&self, wait: bool) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let lib = &self.proc.lib;
+        if wait {
+            if let (Ok(sync), Ok(entered)) = (lib.veo_context_sync(), self.proc.enter()) {
+                // SAFETY: the context is live.
+                unsafe { sync(self.shared.raw()) };
+                drop(entered);
+                self.shared.collect_all(&self.proc);
+            }
+        } else {
+            self.shared.reap(&self.proc);
+        }
+        let mut c = self.proc.lock_contexts();
+        c.open -= 1;
+        c.indices.remove(&self.shared.index);
+        if self.shared.main {
+            // AVEO's main context is the proc's: it stays open, with the
+            // staging of whatever is still outstanding.
+            if let Some((_, in_use)) = c.main.as_mut() {
+                *in_use = false;
+            }
+            return Ok(());
+        }
+        if !self.shared.is_idle() {
+            // Requests still outstanding (a drop does not wait for kernels
+            // that may never return): veo_proc_destroy closes it.
+            c.graveyard.push(self.shared.clone());
+            return Ok(());
+        }
+        drop(c);
+        let close = lib.veo_context_close()?;
+        let Ok(_in) = self.proc.enter() else {
+            // veo_proc_destroy closed it.
+            return Ok(());
+        };
+        // SAFETY: the context is live and closed once, here; nothing of it
+        // is outstanding.
+        let rc = unsafe { close(self.shared.raw()) };
+        result::check("veo_context_close", rc)
+    }
+}
+
+impl Drop for AveoContext {
+    fn drop(&mut self) {
+        let _ = self.close_inner(false);
+    }
+}
+
+/// A VH function queued with `veo_call_async_vh`.
+struct VhJob {
+    f: Box<dyn FnOnce() -> Result<u64> + Send>,
+    outcome: Arc<VhOutcome>,
+}
+
+/// What a VH function left for its request besides its value.
+#[derive(Default)]
+pub(crate) struct VhOutcome {
+    error: Mutex<Option<Error>>,
+}
+
+impl VhOutcome {
+    /// The function's error, or its panic as one.
+    pub(crate) fn take_error(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// What libveo calls for a [`VhJob`]: runs it once, never unwinding into C.
+unsafe extern "C" fn run_vh(arg: *mut c_void) -> u64 {
+    // SAFETY: `arg` is the box `vh_job` leaked for this one call.
+    let job = unsafe { Box::from_raw(arg.cast::<VhJob>()) };
+    let VhJob { f, outcome } = *job;
+    let error = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => return v,
+        Ok(Err(e)) => e,
+        Err(_) => Error::Helper("the VH function panicked".into()),
+    };
+    *outcome.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    0
+}

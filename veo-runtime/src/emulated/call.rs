@@ -1,0 +1,77 @@
+//! A call's messages on a channel: the `CALL` with its register values,
+//! then the stack image as `DATA`, written with the channel's producer
+//! locked (by a context, and by the control RPC for calls without one).
+
+use super::channel::{ChannelVh, Submit};
+use crate::args::Args;
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use veo_urpc::proto::{self, ArgClass};
+
+/// Queues a call's messages: the CALL, then its stack image as DATA.
+///
+/// `args` by reference: they are a few hundred bytes, and every move on
+/// the way to here was a `memcpy` on the path of every call.
+///
+/// `loaded` is the flag of the function's library: checked again with the
+/// channel locked, so that an unload, which takes every channel's lock once
+/// after clearing it, knows every call into the library is in a ring.
+pub(crate) fn submit_call<'a>(
+    ch: &ChannelVh,
+    addr: u64,
+    loaded: Option<&AtomicBool>,
+    ret: ArgClass,
+    args: &mut Args<'a>,
+    stack_max: u64,
+) -> Result<(u64, Vec<&'a mut [u8]>)> {
+    args.check(stack_max.min(usize::MAX as u64) as usize)?;
+    let mut s = ch.submit()?;
+    check_loaded(loaded)?;
+    let reqid = s.next_reqid();
+    write_call(&mut s, reqid, addr, ret, args)?;
+    drop(s);
+    let outs = if args.outs.is_empty() {
+        Vec::new()
+    } else {
+        std::mem::take(&mut args.outs)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect()
+    };
+    Ok((reqid, outs))
+}
+
+/// An error if the library of a call was unloaded.
+pub(crate) fn check_loaded(loaded: Option<&AtomicBool>) -> Result<()> {
+    match loaded {
+        Some(l) if !l.load(Ordering::Acquire) => Err(Error::Closed("library (it was unloaded)")),
+        _ => Ok(()),
+    }
+}
+
+#[inline(always)]
+pub(crate) fn write_call(
+    s: &mut Submit<'_>,
+    reqid: u64,
+    addr: u64,
+    ret: ArgClass,
+    args: &Args<'_>,
+) -> Result<()> {
+    let n = proto::call_body_len(args.classes.len(), args.stack.len());
+    s.trace_call(reqid, addr);
+    s.message(proto::KIND_CALL, reqid, n, |b| {
+        proto::encode_call(
+            b,
+            addr,
+            ret,
+            &args.classes,
+            &args.values,
+            &args.stack,
+            args.image.len() as u64,
+        )
+    })?;
+    if !args.image.is_empty() {
+        s.data(reqid, 0, &args.image)?;
+    }
+    Ok(())
+}
