@@ -5,12 +5,12 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::command::Cmd;
 use crate::depfile;
 use crate::env::{cargo_var, Context};
 use crate::error::{Error, Result};
+use crate::files::{absolute, mkdir, object_stem, write_if_changed};
 use crate::lang::Language;
 use crate::toolchain::{self, opt_flag, Target, Toolchain};
 
@@ -782,8 +782,8 @@ impl Options {
     }
 }
 
-/// Compiles every unit into an object, in parallel (Cargo's `NUM_JOBS`, or
-/// the number of CPUs), and declares the headers each one read.
+/// Compiles every unit into an object, in parallel (the job pool of
+/// `jobs`), and declares the headers each one read.
 fn compile_all(
     ctx: &mut Context,
     chain: &Toolchain,
@@ -793,11 +793,11 @@ fn compile_all(
 ) -> Result<Vec<PathBuf>> {
     let obj_dir = work.join("obj");
     mkdir(&obj_dir)?;
-    let cmds: Vec<(Cmd, PathBuf, PathBuf)> = units
+    // The command of each unit, and its object and depfile.
+    let (cmds, outputs): (Vec<Cmd>, Vec<(PathBuf, PathBuf)>) = units
         .iter()
         .map(|u| {
-            let stem = u.path.file_stem().unwrap_or_default().to_string_lossy();
-            let base = format!("{stem}-{:08x}", fnv(u.path.as_os_str().as_encoded_bytes()));
+            let base = object_stem(&u.path);
             let obj = obj_dir.join(format!("{base}.o"));
             let dep = obj_dir.join(format!("{base}.d"));
             let mut cmd = chain.compiler(u.lang).cmd();
@@ -810,62 +810,20 @@ fn compile_all(
                 cmd.arg("-J").arg(&obj_dir);
             }
             cmd.arg("-c").arg(&u.path).arg("-o").arg(&obj);
-            (cmd, obj, dep)
+            (cmd, (obj, dep))
         })
-        .collect();
-    for (cmd, _, dep) in &cmds {
+        .unzip();
+    for (cmd, (_, dep)) in cmds.iter().zip(&outputs) {
         ctx.log(&format!("running: {cmd}"));
         let _ = fs::remove_file(dep);
     }
-    let jobs = cargo_var("NUM_JOBS")
-        .and_then(|n| n.parse::<usize>().ok())
-        .or_else(|| std::thread::available_parallelism().map(|n| n.get()).ok())
-        .unwrap_or(1)
-        .clamp(1, cmds.len());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<String>>>> =
-        Mutex::new((0..cmds.len()).map(|_| None).collect());
-    // The first worker runs on the token Cargo gave this build script; each
-    // other one holds a token of Cargo's jobserver, taken without waiting
-    // (a worker blocked on a token while holding a compile could wait for
-    // ever), so that `cargo build -j N` holds overall.
-    let tokens: Vec<_> = match jobserver() {
-        Some(c) => (1..jobs)
-            .map_while(|_| c.try_acquire().ok().flatten())
-            .collect(),
-        None => Vec::new(),
-    };
-    let jobs = if jobserver().is_some() {
-        1 + tokens.len()
-    } else {
-        jobs
-    };
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            let (next, results, cmds) = (&next, &results, &cmds);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((cmd, _, _)) = cmds.get(i) else {
-                    break;
-                };
-                let r = cmd.run();
-                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut objects = Vec::new();
-    for ((_, obj, dep), r) in cmds.iter().zip(results) {
-        match r {
-            Some(Ok(output)) => {
-                if !output.trim().is_empty() {
-                    ctx.log(&output);
-                }
-            }
-            Some(Err(e)) => return Err(e),
-            None => unreachable!("every unit is compiled"),
+    for ((obj, dep), r) in outputs.into_iter().zip(crate::jobs::run_all(&cmds)) {
+        let output = r?;
+        if !output.trim().is_empty() {
+            ctx.log(&output);
         }
-        if let Ok(text) = fs::read_to_string(dep) {
+        if let Ok(text) = fs::read_to_string(&dep) {
             for d in depfile::parse(&text) {
                 if let Ok(abs) = absolute(&d) {
                     if !abs.starts_with(work) {
@@ -874,7 +832,7 @@ fn compile_all(
                 }
             }
         }
-        objects.push(obj.clone());
+        objects.push(obj);
     }
     Ok(objects)
 }
@@ -900,21 +858,6 @@ fn write_built(name: &str, path: &Path, is_static: bool, work: &Path) -> Result<
     let file = work.join("built.rs");
     write_if_changed(&file, &text)?;
     Ok(file)
-}
-
-/// Cargo's jobserver, when this process was given one (a build script
-/// always is).
-fn jobserver() -> Option<&'static jobserver::Client> {
-    static CLIENT: std::sync::OnceLock<Option<jobserver::Client>> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            // SAFETY: `from_env` trusts the file descriptors named in
-            // CARGO_MAKEFLAGS/MAKEFLAGS to be the jobserver's; Cargo passes
-            // them open to build scripts, and this is the only place in the
-            // process that claims them (once, through the OnceLock).
-            unsafe { jobserver::Client::from_env() }
-        })
-        .as_ref()
 }
 
 /// Runs a command, logging it in a build script.
@@ -961,35 +904,6 @@ pub(crate) fn check_name(what: &'static str, name: &str) -> Result<()> {
             name: name.into(),
         })
     }
-}
-
-pub(crate) fn absolute(p: &Path) -> Result<PathBuf> {
-    if p.is_absolute() {
-        Ok(p.to_path_buf())
-    } else {
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::io("cannot read the working directory", ".", e))?;
-        Ok(cwd.join(p))
-    }
-}
-
-pub(crate) fn mkdir(p: &Path) -> Result<()> {
-    fs::create_dir_all(p).map_err(|e| Error::io("cannot create directory", p, e))
-}
-
-/// Writes `text` unless the file already holds it (keeps its mtime).
-pub(crate) fn write_if_changed(p: &Path, text: &str) -> Result<()> {
-    if fs::read_to_string(p).ok().as_deref() == Some(text) {
-        return Ok(());
-    }
-    fs::write(p, text).map_err(|e| Error::io("cannot write", p, e))
-}
-
-/// FNV-1a, to tell apart objects of sources with the same file name.
-fn fnv(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, Type};
 
+use crate::ctype::{CBase, CType};
+
 /// A scalar type the macro recognises by its name.
 ///
 /// The `C*` variants are the `core::ffi` / `std::os::raw` / `libc` aliases
@@ -205,31 +207,22 @@ pub enum RetType {
 }
 
 impl RetType {
-    /// The C return type: `void`, the scalar's C name, `T *` or `void *`;
+    /// The C return type: `void`, the scalar's C type, `T *` or `void *`;
     /// an opaque type is spelled as in Rust inside a comment, see
     /// [`Kernel::is_c_checkable`](crate::Kernel::is_c_checkable).
-    pub fn c_type(&self) -> String {
+    pub fn c_type(&self) -> CType {
         match self {
-            RetType::Unit => "void".into(),
-            RetType::Scalar(s) => s.c_name().into(),
-            RetType::VePtr(elem) => pointer(*elem, false),
-            RetType::Opaque(ty) => opaque(ty),
+            RetType::Unit => CType::Value(CBase::Void),
+            RetType::Scalar(s) => CType::Value(CBase::Scalar(*s)),
+            RetType::VePtr(elem) => CType::pointer_to(*elem, false),
+            RetType::Opaque(ty) => CType::Value(opaque(ty)),
         }
     }
 }
 
-pub(crate) fn pointer(elem: Option<Scalar>, constant: bool) -> String {
-    let base = elem.map_or("void", Scalar::c_name);
-    if constant {
-        format!("const {base} *")
-    } else {
-        format!("{base} *")
-    }
-}
-
-pub(crate) fn opaque(ty: &Type) -> String {
-    let text = type_text(ty).replace("*/", "* /");
-    format!("/* {text} */")
+/// The C model of a type known only by its Rust name.
+pub(crate) fn opaque(ty: &Type) -> CBase {
+    CBase::Opaque(type_text(ty))
 }
 
 /// A type as a person writes it: `&mut [f64]` rather than `& mut [f64]`.
@@ -710,10 +703,15 @@ mod tests {
 
     #[test]
     fn c_spelling_of_returns() {
-        assert_eq!(ret("()").unwrap().c_type(), "void");
-        assert_eq!(ret("VePtr<u8>").unwrap().c_type(), "uint8_t *");
-        assert_eq!(ret("VePtr<Point>").unwrap().c_type(), "void *");
-        assert_eq!(ret("Real").unwrap().c_type(), "/* Real */");
+        let c = |s: &str| ret(s).unwrap().c_type();
+        assert_eq!(c("()"), CType::Value(CBase::Void));
+        assert_eq!(
+            c("VePtr<u8>"),
+            CType::pointer(CBase::Scalar(Scalar::U8), false)
+        );
+        assert_eq!(c("VePtr<u8>").to_string(), "uint8_t *");
+        assert_eq!(c("VePtr<Point>").to_string(), "void *");
+        assert_eq!(c("Real").to_string(), "/* Real */");
         let text = |s: &str| type_text(&syn::parse_str(s).unwrap());
         assert_eq!(text("& mut [f64]"), "&mut [f64]");
         assert_eq!(text("&[[u8 ; 4]]"), "&[[u8; 4]]");
