@@ -192,6 +192,18 @@ fn not_looked_into() {
     }
 
     #[test]
+    fn raw_identifiers_lose_their_prefix() {
+        let blocks = parse_file(
+            "#[ve_kernel(library = \"k\")] extern \"C\" { fn r#type(r#int: i32, r#fn: f64); }",
+        )
+        .unwrap();
+        let (o, k) = (&blocks[0].options, &blocks[0].kernels[0]);
+        assert_eq!(k.symbol(o), "type");
+        assert_eq!(k.sync_name(), "type_sync");
+        assert_eq!(k.c_prototype(o), "void type(int int_, double fn);");
+    }
+
+    #[test]
     fn link_name_wins() {
         let blocks = parse_file(
             "#[ve_kernel(static, fortran)] extern \"C\" { #[link_name = \"Exact\"] fn f(); fn G(); }",

@@ -1,6 +1,7 @@
 //! The syntax model: blocks, kernels, parameters, and their C spelling.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::{Attribute, Ident, LitStr, Token, Type, Visibility};
 
 use crate::ctype::{CBase, CType};
@@ -86,8 +87,7 @@ impl Param {
     /// The parameter's name in C: the Rust name, with `_` appended if it
     /// is a C keyword.
     pub fn c_name(&self) -> String {
-        let name = self.name.to_string();
-        let name = name.strip_prefix("r#").unwrap_or(&name).to_string();
+        let name = self.name.unraw().to_string();
         if C_KEYWORDS.contains(&name.as_str()) {
             format!("{name}_")
         } else {
@@ -110,8 +110,7 @@ impl Kernel {
         if let Some(name) = &self.link_name {
             return name.value();
         }
-        let name = self.name.to_string();
-        let name = name.strip_prefix("r#").unwrap_or(&name).to_string();
+        let name = self.name.unraw().to_string();
         if options.fortran {
             format!("{}_", name.to_lowercase())
         } else {
@@ -129,8 +128,7 @@ impl Kernel {
 
     /// The name of the synchronous stub: `<name>_sync`.
     pub fn sync_name(&self) -> Ident {
-        let name = self.name.to_string();
-        let name = name.strip_prefix("r#").unwrap_or(&name);
+        let name = self.name.unraw();
         Ident::new(&format!("{name}_sync"), self.name.span())
     }
 

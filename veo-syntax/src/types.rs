@@ -226,6 +226,10 @@ pub(crate) fn opaque(ty: &Type) -> CBase {
 }
 
 /// A type as a person writes it: `&mut [f64]` rather than `& mut [f64]`.
+///
+/// The spacing of `ToTokens` tidied by hand: `prettyplease` formats whole
+/// items only, and would be one more crate for every user's build of the
+/// macro to print a type in a message.
 pub fn type_text(ty: &Type) -> String {
     let mut text = ty.to_token_stream().to_string();
     for (from, to) in [
