@@ -103,3 +103,13 @@ fn run(kernels: &Path, decls: &Path, out: &Path) -> Result<(), Box<dyn std::erro
         other => Err(format!("expected one mismatch of `average`, got: {other}").into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The example, end to end (its own checks fail it if a step does
+    /// not do what it prints).
+    #[test]
+    fn the_example_runs() {
+        super::main().unwrap();
+    }
+}

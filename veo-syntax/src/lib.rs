@@ -32,6 +32,11 @@
 //! assert_eq!(kernel.line(), 4);
 //! assert_eq!(kernel.c_prototype(options), "double average(double *a, int n);");
 //! ```
+//!
+//! From a clone of the repository, `cargo run -p veo-syntax --example
+//! c_header -- FILE.rs` prints the C prototypes of the `#[ve_kernel]`
+//! declarations of a Rust file as a header (or the errors `#[ve_kernel]`
+//! would report, at their lines); without a file, of a sample.
 
 #![warn(missing_docs)]
 
