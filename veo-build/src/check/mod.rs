@@ -31,7 +31,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use veo_syntax::{Kernel, Options, ParamKind, RetType};
+use veo_syntax::{CBase, Kernel, Options};
 
 use crate::builder::Unit;
 use crate::env::Context;
@@ -134,7 +134,7 @@ pub(crate) fn check(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<String>>
             }
             continue;
         }
-        if let Some(why) = unchecked_reason(&d.kernel) {
+        if let Some(why) = unchecked_reason(&d.kernel, &d.options) {
             skipped.push(format!(
                 "`{}` ({}:{}: {why})",
                 d.symbol,
@@ -260,17 +260,14 @@ fn parse_decls(ctx: &mut Context, req: &Request<'_>) -> Result<Vec<Decl>> {
 }
 
 /// Why a kernel's signature cannot be checked, if it cannot.
-fn unchecked_reason(k: &Kernel) -> Option<&'static str> {
+fn unchecked_reason(k: &Kernel, o: &Options) -> Option<&'static str> {
     if !k.is_c_checkable() {
         return Some("a type known only by name");
     }
-    let wild_param = k.params.iter().any(|p| {
-        matches!(
-            p.kind,
-            ParamKind::VePtr(None) | ParamKind::Stack { elem: None, .. }
-        )
-    });
-    if wild_param || matches!(k.ret, RetType::VePtr(None)) {
+    // `void *` in the C model: Rust's declaration names no C type that a
+    // definition taking `struct point *` could be compared with.
+    let mut types = k.params.iter().map(|p| p.c_type(o)).chain([k.ret.c_type()]);
+    if types.any(|t| t.is_pointer() && *t.base() == CBase::Void) {
         return Some("a pointer to a struct or untyped memory, `void *` in C");
     }
     None
@@ -311,4 +308,34 @@ fn not_defined_hint(d: &Decl, defined: &[Option<BTreeSet<String>>]) -> Option<St
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_without_a_c_type_to_compare_are_not_checked() {
+        let blocks = veo_syntax::parse_file(
+            "#[ve_kernel(library = \"k\")] extern \"C\" {
+                fn by_ref(p: &Point);
+                fn untyped(v: VePtr);
+                fn returns_struct() -> VePtr<Point>;
+                fn alias(x: Real);
+                fn typed(x: &[f64], v: VePtr<u8>) -> VePtr<u8>;
+            }",
+        )
+        .unwrap();
+        let o = &blocks[0].options;
+        let why: Vec<Option<&str>> = blocks[0]
+            .kernels
+            .iter()
+            .map(|k| unchecked_reason(k, o))
+            .collect();
+        let void = Some("a pointer to a struct or untyped memory, `void *` in C");
+        assert_eq!(
+            why,
+            [void, void, void, Some("a type known only by name"), None]
+        );
+    }
 }
