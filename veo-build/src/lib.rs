@@ -250,6 +250,7 @@
 
 #![warn(missing_docs)]
 
+mod artifact;
 mod builder;
 mod check;
 mod command;
@@ -262,11 +263,13 @@ mod files;
 mod flags_env;
 mod jobs;
 mod lang;
+mod link;
 mod optional;
 mod toolchain;
 mod ve;
 
-pub use builder::{lib_env_var, Artifact, Build, STATIC_LIB};
+pub use artifact::{lib_env_var, Artifact, STATIC_LIB};
+pub use builder::Build;
 pub use check::{Mismatch, Problem};
 pub use error::{Error, Result};
 pub use lang::Language;
