@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::types::Scalar;
+use crate::scalar::Scalar;
 
 /// A C type that is not a pointer: a kernel's result, a by-value
 /// parameter, or what a pointer points at.

@@ -47,6 +47,7 @@ mod model;
 mod options;
 mod parse;
 mod report;
+mod scalar;
 mod types;
 
 pub use check::{check, MAX_PARAMS};
@@ -55,4 +56,5 @@ pub use entry::{is_ve_kernel_attr, parse_and_check, parse_file};
 pub use model::{Kernel, KernelBlock, Param};
 pub use options::Options;
 pub use parse::parse_block;
-pub use types::{type_text, Intent, ParamKind, RetType, Scalar};
+pub use scalar::Scalar;
+pub use types::{type_text, Intent, ParamKind, RetType};

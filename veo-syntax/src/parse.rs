@@ -384,7 +384,8 @@ fn param_from_arg(arg: &FnArg) -> syn::Result<Param> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{RetType, Scalar};
+    use crate::scalar::Scalar;
+    use crate::types::RetType;
     use quote::quote;
 
     fn messages(e: syn::Error) -> Vec<String> {
