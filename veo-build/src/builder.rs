@@ -1,18 +1,19 @@
-//! [`Build`]: the builder, and the compile and link steps.
+//! [`Build`]: the builder, its options, the sources and the compile step
+//! that `try_compile` runs before the link steps of `link`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
+use crate::artifact::{lib_env_var, Artifact, STATIC_LIB};
 use crate::command::Cmd;
 use crate::depfile;
 use crate::env::{cargo_var, Context};
 use crate::error::{Error, Result};
+use crate::files::{absolute, mkdir, object_stem, write_if_changed};
 use crate::lang::Language;
-use crate::toolchain::{self, opt_flag, Target, Toolchain};
+use crate::toolchain::{opt_flag, Target, Toolchain};
 
 /// Where a source comes from.
 #[derive(Debug, Clone)]
@@ -73,84 +74,6 @@ pub struct Build {
     optional: Vec<Language>,
     no_check: bool,
 }
-
-/// The library a [`Build`] produced.
-#[derive(Debug, Clone)]
-pub struct Artifact {
-    name: String,
-    path: PathBuf,
-    is_static: bool,
-    target: Target,
-    directives: Vec<String>,
-    left_out: Vec<Language>,
-    summary: String,
-    unchecked: Vec<String>,
-}
-
-impl Artifact {
-    /// The library name given to [`Build::compile`].
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The absolute path of `lib<name>.so` (or `lib<name>.a` in static mode).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// True for a static archive linked into the program.
-    pub fn is_static(&self) -> bool {
-        self.is_static
-    }
-
-    /// The target the kernels were compiled for.
-    pub fn target(&self) -> Target {
-        self.target
-    }
-
-    /// The name of the variable handed to the crate: `VEO_LIB_<name>`.
-    pub fn env_var(&self) -> String {
-        lib_env_var(&self.name)
-    }
-
-    /// The [optional](Build::optional) languages whose sources were left
-    /// out because no compiler of theirs was found; empty when every
-    /// source was built.
-    pub fn left_out(&self) -> &[Language] {
-        &self.left_out
-    }
-
-    /// One line saying what built the library: its target and compilers
-    /// (printed in the build script's log, shown by `cargo build -vv`).
-    pub fn summary(&self) -> &str {
-        &self.summary
-    }
-
-    /// The kernels whose signatures the check could not judge, each with
-    /// the reason (a pointer to a struct, a Fortran kernel built by nfort,
-    /// ...); their symbols were still required to exist.
-    pub fn unchecked(&self) -> &[String] {
-        &self.unchecked
-    }
-
-    /// The Cargo directives this build gave (without the `cargo:` prefix),
-    /// in order: printed inside a build script, only recorded at run time.
-    pub fn cargo_directives(&self) -> &[String] {
-        &self.directives
-    }
-}
-
-/// The variable that carries a library's path to the crate:
-/// `VEO_LIB_<name>`, set with `cargo:rustc-env`. Its value is the absolute
-/// path of the shared library, or [`STATIC_LIB`] in static mode.
-pub fn lib_env_var(name: &str) -> String {
-    format!("VEO_LIB_{name}")
-}
-
-/// The value of `VEO_LIB_<name>` for a library linked into the program
-/// ([`Build::static_link`]): the runtime then resolves its kernels in the
-/// program itself (`dlopen(NULL)`), as the "static" library.
-pub const STATIC_LIB: &str = "static";
 
 impl Build {
     /// A builder with no sources, optimisation from Cargo's profile, no
@@ -491,7 +414,7 @@ impl Build {
                 path.display()
             ));
         }
-        let built = write_built(name, &path, self.static_link, &work)?;
+        let built = crate::link::write_built(name, &path, self.static_link, &work)?;
         ctx.emit(format!("rustc-env=VEO_BUILT_{name}={}", built.display()));
         Ok(Artifact {
             name: name.into(),
@@ -661,104 +584,6 @@ impl Build {
             per_lang,
         })
     }
-
-    fn link_shared(
-        &self,
-        ctx: &mut Context,
-        chain: &Toolchain,
-        name: &str,
-        out_dir: &Path,
-        units: &[Unit],
-        objects: &[PathBuf],
-    ) -> Result<PathBuf> {
-        let has = |l: Language| units.iter().any(|u| u.lang == l);
-        // The driver of the "largest" runtime links: Fortran, then C++, then C.
-        let driver = if has(Language::Fortran) {
-            Language::Fortran
-        } else if has(Language::Cxx) {
-            Language::Cxx
-        } else {
-            Language::C
-        };
-        let path = out_dir.join(format!("lib{name}.so"));
-        // Link to a temporary name and rename: a process that has the old
-        // library mapped keeps a consistent file.
-        static LINKS: AtomicUsize = AtomicUsize::new(0);
-        let tmp = out_dir.join(format!(
-            ".lib{name}.so.{}-{}.tmp",
-            std::process::id(),
-            LINKS.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut cmd = chain.compiler(driver).cmd();
-        cmd.args(["-shared", "-fpic", "-pthread"]);
-        if self.openmp {
-            cmd.arg("-fopenmp");
-        }
-        cmd.args(&chain.ve.link);
-        cmd.arg("-o").arg(&tmp).args(objects);
-        cmd.args(&chain.ve.libs);
-        for lib in &self.link_libs {
-            cmd.arg(format!("-l{lib}"));
-        }
-        cmd.args(&self.link_args);
-        if driver == Language::Fortran && has(Language::Cxx) {
-            cmd.arg(match chain.target {
-                Target::Ve => "-cxxlib",
-                Target::Emulated => "-lstdc++",
-            });
-        }
-        run_logged(ctx, &cmd)?;
-        fs::rename(&tmp, &path).map_err(|e| Error::io("cannot rename the library to", &path, e))?;
-        Ok(path)
-    }
-
-    fn archive(
-        &self,
-        ctx: &mut Context,
-        name: &str,
-        out_dir: &Path,
-        objects: &[PathBuf],
-    ) -> Result<PathBuf> {
-        let path = out_dir.join(format!("lib{name}.a"));
-        if path.exists() {
-            fs::remove_file(&path)
-                .map_err(|e| Error::io("cannot remove the old archive", &path, e))?;
-        }
-        let mut cmd = toolchain::archiver(ctx).cmd();
-        cmd.arg("crs").arg(&path).args(objects);
-        run_logged(ctx, &cmd)?;
-        Ok(path)
-    }
-
-    /// The directives that link a static archive, whole, into the crate's
-    /// programs and export its symbols dynamically.
-    fn emit_static(&self, ctx: &mut Context, units: &[Unit], out_dir: &Path, name: &str) {
-        ctx.emit(format!("rustc-link-search=native={}", out_dir.display()));
-        ctx.emit(format!("rustc-link-lib=static:+whole-archive={name}"));
-        // Cargo links the archive above only into the package's library
-        // crate; a binary, test or example that does not use it still
-        // finds the kernels its own `#[ve_kernel(static)]` blocks name in
-        // this plain archive (from which the linker takes only what is
-        // still undefined, so nothing is linked twice).
-        ctx.emit(format!(
-            "rustc-link-arg={}",
-            out_dir.join(format!("lib{name}.a")).display()
-        ));
-        ctx.emit("rustc-link-arg=-Wl,--export-dynamic".into());
-        for lib in &self.link_libs {
-            ctx.emit(format!("rustc-link-lib={lib}"));
-        }
-        let has = |l: Language| units.iter().any(|u| u.lang == l);
-        if has(Language::Cxx) {
-            ctx.emit("rustc-link-lib=stdc++".into());
-        }
-        if has(Language::Fortran) {
-            ctx.emit("rustc-link-lib=gfortran".into());
-        }
-        if self.openmp {
-            ctx.emit("rustc-link-lib=gomp".into());
-        }
-    }
 }
 
 /// Flags computed once per build.
@@ -782,8 +607,8 @@ impl Options {
     }
 }
 
-/// Compiles every unit into an object, in parallel (Cargo's `NUM_JOBS`, or
-/// the number of CPUs), and declares the headers each one read.
+/// Compiles every unit into an object, in parallel (the job pool of
+/// `jobs`), and declares the headers each one read.
 fn compile_all(
     ctx: &mut Context,
     chain: &Toolchain,
@@ -793,11 +618,11 @@ fn compile_all(
 ) -> Result<Vec<PathBuf>> {
     let obj_dir = work.join("obj");
     mkdir(&obj_dir)?;
-    let cmds: Vec<(Cmd, PathBuf, PathBuf)> = units
+    // The command of each unit, and its object and depfile.
+    let (cmds, outputs): (Vec<Cmd>, Vec<(PathBuf, PathBuf)>) = units
         .iter()
         .map(|u| {
-            let stem = u.path.file_stem().unwrap_or_default().to_string_lossy();
-            let base = format!("{stem}-{:08x}", fnv(u.path.as_os_str().as_encoded_bytes()));
+            let base = object_stem(&u.path);
             let obj = obj_dir.join(format!("{base}.o"));
             let dep = obj_dir.join(format!("{base}.d"));
             let mut cmd = chain.compiler(u.lang).cmd();
@@ -810,62 +635,20 @@ fn compile_all(
                 cmd.arg("-J").arg(&obj_dir);
             }
             cmd.arg("-c").arg(&u.path).arg("-o").arg(&obj);
-            (cmd, obj, dep)
+            (cmd, (obj, dep))
         })
-        .collect();
-    for (cmd, _, dep) in &cmds {
+        .unzip();
+    for (cmd, (_, dep)) in cmds.iter().zip(&outputs) {
         ctx.log(&format!("running: {cmd}"));
         let _ = fs::remove_file(dep);
     }
-    let jobs = cargo_var("NUM_JOBS")
-        .and_then(|n| n.parse::<usize>().ok())
-        .or_else(|| std::thread::available_parallelism().map(|n| n.get()).ok())
-        .unwrap_or(1)
-        .clamp(1, cmds.len());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<String>>>> =
-        Mutex::new((0..cmds.len()).map(|_| None).collect());
-    // The first worker runs on the token Cargo gave this build script; each
-    // other one holds a token of Cargo's jobserver, taken without waiting
-    // (a worker blocked on a token while holding a compile could wait for
-    // ever), so that `cargo build -j N` holds overall.
-    let tokens: Vec<_> = match jobserver() {
-        Some(c) => (1..jobs)
-            .map_while(|_| c.try_acquire().ok().flatten())
-            .collect(),
-        None => Vec::new(),
-    };
-    let jobs = if jobserver().is_some() {
-        1 + tokens.len()
-    } else {
-        jobs
-    };
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            let (next, results, cmds) = (&next, &results, &cmds);
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((cmd, _, _)) = cmds.get(i) else {
-                    break;
-                };
-                let r = cmd.run();
-                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-            });
-        }
-    });
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut objects = Vec::new();
-    for ((_, obj, dep), r) in cmds.iter().zip(results) {
-        match r {
-            Some(Ok(output)) => {
-                if !output.trim().is_empty() {
-                    ctx.log(&output);
-                }
-            }
-            Some(Err(e)) => return Err(e),
-            None => unreachable!("every unit is compiled"),
+    for ((obj, dep), r) in outputs.into_iter().zip(crate::jobs::run_all(&cmds)) {
+        let output = r?;
+        if !output.trim().is_empty() {
+            ctx.log(&output);
         }
-        if let Ok(text) = fs::read_to_string(dep) {
+        if let Ok(text) = fs::read_to_string(&dep) {
             for d in depfile::parse(&text) {
                 if let Ok(abs) = absolute(&d) {
                     if !abs.starts_with(work) {
@@ -874,57 +657,9 @@ fn compile_all(
                 }
             }
         }
-        objects.push(obj.clone());
+        objects.push(obj);
     }
     Ok(objects)
-}
-
-/// Writes the Rust expression `#[ve_kernel(library = "<name>")]` reads
-/// through `include!(env!("VEO_BUILT_<name>"))`: the library's name, the
-/// path it was built at (or `static`) and its bytes, embedded in the
-/// program so that it runs wherever it is copied (see
-/// `veo_runtime::BuiltLibrary`).
-fn write_built(name: &str, path: &Path, is_static: bool, work: &Path) -> Result<PathBuf> {
-    let text = if is_static {
-        format!("({name:?}, {STATIC_LIB:?}, b\"\" as &[u8])\n")
-    } else {
-        let path = path.to_str().ok_or_else(|| {
-            Error::io(
-                "a library path must be UTF-8 to embed",
-                path,
-                std::io::ErrorKind::InvalidInput.into(),
-            )
-        })?;
-        format!("({name:?}, {path:?}, include_bytes!({path:?}) as &[u8])\n")
-    };
-    let file = work.join("built.rs");
-    write_if_changed(&file, &text)?;
-    Ok(file)
-}
-
-/// Cargo's jobserver, when this process was given one (a build script
-/// always is).
-fn jobserver() -> Option<&'static jobserver::Client> {
-    static CLIENT: std::sync::OnceLock<Option<jobserver::Client>> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            // SAFETY: `from_env` trusts the file descriptors named in
-            // CARGO_MAKEFLAGS/MAKEFLAGS to be the jobserver's; Cargo passes
-            // them open to build scripts, and this is the only place in the
-            // process that claims them (once, through the OnceLock).
-            unsafe { jobserver::Client::from_env() }
-        })
-        .as_ref()
-}
-
-/// Runs a command, logging it in a build script.
-fn run_logged(ctx: &mut Context, cmd: &Cmd) -> Result<()> {
-    ctx.log(&format!("running: {cmd}"));
-    let out = cmd.run()?;
-    if !out.trim().is_empty() {
-        ctx.log(&out);
-    }
-    Ok(())
 }
 
 /// Whether `tool` accepts `flag` (an empty source compiles with it and
@@ -961,35 +696,6 @@ pub(crate) fn check_name(what: &'static str, name: &str) -> Result<()> {
             name: name.into(),
         })
     }
-}
-
-pub(crate) fn absolute(p: &Path) -> Result<PathBuf> {
-    if p.is_absolute() {
-        Ok(p.to_path_buf())
-    } else {
-        let cwd = std::env::current_dir()
-            .map_err(|e| Error::io("cannot read the working directory", ".", e))?;
-        Ok(cwd.join(p))
-    }
-}
-
-pub(crate) fn mkdir(p: &Path) -> Result<()> {
-    fs::create_dir_all(p).map_err(|e| Error::io("cannot create directory", p, e))
-}
-
-/// Writes `text` unless the file already holds it (keeps its mtime).
-pub(crate) fn write_if_changed(p: &Path, text: &str) -> Result<()> {
-    if fs::read_to_string(p).ok().as_deref() == Some(text) {
-        return Ok(());
-    }
-    fs::write(p, text).map_err(|e| Error::io("cannot write", p, e))
-}
-
-/// FNV-1a, to tell apart objects of sources with the same file name.
-fn fnv(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 #[cfg(test)]

@@ -141,7 +141,11 @@ impl fmt::Display for Cmd {
     }
 }
 
-/// Shell-quotes one word when it needs it.
+/// Shell-quotes one word when it needs it, POSIX style (`'...'`, a quote
+/// inside as `'\''`). The line is shown, never run through a shell.
+/// Written here rather than with `shlex::try_quote`, which also quotes
+/// `=` and `,` (against brace expansion) and so would wrap every
+/// `-DNAME=VALUE`, `-march=ve3` and `-Wl,...` of the lines users read.
 fn quote(word: &OsStr) -> String {
     let s = word.to_string_lossy();
     let plain = !s.is_empty()

@@ -1,4 +1,8 @@
 //! Make-style dependency files written by `-MMD -MF`.
+//!
+//! Parsed here: no well-kept crate reads them (the `cc` crate does not
+//! track headers at all), and the format gcc, clang and ncc write is
+//! narrow: rules, continuation lines, `\ ` and `$$` escapes.
 
 use std::path::PathBuf;
 

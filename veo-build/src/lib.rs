@@ -172,6 +172,16 @@
 //! ([`Build::cargo_metadata`] overrides the detection);
 //! [`Artifact::cargo_directives`] lists them anyway.
 //!
+//! # Example
+//!
+//! From a clone of the repository, `cargo run -p veo-build --example
+//! build_kernels` builds the kernels of `veo-build/examples/kernels/stats.c`
+//! into a library and prints where it went and what built it, checks the
+//! declarations of `stats.rs` beside it (the kernels that agree, the one
+//! that cannot be checked and why), calls a kernel of the library, and
+//! shows the error that stops a build when a declaration says `f32` where
+//! the C kernel reads `double`.
+//!
 //! # The signature cross-check
 //!
 //! On by default: in a build script, veo-build reads every `.rs` file of
@@ -240,6 +250,7 @@
 
 #![warn(missing_docs)]
 
+mod artifact;
 mod builder;
 mod check;
 mod command;
@@ -248,13 +259,17 @@ mod discover;
 mod elf;
 mod env;
 mod error;
+mod files;
 mod flags_env;
+mod jobs;
 mod lang;
+mod link;
 mod optional;
 mod toolchain;
 mod ve;
 
-pub use builder::{lib_env_var, Artifact, Build, STATIC_LIB};
+pub use artifact::{lib_env_var, Artifact, STATIC_LIB};
+pub use builder::Build;
 pub use check::{Mismatch, Problem};
 pub use error::{Error, Result};
 pub use lang::Language;

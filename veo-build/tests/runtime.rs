@@ -279,3 +279,53 @@ fn directives_are_printed_only_in_a_build_script() {
     );
     assert!(!in_script.contains("cargo:warning"), "{in_script}");
 }
+
+/// The kernels and declarations of the `build_kernels` example, as that
+/// example uses them: they build, every declaration but the struct one is
+/// checked and agrees, the kernel computes, and an `f32` in place of `f64`
+/// is stopped.
+#[test]
+fn the_build_kernels_example_sources_agree_and_a_wrong_declaration_is_stopped() {
+    let dir = scratch("example-stats");
+    let kernels = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kernels");
+    let lib = build(&dir)
+        .file(kernels.join("stats.c"))
+        .bindings(kernels.join("stats.rs"))
+        .try_compile("stats")
+        .unwrap();
+    let unchecked = lib.unchecked();
+    assert_eq!(unchecked.len(), 1, "{unchecked:?}");
+    assert!(unchecked[0].starts_with("`shift` ("), "{unchecked:?}");
+    // SAFETY: stats.c defines `average(const double *, int)`, as the check
+    // above confirmed; the array holds the 4 doubles it reads.
+    unsafe {
+        let l = libloading::Library::new(lib.path()).unwrap();
+        let average: libloading::Symbol<unsafe extern "C" fn(*const f64, i32) -> f64> =
+            l.get(b"average").unwrap();
+        assert_eq!(average([1.0, 2.0, 6.0, 7.0].as_ptr(), 4), 4.0);
+    }
+    let source = std::fs::read_to_string(kernels.join("stats.rs")).unwrap();
+    let right = "pub fn average(a: &[f64], n: i32) -> f64;";
+    assert!(source.contains(right));
+    let wrong = write(
+        &dir,
+        "wrong.rs",
+        &source.replace(right, "pub fn average(a: &[f32], n: i32) -> f64;"),
+    );
+    match build(&dir.join("wrong"))
+        .file(kernels.join("stats.c"))
+        .bindings(&wrong)
+        .try_compile("stats")
+    {
+        Err(Error::Mismatch { mismatches }) => {
+            assert_eq!(mismatches.len(), 1, "{mismatches:#?}");
+            assert_eq!(mismatches[0].kernel, "average");
+            assert_eq!(
+                mismatches[0].expected,
+                "double average(const float *a, int n);"
+            );
+            assert_eq!(mismatches[0].c_line, Some(8));
+        }
+        other => panic!("expected one mismatch, got {other:?}"),
+    }
+}

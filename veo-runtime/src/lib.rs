@@ -229,6 +229,15 @@
 //! one event per request, named after its kernel, on a track per context,
 //! with its time queued and on the VE and its bytes.
 //! [`Proc::profile`] sums the times up per kernel ([`KernelProfile`]).
+//!
+//! # Examples
+//!
+//! From a clone of the repository, `cargo run -p veo-runtime --example
+//! average` runs the program of "Without the macro" end to end, its
+//! kernel compiled at run time by veo-build; the repository's
+//! `veo-examples` package has the py-veo examples ported with
+//! `#[ve_kernel]` and the benchmarks (`cargo run --release -p veo-examples
+//! --bin average`, `--bin latency`, ...).
 
 // The guide shows whole files (build.rs, main.rs), `fn main` included.
 #![allow(clippy::needless_doctest_main)]

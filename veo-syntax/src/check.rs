@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::model::KernelBlock;
-use crate::parse::Errors;
+use crate::report::Errors;
 use crate::types::{Intent, ParamKind};
 
 /// The most parameters a kernel may take (VEO's and the runtime's limit).
@@ -81,95 +81,4 @@ pub fn check(block: &KernelBlock) -> syn::Result<()> {
         }
     }
     errors.finish(())
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::parse_block;
-    use quote::{format_ident, quote};
-
-    fn check(attr: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> Vec<String> {
-        let block = parse_block(attr, item).expect("parses");
-        match super::check(&block) {
-            Ok(()) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn a_library_is_required() {
-        let m = check(
-            quote!(),
-            quote!(
-                extern "C" {
-                    fn f();
-                }
-            ),
-        );
-        assert_eq!(m.len(), 1);
-        assert!(m[0].starts_with("name the library"));
-        assert!(check(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    fn f();
-                }
-            )
-        )
-        .is_empty());
-        assert!(check(
-            quote!(library = "k"),
-            quote!(
-                extern "C" {
-                    fn f();
-                }
-            )
-        )
-        .is_empty());
-    }
-
-    #[test]
-    fn at_most_256_parameters() {
-        let params = |n: usize| {
-            let names = (0..n).map(|i| format_ident!("a{i}"));
-            quote!(extern "C" { fn many(#(#names: i32),*); })
-        };
-        assert!(check(quote!(static), params(256)).is_empty());
-        let m = check(quote!(static), params(257));
-        assert_eq!(m.len(), 1);
-        assert!(m[0].contains("at most 256 parameters and `many` declares 257"));
-    }
-
-    #[test]
-    fn out_needs_a_mutable_reference() {
-        let m = check(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    fn f(#[out] a: &[f64], #[out] b: i32, #[out] c: &mut [f64]);
-                }
-            ),
-        );
-        assert_eq!(m.len(), 2, "{m:?}");
-        assert!(m[0].contains("not `&[f64]`"));
-        assert!(m[1].contains("not `i32`"));
-    }
-
-    #[test]
-    fn stub_names_are_unique() {
-        let m = check(
-            quote!(static),
-            quote!(
-                extern "C" {
-                    fn f();
-                    fn f_sync();
-                    fn g();
-                    fn g();
-                }
-            ),
-        );
-        assert_eq!(m.len(), 2, "{m:?}");
-        assert!(m[0].starts_with("`f_sync` would be generated twice (also for `f`)"));
-        assert!(m[1].starts_with("`g` would be generated twice"));
-    }
 }

@@ -9,6 +9,11 @@
 //!    parameter and return type by its spelling (see [`ParamKind`]);
 //! 2. **check** ([`check`]): rules about the block as a whole.
 //!
+//! Both report through one error collector (`report`), so neither imports
+//! the other; the entry points that run both live in `entry`. The C side
+//! of a declaration is a typed model ([`CType`]): the prototypes are its
+//! spelling, and veo-build's signature check reads the model itself.
+//!
 //! [`parse_and_check`] runs both on a macro's input, as `#[ve_kernel]` does,
 //! and reports the errors of both phases together.
 //!
@@ -27,193 +32,29 @@
 //! assert_eq!(kernel.line(), 4);
 //! assert_eq!(kernel.c_prototype(options), "double average(double *a, int n);");
 //! ```
+//!
+//! From a clone of the repository, `cargo run -p veo-syntax --example
+//! c_header -- FILE.rs` prints the C prototypes of the `#[ve_kernel]`
+//! declarations of a Rust file as a header (or the errors `#[ve_kernel]`
+//! would report, at their lines); without a file, of a sample.
 
 #![warn(missing_docs)]
 
 mod check;
+mod ctype;
+mod entry;
 mod model;
 mod options;
 mod parse;
+mod report;
+mod scalar;
 mod types;
 
 pub use check::{check, MAX_PARAMS};
+pub use ctype::{CBase, CType};
+pub use entry::{is_ve_kernel_attr, parse_and_check, parse_file};
 pub use model::{Kernel, KernelBlock, Param};
 pub use options::Options;
-pub use parse::{parse_and_check, parse_block};
-pub use types::{type_text, Intent, ParamKind, RetType, Scalar};
-
-use parse::Errors;
-use syn::spanned::Spanned;
-use syn::{Attribute, Item, Meta};
-
-/// Whether `attr` is `#[ve_kernel]` / `#[ve_kernel(...)]` under any path
-/// (`#[veo_runtime::ve_kernel(...)]` too).
-pub fn is_ve_kernel_attr(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "ve_kernel")
-}
-
-/// Every `#[ve_kernel]` `extern` block of a Rust source file, also those
-/// inside inline `mod`s, parsed and checked; errors of all blocks combined.
-pub fn parse_file(source: &str) -> syn::Result<Vec<KernelBlock>> {
-    let file = syn::parse_file(source)?;
-    let mut blocks = Vec::new();
-    let mut errors = Errors::default();
-    collect(&file.items, &mut blocks, &mut errors);
-    errors.finish(blocks)
-}
-
-fn collect(items: &[Item], blocks: &mut Vec<KernelBlock>, errors: &mut Errors) {
-    for item in items {
-        match item {
-            Item::Mod(m) => {
-                if let Some((_, items)) = &m.content {
-                    collect(items, blocks, errors);
-                }
-            }
-            Item::ForeignMod(fm) => {
-                let Some(attr) = fm.attrs.iter().find(|a| is_ve_kernel_attr(a)) else {
-                    continue;
-                };
-                let options = match &attr.meta {
-                    Meta::Path(_) => Ok(Options::default()),
-                    Meta::List(list) => syn::parse2::<Options>(list.tokens.clone()),
-                    Meta::NameValue(nv) => Err(syn::Error::new_spanned(
-                        nv,
-                        "write `#[ve_kernel(library = \"name\")]`",
-                    )),
-                };
-                let options = match options {
-                    Ok(o) => o,
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                };
-                let mut item = fm.clone();
-                item.attrs.retain(|a| !is_ve_kernel_attr(a));
-                let block = parse::block_from_item(options, attr.span(), &item, errors);
-                match check(&block) {
-                    Ok(()) => blocks.push(block),
-                    Err(e) => errors.push(e),
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SOURCE: &str = r#"
-use veo_runtime::{ve_kernel, VePtr};
-
-#[ve_kernel(library = "kernels")]
-extern "C" {
-    /// The mean of `n` values.
-    pub fn average(a: VePtr<f64>, n: i32) -> f64;
-    fn sum_on_stack(a: &[f64], n: usize) -> f64;
-    fn scale(x: &mut [f64], n: usize, f: f32);
-    fn fill(#[out] x: &mut [u64], n: u16) -> VePtr<u8>;
-    fn by_struct(p: &Point, q: &mut Point, v: VePtr<Point>, c: core::ffi::c_char);
-    fn nothing();
-    fn int(int: i8, long: isize) -> u32;
-}
-
-mod inner {
-    mod deeper {
-        #[veo_runtime::ve_kernel(library = "f", fortran)]
-        extern "C" {
-            fn TEST9(a: VePtr<i32>, n: i32, m: &mut [f64], x: Real) -> Real;
-        }
-    }
-    extern "C" {
-        fn not_a_kernel_block(s: String);
-    }
-}
-
-fn not_looked_into() {
-    #[ve_kernel(static)]
-    extern "C" { fn hidden(); }
-}
-"#;
-
-    #[test]
-    fn blocks_in_a_file() {
-        let blocks = parse_file(SOURCE).unwrap();
-        assert_eq!(blocks.len(), 2);
-        let (o, ks) = (&blocks[0].options, &blocks[0].kernels);
-        let protos: Vec<String> = ks.iter().map(|k| k.c_prototype(o)).collect();
-        assert_eq!(
-            protos,
-            [
-                "double average(double *a, int n);",
-                "double sum_on_stack(const double *a, unsigned long n);",
-                "void scale(double *x, unsigned long n, float f);",
-                "uint8_t *fill(uint64_t *x, uint16_t n);",
-                "void by_struct(const void *p, void *q, void *v, char c);",
-                "void nothing(void);",
-                "uint32_t int(int8_t int_, long long_);",
-            ]
-        );
-        let lines: Vec<usize> = ks.iter().map(Kernel::line).collect();
-        assert_eq!(lines, [7, 8, 9, 10, 11, 12, 13]);
-        assert!(ks.iter().all(Kernel::is_c_checkable));
-
-        let (o, k) = (&blocks[1].options, &blocks[1].kernels[0]);
-        assert!(o.fortran);
-        assert_eq!(o.library.as_deref(), Some("f"));
-        assert_eq!(k.symbol(o), "test9_");
-        assert_eq!(k.line(), 20);
-        assert!(!k.is_c_checkable());
-        assert_eq!(
-            k.c_prototype(o),
-            "/* Real */ test9_(int *a, int *n, double *m, /* Real */ *x);"
-        );
-        assert!(k.params[1].fortran_by_reference() && !k.params[0].fortran_by_reference());
-    }
-
-    #[test]
-    fn errors_of_every_block_are_combined() {
-        let source = r#"
-            #[ve_kernel]
-            extern "C" { fn a(s: String); }
-            mod m {
-                #[ve_kernel(library = "x", wat)]
-                extern "C" { fn b(); }
-                #[ve_kernel(library = "x")]
-                extern "C" { fn c(x: u128); }
-            }
-        "#;
-        let messages: Vec<String> = parse_file(source)
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.to_string())
-            .collect();
-        assert_eq!(messages.len(), 4, "{messages:?}");
-        assert!(messages[0].contains("`String` cannot be passed"));
-        assert!(messages[1].starts_with("name the library"));
-        assert!(messages[2].starts_with("unknown option `wat`"));
-        assert!(messages[3].contains("wider than a VE register"));
-        // The library check runs too, once the block parses.
-        let e = parse_file("#[ve_kernel] extern \"C\" { fn a(); }").unwrap_err();
-        assert!(e.to_string().starts_with("name the library"));
-        assert_eq!(e.span().start().line, 1);
-    }
-
-    #[test]
-    fn link_name_wins() {
-        let blocks = parse_file(
-            "#[ve_kernel(static, fortran)] extern \"C\" { #[link_name = \"Exact\"] fn f(); fn G(); }",
-        )
-        .unwrap();
-        let (o, ks) = (&blocks[0].options, &blocks[0].kernels);
-        assert_eq!(ks[0].symbol(o), "Exact");
-        assert_eq!(ks[1].symbol(o), "g_");
-        assert_eq!(ks[1].sync_name(), "G_sync");
-    }
-}
+pub use parse::parse_block;
+pub use scalar::Scalar;
+pub use types::{type_text, Intent, ParamKind, RetType};

@@ -1,10 +1,12 @@
 //! The syntax model: blocks, kernels, parameters, and their C spelling.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::{Attribute, Ident, LitStr, Token, Type, Visibility};
 
+use crate::ctype::{CBase, CType};
 use crate::options::Options;
-use crate::types::{opaque, pointer, Intent, ParamKind, RetType};
+use crate::types::{opaque, Intent, ParamKind, RetType};
 
 /// One `#[ve_kernel(...)] extern "C" { ... }` block.
 #[derive(Clone, Debug)]
@@ -68,23 +70,24 @@ const C_KEYWORDS: &[&str] = &[
 impl Param {
     /// The C type of this parameter, as the kernel declares it
     /// (see [`Kernel::c_prototype`]).
-    pub fn c_type(&self, options: &Options) -> String {
+    pub fn c_type(&self, options: &Options) -> CType {
         let by_ref = options.fortran;
         match &self.kind {
-            ParamKind::Scalar(s) if by_ref => format!("{} *", s.c_name()),
-            ParamKind::Scalar(s) => s.c_name().to_string(),
-            ParamKind::VePtr(elem) => pointer(*elem, false),
-            ParamKind::Stack { intent, elem, .. } => pointer(*elem, *intent == Intent::In),
-            ParamKind::Opaque if by_ref => format!("{} *", opaque(&self.ty)),
-            ParamKind::Opaque => opaque(&self.ty),
+            ParamKind::Scalar(s) if by_ref => CType::pointer(CBase::Scalar(*s), false),
+            ParamKind::Scalar(s) => CType::Value(CBase::Scalar(*s)),
+            ParamKind::VePtr(elem) => CType::pointer_to(*elem, false),
+            ParamKind::Stack { intent, elem, .. } => {
+                CType::pointer_to(*elem, *intent == Intent::In)
+            }
+            ParamKind::Opaque if by_ref => CType::pointer(opaque(&self.ty), false),
+            ParamKind::Opaque => CType::Value(opaque(&self.ty)),
         }
     }
 
     /// The parameter's name in C: the Rust name, with `_` appended if it
     /// is a C keyword.
     pub fn c_name(&self) -> String {
-        let name = self.name.to_string();
-        let name = name.strip_prefix("r#").unwrap_or(&name).to_string();
+        let name = self.name.unraw().to_string();
         if C_KEYWORDS.contains(&name.as_str()) {
             format!("{name}_")
         } else {
@@ -107,8 +110,7 @@ impl Kernel {
         if let Some(name) = &self.link_name {
             return name.value();
         }
-        let name = self.name.to_string();
-        let name = name.strip_prefix("r#").unwrap_or(&name).to_string();
+        let name = self.name.unraw().to_string();
         if options.fortran {
             format!("{}_", name.to_lowercase())
         } else {
@@ -126,8 +128,7 @@ impl Kernel {
 
     /// The name of the synchronous stub: `<name>_sync`.
     pub fn sync_name(&self) -> Ident {
-        let name = self.name.to_string();
-        let name = name.strip_prefix("r#").unwrap_or(&name);
+        let name = self.name.unraw();
         Ident::new(&format!("{name}_sync"), self.name.span())
     }
 
@@ -172,14 +173,14 @@ impl Kernel {
                 .iter()
                 .map(|p| {
                     let ty = p.c_type(options);
-                    let sep = if ty.ends_with('*') { "" } else { " " };
+                    let sep = if ty.is_pointer() { "" } else { " " };
                     format!("{ty}{sep}{}", p.c_name())
                 })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
         let ret = self.ret.c_type();
-        let sep = if ret.ends_with('*') { "" } else { " " };
+        let sep = if ret.is_pointer() { "" } else { " " };
         format!("{ret}{sep}{}({params});", self.symbol(options))
     }
 }

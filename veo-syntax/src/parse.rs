@@ -9,27 +9,8 @@ use syn::{Attribute, FnArg, ForeignItem, ItemForeignMod, Meta, Pat, ReturnType};
 
 use crate::model::{Kernel, KernelBlock, Param};
 use crate::options::Options;
+use crate::report::Errors;
 use crate::types::{classify_param, classify_ret, Intent, ParamKind};
-
-/// Collects errors and combines them at the end.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, e: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(e),
-            None => self.0 = Some(e),
-        }
-    }
-
-    pub(crate) fn finish<T>(self, value: T) -> syn::Result<T> {
-        match self.0 {
-            Some(e) => Err(e),
-            None => Ok(value),
-        }
-    }
-}
 
 /// Parses the arguments and the item of a `#[ve_kernel(...)]` attribute
 /// macro into a block (the parse phase; [`check`](crate::check) follows).
@@ -37,25 +18,7 @@ pub fn parse_block(attr: TokenStream, item: TokenStream) -> syn::Result<KernelBl
     let (block, errors) = parse_partial(attr, item);
     match block {
         Some(block) => errors.finish(block.block),
-        None => Err(errors.0.expect("no block without an error")),
-    }
-}
-
-/// Parses and checks a `#[ve_kernel(...)]` attribute macro's input, as the
-/// macro does: the errors of both phases are reported together (the check
-/// runs on the kernels that parsed).
-pub fn parse_and_check(attr: TokenStream, item: TokenStream) -> syn::Result<KernelBlock> {
-    let (block, mut errors) = parse_partial(attr, item);
-    match block {
-        Some(block) => {
-            if block.options_ok {
-                if let Err(e) = crate::check(&block.block) {
-                    errors.push(e);
-                }
-            }
-            errors.finish(block.block)
-        }
-        None => Err(errors.0.expect("no block without an error")),
+        None => Err(errors.into_error().expect("no block without an error")),
     }
 }
 
@@ -67,7 +30,7 @@ pub(crate) struct Partial {
     pub(crate) options_ok: bool,
 }
 
-fn parse_partial(attr: TokenStream, item: TokenStream) -> (Option<Partial>, Errors) {
+pub(crate) fn parse_partial(attr: TokenStream, item: TokenStream) -> (Option<Partial>, Errors) {
     let mut errors = Errors::default();
     let (options, options_ok) = match syn::parse2::<Options>(attr) {
         Ok(o) => (o, true),
@@ -414,14 +377,15 @@ fn param_from_arg(arg: &FnArg) -> syn::Result<Param> {
             kind,
             out_attr,
         }),
-        None => Err(errors.0.expect("an error was pushed")),
+        None => Err(errors.into_error().expect("an error was pushed")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{RetType, Scalar};
+    use crate::scalar::Scalar;
+    use crate::types::RetType;
     use quote::quote;
 
     fn messages(e: syn::Error) -> Vec<String> {
@@ -552,21 +516,5 @@ mod tests {
         for item in ["extern { fn f(); }", "unsafe extern \"C\" { fn f(); }"] {
             assert!(parse_block(quote!(static), item.parse().unwrap()).is_ok());
         }
-    }
-
-    #[test]
-    fn parse_and_check_reports_both_phases() {
-        let item: TokenStream = "extern \"C\" { fn a(s: String); fn b(#[out] x: &[u8]); }"
-            .parse()
-            .unwrap();
-        let all = messages(crate::parse_and_check(quote!(), item.clone()).unwrap_err());
-        assert_eq!(all.len(), 3, "{all:?}");
-        assert!(all[0].contains("`String` cannot be passed"));
-        assert!(all[1].starts_with("name the library"));
-        assert!(all[2].contains("`#[out]` marks a buffer"));
-        // A misspelt option does not also report a missing library.
-        let all = messages(crate::parse_and_check(quote!(libary = "k"), item).unwrap_err());
-        assert_eq!(all.len(), 2, "{all:?}");
-        assert!(all[0].starts_with("unknown option `libary`"));
     }
 }

@@ -7,7 +7,7 @@ pub mod calls;
 pub mod capi;
 pub mod svg;
 
-use std::fmt::Write as _;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// What the command line asked for.
@@ -117,30 +117,9 @@ impl Machine {
     }
 
     /// `{"cpu":..,"cpus":..,"kernel":..}`.
-    pub fn json(&self) -> String {
-        json_object(&[
-            ("cpu".into(), json_string(&self.cpu)),
-            ("cpus".into(), self.cpus.to_string()),
-            ("kernel".into(), json_string(&self.kernel)),
-        ])
+    pub fn json(&self) -> Value {
+        json!({ "cpu": self.cpu, "cpus": self.cpus, "kernel": self.kernel })
     }
-}
-
-/// A JSON string literal.
-pub fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The median of `v` (the mean of the two middle values for an even count).
@@ -194,37 +173,29 @@ pub fn per_iteration<E>(
     }
 }
 
-/// A number for JSON (finite; `null` otherwise), with enough digits.
-pub fn json_num(x: f64) -> String {
+/// A number for the JSON line: rounded to six decimals (the figures carry
+/// no more), an integer when nothing is left after the point, `null` when
+/// it is not finite (a test that did not run).
+pub fn json_num(x: f64) -> Value {
     if !x.is_finite() {
-        return "null".into();
+        return Value::Null;
     }
-    let s = format!("{x:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s.is_empty() || s == "-" {
-        "0".into()
+    let r = (x * 1e6).round() / 1e6;
+    if r.fract() == 0.0 && r.abs() < 1e15 {
+        Value::from(r as i64)
     } else {
-        s.into()
+        Value::from(r)
     }
 }
 
-/// `{"k1":v1,...}` from pairs.
-pub fn json_object(pairs: &[(String, String)]) -> String {
-    let mut s = String::from("{");
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "\"{k}\":{v}");
-    }
-    s.push('}');
-    s
+/// A JSON object of `pairs`, in their order.
+pub fn json_object(pairs: impl IntoIterator<Item = (String, Value)>) -> Value {
+    Value::Object(pairs.into_iter().collect())
 }
 
-/// `[v1,...]`.
-pub fn json_array(values: &[f64]) -> String {
-    let items: Vec<String> = values.iter().map(|v| json_num(*v)).collect();
-    format!("[{}]", items.join(","))
+/// A JSON array of numbers ([`json_num`]).
+pub fn json_array(values: &[f64]) -> Value {
+    values.iter().map(|v| json_num(*v)).collect()
 }
 
 /// CPU time a process has used, in seconds, from `/proc/<pid>/stat`
@@ -283,7 +254,7 @@ pub fn finish<R, E: std::fmt::Display>(
     outcome: Result<R, E>,
     tables: impl FnOnce(&R) -> bool,
     chart: impl FnOnce(&R) -> String,
-    json: impl FnOnce(&R) -> String,
+    json: impl FnOnce(&R) -> Value,
 ) -> std::process::ExitCode {
     let r = match outcome {
         Ok(r) => r,
@@ -339,8 +310,36 @@ mod tests {
     }
 
     #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("AMD \"EPYC\"\\\n"), r#""AMD \"EPYC\"\\\u000a""#);
+    fn json_numbers_keep_six_decimals_and_drop_a_bare_point() {
+        let text = |x: f64| json_num(x).to_string();
+        assert_eq!(text(40.0), "40");
+        assert_eq!(text(0.014), "0.014");
+        assert_eq!(text(10.0 / 9.0), "1.111111");
+        assert_eq!(text(65536.0), "65536");
+        assert_eq!(text(-2.5), "-2.5");
+        assert_eq!(text(1e-9), "0");
+        assert_eq!(text(f64::NAN), "null");
+        assert_eq!(text(f64::INFINITY), "null");
+        assert_eq!(json_array(&[1.5, 2.0]).to_string(), "[1.5,2]");
+        let o = json_object([("b".to_string(), json_num(1.0)), ("a".into(), Value::Null)]);
+        assert_eq!(
+            o.to_string(),
+            r#"{"b":1,"a":null}"#,
+            "keys in the order given"
+        );
+    }
+
+    #[test]
+    fn the_machine_is_escaped() {
+        let m = Machine {
+            cpu: "AMD \"EPYC\"\\\n".into(),
+            cpus: 2,
+            kernel: "6.1".into(),
+        };
+        assert_eq!(
+            m.json().to_string(),
+            r#"{"cpu":"AMD \"EPYC\"\\\n","cpus":2,"kernel":"6.1"}"#
+        );
     }
 
     #[test]
@@ -349,6 +348,6 @@ mod tests {
         assert!(m.cpus >= 1);
         assert!(!m.cpu.is_empty());
         assert!(m.line().contains(&m.kernel));
-        assert!(m.json().starts_with("{\"cpu\":\""));
+        assert!(m.json().to_string().starts_with("{\"cpu\":\""));
     }
 }

@@ -19,6 +19,7 @@ use veo_examples::{bench, progress};
 
 use bench::baseline::{Direction, MemcpyBufs, PageBuf};
 use bench::{json_array, json_num, json_object, median, per_iteration, Cli, Machine};
+use serde_json::{json, Value};
 use std::process::ExitCode;
 use std::time::Duration;
 use veo_runtime::Proc;
@@ -295,55 +296,32 @@ fn print_tables(r: &Results) -> bool {
     all
 }
 
-fn json(r: &Results) -> String {
+fn json(r: &Results) -> Value {
     let bytes: Vec<f64> = r.bytes.iter().map(|b| *b as f64).collect();
     let col = |f: &dyn Fn(usize) -> f64| json_array(&(0..r.bytes.len()).map(f).collect::<Vec<_>>());
-    let by_offset: Vec<(String, String)> = r
-        .offsets
-        .iter()
-        .enumerate()
-        .map(|(o, off)| {
-            let pairs: Vec<(String, String)> = OPS
-                .iter()
-                .enumerate()
-                .map(|(op, name)| {
-                    (
-                        format!("{}_gbs", name.replace(' ', "_")),
-                        json_array(&r.gbs[op][o]),
-                    )
-                })
-                .collect();
-            (off.to_string(), json_object(&pairs))
-        })
-        .collect();
+    let by_offset = r.offsets.iter().enumerate().map(|(o, off)| {
+        let per_op = OPS.iter().enumerate().map(|(op, name)| {
+            (
+                format!("{}_gbs", name.replace(' ', "_")),
+                json_array(&r.gbs[op][o]),
+            )
+        });
+        (off.to_string(), json_object(per_op))
+    });
     let offsets: Vec<f64> = r.offsets.iter().map(|o| *o as f64).collect();
-    json_object(&[
-        ("machine".into(), r.machine.json()),
-        ("bytes".into(), json_array(&bytes)),
-        ("offsets".into(), json_array(&offsets)),
-        ("write_gbs".into(), col(&|i| r.worst(WRITE, i))),
-        ("read_gbs".into(), col(&|i| r.worst(READ, i))),
-        ("async_write_gbs".into(), col(&|i| r.worst(ASYNC_WRITE, i))),
-        ("async_read_gbs".into(), col(&|i| r.worst(ASYNC_READ, i))),
-        (
-            "memcpy_gbs".into(),
-            col(&|i| r.best(MEMCPY_WRITE, i).max(r.best(MEMCPY_READ, i))),
-        ),
-        (
-            "memcpy_worst_gbs".into(),
-            col(&|i| r.worst(MEMCPY_WRITE, i).min(r.worst(MEMCPY_READ, i))),
-        ),
-        ("by_offset".into(), json_object(&by_offset)),
-        (
-            "targets".into(),
-            json_object(
-                &targets(r)
-                    .into_iter()
-                    .map(|(n, v, _)| (n, json_num(v)))
-                    .collect::<Vec<_>>(),
-            ),
-        ),
-    ])
+    json!({
+        "machine": r.machine.json(),
+        "bytes": json_array(&bytes),
+        "offsets": json_array(&offsets),
+        "write_gbs": col(&|i| r.worst(WRITE, i)),
+        "read_gbs": col(&|i| r.worst(READ, i)),
+        "async_write_gbs": col(&|i| r.worst(ASYNC_WRITE, i)),
+        "async_read_gbs": col(&|i| r.worst(ASYNC_READ, i)),
+        "memcpy_gbs": col(&|i| r.best(MEMCPY_WRITE, i).max(r.best(MEMCPY_READ, i))),
+        "memcpy_worst_gbs": col(&|i| r.worst(MEMCPY_WRITE, i).min(r.worst(MEMCPY_READ, i))),
+        "by_offset": json_object(by_offset),
+        "targets": json_object(targets(r).into_iter().map(|(n, v, _)| (n, json_num(v)))),
+    })
 }
 
 fn plot(r: &Results) -> String {
@@ -450,7 +428,7 @@ mod tests {
 
     #[test]
     fn json_keeps_the_old_keys_and_adds_the_machine_and_the_offsets() {
-        let j = json(&sample());
+        let j = json(&sample()).to_string();
         for key in [
             r#""machine":{"cpu":"AMD EPYC","cpus":2,"kernel":"6.1"}"#,
             r#""bytes":[65536,16777216]"#,

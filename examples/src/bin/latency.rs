@@ -34,6 +34,7 @@ use bench::baseline::{Floor, UdsServer};
 use bench::calls::{mixed_alternating, mixed_threads, test1, test2, test3, test4, BoxError};
 use bench::capi::{find_libveo, CDriver};
 use bench::{json_num, json_object, median, percentile, Cli, Machine};
+use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use veo_runtime::Proc;
@@ -490,63 +491,53 @@ fn print_tables(r: &Results) -> bool {
     all
 }
 
-fn json(r: &Results) -> String {
-    let per_test = |t: usize| {
-        let pairs: Vec<(String, String)> = r
-            .rows
-            .iter()
-            .zip(&r.tests[t])
-            .map(|(n, v)| (n.to_string(), json_num(*v)))
-            .collect();
-        json_object(&pairs)
+fn json(r: &Results) -> Value {
+    let per_test = |figures: &[f64]| {
+        json_object(
+            r.rows
+                .iter()
+                .zip(figures)
+                .map(|(n, v)| (n.to_string(), json_num(*v))),
+        )
     };
-    let mut pairs = vec![
-        ("test1_us".into(), per_test(0)),
-        ("test2_us".into(), per_test(1)),
-        ("test3_us".into(), per_test(2)),
-        ("test4_us".into(), per_test(3)),
-        ("write_1b_us".into(), json_num(r.write_1b_us)),
-        ("read_1b_us".into(), json_num(r.read_1b_us)),
-        ("floor_rtt_us".into(), json_num(r.floor_rtt_us)),
-        ("uds_call_us".into(), json_num(r.uds_call_us)),
-        (
-            "idle_helper_cpu_pct".into(),
-            json_num(r.idle_helper_cpu_pct),
-        ),
-        ("proc_start_ms".into(), json_num(r.proc_start_ms)),
-    ];
+    let mut fields: Map<String, Value> = [
+        ("test1_us", per_test(&r.tests[0])),
+        ("test2_us", per_test(&r.tests[1])),
+        ("test3_us", per_test(&r.tests[2])),
+        ("test4_us", per_test(&r.tests[3])),
+        ("write_1b_us", json_num(r.write_1b_us)),
+        ("read_1b_us", json_num(r.read_1b_us)),
+        ("floor_rtt_us", json_num(r.floor_rtt_us)),
+        ("uds_call_us", json_num(r.uds_call_us)),
+        ("idle_helper_cpu_pct", json_num(r.idle_helper_cpu_pct)),
+        ("proc_start_ms", json_num(r.proc_start_ms)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     if let Some(m) = &r.mixed {
-        let pair = |(p50, p99): (f64, f64)| {
-            json_object(&[("p50".into(), json_num(p50)), ("p99".into(), json_num(p99))])
-        };
-        pairs.push((
+        let pair = |(p50, p99): (f64, f64)| json!({ "p50": json_num(p50), "p99": json_num(p99) });
+        fields.insert(
             "mixed_us".into(),
-            json_object(&[
-                ("alternating_context".into(), pair(m.alternating_context)),
-                ("alternating_sync".into(), pair(m.alternating_sync)),
-                ("threads8".into(), pair(m.threads)),
-            ]),
-        ));
+            json!({
+                "alternating_context": pair(m.alternating_context),
+                "alternating_sync": pair(m.alternating_sync),
+                "threads8": pair(m.threads),
+            }),
+        );
     }
     if let (Some(capi), Some(ratios)) = (&r.capi, capi_over_rust(r)) {
         for (t, figures) in capi.iter().enumerate() {
-            let row: Vec<(String, String)> = r
-                .rows
-                .iter()
-                .zip(figures)
-                .map(|(n, v)| (n.to_string(), json_num(*v)))
-                .collect();
-            pairs.push((format!("capi_test{}_us", t + 1), json_object(&row)));
+            fields.insert(format!("capi_test{}_us", t + 1), per_test(figures));
         }
-        let worst: Vec<(String, String)> = ratios
+        let worst = ratios
             .iter()
             .enumerate()
-            .map(|(t, v)| (format!("test{}", t + 1), json_num(*v)))
-            .collect();
-        pairs.push(("capi_over_rust_worst_from_1000".into(), json_object(&worst)));
+            .map(|(t, v)| (format!("test{}", t + 1), json_num(*v)));
+        fields.insert("capi_over_rust_worst_from_1000".into(), json_object(worst));
     }
-    pairs.push(("machine".into(), r.machine.json()));
-    json_object(&pairs)
+    fields.insert("machine".into(), r.machine.json());
+    Value::Object(fields)
 }
 
 fn plot(r: &Results) -> String {
@@ -716,7 +707,7 @@ mod tests {
     #[test]
     fn json_has_exactly_the_documented_keys_and_the_machine() {
         assert_eq!(
-            json(&sample(None)),
+            json(&sample(None)).to_string(),
             concat!(
                 r#"{"test1_us":{"1":0.25,"1000":0.5},"test2_us":{"1":0.4,"1000":0.45},"#,
                 r#""test3_us":{"1":0.2,"1000":0.3},"test4_us":{"1":0.41,"1000":null},"#,
@@ -733,7 +724,8 @@ mod tests {
             alternating_context: (0.5, 9.0),
             alternating_sync: (0.45, 12.5),
             threads: (3.0, 80.0),
-        })));
+        })))
+        .to_string();
         assert!(j.contains(concat!(
             r#""mixed_us":{"alternating_context":{"p50":0.5,"p99":9},"#,
             r#""alternating_sync":{"p50":0.45,"p99":12.5},"threads8":{"p50":3,"p99":80}}"#
@@ -749,7 +741,7 @@ mod tests {
             vec![0.2, 0.33],
             vec![0.41, 0.5],
         ]);
-        let j = json(&r);
+        let j = json(&r).to_string();
         assert!(
             j.contains(concat!(
                 r#""proc_start_ms":2.5,"capi_test1_us":{"1":0.5,"1000":0.55},"#,
