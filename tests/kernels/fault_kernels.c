@@ -1,5 +1,5 @@
 /* Kernels for the fault, misuse, concurrency and soak tests
- * (tests/tests/fault_*.rs). Each fault takes its operands as arguments
+ * (tests/tests/fault/). Each fault takes its operands as arguments
  * and goes through volatile objects, so no optimisation level can fold
  * the fault away or turn it into a different trap. */
 #include <signal.h>
