@@ -6,6 +6,7 @@
 //! The child is this executable, filtered to the one test with `--exact`,
 //! with a marker variable set that tells the test to play the child's part.
 
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 
 /// The name under which the harness knows test `name` of the module at
@@ -53,4 +54,28 @@ pub fn run_child(test: &str, marker: &str, env: &[(&str, &str)]) -> (ExitStatus,
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Writes `contents` to `path` as an executable program (mode 0755) that
+/// this process can start at once.
+///
+/// Not `std::fs::write`: while this process holds the file open for
+/// writing, a process another test thread forks inherits the descriptor
+/// until it execs, and starting the program in that window fails with
+/// `ETXTBSY` ("Text file busy"). So the bytes go to a scratch file first
+/// and `install`, a process of its own that no test forks from, writes the
+/// program.
+pub fn write_program(path: &Path, contents: impl AsRef<[u8]>) {
+    let scratch = path.with_extension(format!("{}.bytes", std::process::id()));
+    std::fs::write(&scratch, contents).expect("the program's bytes are written");
+    let status = Command::new("install")
+        .arg("-m")
+        .arg("0755")
+        .arg(&scratch)
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("`install` runs");
+    assert!(status.success(), "install {}: {status}", path.display());
+    let _ = std::fs::remove_file(&scratch);
 }

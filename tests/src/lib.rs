@@ -6,7 +6,7 @@
 mod child;
 mod poll;
 
-pub use child::{child, is_child, run_child, test_path};
+pub use child::{child, is_child, run_child, test_path, write_program};
 pub use poll::{eventually, poll_for, poll_until, Backoff};
 
 use std::time::Duration;

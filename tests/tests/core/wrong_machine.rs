@@ -6,10 +6,9 @@
 //! message too. The VE files are fabricated: a real ELF header with
 //! `e_machine` 251 (what ncc writes), padded like a small object.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use veo_runtime::{Error, Proc};
-use veo_tests::{is_child, run_child, test_path, KERNELS};
+use veo_tests::{is_child, run_child, test_path, write_program, KERNELS};
 
 fn dir() -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("core_wrong_machine");
@@ -29,8 +28,7 @@ fn elf_file(name: &str, class: u8, e_type: u16, machine: u16) -> PathBuf {
     h[20..24].copy_from_slice(&1u32.to_le_bytes());
     h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
     let p = dir().join(name);
-    std::fs::write(&p, h).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_program(&p, h);
     p
 }
 
@@ -132,8 +130,7 @@ fn a_ve_helper_program_is_refused_by_name() {
 
     // An executable that is neither ELF nor a script.
     let junk = dir().join("junk-helper");
-    std::fs::write(&junk, [0u8; 64]).unwrap();
-    std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_program(&junk, [0u8; 64]);
     let (_, reason) = start_error(|| Proc::builder().helper(&junk).build());
     assert!(reason.contains("is not an ELF file"), "{reason}");
 
@@ -149,7 +146,7 @@ fn a_ve_helper_program_is_refused_by_name() {
     h[96..104].copy_from_slice(&(interp.len() as u64).to_le_bytes()); // p_filesz
     h[256..256 + interp.len()].copy_from_slice(interp);
     let musl = dir().join("helper-musl");
-    std::fs::write(&musl, h).unwrap();
+    write_program(&musl, h);
     let (_, reason) = start_error(|| Proc::builder().helper(&musl).build());
     assert!(
         reason.contains("program interpreter /nonexistent/ld-musl-veo.so.1"),

@@ -4,7 +4,6 @@
 //! in the helper's `/proc/PID/environ`.
 
 use super::util::{self, guard, wait_gone};
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 use veo_runtime::{Error, Proc};
 use veo_tests::{is_child, run_child, test_path};
@@ -18,15 +17,13 @@ fn script(
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     let pidfile = dir.join(format!("{name}.pid"));
     let path = dir.join(format!("{name}.sh"));
-    std::fs::write(
+    veo_tests::write_program(
         &path,
         format!(
             "#!/bin/sh\nsleep 1000 &\necho $! > {}.tmp\nmv {0}.tmp {0}\n{then}\n",
             pidfile.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     (path, pidfile)
 }
 
