@@ -5,8 +5,9 @@
 //! tenth of each phase: nothing leaks per call or per transfer.
 //!
 //! Its own test program (one test, two phases in sequence), so that no
-//! other test's allocations move the VH's RSS while it is sampled. The figures are
-//! printed (run with `--nocapture`) and recorded in docs/RELIABILITY.md.
+//! other test's allocations move the VH's RSS while it is sampled. The
+//! figures are printed (run with `--nocapture`) and recorded in
+//! docs/RELIABILITY.md.
 
 #[path = "fault/util.rs"]
 #[allow(dead_code)] // the soak uses a few of the fault suite's helpers
@@ -21,7 +22,7 @@ const TRANSFERS: u64 = 10_000;
 const MIB: usize = 1 << 20;
 
 /// `VmRSS` of a process in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
+fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status
         .lines()
