@@ -32,7 +32,7 @@ pub fn is_child(marker: &str) -> bool {
     std::env::var_os(marker).is_some()
 }
 
-/// The command that runs test `test` (a [`test_path`]) of this program
+/// The command that runs test `test` (a [`test_path()`]) of this program
 /// alone, with its output not captured, `marker` set in its environment and
 /// no standard input.
 pub fn child(test: &str, marker: &str) -> Command {
