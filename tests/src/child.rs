@@ -5,6 +5,8 @@
 //!
 //! The child is this executable, filtered to the one test with `--exact`,
 //! with a marker variable set that tells the test to play the child's part.
+//! Also [`write_program`]: writing a program a test starts, safely in a
+//! process whose other threads fork.
 
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
