@@ -1,4 +1,4 @@
-/* Kernels for the awaited requests (tests/tests/async_await.rs). */
+/* Kernels for the awaited requests (tests/tests/core/awaiting.rs). */
 #include <stdint.h>
 #include <unistd.h>
 

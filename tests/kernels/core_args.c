@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/core_args.rs: argument classes, widths, counts
+/* Kernels for tests/tests/core/args.rs: argument classes, widths, counts
  * and return values of dynamic calls (Args).
  *
  * Every multi-argument kernel checks each argument against the value the
@@ -150,7 +150,7 @@ int32_t core_nine_i64(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, int
 /* ---- 32 and 256 arguments -----------------------------------------------
  * Parameters come in groups of 16 of every class; group g (one hex digit)
  * has parameters p<g>0 .. p<g>f. Argument number i = 16 * g + k (from 0)
- * must hold EXPECT_k(i), the same formulas as `many_arg` in core_args.rs. */
+ * must hold EXPECT_k(i), the same formulas as `many_arg` in tests/tests/core/args.rs. */
 #define GROUP(g)                                                              \
     int8_t p##g##0, uint8_t p##g##1, int16_t p##g##2, uint16_t p##g##3,      \
     int32_t p##g##4, uint32_t p##g##5, int64_t p##g##6, uint64_t p##g##7,    \

@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/core_concurrency.rs: contexts running at the same
+/* Kernels for tests/tests/core/concurrency.rs: contexts running at the same
  * time, and procs that do not share anything. */
 #include <sched.h>
 #include <stdint.h>

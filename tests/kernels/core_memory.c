@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/core_memory.rs: they produce and verify the test
+/* Kernels for tests/tests/core/memory.rs: they produce and verify the test
  * pattern in VE memory, so that each direction of a transfer is checked
  * against data the other side made. The pattern is the little-endian bytes
  * of splitmix64 words, as `veo_tests::pattern_word` computes them. */

@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/core_order.rs and core_requests.rs: slow kernels
+/* Kernels for tests/tests/core/order.rs and core/requests.rs: slow kernels
  * with visible effects, to show what runs before what on one context. */
 #include <stdint.h>
 #include <time.h>

@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/core_proc.rs: what the helper process itself
+/* Kernels for tests/tests/core/proc.rs: what the helper process itself
  * looks like from inside a kernel (environment, CPU affinity, process ids). */
 #define _GNU_SOURCE
 #include <sched.h>

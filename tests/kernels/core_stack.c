@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/core_stack.rs: OnStack buffers and their intents.
+/* Kernels for tests/tests/core/stack.rs: OnStack buffers and their intents.
  * Each kernel reports what it saw on entry, so the test can tell whether a
  * buffer was copied in (IN, INOUT) or not (OUT), and writes something the
  * test can tell apart from the input, to see whether it was copied back. */

@@ -1,4 +1,4 @@
-! py-veo's test9, for tests/tests/macro_fortran.rs: integer arrays in, a
+! py-veo's test9, for tests/tests/macros/fortran.rs: integer arrays in, a
 ! double precision matrix out. No BIND(C): the symbol is gfortran's
 ! `macro_test9_`, and every argument arrives by reference, which is what
 ! #[ve_kernel(fortran)] generates (scalars on the VE stack, intent IN).

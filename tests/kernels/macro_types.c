@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/macro_types.rs: one per row of the #[ve_kernel]
+/* Kernels for tests/tests/macros/types.rs: one per row of the #[ve_kernel]
  * type table (docs/ARCHITECTURE.md, "The type table"), each returning something that shows
  * the value arrived intact. */
 #include <stdint.h>

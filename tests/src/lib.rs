@@ -1,4 +1,13 @@
-//! Shared helpers of the integration tests.
+//! Shared helpers of the integration tests: the kernel libraries, a proc
+//! ready to call them ([`Ve`]), test patterns, waiting until a deadline
+//! ([`eventually`], `src/poll.rs`) and re-running one test in a child process
+//! ([`run_child`], `src/child.rs`).
+
+mod child;
+mod poll;
+
+pub use child::{child, is_child, run_child, test_path, write_program};
+pub use poll::{eventually, poll_for, poll_until, Backoff};
 
 use std::time::Duration;
 use veo_runtime::{Context, Function, Library, Proc};

@@ -7,9 +7,10 @@
 //!   compiler's release. Regenerate them with `TRYBUILD=overwrite` and read
 //!   every one: the message must say what to write, at the offending token.
 //! - `tests/ui/compiler/*.rs` are the rules the compiler enforces for us:
-//!   the borrow checker (a pending request borrows its buffers), the
-//!   runtime's sealed traits (with their `#[diagnostic::on_unimplemented]`
-//!   messages) and privacy (one public path per item, the stubs' glue
+//!   the borrow checker (a pending request borrows its context and its
+//!   buffers, a VH closure is `Send + 'static`), the runtime's sealed
+//!   traits (with their `#[diagnostic::on_unimplemented]` messages) and
+//!   privacy (one public path per item, the stubs' glue
 //!   hidden). The compiler's own wording around them changes between
 //!   releases, so instead of a `.stderr` each case marks the line of every
 //!   expected error with `//~ TEXT`: an error must start on that line with

@@ -1,4 +1,4 @@
-/* Kernels for tests/tests/aveo_ve.rs: AVEO's VE-side API as kernels use
+/* Kernels for tests/tests/core/aveo_ve.rs: AVEO's VE-side API as kernels use
  * it, from the headers in veo-capi/include/ve, built with -fopenmp. */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -1,5 +1,5 @@
 /* A library of its own (built as "core_reload" by tests/build.rs), for
- * tests/tests/core_library.rs: its state shows whether unloading really
+ * tests/tests/core/library.rs: its state shows whether unloading really
  * unloaded it, and its symbols exist in no other library. */
 #include <stdint.h>
 
