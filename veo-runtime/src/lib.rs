@@ -249,7 +249,7 @@ mod trace;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use arglist::ArgList;
+pub use arglist::{ArgList, ResultKind};
 pub use args::{Args, KernelArg, KernelRet, Out, MAX_ARGS};
 pub use context::{Context, ContextState};
 pub use error::{Error, Result};
