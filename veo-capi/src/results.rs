@@ -123,13 +123,17 @@ pub(crate) fn result_kind_at(pid: u32, addr: u64) -> Result<ResultKind, String> 
         return Err(m.path);
     };
     let file_off = addr - m.start + m.offset;
-    let vaddr = info
+    let segment = info
         .segments
         .iter()
-        .find(|&&(off, size, _)| file_off >= off && file_off - off < size)
-        .map(|&(off, _, vaddr)| file_off - off + vaddr);
-    match vaddr.and_then(|a| info.functions.get(&a)) {
-        Some(&kind) => Ok(kind),
+        .find(|s| file_off >= s.offset && file_off - s.offset < s.size);
+    match segment {
+        // A data symbol: its "result" is never read.
+        Some(s) if !s.code => Ok(ResultKind::Integer),
+        Some(s) => match info.functions.get(&(file_off - s.offset + s.address)) {
+            Some(&kind) => Ok(kind),
+            None => Err(m.path),
+        },
         None => Err(m.path),
     }
 }
@@ -174,11 +178,23 @@ fn parse_map_line(line: &str, addr: u64) -> Option<Mapping> {
 
 /// What one file says about its functions' results.
 struct FileInfo {
-    /// Its loadable segments: file offset, size in the file, address.
-    segments: Vec<(u64, u64, u64)>,
+    /// Its loadable segments.
+    segments: Vec<Segment>,
     /// The functions its DWARF describes, by address in the file, with
     /// their result kind.
     functions: HashMap<u64, ResultKind>,
+}
+
+/// A loadable segment of a file.
+struct Segment {
+    /// Where it starts in the file.
+    offset: u64,
+    /// Its size in the file.
+    size: u64,
+    /// Its address in the file's address space.
+    address: u64,
+    /// Whether it holds code (executable).
+    code: bool,
 }
 
 /// The file of mapping `m`, read once per (device, inode).
@@ -211,8 +227,17 @@ fn read_file_info(path: &str, inode: u64) -> Option<FileInfo> {
     let segments = obj
         .segments()
         .map(|s| {
-            let (off, size) = s.file_range();
-            (off, size, s.address())
+            let (offset, size) = s.file_range();
+            let code = match s.flags() {
+                object::SegmentFlags::Elf { p_flags } => p_flags & object::elf::PF_X != 0,
+                _ => true,
+            };
+            Segment {
+                offset,
+                size,
+                address: s.address(),
+                code,
+            }
         })
         .collect();
     Some(FileInfo {

@@ -186,6 +186,10 @@ int main(int argc, char **argv)
   uint64_t lib = veo_load_library(proc, nog);
   CHECK(lib != 0);
   integer_sums(lib);
+  /* A data symbol is not a function whose type is missing. */
+  double t[2] = { 0, 0 };
+  CHECK_EQ(veo_read_mem(proc, t, sym(lib, "f64_table"), sizeof t), 0);
+  CHECK(t[0] == 0.5 && t[1] == 1.5);
 
   CHECK_EQ(veo_context_close(ctx), 0);
   CHECK_EQ(veo_proc_destroy(proc), 0);

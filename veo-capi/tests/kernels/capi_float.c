@@ -7,6 +7,9 @@
 
 typedef double real_t;
 
+/* Data, looked up with veo_get_sym: never reported as untyped. */
+double f64_table[2] = { 0.5, 1.5 };
+
 double f64_scale(double x, int32_t n) { return x * n; }
 
 float f32_half(float x) { return x * 0.5f; }
