@@ -12,7 +12,7 @@ use crate::{command, state, VEO_REQUEST_ID_INVALID};
 use libc::{c_char, c_int, c_void};
 use std::ptr::null_mut;
 use std::sync::Arc;
-use veo_runtime::{ArgList, Collected, ContextState, Error};
+use veo_runtime::{ArgList, Collected, ContextState, Error, ResultKind};
 
 /// AVEO's default VE stack size of a context, 128 MiB.
 const DEFAULT_STACK: usize = 0x800_0000;
@@ -37,7 +37,7 @@ fn open(func: &str, p: &Arc<CProc>) -> *mut veo_thr_ctxt {
         Ok(q) => {
             // OUT buffers and reads land when the queue learns they are
             // done: at collection, or at veo_context_sync as in AVEO.
-            q.on_done(|tag, outs| deliver(outs, &tag.to));
+            q.on_done(|tag, outs| deliver(outs, tag.to()));
             match handles::ctx_handle(q, p) {
                 Some(h) => h,
                 None => fail(func, libc::EMFILE, handles::FULL, null_mut()),
@@ -174,7 +174,7 @@ fn submit(func: &str, ctx: *mut veo_thr_ctxt, f: impl FnOnce(&CCtx) -> Result<u6
 
 fn call(c: &CCtx, addr: u64, args: *mut veo_args) -> Result<u64, String> {
     let kind = c.proc.results.kind(addr);
-    let tag = |to| Tag { to, kind };
+    let tag = |to| Tag::new(to, kind);
     let r = if args.is_null() {
         c.queue
             .call_list(addr, kind, || Ok((ArgList::new(), tag(Vec::new()))))
@@ -280,10 +280,7 @@ pub unsafe extern "C" fn veo_async_read_mem(
             .read(
                 src,
                 size,
-                Tag {
-                    to: vec![(dst as usize, size)],
-                    ..Tag::default()
-                },
+                Tag::new(vec![(dst as usize, size)], ResultKind::Integer),
             )
             .map_err(|e| e.to_string())
     })

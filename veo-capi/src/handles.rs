@@ -12,13 +12,29 @@ use veo_runtime::{ArgList, ContextList, Proc, RequestQueue, ResultKind};
 /// in the order of its OUT/INOUT buffers (or the one of a read).
 pub(crate) type Delivery = Vec<(usize, usize)>;
 
-/// What the C layer attaches to each request it queues.
+/// What the C layer attaches to each request it queues: two words, as it
+/// is moved with the request into and out of the queue.
 #[derive(Default)]
 pub(crate) struct Tag {
-    /// Where its bytes go.
-    pub to: Delivery,
+    /// Where its bytes go; `None` for none (most calls).
+    pub to: Option<Box<Delivery>>,
     /// How its result is read (for a call).
     pub kind: ResultKind,
+}
+
+impl Tag {
+    /// A tag for bytes going to `to`.
+    pub(crate) fn new(to: Delivery, kind: ResultKind) -> Tag {
+        Tag {
+            to: (!to.is_empty()).then(|| Box::new(to)),
+            kind,
+        }
+    }
+
+    /// Where the bytes go.
+    pub(crate) fn to(&self) -> &[(usize, usize)] {
+        self.to.as_deref().map_or(&[], |v| v.as_slice())
+    }
 }
 
 /// A proc as C sees it.

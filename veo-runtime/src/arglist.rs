@@ -50,7 +50,7 @@ macro_rules! setters {
     ($($(#[$doc:meta])* $name:ident: $t:ty => $class:ident),* $(,)?) => {$(
         $(#[$doc])*
         pub fn $name(&mut self, index: usize, value: $t) -> Result<()> {
-            self.set(index, Slot::Value(ArgClass::$class, value as u64))
+            self.set_value(index, ArgClass::$class, value as u64)
         }
     )*};
 }
@@ -77,24 +77,28 @@ impl ArgList {
         self.built = None;
     }
 
+    /// Sets a register value: in place when the position holds one (a
+    /// program setting the same arguments call after call), also in the
+    /// arguments kept from the last call (each slot is one argument).
+    #[inline]
+    fn set_value(&mut self, index: usize, class: ArgClass, v: u64) -> Result<()> {
+        if let Some(Some(Slot::Value(c, old))) = self.slots.get_mut(index) {
+            (*c, *old) = (class, v);
+            if let Some(b) = &mut self.built {
+                b.args.classes.set(index, class);
+                b.args.values.set(index, v);
+            }
+            return Ok(());
+        }
+        self.set(index, Slot::Value(class, v))
+    }
+
     fn set(&mut self, index: usize, slot: Slot) -> Result<()> {
         if index >= MAX_ARGS {
             return Err(Error::TooManyArguments {
                 count: index + 1,
                 max: MAX_ARGS,
             });
-        }
-        if let Slot::Value(class, v) = slot {
-            if let Some(Some(Slot::Value(c, old))) = self.slots.get_mut(index) {
-                // A register value replacing one: in place, also in the
-                // arguments made (each slot is one argument).
-                (*c, *old) = (class, v);
-                if let Some(b) = &mut self.built {
-                    b.args.classes.set(index, class);
-                    b.args.values.set(index, v);
-                }
-                return Ok(());
-            }
         }
         self.built = None;
         if self.slots.len() <= index {
@@ -136,17 +140,17 @@ impl ArgList {
 
     /// Argument `index` is a C `float`.
     pub fn set_f32(&mut self, index: usize, value: f32) -> Result<()> {
-        self.set(index, Slot::Value(ArgClass::F32, value.to_bits() as u64))
+        self.set_value(index, ArgClass::F32, value.to_bits() as u64)
     }
 
     /// Argument `index` is a C `double`.
     pub fn set_f64(&mut self, index: usize, value: f64) -> Result<()> {
-        self.set(index, Slot::Value(ArgClass::F64, value.to_bits()))
+        self.set_value(index, ArgClass::F64, value.to_bits())
     }
 
     /// Argument `index` is a pointer into VE memory.
     pub fn set_ptr<T>(&mut self, index: usize, ptr: VePtr<T>) -> Result<()> {
-        self.set(index, Slot::Value(ArgClass::Ptr, ptr.addr()))
+        self.set_value(index, ArgClass::Ptr, ptr.addr())
     }
 
     /// Argument `index` points to a copy of `data` on the VE stack. With

@@ -169,16 +169,12 @@ impl<T> Store<T> {
         }
     }
 
-    /// Doubles the ring, its entries in order from 0.
+    /// Doubles the full ring, its entries in order from 0 (moved as
+    /// bytes: nothing is dropped or taken out one by one).
     fn grow(&mut self) {
-        let n = (self.ring.len() * 2).max(16);
-        let mut ring: Vec<Option<(Entry, T)>> = Vec::with_capacity(n);
-        let mask = self.mask();
-        for i in 0..self.len {
-            ring.push(self.ring[(self.head + i) & mask].take());
-        }
-        ring.resize_with(n, || None);
-        self.ring = ring;
+        let n = (self.ring.len() * 2).max(64);
+        self.ring.rotate_left(self.head);
+        self.ring.resize_with(n, || None);
         self.head = 0;
     }
 
