@@ -62,42 +62,58 @@ fn set(
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i64(args: *mut veo_args, argnum: c_int, val: i64) -> c_int {
-    set("veo_args_set_i64", args, argnum, |a, i| a.value(i, |l| l.set_i64(i, val)))
+    set("veo_args_set_i64", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i64(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u64(args: *mut veo_args, argnum: c_int, val: u64) -> c_int {
-    set("veo_args_set_u64", args, argnum, |a, i| a.value(i, |l| l.set_u64(i, val)))
+    set("veo_args_set_u64", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u64(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i32(args: *mut veo_args, argnum: c_int, val: i32) -> c_int {
-    set("veo_args_set_i32", args, argnum, |a, i| a.value(i, |l| l.set_i32(i, val)))
+    set("veo_args_set_i32", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i32(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u32(args: *mut veo_args, argnum: c_int, val: u32) -> c_int {
-    set("veo_args_set_u32", args, argnum, |a, i| a.value(i, |l| l.set_u32(i, val)))
+    set("veo_args_set_u32", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u32(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i16(args: *mut veo_args, argnum: c_int, val: i16) -> c_int {
-    set("veo_args_set_i16", args, argnum, |a, i| a.value(i, |l| l.set_i16(i, val)))
+    set("veo_args_set_i16", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i16(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u16(args: *mut veo_args, argnum: c_int, val: u16) -> c_int {
-    set("veo_args_set_u16", args, argnum, |a, i| a.value(i, |l| l.set_u16(i, val)))
+    set("veo_args_set_u16", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u16(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i8(args: *mut veo_args, argnum: c_int, val: i8) -> c_int {
-    set("veo_args_set_i8", args, argnum, |a, i| a.value(i, |l| l.set_i8(i, val)))
+    set("veo_args_set_i8", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i8(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u8(args: *mut veo_args, argnum: c_int, val: u8) -> c_int {
-    set("veo_args_set_u8", args, argnum, |a, i| a.value(i, |l| l.set_u8(i, val)))
+    set("veo_args_set_u8", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u8(i, val))
+    })
 }
 
 #[no_mangle]
@@ -113,7 +129,9 @@ pub unsafe extern "C" fn veo_args_set_double(
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_float(args: *mut veo_args, argnum: c_int, val: f32) -> c_int {
-    set("veo_args_set_float", args, argnum, |a, i| a.value(i, |l| l.set_f32(i, val)))
+    set("veo_args_set_float", args, argnum, |a, i| {
+        a.value(i, |l| l.set_f32(i, val))
+    })
 }
 
 #[no_mangle]

@@ -261,7 +261,9 @@ pub unsafe extern "C" fn veo_alloc_mem_async(ctx: *mut veo_thr_ctxt, size: usize
 #[no_mangle]
 pub unsafe extern "C" fn veo_free_mem_async(ctx: *mut veo_thr_ctxt, addr: u64) -> u64 {
     submit("veo_free_mem_async", ctx, |c| {
-        c.queue.free(addr, Tag::default()).map_err(|e| e.to_string())
+        c.queue
+            .free(addr, Tag::default())
+            .map_err(|e| e.to_string())
     })
 }
 

@@ -361,7 +361,9 @@ fn type_kind(
                 e.attr_value(gimli::DW_AT_encoding)?,
                 Some(gimli::AttributeValue::Encoding(gimli::DW_ATE_float))
             );
-            let size = e.attr_value(gimli::DW_AT_byte_size)?.and_then(|v| v.udata_value());
+            let size = e
+                .attr_value(gimli::DW_AT_byte_size)?
+                .and_then(|v| v.udata_value());
             Ok(match (float, size) {
                 (true, Some(4)) => Some(ResultKind::F32),
                 (true, Some(8)) => Some(ResultKind::F64),

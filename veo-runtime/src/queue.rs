@@ -451,8 +451,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         let (mut list, tag) = lock()?;
         let b = list.as_mut().built()?;
         let (ch, proc) = self.ctx.parts();
-        let (reqid, _) =
-            submit_call(ch, addr, None, result.class(), &mut b.args, proc.stack_size)?;
+        let (reqid, _) = submit_call(ch, addr, None, result.class(), &mut b.args, proc.stack_size)?;
         let outs = if b.outs.is_empty() {
             Vec::new()
         } else {
