@@ -163,7 +163,7 @@ impl<V> Registry<V> {
             }
             let off = key.wrapping_sub(base as usize);
             if off < (FIRST << k) * size {
-                if off % size != 0 {
+                if !off.is_multiple_of(size) {
                     return None;
                 }
                 // SAFETY: `key` is the address of a slot of chunk k (checked
@@ -240,7 +240,7 @@ impl<V: Clone> Registry<V> {
             // inside it.
             let slot = unsafe { &*base.add(j) };
             let v = slot.0.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
-            f(&v).then(|| (slot as *const Slot<V> as usize, v))
+            f(&v).then_some((slot as *const Slot<V> as usize, v))
         })
     }
 }
