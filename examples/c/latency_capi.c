@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     return 0;
   }
   if (argc < 5) {
-    fprintf(stderr, "usage: latency_capi KERNELS MIN_CALLS WARM N...\n");
+    fprintf(stderr, "usage: latency_capi KERNELS MIN_CALLS WARM N... | latency_capi KERNELS --count TEST N\n");
     return 2;
   }
   uint64_t min_calls = strtoull(argv[2], NULL, 10);
