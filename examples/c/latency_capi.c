@@ -2,15 +2,22 @@
  * loops as examples/src/bench/calls.rs, made with the C API.
  *
  *   latency_capi KERNELS MIN_CALLS WARM N...
+ *   latency_capi KERNELS --count TEST N     (N calls of TEST and nothing else)
  *
  * One run over the rows N: a proc, its main context, a warm-up, then per N
  * each test timed over ceil(MIN_CALLS / N) rounds, after WARM untimed
  * calls. Prints one JSON line per test and N: {"test":T,"n":N,"us":X},
- * X the µs per call. Any failure: a message on stderr, exit status 1. */
+ * X the µs per call. Any failure: a message on stderr, exit status 1.
+ *
+ * With --count, as `latency_ab TEST --count N` for the Rust stubs: a proc,
+ * its main context, N calls of the test, no warm-up and no output; run
+ * under callgrind at two N, the difference is the cost of the calls
+ * (docs/PERFORMANCE.md, "The C API"). */
 #define _POSIX_C_SOURCE 199309L
 #include <ve_offload.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static struct veo_proc_handle *proc;
@@ -87,10 +94,41 @@ static double timed(void (*test)(uint64_t), uint64_t n, uint64_t rounds)
   return (seconds() - t) / (double)(n * rounds);
 }
 
+static void open_proc(const char *kernels)
+{
+  proc = veo_proc_create(0);
+  if (proc == NULL) die("no proc", 0, 0);
+  uint64_t lib = veo_load_library(proc, kernels);
+  noop = lib ? veo_get_sym(proc, lib, "noop") : 0;
+  ctx = veo_context_open(proc);
+  args = veo_args_alloc();
+  if (noop == 0 || ctx == NULL || args == NULL) die("no kernel, context or arguments", 0, 0);
+}
+
+static void close_proc(void)
+{
+  veo_args_free(args);
+  veo_context_close(ctx);
+  veo_proc_destroy(proc);
+  free(ids);
+}
+
 int main(int argc, char **argv)
 {
+  void (*tests[4])(uint64_t) = { test1, test2, test3, test4 };
+  if (argc == 5 && strcmp(argv[2], "--count") == 0) {
+    long t = strtol(argv[3], NULL, 10);
+    uint64_t n = strtoull(argv[4], NULL, 10);
+    if (t < 1 || t > 4 || n == 0) die("--count TEST N: TEST 1 to 4, N at least 1", t, (long long)n);
+    ids = malloc(n * sizeof *ids);
+    if (ids == NULL) die("no memory for the ids", (long long)n, 0);
+    open_proc(argv[1]);
+    tests[t - 1](n);
+    close_proc();
+    return 0;
+  }
   if (argc < 5) {
-    fprintf(stderr, "usage: latency_capi KERNELS MIN_CALLS WARM N...\n");
+    fprintf(stderr, "usage: latency_capi KERNELS MIN_CALLS WARM N... | latency_capi KERNELS --count TEST N\n");
     return 2;
   }
   uint64_t min_calls = strtoull(argv[2], NULL, 10);
@@ -102,20 +140,14 @@ int main(int argc, char **argv)
     if (n > max_n) max_n = n;
   }
   ids = malloc(max_n * sizeof *ids);
-  proc = veo_proc_create(0);
-  if (ids == NULL || proc == NULL) die("no proc", 0, 0);
-  uint64_t lib = veo_load_library(proc, argv[1]);
-  noop = lib ? veo_get_sym(proc, lib, "noop") : 0;
-  ctx = veo_context_open(proc);
-  args = veo_args_alloc();
-  if (noop == 0 || ctx == NULL || args == NULL) die("no kernel, context or arguments", 0, 0);
+  if (ids == NULL) die("no memory for the ids", (long long)max_n, 0);
+  open_proc(argv[1]);
 
   /* Warm up as latency does. */
   test2(20000);
   test1(20000);
   test4(20000);
 
-  void (*tests[4])(uint64_t) = { test1, test2, test3, test4 };
   for (int a = 4; a < argc; a++) {
     uint64_t n = strtoull(argv[a], NULL, 10);
     uint64_t rounds = (min_calls + n - 1) / n;
@@ -126,9 +158,6 @@ int main(int argc, char **argv)
       printf("{\"test\":%d,\"n\":%llu,\"us\":%.6f}\n", t + 1, (unsigned long long)n, s * 1e6);
     }
   }
-  veo_args_free(args);
-  veo_context_close(ctx);
-  veo_proc_destroy(proc);
-  free(ids);
+  close_proc();
   return 0;
 }

@@ -111,10 +111,10 @@ fn a_static_helper_runs_the_kernels_linked_into_it() {
     assert!(e.contains("helper program built for a real VE"), "{e}");
 }
 
-#[path = "core/awaiting.rs"]
-mod awaiting;
 #[path = "core/args.rs"]
 mod args;
+#[path = "core/awaiting.rs"]
+mod awaiting;
 #[path = "core/buffer.rs"]
 mod buffer;
 #[path = "core/concurrency.rs"]
@@ -125,6 +125,8 @@ mod hooks;
 mod library;
 #[path = "core/locate.rs"]
 mod locate;
+#[path = "macros/main.rs"]
+mod macros;
 #[path = "core/memory.rs"]
 mod memory;
 #[path = "core/order.rs"]
@@ -137,5 +139,3 @@ mod requests;
 mod stack;
 #[path = "core/wrong_machine.rs"]
 mod wrong_machine;
-#[path = "macros/main.rs"]
-mod macros;

@@ -5,7 +5,9 @@
  * veo_rs_emulated_ve() says that the VE behind this library is veo-rs's
  * emulated VE: kernels are host code. On the host a float or double
  * result is in another register than an integer one, which
- * veo_call_async cannot know; the _ret calls take the result's class.
+ * veo_call_async learns only from the kernel's debug information; the
+ * _ret calls take the result's class. Either way the result reads as on a
+ * VE: a float in the upper 32 bits of the 64-bit result.
  */
 #ifndef VEO_RS_H_INCLUDED
 #define VEO_RS_H_INCLUDED

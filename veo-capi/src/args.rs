@@ -1,20 +1,24 @@
 //! Argument lists: `veo_args_*`, each a thin layer over [`ArgList`].
 
 use crate::diag::{fail, guard};
-use crate::handles::{self, ARGS};
+use crate::handles::{self, CArgs, ARGS};
 use crate::types::veo_args;
 use libc::{c_char, c_int, c_void};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+
 use veo_runtime::{ArgList, Intent};
 
 #[no_mangle]
 pub extern "C" fn veo_args_alloc() -> *mut veo_args {
     guard("veo_args_alloc", std::ptr::null_mut(), || {
-        let a = Arc::new(Mutex::new(ArgList::new()));
-        let key = Arc::as_ptr(&a) as usize;
-        ARGS.insert_at(key, a);
-        key as *mut veo_args
+        match ARGS.insert(CArgs::default()) {
+            Some(key) => key as *mut veo_args,
+            None => fail(
+                "veo_args_alloc",
+                libc::ENOMEM,
+                handles::FULL,
+                std::ptr::null_mut(),
+            ),
+        }
     })
 }
 
@@ -23,10 +27,10 @@ fn set(
     func: &str,
     args: *mut veo_args,
     argnum: c_int,
-    set: impl FnOnce(&mut ArgList, usize) -> veo_runtime::Result<()>,
+    set: impl FnOnce(&mut CArgs, usize) -> veo_runtime::Result<()>,
 ) -> c_int {
     guard(func, -1, || {
-        let a = match handles::args(args) {
+        let mut held = match handles::args(args) {
             Ok(a) => a,
             Err(e) => return fail(func, libc::EINVAL, e, -1),
         };
@@ -38,19 +42,11 @@ fn set(
                 -1,
             );
         }
-        let mut l = a.lock().unwrap_or_else(|e| e.into_inner());
-        match set(&mut l, argnum as usize) {
-            Ok(()) => {
-                // A position set anew no longer sends bytes back.
-                if let Some(t) = OUT_TARGETS
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_mut(&(args as usize))
-                {
-                    t.retain(|&(n, _, _)| n != argnum as usize);
-                }
-                0
-            }
+        let Some(a) = held.get() else {
+            return 0;
+        };
+        match set(a, argnum as usize) {
+            Ok(()) => 0,
             Err(e) => fail(
                 func,
                 libc::EINVAL,
@@ -66,42 +62,58 @@ fn set(
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i64(args: *mut veo_args, argnum: c_int, val: i64) -> c_int {
-    set("veo_args_set_i64", args, argnum, |l, i| l.set_i64(i, val))
+    set("veo_args_set_i64", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i64(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u64(args: *mut veo_args, argnum: c_int, val: u64) -> c_int {
-    set("veo_args_set_u64", args, argnum, |l, i| l.set_u64(i, val))
+    set("veo_args_set_u64", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u64(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i32(args: *mut veo_args, argnum: c_int, val: i32) -> c_int {
-    set("veo_args_set_i32", args, argnum, |l, i| l.set_i32(i, val))
+    set("veo_args_set_i32", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i32(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u32(args: *mut veo_args, argnum: c_int, val: u32) -> c_int {
-    set("veo_args_set_u32", args, argnum, |l, i| l.set_u32(i, val))
+    set("veo_args_set_u32", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u32(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i16(args: *mut veo_args, argnum: c_int, val: i16) -> c_int {
-    set("veo_args_set_i16", args, argnum, |l, i| l.set_i16(i, val))
+    set("veo_args_set_i16", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i16(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u16(args: *mut veo_args, argnum: c_int, val: u16) -> c_int {
-    set("veo_args_set_u16", args, argnum, |l, i| l.set_u16(i, val))
+    set("veo_args_set_u16", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u16(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_i8(args: *mut veo_args, argnum: c_int, val: i8) -> c_int {
-    set("veo_args_set_i8", args, argnum, |l, i| l.set_i8(i, val))
+    set("veo_args_set_i8", args, argnum, |a, i| {
+        a.value(i, |l| l.set_i8(i, val))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_u8(args: *mut veo_args, argnum: c_int, val: u8) -> c_int {
-    set("veo_args_set_u8", args, argnum, |l, i| l.set_u8(i, val))
+    set("veo_args_set_u8", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u8(i, val))
+    })
 }
 
 #[no_mangle]
@@ -110,14 +122,16 @@ pub unsafe extern "C" fn veo_args_set_double(
     argnum: c_int,
     val: f64,
 ) -> c_int {
-    set("veo_args_set_double", args, argnum, |l, i| {
-        l.set_f64(i, val)
+    set("veo_args_set_double", args, argnum, |a, i| {
+        a.value(i, |l| l.set_f64(i, val))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_set_float(args: *mut veo_args, argnum: c_int, val: f32) -> c_int {
-    set("veo_args_set_float", args, argnum, |l, i| l.set_f32(i, val))
+    set("veo_args_set_float", args, argnum, |a, i| {
+        a.value(i, |l| l.set_f32(i, val))
+    })
 }
 
 #[no_mangle]
@@ -127,8 +141,8 @@ pub unsafe extern "C" fn veo_args_set_hmem(
     addr: *mut c_void,
 ) -> c_int {
     // The tag bits travel as they are: the kernel strips them.
-    set("veo_args_set_hmem", args, argnum, |l, i| {
-        l.set_u64(i, addr as u64)
+    set("veo_args_set_hmem", args, argnum, |a, i| {
+        a.value(i, |l| l.set_u64(i, addr as u64))
     })
 }
 
@@ -181,49 +195,26 @@ pub unsafe extern "C" fn veo_args_set_stack(
         // (OUT buffers too: AVEO hands their address over the same way).
         unsafe { std::slice::from_raw_parts(buff as *const u8, len) }
     };
-    let r = set(F, args, argnum, |l, i| l.set_stack(i, intent, data));
-    if r == 0 && intent != Intent::In {
-        // Remember where the bytes go back to.
-        OUT_TARGETS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(args as usize)
-            .or_default()
-            .push((argnum as usize, buff as usize, len));
-    }
-    r
-}
-
-/// The host buffers of each list's OUT/INOUT arguments: (position, address,
-/// length), by list.
-static OUT_TARGETS: Mutex<BTreeMap<usize, Vec<OutTarget>>> = Mutex::new(BTreeMap::new());
-
-/// An OUT/INOUT argument's position, host address and length.
-type OutTarget = (usize, usize, usize);
-
-/// Where the OUT/INOUT bytes of a call made with `args` go, in position
-/// order (the order [`ArgList`] gives them back in).
-fn delivery(args: usize) -> crate::handles::Delivery {
-    let targets = OUT_TARGETS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut t: Vec<OutTarget> = targets.get(&args).cloned().unwrap_or_default();
-    t.sort_by_key(|&(n, _, _)| n);
-    t.into_iter().map(|(_, a, l)| (a, l)).collect()
-}
-
-fn forget_targets(key: usize) {
-    OUT_TARGETS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&key);
+    set(F, args, argnum, |a, i| {
+        a.list.set_stack(i, intent, data)?;
+        a.targets.retain(|&(n, _, _)| n != i);
+        if intent != Intent::In {
+            // Remember where the bytes go back to.
+            a.targets.push((i, buff as usize, len));
+        }
+        Ok(())
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn veo_args_clear(args: *mut veo_args) {
     const F: &str = "veo_args_clear";
     guard(F, (), || match handles::args(args) {
-        Ok(a) => {
-            a.lock().unwrap_or_else(|e| e.into_inner()).clear();
-            forget_targets(args as usize);
+        Ok(mut held) => {
+            if let Some(a) = held.get() {
+                a.list.clear();
+                a.targets.clear();
+            }
         }
         Err(e) => fail(F, libc::EINVAL, e, ()),
     })
@@ -237,7 +228,7 @@ pub unsafe extern "C" fn veo_args_free(args: *mut veo_args) {
             return fail(F, libc::EINVAL, "the argument list is NULL", ());
         }
         match ARGS.remove(args as usize) {
-            Some(_) => forget_targets(args as usize),
+            Some(_) => {}
             None => fail(
                 F,
                 libc::EINVAL,
@@ -248,20 +239,20 @@ pub unsafe extern "C" fn veo_args_free(args: *mut veo_args) {
     })
 }
 
-/// Runs `f` with the list behind `args` (NULL: no arguments) and where
-/// its OUT/INOUT bytes go.
-pub(crate) fn with_args<R>(
-    args: *mut veo_args,
-    f: impl FnOnce(&ArgList, crate::handles::Delivery) -> R,
-) -> Result<R, &'static str> {
-    if args.is_null() {
-        return Ok(f(&ArgList::new(), Vec::new()));
+impl CArgs {
+    /// Sets a register value with `set`: a position set anew no longer
+    /// sends bytes back.
+    fn value(
+        &mut self,
+        i: usize,
+        set: impl FnOnce(&mut ArgList) -> veo_runtime::Result<()>,
+    ) -> veo_runtime::Result<()> {
+        set(&mut self.list)?;
+        if !self.targets.is_empty() {
+            self.targets.retain(|&(n, _, _)| n != i);
+        }
+        Ok(())
     }
-    let a = handles::args(args)?;
-    // A copy: the list's lock must not be held while a submit waits (for
-    // another thread's request block, or for room in the queue).
-    let l = a.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    Ok(f(&l, delivery(args as usize)))
 }
 
 #[cfg(test)]

@@ -4,16 +4,15 @@
 //!
 //! [`ContextList`]: veo_runtime::ContextList
 
-use crate::args::with_args;
 use crate::diag::{errno_of, fail, guard};
-use crate::handles::{self, CCtx, CProc, Delivery, ATTRS, CTXS};
+use crate::handles::{self, CCtx, CProc, CallArgs, Tag, ATTRS};
 use crate::proc::{after_main_queue, get_sym};
 use crate::types::{veo_args, veo_proc_handle, veo_thr_ctxt, veo_thr_ctxt_attr};
 use crate::{command, state, VEO_REQUEST_ID_INVALID};
 use libc::{c_char, c_int, c_void};
 use std::ptr::null_mut;
-use std::sync::{Arc, Mutex};
-use veo_runtime::{Collected, ContextState, Error};
+use std::sync::Arc;
+use veo_runtime::{ArgList, Collected, ContextState, Error, ResultKind};
 
 /// AVEO's default VE stack size of a context, 128 MiB.
 const DEFAULT_STACK: usize = 0x800_0000;
@@ -38,8 +37,11 @@ fn open(func: &str, p: &Arc<CProc>) -> *mut veo_thr_ctxt {
         Ok(q) => {
             // OUT buffers and reads land when the queue learns they are
             // done: at collection, or at veo_context_sync as in AVEO.
-            q.on_done(|to, outs| deliver(outs, to));
-            handles::ctx_handle(q, p)
+            q.on_done(|tag, outs| deliver(outs, tag.to()));
+            match handles::ctx_handle(q, p) {
+                Some(h) => h,
+                None => fail(func, libc::EMFILE, handles::FULL, null_mut()),
+            }
         }
         Err(e) => fail(func, errno_of(&e), &e, null_mut()),
     }
@@ -92,7 +94,10 @@ pub unsafe extern "C" fn veo_get_context(h: *mut veo_proc_handle, idx: c_int) ->
             Err(e) => return fail(F, libc::EINVAL, e, null_mut()),
         };
         match usize::try_from(idx).ok().and_then(|i| p.contexts.get(i)) {
-            Some(q) => handles::ctx_handle(q, &p),
+            Some(q) => match handles::ctx_handle(q, &p) {
+                Some(h) => h,
+                None => fail(F, libc::EMFILE, handles::FULL, null_mut()),
+            },
             None => fail(
                 F,
                 libc::EINVAL,
@@ -117,7 +122,7 @@ pub unsafe extern "C" fn veo_context_close(ctx: *mut veo_thr_ctxt) -> c_int {
         if c.proc.contexts.is_main(&c.queue) {
             return 0;
         }
-        CTXS.remove(ctx as usize);
+        handles::forget_ctx(&c.queue);
         match c.proc.contexts.close(&c.queue) {
             Ok(_) => 0,
             Err(e) => fail(F, errno_of(&e), &e, -1),
@@ -171,10 +176,30 @@ pub(crate) fn submit(
     })
 }
 
-fn call(c: &CCtx, addr: u64, args: *mut veo_args) -> Result<u64, String> {
-    with_args(args, |l, d| c.queue.call(addr, l, d))
-        .map_err(str::to_string)?
-        .map_err(|e| e.to_string())
+/// Queues a call on `c`; `kind` says how its result is read, or `None`
+/// for what the function's debug information says (`crate::results`).
+pub(crate) fn call(
+    c: &CCtx,
+    addr: u64,
+    args: *mut veo_args,
+    kind: Option<ResultKind>,
+) -> Result<u64, String> {
+    let kind = kind.unwrap_or_else(|| c.proc.results.kind(addr));
+    let tag = |to| Tag::new(to, kind);
+    let r = if args.is_null() {
+        c.queue
+            .call_list(addr, kind, || Ok((ArgList::new(), tag(Vec::new()))))
+    } else {
+        // Locked once the queue takes the call; a bad handle stops it.
+        c.queue.call_list(addr, kind, || match handles::args(args) {
+            Ok(mut held) => {
+                let to = held.get().map_or(Vec::new(), |a| a.delivery());
+                Ok((CallArgs::from(held), tag(to)))
+            }
+            Err(e) => Err(Error::InvalidArgument(e.into())),
+        })
+    };
+    r.map_err(|e| e.to_string())
 }
 
 #[no_mangle]
@@ -183,7 +208,7 @@ pub unsafe extern "C" fn veo_call_async(
     addr: u64,
     args: *mut veo_args,
 ) -> u64 {
-    submit("veo_call_async", ctx, |c| call(c, addr, args))
+    submit("veo_call_async", ctx, |c| call(c, addr, args, None))
 }
 
 #[no_mangle]
@@ -199,7 +224,7 @@ pub unsafe extern "C" fn veo_call_async_by_name(
         if addr == 0 {
             return Err("the function was not found".into());
         }
-        call(c, addr, args)
+        call(c, addr, args, None)
     })
 }
 
@@ -229,7 +254,7 @@ pub unsafe extern "C" fn veo_call_async_vh(
                     // with `arg` from another thread.
                     unsafe { (call.func)(call.arg as *mut c_void) }
                 },
-                Vec::new(),
+                Tag::default(),
             )
             .map_err(|e| e.to_string())
     })
@@ -239,7 +264,7 @@ pub unsafe extern "C" fn veo_call_async_vh(
 pub unsafe extern "C" fn veo_alloc_mem_async(ctx: *mut veo_thr_ctxt, size: usize) -> u64 {
     submit("veo_alloc_mem_async", ctx, |c| {
         c.queue
-            .alloc(size as u64, Vec::new())
+            .alloc(size as u64, Tag::default())
             .map_err(|e| e.to_string())
     })
 }
@@ -247,7 +272,9 @@ pub unsafe extern "C" fn veo_alloc_mem_async(ctx: *mut veo_thr_ctxt, size: usize
 #[no_mangle]
 pub unsafe extern "C" fn veo_free_mem_async(ctx: *mut veo_thr_ctxt, addr: u64) -> u64 {
     submit("veo_free_mem_async", ctx, |c| {
-        c.queue.free(addr, Vec::new()).map_err(|e| e.to_string())
+        c.queue
+            .free(addr, Tag::default())
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -263,7 +290,11 @@ pub unsafe extern "C" fn veo_async_read_mem(
             return Err("the destination is NULL".into());
         }
         c.queue
-            .read(src, size, vec![(dst as usize, size)])
+            .read(
+                src,
+                size,
+                Tag::new(vec![(dst as usize, size)], ResultKind::Integer),
+            )
             .map_err(|e| e.to_string())
     })
 }
@@ -284,13 +315,13 @@ pub unsafe extern "C" fn veo_async_write_mem(
             (false, _) => unsafe { std::slice::from_raw_parts(src as *const u8, size) },
         };
         c.queue
-            .write(dst, src, Vec::new())
+            .write(dst, src, Tag::default())
             .map_err(|e| e.to_string())
     })
 }
 
 /// Copies the bytes of a collected request to where C wants them.
-pub(crate) fn deliver(outs: &[Vec<u8>], to: &Delivery) {
+pub(crate) fn deliver(outs: &[Vec<u8>], to: &[(usize, usize)]) {
     for (bytes, &(addr, len)) in outs.iter().zip(to) {
         let n = bytes.len().min(len);
         if n > 0 && addr != 0 {
@@ -326,9 +357,11 @@ fn collect(func: &str, ctx: *mut veo_thr_ctxt, reqid: u64, retp: *mut u64, wait:
                 command::ERROR,
             ),
             Collected::Unfinished => command::UNFINISHED,
-            Collected::Done { result: Ok(v), .. } => {
+            Collected::Done {
+                result: Ok(v), tag, ..
+            } => {
                 // The bytes were delivered by the queue (`on_done`).
-                store(v);
+                store(crate::results::as_on_ve(v, tag.kind));
                 command::OK
             }
             Collected::Done {
@@ -373,22 +406,47 @@ pub unsafe extern "C" fn veo_call_sync(
     args: *mut veo_args,
     result: *mut u64,
 ) -> c_int {
-    const F: &str = "veo_call_sync";
-    guard(F, -1, || {
+    call_sync("veo_call_sync", h, addr, args, result, None)
+}
+
+/// `veo_call_sync` as function `f`, with `kind` as for [`call`].
+pub(crate) fn call_sync(
+    f: &'static str,
+    h: *mut veo_proc_handle,
+    addr: u64,
+    args: *mut veo_args,
+    result: *mut u64,
+    kind: Option<ResultKind>,
+) -> c_int {
+    guard(f, -1, || {
         let p = match handles::proc(h) {
             Ok(p) => p,
-            Err(e) => return fail(F, libc::EINVAL, e, -1),
+            Err(e) => return fail(f, libc::EINVAL, e, -1),
         };
         after_main_queue(&p);
-        let r = with_args(args, |l, d| p.proc.call_sync_list(addr, l).map(|r| (r, d)));
+        let kind = kind.unwrap_or_else(|| p.results.kind(addr));
+        let r = if args.is_null() {
+            p.proc
+                .call_sync_list_in_place(addr, &mut ArgList::new(), kind)
+                .map(|r| (r, Vec::new()))
+        } else {
+            let mut held = match handles::args(args) {
+                Ok(a) => a,
+                Err(e) => return fail(f, libc::EINVAL, e, -1),
+            };
+            let d = held.get().map_or(Vec::new(), |a| a.delivery());
+            let mut a = CallArgs::from(held);
+            p.proc
+                .call_sync_list_in_place(addr, a.as_mut(), kind)
+                .map(|r| (r, d))
+        };
         match r {
-            Err(e) => fail(F, libc::EINVAL, e, -1),
-            Ok(Err(e)) => fail(F, errno_of(&e), &e, -1),
-            Ok(Ok(((v, outs), d))) => {
+            Err(e) => fail(f, errno_of(&e), &e, -1),
+            Ok(((v, outs), d)) => {
                 deliver(&outs, &d);
                 if !result.is_null() {
                     // SAFETY: non-NULL, the caller's to write.
-                    unsafe { *result = v };
+                    unsafe { *result = crate::results::as_on_ve(v, kind) };
                 }
                 0
             }
@@ -426,10 +484,15 @@ pub unsafe extern "C" fn veo_req_block_end(ctx: *mut veo_thr_ctxt) {
 #[no_mangle]
 pub extern "C" fn veo_alloc_thr_ctxt_attr() -> *mut veo_thr_ctxt_attr {
     guard("veo_alloc_thr_ctxt_attr", null_mut(), || {
-        let a = Arc::new(Mutex::new(DEFAULT_STACK));
-        let key = Arc::as_ptr(&a) as usize;
-        ATTRS.insert_at(key, a);
-        key as *mut veo_thr_ctxt_attr
+        match ATTRS.insert(DEFAULT_STACK) {
+            Some(key) => key as *mut veo_thr_ctxt_attr,
+            None => fail(
+                "veo_alloc_thr_ctxt_attr",
+                libc::ENOMEM,
+                handles::FULL,
+                null_mut(),
+            ),
+        }
     })
 }
 
@@ -437,10 +500,17 @@ pub extern "C" fn veo_alloc_thr_ctxt_attr() -> *mut veo_thr_ctxt_attr {
 pub unsafe extern "C" fn veo_free_thr_ctxt_attr(attr: *mut veo_thr_ctxt_attr) -> c_int {
     const F: &str = "veo_free_thr_ctxt_attr";
     guard(F, -1, || {
-        if let Err(e) = handles::attr(attr) {
-            return fail(F, libc::EINVAL, e, -1);
+        if attr.is_null() {
+            return fail(F, libc::EINVAL, "the attributes are NULL", -1);
         }
-        ATTRS.remove(attr as usize);
+        if ATTRS.remove(attr as usize).is_none() {
+            return fail(
+                F,
+                libc::EINVAL,
+                "the attributes are not live (freed, or never allocated)",
+                -1,
+            );
+        }
         0
     })
 }
@@ -452,7 +522,7 @@ pub unsafe extern "C" fn veo_set_thr_ctxt_stacksize(
 ) -> c_int {
     const F: &str = "veo_set_thr_ctxt_stacksize";
     guard(F, -1, || {
-        let a = match handles::attr(attr) {
+        let mut a = match handles::attr(attr) {
             Ok(a) => a,
             Err(e) => return fail(F, libc::EINVAL, e, -1),
         };
@@ -464,7 +534,9 @@ pub unsafe extern "C" fn veo_set_thr_ctxt_stacksize(
                 -1,
             );
         }
-        *a.lock().unwrap_or_else(|e| e.into_inner()) = size;
+        if let Some(s) = a.get() {
+            *s = size;
+        }
         0
     })
 }
@@ -476,15 +548,16 @@ pub unsafe extern "C" fn veo_get_thr_ctxt_stacksize(
 ) -> c_int {
     const F: &str = "veo_get_thr_ctxt_stacksize";
     guard(F, -1, || {
-        let a = match handles::attr(attr) {
+        let mut a = match handles::attr(attr) {
             Ok(a) => a,
             Err(e) => return fail(F, libc::EINVAL, e, -1),
         };
         if size.is_null() {
             return fail(F, libc::EINVAL, "the size pointer is NULL", -1);
         }
+        let v = a.get().map_or(DEFAULT_STACK, |s| *s);
         // SAFETY: non-NULL, the caller's to write.
-        unsafe { *size = *a.lock().unwrap_or_else(|e| e.into_inner()) };
+        unsafe { *size = v };
         0
     })
 }

@@ -10,6 +10,12 @@ pub(crate) fn report(func: &str, cause: impl Display) {
     eprintln!("[veo] ERROR: {func}(): {cause}");
 }
 
+/// Prints `[veo] WARNING: func(): cause` on stderr, on one line.
+pub(crate) fn warn(func: &str, cause: impl Display) {
+    let cause = cause.to_string().replace('\n', " ");
+    eprintln!("[veo] WARNING: {func}(): {cause}");
+}
+
 /// Sets the C `errno`.
 pub(crate) fn set_errno(value: i32) {
     // SAFETY: __errno_location returns this thread's errno, always valid.

@@ -6,16 +6,14 @@
 //! library the kernels are host code (a host library is then the right
 //! kind of binary, not a mistake to refuse), and a host's `float` or
 //! `double` result is in another register than an integer one, which
-//! AVEO's `veo_call_async` cannot tell (on a VE every result is in `%s0`).
+//! AVEO's `veo_call_async` learns only from the kernel's debug information
+//! (`crate::results`); a caller that knows the type says it. The result
+//! then reads as on a VE: a `float` in the upper 32 bits.
 
-use crate::args::with_args;
-use crate::context::{deliver, submit};
-use crate::diag::{errno_of, fail, guard};
-use crate::handles;
-use crate::proc::after_main_queue;
+use crate::context::{call, call_sync, submit};
 use crate::types::{veo_args, veo_proc_handle, veo_thr_ctxt};
 use libc::c_int;
-use veo_runtime::{ArgList, KernelRet, Proc, RequestQueue};
+use veo_runtime::ResultKind;
 
 /// `VEO_RS_RET_U64`: the result is an integer, a pointer or nothing.
 const RET_U64: c_int = 0;
@@ -30,47 +28,15 @@ pub extern "C" fn veo_rs_emulated_ve() -> c_int {
     1
 }
 
-/// Calls `f` with the Rust type of the result class `ret`.
-fn by_class<T>(ret: c_int, f: impl RetFn<T>) -> Result<T, String> {
+/// The result kind of class `ret`.
+fn kind_of(ret: c_int) -> Result<ResultKind, String> {
     match ret {
-        RET_U64 => Ok(f.call::<u64>()),
-        RET_FLOAT => Ok(f.call::<f32>()),
-        RET_DOUBLE => Ok(f.call::<f64>()),
+        RET_U64 => Ok(ResultKind::Integer),
+        RET_FLOAT => Ok(ResultKind::F32),
+        RET_DOUBLE => Ok(ResultKind::F64),
         other => Err(format!(
             "result class {other} is none of VEO_RS_RET_U64, _FLOAT, _DOUBLE"
         )),
-    }
-}
-
-/// A function generic over the result type (closures cannot be).
-trait RetFn<T> {
-    fn call<R: KernelRet>(self) -> T;
-}
-
-struct Async<'a> {
-    queue: &'a RequestQueue<crate::handles::Delivery>,
-    addr: u64,
-    list: &'a ArgList,
-    delivery: crate::handles::Delivery,
-}
-
-impl RetFn<veo_runtime::Result<u64>> for Async<'_> {
-    fn call<R: KernelRet>(self) -> veo_runtime::Result<u64> {
-        self.queue
-            .call_returning::<R>(self.addr, self.list, self.delivery)
-    }
-}
-
-struct Sync<'a> {
-    proc: &'a Proc,
-    addr: u64,
-    list: &'a ArgList,
-}
-
-impl RetFn<veo_runtime::Result<(u64, Vec<Vec<u8>>)>> for Sync<'_> {
-    fn call<R: KernelRet>(self) -> veo_runtime::Result<(u64, Vec<Vec<u8>>)> {
-        self.proc
-            .call_sync_list_returning::<R>(self.addr, self.list)
     }
 }
 
@@ -83,19 +49,7 @@ pub unsafe extern "C" fn veo_rs_call_async_ret(
     ret: c_int,
 ) -> u64 {
     submit("veo_rs_call_async_ret", ctx, |c| {
-        with_args(args, |list, delivery| {
-            by_class(
-                ret,
-                Async {
-                    queue: &c.queue,
-                    addr,
-                    list,
-                    delivery,
-                },
-            )
-        })
-        .map_err(str::to_string)??
-        .map_err(|e| e.to_string())
+        call(c, addr, args, Some(kind_of(ret)?))
     })
 }
 
@@ -109,35 +63,8 @@ pub unsafe extern "C" fn veo_rs_call_sync_ret(
     result: *mut u64,
 ) -> c_int {
     const F: &str = "veo_rs_call_sync_ret";
-    guard(F, -1, || {
-        let p = match handles::proc(h) {
-            Ok(p) => p,
-            Err(e) => return fail(F, libc::EINVAL, e, -1),
-        };
-        after_main_queue(&p);
-        let r = with_args(args, |list, d| {
-            by_class(
-                ret,
-                Sync {
-                    proc: &p.proc,
-                    addr,
-                    list,
-                },
-            )
-            .map(|r| r.map(|v| (v, d)))
-        });
-        match r {
-            Err(e) => fail(F, libc::EINVAL, e, -1),
-            Ok(Err(e)) => fail(F, libc::EINVAL, e, -1),
-            Ok(Ok(Err(e))) => fail(F, errno_of(&e), &e, -1),
-            Ok(Ok(Ok(((v, outs), d)))) => {
-                deliver(&outs, &d);
-                if !result.is_null() {
-                    // SAFETY: non-NULL, the caller's to write.
-                    unsafe { *result = v };
-                }
-                0
-            }
-        }
-    })
+    match kind_of(ret) {
+        Ok(kind) => call_sync(F, h, addr, args, result, Some(kind)),
+        Err(e) => crate::diag::fail(F, libc::EINVAL, e, -1),
+    }
 }

@@ -1,73 +1,270 @@
 //! Live handles: what a C pointer stands for. A pointer that is not in a
 //! registry (NULL, destroyed, never ours) is reported, never dereferenced.
 
+use crate::results::ResultKinds;
 use crate::types::{veo_args, veo_proc_handle, veo_thr_ctxt, veo_thr_ctxt_attr};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use veo_runtime::{ArgList, ContextList, Proc, RequestQueue};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use veo_runtime::{ArgList, ContextList, Proc, RequestQueue, ResultKind};
 
 /// Where the bytes of a collected request go: host addresses and lengths,
 /// in the order of its OUT/INOUT buffers (or the one of a read).
 pub(crate) type Delivery = Vec<(usize, usize)>;
 
+/// What the C layer attaches to each request it queues: two words, as it
+/// is moved with the request into and out of the queue.
+#[derive(Default)]
+pub(crate) struct Tag {
+    /// Where its bytes go; `None` for none (most calls).
+    pub to: Option<Box<Delivery>>,
+    /// How its result is read (for a call).
+    pub kind: ResultKind,
+}
+
+impl Tag {
+    /// A tag for bytes going to `to`.
+    pub(crate) fn new(to: Delivery, kind: ResultKind) -> Tag {
+        Tag {
+            to: (!to.is_empty()).then(|| Box::new(to)),
+            kind,
+        }
+    }
+
+    /// Where the bytes go.
+    pub(crate) fn to(&self) -> &[(usize, usize)] {
+        self.to.as_deref().map_or(&[], |v| v.as_slice())
+    }
+}
+
 /// A proc as C sees it.
 pub(crate) struct CProc {
     pub proc: Proc,
-    pub contexts: ContextList<Delivery>,
+    pub contexts: ContextList<Tag>,
+    /// The functions of this proc known to return `float` or `double`.
+    pub results: ResultKinds,
 }
 
 /// A context as C sees it.
 pub(crate) struct CCtx {
-    pub queue: Arc<RequestQueue<Delivery>>,
+    pub queue: Arc<RequestQueue<Tag>>,
     pub proc: Arc<CProc>,
 }
 
-/// Live objects by the address C holds.
-pub(crate) struct Registry<T>(Mutex<BTreeMap<usize, Arc<T>>>);
+/// An argument list as C sees it: the list, and the host buffers its
+/// OUT/INOUT arguments go back to. A call uses it in place, locked, and a
+/// collected request's bytes go where `targets` said at the call.
+#[derive(Default)]
+pub(crate) struct CArgs {
+    pub list: ArgList,
+    /// (position, host address, length) of each OUT/INOUT argument.
+    pub targets: Vec<(usize, usize, usize)>,
+}
 
-impl<T> Registry<T> {
-    const fn new() -> Self {
-        Registry(Mutex::new(BTreeMap::new()))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, Arc<T>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn insert_at(&self, key: usize, v: Arc<T>) {
-        self.lock().insert(key, v);
-    }
-
-    pub(crate) fn get(&self, key: usize) -> Option<Arc<T>> {
-        self.lock().get(&key).cloned()
-    }
-
-    pub(crate) fn remove(&self, key: usize) -> Option<Arc<T>> {
-        self.lock().remove(&key)
-    }
-
-    pub(crate) fn find(&self, f: impl Fn(&T) -> bool) -> Option<(usize, Arc<T>)> {
-        self.lock()
-            .iter()
-            .find(|(_, v)| f(v))
-            .map(|(k, v)| (*k, v.clone()))
+impl AsMut<ArgList> for CArgs {
+    fn as_mut(&mut self) -> &mut ArgList {
+        &mut self.list
     }
 }
 
-pub(crate) static PROCS: Registry<CProc> = Registry::new();
-pub(crate) static CTXS: Registry<CCtx> = Registry::new();
-pub(crate) static ARGS: Registry<Mutex<ArgList>> = Registry::new();
-pub(crate) static ATTRS: Registry<Mutex<usize>> = Registry::new();
+impl CArgs {
+    /// Where the OUT/INOUT bytes of a call go, in position order (the
+    /// order [`ArgList`] gives them back in); empty, without allocating,
+    /// for a list without such arguments.
+    pub(crate) fn delivery(&self) -> Delivery {
+        if self.targets.is_empty() {
+            return Vec::new();
+        }
+        let mut t = self.targets.clone();
+        t.sort_by_key(|&(n, _, _)| n);
+        t.into_iter().map(|(_, a, l)| (a, l)).collect()
+    }
+}
 
-/// Registers a new proc; its handle is the address of its record.
-pub(crate) fn new_proc(proc: Proc) -> *mut veo_proc_handle {
+/// Slots in the first chunk of a registry; chunk `k` has `FIRST << k`.
+const FIRST: usize = 64;
+/// Chunks at most: room for about 2^32 live handles of one kind.
+const CHUNKS: usize = 26;
+/// Freed slots kept unused before one is handed out again, so that a
+/// handle used after it was freed is recognised as stale (unless this
+/// many others were freed since).
+const QUARANTINE: usize = 1024;
+
+/// One handle: the object, while it is live.
+struct Slot<V>(Mutex<Option<V>>);
+
+/// Live objects by the address C holds.
+///
+/// A handle is the address of a slot in one of the registry's chunks,
+/// which are allocated as needed and never freed: a pointer C passes in is
+/// checked to lie on a slot of a chunk before it is used, so NULL, a
+/// destroyed handle or a pointer that was never ours is recognised without
+/// being dereferenced, and a lookup takes no global lock and no hashing
+/// (a range check per chunk, then the slot's own lock), which keeps the
+/// per-call functions cheap and threads on different contexts apart.
+/// `V` is what a slot holds: an `Arc` for objects a call may hold while it
+/// waits (procs, contexts), the object itself for argument lists, used
+/// under the slot's lock ([`Registry::lock`]).
+pub(crate) struct Registry<V> {
+    chunks: [AtomicPtr<Slot<V>>; CHUNKS],
+    alloc: Mutex<Alloc>,
+}
+
+/// Slots handed out so far, and freed ones waiting for reuse.
+struct Alloc {
+    next: usize,
+    freed: VecDeque<usize>,
+}
+
+// SAFETY: the chunks are shared, never-freed arrays of slots whose
+// contents are behind a Mutex.
+unsafe impl<V: Send> Sync for Registry<V> {}
+
+/// A live object with its slot locked ([`Registry::lock`]).
+pub(crate) struct Held<'a, V>(MutexGuard<'a, Option<V>>);
+
+impl<V> Held<'_, V> {
+    /// The object (always there: a `Held` is made only for a live slot,
+    /// and it stays locked).
+    pub(crate) fn get(&mut self) -> Option<&mut V> {
+        self.0.as_mut()
+    }
+}
+
+impl<V> Registry<V> {
+    const fn new() -> Self {
+        Registry {
+            chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; CHUNKS],
+            alloc: Mutex::new(Alloc {
+                next: 0,
+                freed: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn alloc_lock(&self) -> MutexGuard<'_, Alloc> {
+        self.alloc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The chunk and index in it of slot number `i`.
+    fn place(i: usize) -> (usize, usize) {
+        let k = (i / FIRST + 1).ilog2() as usize;
+        (k, i - FIRST * ((1 << k) - 1))
+    }
+
+    /// The slot at address `key`, if `key` is one of ours.
+    #[inline]
+    fn slot(&self, key: usize) -> Option<&Slot<V>> {
+        let size = std::mem::size_of::<Slot<V>>();
+        for (k, c) in self.chunks.iter().enumerate() {
+            let base = c.load(Ordering::Acquire);
+            if base.is_null() {
+                return None;
+            }
+            let off = key.wrapping_sub(base as usize);
+            if off < (FIRST << k) * size {
+                if !off.is_multiple_of(size) {
+                    return None;
+                }
+                // SAFETY: `key` is the address of a slot of chunk k (checked
+                // just above), and chunks are never freed.
+                return Some(unsafe { &*(key as *const Slot<V>) });
+            }
+        }
+        None
+    }
+
+    /// Registers `v`; its handle is the address of its slot. `None` when
+    /// every slot is in use.
+    pub(crate) fn insert(&self, v: V) -> Option<usize> {
+        let mut a = self.alloc_lock();
+        let key = if a.freed.len() > QUARANTINE {
+            a.freed.pop_front()?
+        } else {
+            let (k, j) = Self::place(a.next);
+            if k >= CHUNKS {
+                return None;
+            }
+            let mut base = self.chunks[k].load(Ordering::Acquire);
+            if base.is_null() {
+                let chunk: Box<[Slot<V>]> =
+                    (0..FIRST << k).map(|_| Slot(Mutex::new(None))).collect();
+                base = Box::into_raw(chunk) as *mut Slot<V>;
+                self.chunks[k].store(base, Ordering::Release);
+            }
+            a.next += 1;
+            // SAFETY: j < FIRST << k, the chunk's length.
+            unsafe { base.add(j) as usize }
+        };
+        let slot = self.slot(key)?;
+        *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        Some(key)
+    }
+
+    /// The live object at `key`, locked.
+    #[inline]
+    pub(crate) fn lock(&self, key: usize) -> Option<Held<'_, V>> {
+        let g = self.slot(key)?.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.is_some().then_some(Held(g))
+    }
+
+    pub(crate) fn remove(&self, key: usize) -> Option<V> {
+        let v = self
+            .slot(key)?
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        self.alloc_lock().freed.push_back(key);
+        Some(v)
+    }
+}
+
+impl<V: Clone> Registry<V> {
+    /// A clone of the live object at `key`.
+    #[inline]
+    pub(crate) fn get(&self, key: usize) -> Option<V> {
+        self.slot(key)?
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn find(&self, f: impl Fn(&V) -> bool) -> Option<(usize, V)> {
+        let n = self.alloc_lock().next;
+        (0..n).find_map(|i| {
+            let (k, j) = Self::place(i);
+            let base = self.chunks[k].load(Ordering::Acquire);
+            // SAFETY: slot i was handed out, so its chunk exists and j is
+            // inside it.
+            let slot = unsafe { &*base.add(j) };
+            let v = slot.0.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+            f(&v).then_some((slot as *const Slot<V> as usize, v))
+        })
+    }
+}
+
+pub(crate) static PROCS: Registry<Arc<CProc>> = Registry::new();
+pub(crate) static CTXS: Registry<Arc<CCtx>> = Registry::new();
+pub(crate) static ARGS: Registry<CArgs> = Registry::new();
+pub(crate) static ATTRS: Registry<usize> = Registry::new();
+
+/// The C handle of each registered queue, by the queue's address, so that
+/// `veo_get_context` gives the handle `veo_context_open` gave.
+static CTX_KEYS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+
+/// The error line when a registry is full.
+pub(crate) const FULL: &str = "too many live handles of this kind";
+
+/// Registers a new proc; its handle is the address of its slot.
+pub(crate) fn new_proc(proc: Proc) -> Option<*mut veo_proc_handle> {
     let c = Arc::new(CProc {
         proc,
         contexts: ContextList::new(),
+        results: ResultKinds::default(),
     });
-    let key = Arc::as_ptr(&c) as usize;
-    PROCS.insert_at(key, c);
-    key as *mut veo_proc_handle
+    PROCS.insert(c).map(|k| k as *mut veo_proc_handle)
 }
 
 /// The proc behind `h`, or the error line.
@@ -80,22 +277,38 @@ pub(crate) fn proc(h: *const veo_proc_handle) -> Result<Arc<CProc>, &'static str
         .ok_or("the proc handle is not a live proc (destroyed, or never created)")
 }
 
-/// The handle C holds for `queue`, registering it if new.
+/// The handle C holds for `queue`, registering it if new; `None` when
+/// the registry is full.
 pub(crate) fn ctx_handle(
-    queue: Arc<RequestQueue<Delivery>>,
+    queue: Arc<RequestQueue<Tag>>,
     proc: &Arc<CProc>,
-) -> *mut veo_thr_ctxt {
-    let key = Arc::as_ptr(&queue) as usize;
-    if CTXS.get(key).is_none() {
-        CTXS.insert_at(
-            key,
-            Arc::new(CCtx {
+) -> Option<*mut veo_thr_ctxt> {
+    let id = Arc::as_ptr(&queue) as usize;
+    let mut keys = CTX_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    let key = match keys.get(&id) {
+        Some(&k) => k,
+        None => {
+            let k = CTXS.insert(Arc::new(CCtx {
                 queue,
                 proc: proc.clone(),
-            }),
-        );
+            }))?;
+            keys.insert(id, k);
+            k
+        }
+    };
+    Some(key as *mut veo_thr_ctxt)
+}
+
+/// Unregisters the handle of `queue`.
+pub(crate) fn forget_ctx(queue: &Arc<RequestQueue<Tag>>) {
+    let id = Arc::as_ptr(queue) as usize;
+    let key = CTX_KEYS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+    if let Some(k) = key {
+        CTXS.remove(k);
     }
-    key as *mut veo_thr_ctxt
 }
 
 /// The context behind `h`, or the error line.
@@ -108,21 +321,47 @@ pub(crate) fn ctx(h: *const veo_thr_ctxt) -> Result<Arc<CCtx>, &'static str> {
 }
 
 /// The argument list behind `h`, or the error line.
-pub(crate) fn args(h: *const veo_args) -> Result<Arc<Mutex<ArgList>>, &'static str> {
+pub(crate) fn args(h: *const veo_args) -> Result<Held<'static, CArgs>, &'static str> {
     if h.is_null() {
         return Err("the argument list is NULL");
     }
-    ARGS.get(h as usize)
+    ARGS.lock(h as usize)
         .ok_or("the argument list is not live (freed, or never allocated)")
 }
 
+/// A locked argument list, as a call uses it (in place).
+pub(crate) struct CallArgs<'a> {
+    pub held: Held<'a, CArgs>,
+    /// What a call would use if the slot were empty, which a `Held` never
+    /// is (no allocation: an empty list).
+    spare: ArgList,
+}
+
+impl<'a> From<Held<'a, CArgs>> for CallArgs<'a> {
+    fn from(held: Held<'a, CArgs>) -> Self {
+        CallArgs {
+            held,
+            spare: ArgList::new(),
+        }
+    }
+}
+
+impl AsMut<ArgList> for CallArgs<'_> {
+    fn as_mut(&mut self) -> &mut ArgList {
+        match self.held.get() {
+            Some(a) => &mut a.list,
+            None => &mut self.spare,
+        }
+    }
+}
+
 /// The attributes behind `h`, or the error line.
-pub(crate) fn attr(h: *const veo_thr_ctxt_attr) -> Result<Arc<Mutex<usize>>, &'static str> {
+pub(crate) fn attr(h: *const veo_thr_ctxt_attr) -> Result<Held<'static, usize>, &'static str> {
     if h.is_null() {
         return Err("the attributes are NULL");
     }
     ATTRS
-        .get(h as usize)
+        .lock(h as usize)
         .ok_or("the attributes are not live (freed, or never allocated)")
 }
 

@@ -24,6 +24,7 @@ mod hooks;
 mod memory;
 mod proc;
 mod realve;
+mod results;
 mod version;
 
 /// The opaque handle types of `ve_offload.h`.

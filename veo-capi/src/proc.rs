@@ -1,11 +1,10 @@
 //! Procs and libraries: `veo_proc_*`, `veo_load_library`, `veo_get_sym`.
 
 use crate::diag::{errno_of, fail, guard};
-use crate::handles::{self, c_name, CProc, CTXS, PROCS};
+use crate::handles::{self, c_name, CProc, PROCS};
 use crate::types::veo_proc_handle;
 use libc::{c_char, c_int};
 use std::ptr::null_mut;
-use std::sync::Arc;
 use veo_runtime::Proc;
 
 /// The VE node AVEO uses for `venode`: -1 is `$VE_NODE_NUMBER` (else 0),
@@ -51,7 +50,13 @@ fn create(func: &str, venode: c_int, helper: Option<std::path::PathBuf>) -> *mut
         b = b.helper(h);
     }
     match b.build() {
-        Ok(p) => handles::new_proc(p),
+        Ok(p) => match handles::new_proc(p.clone()) {
+            Some(h) => h,
+            None => {
+                p.close();
+                fail(func, libc::EMFILE, handles::FULL, null_mut())
+            }
+        },
         Err(e) => fail(func, errno_of(&e), &e, null_mut()),
     }
 }
@@ -96,7 +101,7 @@ pub unsafe extern "C" fn veo_proc_destroy(h: *mut veo_proc_handle) -> c_int {
             );
         };
         for q in p.contexts.discard_all() {
-            CTXS.remove(Arc::as_ptr(&q) as usize);
+            handles::forget_ctx(&q);
         }
         p.proc.clone().close();
         0
@@ -167,7 +172,10 @@ pub unsafe extern "C" fn veo_unload_library(h: *mut veo_proc_handle, libhdl: u64
         }
         after_main_queue(&p);
         match library(&p, libhdl).map(|l| l.unload().map_err(|e| e.to_string())) {
-            Ok(Ok(())) => 0,
+            Ok(Ok(())) => {
+                p.results.forget_library(libhdl);
+                0
+            }
             Ok(Err(e)) | Err(e) => fail(F, libc::EINVAL, e, -1),
         }
     })
@@ -182,7 +190,12 @@ pub(crate) fn get_sym(func: &str, p: &CProc, libhdl: u64, name: *const c_char) -
     };
     after_main_queue(p);
     match library(p, libhdl).map(|l| l.symbol(name).map_err(|e| e.to_string())) {
-        Ok(Ok(a)) => a.addr(),
+        Ok(Ok(a)) => {
+            // Whether it returns a float, from the library's debug
+            // information (C calls it by address, without a type).
+            p.results.learn(p.proc.pid(), a.addr(), libhdl, name);
+            a.addr()
+        }
         Ok(Err(e)) | Err(e) => fail(func, libc::ENOENT, e, 0),
     }
 }

@@ -371,3 +371,68 @@ fn veorun_bin_naming_a_ve_program_fails_at_once_with_one_line() {
         );
     }
 }
+
+/// Builds `tests/kernels/<src>` into `<dir>/<lib>` with `compiler` and
+/// `flags`.
+fn kernel_library(compiler: &str, src: &str, lib: &str, flags: &[&str]) -> PathBuf {
+    let out = setup().dir.join(lib);
+    run_checked(
+        Command::new(compiler)
+            .args(["-shared", "-fPIC"])
+            .args(flags)
+            .arg("-o")
+            .arg(&out)
+            .arg(crate_dir().join("tests/kernels").join(src)),
+    );
+    out
+}
+
+#[test]
+fn float_and_double_results_read_as_on_a_ve_from_debug_information() {
+    let g = kernel_library("cc", "capi_float.c", "libcapi_float_g.so", &["-O2", "-g"]);
+    let nog = kernel_library("cc", "capi_float.c", "libcapi_float.so", &["-O2"]);
+    let cxx = kernel_library(
+        "c++",
+        "capi_float_cxx.cpp",
+        "libcapi_float_cxx.so",
+        &["-O2", "-g"],
+    );
+    // Fortran where gfortran is installed (CI may lack it).
+    let have_gfortran = Command::new("gfortran")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let fortran = have_gfortran.then(|| {
+        kernel_library(
+            "gfortran",
+            "capi_float_f.f90",
+            "libcapi_float_f.so",
+            &["-O2", "-g"],
+        )
+    });
+    let fortran = fortran
+        .as_deref()
+        .map_or(String::new(), |p| p.display().to_string());
+    let out = run(
+        &build("t_float.c"),
+        &[
+            ("T_FLOAT_G", g.to_str().unwrap()),
+            ("T_FLOAT_NOG", nog.to_str().unwrap()),
+            ("T_FLOAT_CXX", cxx.to_str().unwrap()),
+            ("T_FLOAT_F", &fortran),
+            ("VEO_RESULT_TYPES", "warn"),
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t_float ok\n");
+    // Only the library without debug information is reported: once for
+    // its one function looked up (twice).
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("[veo] WARNING: veo_get_sym(): ")
+            && lines[0].contains("\"i64_sum\"")
+            && lines[0].contains(nog.to_str().unwrap())
+            && lines[0].contains("-g"),
+        "{lines:?}"
+    );
+}

@@ -20,16 +20,37 @@ enum Slot {
 /// (with [`RequestQueue::call`](crate::RequestQueue::call)) hands the OUT
 /// and INOUT bytes back when it is collected, and the list can be changed,
 /// cleared or dropped as soon as the call was submitted.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct ArgList {
     slots: Vec<Option<Slot>>,
+    /// The arguments made from `slots` for the last call, kept for the
+    /// next one: a register value set anew is changed in place, anything
+    /// else makes them again at the next call. A C program that sets one
+    /// argument and calls, again and again, makes them once. Boxed, so
+    /// that a list is small to move.
+    built: Option<Box<PreparedArgs>>,
+}
+
+impl Clone for ArgList {
+    fn clone(&self) -> Self {
+        ArgList {
+            slots: self.slots.clone(),
+            built: None,
+        }
+    }
+}
+
+impl AsMut<ArgList> for ArgList {
+    fn as_mut(&mut self) -> &mut ArgList {
+        self
+    }
 }
 
 macro_rules! setters {
     ($($(#[$doc:meta])* $name:ident: $t:ty => $class:ident),* $(,)?) => {$(
         $(#[$doc])*
         pub fn $name(&mut self, index: usize, value: $t) -> Result<()> {
-            self.set(index, Slot::Value(ArgClass::$class, value as u64))
+            self.set_value(index, ArgClass::$class, value as u64)
         }
     )*};
 }
@@ -53,6 +74,23 @@ impl ArgList {
     /// Removes every argument (VEO's `veo_args_clear`).
     pub fn clear(&mut self) {
         self.slots.clear();
+        self.built = None;
+    }
+
+    /// Sets a register value: in place when the position holds one (a
+    /// program setting the same arguments call after call), also in the
+    /// arguments kept from the last call (each slot is one argument).
+    #[inline]
+    fn set_value(&mut self, index: usize, class: ArgClass, v: u64) -> Result<()> {
+        if let Some(Some(Slot::Value(c, old))) = self.slots.get_mut(index) {
+            (*c, *old) = (class, v);
+            if let Some(b) = &mut self.built {
+                b.args.classes.set(index, class);
+                b.args.values.set(index, v);
+            }
+            return Ok(());
+        }
+        self.set(index, Slot::Value(class, v))
     }
 
     fn set(&mut self, index: usize, slot: Slot) -> Result<()> {
@@ -62,11 +100,23 @@ impl ArgList {
                 max: MAX_ARGS,
             });
         }
+        self.built = None;
         if self.slots.len() <= index {
             self.slots.resize(index + 1, None);
         }
         self.slots[index] = Some(slot);
         Ok(())
+    }
+
+    /// The arguments of a call, made now or kept from the last call.
+    pub(crate) fn built(&mut self) -> Result<&mut PreparedArgs> {
+        if self.built.is_none() {
+            let b = Box::new(self.prepare()?);
+            return Ok(self.built.insert(b));
+        }
+        self.built
+            .as_deref_mut()
+            .ok_or_else(|| Error::InvalidArgument("no arguments".into()))
     }
 
     setters! {
@@ -90,17 +140,17 @@ impl ArgList {
 
     /// Argument `index` is a C `float`.
     pub fn set_f32(&mut self, index: usize, value: f32) -> Result<()> {
-        self.set(index, Slot::Value(ArgClass::F32, value.to_bits() as u64))
+        self.set_value(index, ArgClass::F32, value.to_bits() as u64)
     }
 
     /// Argument `index` is a C `double`.
     pub fn set_f64(&mut self, index: usize, value: f64) -> Result<()> {
-        self.set(index, Slot::Value(ArgClass::F64, value.to_bits()))
+        self.set_value(index, ArgClass::F64, value.to_bits())
     }
 
     /// Argument `index` is a pointer into VE memory.
     pub fn set_ptr<T>(&mut self, index: usize, ptr: VePtr<T>) -> Result<()> {
-        self.set(index, Slot::Value(ArgClass::Ptr, ptr.addr()))
+        self.set_value(index, ArgClass::Ptr, ptr.addr())
     }
 
     /// Argument `index` points to a copy of `data` on the VE stack. With
@@ -112,6 +162,12 @@ impl ArgList {
             _ => data.to_vec(),
         };
         self.set(index, Slot::Stack { intent, data })
+    }
+
+    /// The arguments of one call, made now.
+    pub(crate) fn prepare(&self) -> Result<PreparedArgs> {
+        let (args, outs) = self.to_args()?;
+        Ok(PreparedArgs { args, outs })
     }
 
     /// The call's arguments, and the lengths of its OUT/INOUT buffers in
@@ -138,6 +194,51 @@ impl ArgList {
             }
         }
         Ok((args, outs))
+    }
+}
+
+/// The arguments of one call made from an [`ArgList`].
+pub(crate) struct PreparedArgs {
+    pub(crate) args: Args<'static>,
+    /// The lengths of the OUT/INOUT buffers, in the order their bytes come
+    /// back.
+    pub(crate) outs: Vec<usize>,
+}
+
+impl std::fmt::Debug for PreparedArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedArgs")
+            .field("args", &self.args.len())
+            .field("outs", &self.outs)
+            .finish()
+    }
+}
+
+/// How the 64-bit result of a call made by address is read, when the
+/// caller knows no Rust type for it ([`RequestQueue::call_list`]).
+///
+/// On x86-64 an integer or pointer result comes back in `rax` and a
+/// floating-point one in `xmm0`, so the helper must know which to take.
+///
+/// [`RequestQueue::call_list`]: crate::RequestQueue::call_list
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResultKind {
+    /// An integer, a pointer or nothing: the 64-bit register.
+    #[default]
+    Integer,
+    /// A C `float`: its bits in the low 32 bits of the result.
+    F32,
+    /// A C `double`: its bits.
+    F64,
+}
+
+impl ResultKind {
+    pub(crate) fn class(self) -> ArgClass {
+        match self {
+            ResultKind::Integer => ArgClass::U64,
+            ResultKind::F32 => ArgClass::F32,
+            ResultKind::F64 => ArgClass::F64,
+        }
     }
 }
 
@@ -169,6 +270,31 @@ mod tests {
         l.clear();
         assert!(l.is_empty());
         assert_eq!(l.to_args().unwrap().0.len(), 0);
+    }
+
+    #[test]
+    fn arguments_kept_between_calls_follow_every_change() {
+        let mut l = ArgList::new();
+        l.set_i64(0, 1).unwrap();
+        l.set_stack(1, Intent::In, &[9]).unwrap();
+        assert_eq!(l.built().unwrap().args.values[0], 1);
+        // A register value in place.
+        l.set_u32(0, 7).unwrap();
+        let b = l.built().unwrap();
+        assert_eq!((b.args.classes[0], b.args.values[0]), (ArgClass::U32, 7));
+        assert_eq!(b.args.image[0], 9);
+        // A stack buffer, a new position and a clear make them again.
+        l.set_stack(1, Intent::In, &[5]).unwrap();
+        assert_eq!(l.built().unwrap().args.image[0], 5);
+        l.set_f64(2, 0.5).unwrap();
+        assert_eq!(l.built().unwrap().args.values[2], 0.5f64.to_bits());
+        l.set_stack(0, Intent::Out, &[0; 3]).unwrap();
+        assert_eq!(l.built().unwrap().outs, [3]);
+        l.clear();
+        assert_eq!(l.built().unwrap().args.len(), 0);
+        l.set_u8(1, 1).unwrap();
+        assert!(l.built().is_err(), "a gap is still an error");
+        assert!(l.clone().built().is_err());
     }
 
     #[test]

@@ -80,6 +80,18 @@ impl<T: Blank, const N: usize> Default for InlineVec<T, N> {
 }
 
 impl<T: Blank, const N: usize> InlineVec<T, N> {
+    /// Replaces element `i`, if there is one.
+    pub(crate) fn set(&mut self, i: usize, v: T) {
+        let slot = if self.len <= N {
+            self.inline[..self.len].get_mut(i)
+        } else {
+            self.heap.get_mut(i)
+        };
+        if let Some(slot) = slot {
+            *slot = v;
+        }
+    }
+
     pub(crate) fn push(&mut self, v: T) {
         if self.len < N {
             self.inline[self.len] = v;

@@ -272,7 +272,7 @@ mod trace;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use arglist::ArgList;
+pub use arglist::{ArgList, ResultKind};
 pub use args::{Args, KernelArg, KernelRet, Out, MAX_ARGS};
 pub use aveo::select::{Backend, BackendChoice};
 pub use context::{Context, ContextState};

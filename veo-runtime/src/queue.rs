@@ -8,22 +8,21 @@
 //! (AVEO's request ids), owns the bytes that come back (OUT/INOUT stack
 //! buffers, reads) and hands them over, once, when a request is collected.
 
-use crate::arglist::ArgList;
-use crate::args::KernelRet;
+use crate::arglist::{ArgList, ResultKind};
 use crate::context::{Context, ContextState};
 use crate::emulated::call::submit_call;
 use crate::emulated::channel::{scatter, ChannelVh, Done, Sink};
 use crate::emulated::request::{status_error, What};
 use crate::emulated::EmulatedProc;
 use crate::error::{Error, Result};
+use crate::fxhash::FxHashMap;
 use crate::mem_hooks::{self, MemoryEvent, MemoryOp};
 use crate::memory;
 use crate::proc::{Proc, WeakProc};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
-use veo_urpc::proto::{self, Status};
+use veo_urpc::proto::{self, ArgClass, Status};
 
 /// One request on a channel, with room for its answer bytes.
 struct Pending {
@@ -113,6 +112,153 @@ pub enum Collected<T> {
     },
 }
 
+/// The requests of a queue not collected yet, by id: a ring indexed by
+/// `id - base` (ids are handed out consecutively), so that numbering,
+/// looking up and collecting a request is an index, not a hash, and
+/// dropping collected entries from the front moves nothing.
+///
+/// A request that is never collected (AVEO's Test 3 leaves all but the
+/// last) holds the window's start back; once the window is longer than
+/// [`WINDOW_MAX`], its front entry moves to `spilled`, a map, so that one
+/// forgotten request cannot make the window grow with every later one.
+struct Store<T> {
+    /// The id of the entry at `head`.
+    base: u64,
+    head: usize,
+    len: usize,
+    /// A power of two long (or empty); `len` entries from `head`, wrapping.
+    ring: Vec<Option<(Entry, T)>>,
+    spilled: FxHashMap<u64, (Entry, T)>,
+}
+
+/// Entries the window holds before its front spills into the map.
+const WINDOW_MAX: usize = 1 << 16;
+
+impl<T> Store<T> {
+    fn new() -> Self {
+        Store {
+            base: 0,
+            head: 0,
+            len: 0,
+            ring: Vec::new(),
+            spilled: FxHashMap::default(),
+        }
+    }
+
+    fn mask(&self) -> usize {
+        self.ring.len().wrapping_sub(1)
+    }
+
+    /// Keeps request `id`, the next one after every id kept before.
+    fn insert(&mut self, id: u64, v: (Entry, T)) {
+        if self.len == 0 {
+            self.base = id;
+        }
+        // Ids are consecutive; a wrap past u64::MAX - 1 (never reached in
+        // practice) starts a new window after spilling the old one.
+        if id != self.base.wrapping_add(self.len as u64) {
+            self.spill_all();
+            self.base = id;
+        }
+        if self.len == self.ring.len() {
+            self.grow();
+        }
+        let at = (self.head + self.len) & self.mask();
+        self.ring[at] = Some(v);
+        self.len += 1;
+        while self.len > WINDOW_MAX {
+            self.pop_front_spilling();
+        }
+    }
+
+    /// Doubles the full ring, its entries in order from 0 (moved as
+    /// bytes: nothing is dropped or taken out one by one).
+    fn grow(&mut self) {
+        let n = (self.ring.len() * 2).max(64);
+        self.ring.rotate_left(self.head);
+        self.ring.resize_with(n, || None);
+        self.head = 0;
+    }
+
+    fn advance(&mut self) {
+        self.head = (self.head + 1) & self.mask();
+        self.base = self.base.wrapping_add(1);
+        self.len -= 1;
+    }
+
+    fn pop_front_spilling(&mut self) {
+        if self.len > 0 {
+            if let Some(v) = self.ring[self.head].take() {
+                self.spilled.insert(self.base, v);
+            }
+            self.advance();
+        }
+        self.trim();
+    }
+
+    fn spill_all(&mut self) {
+        while self.len > 0 {
+            self.pop_front_spilling();
+        }
+    }
+
+    /// Drops collected entries at the front.
+    fn trim(&mut self) {
+        while self.len > 0 && self.ring[self.head].is_none() {
+            self.advance();
+        }
+    }
+
+    /// Where request `id` is in the ring, and whether it is the front.
+    fn index(&self, id: u64) -> Option<(usize, bool)> {
+        let i = id.wrapping_sub(self.base);
+        (i < self.len as u64).then(|| ((self.head + i as usize) & self.mask(), i == 0))
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut (Entry, T)> {
+        match self.index(id) {
+            Some((at, _)) => self.ring[at].as_mut(),
+            None if self.spilled.is_empty() => None,
+            None => self.spilled.get_mut(&id),
+        }
+    }
+
+    fn remove(&mut self, id: u64) -> Option<(Entry, T)> {
+        match self.index(id) {
+            Some((at, front)) => {
+                let v = self.ring[at].take();
+                if front {
+                    self.trim();
+                }
+                v
+            }
+            None if self.spilled.is_empty() => None,
+            None => self.spilled.remove(&id),
+        }
+    }
+
+    /// Every id kept, in ascending order.
+    fn ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.spilled.keys().copied().collect();
+        ids.sort_unstable();
+        let mask = self.mask();
+        ids.extend(
+            (0..self.len)
+                .filter(|i| self.ring[(self.head + i) & mask].is_some())
+                .map(|i| self.base.wrapping_add(i as u64)),
+        );
+        ids
+    }
+
+    fn clear(&mut self) {
+        for e in self.ring.iter_mut() {
+            *e = None;
+        }
+        self.len = 0;
+        self.spilled.clear();
+    }
+}
+
 struct Submitting {
     /// The thread inside a request block, and how deep.
     owner: Option<(ThreadId, usize)>,
@@ -131,7 +277,7 @@ pub struct RequestQueue<T> {
     proc: WeakProc,
     submitting: Mutex<Submitting>,
     block_ended: Condvar,
-    pending: Mutex<HashMap<u64, (Entry, T)>>,
+    pending: Mutex<Store<T>>,
     /// How many entries of `pending` are [`Entry::Pending`], changed with
     /// its lock held: finished results a program never collects (AVEO's
     /// Test 3) must not make [`has_pending`](RequestQueue::has_pending)
@@ -149,7 +295,8 @@ enum Entry {
     /// Not known to have finished.
     Pending(Pending),
     /// Finished (seen by [`RequestQueue::sync`]), its result kept.
-    Finished(Result<u64>, Vec<Vec<u8>>),
+    /// Boxed: rare, and an entry stays small to move.
+    Finished(Box<(Result<u64>, Vec<Vec<u8>>)>),
 }
 
 impl<T> std::fmt::Debug for RequestQueue<T> {
@@ -173,7 +320,7 @@ impl<T: Send + 'static> RequestQueue<T> {
                 next_id: 0,
             }),
             block_ended: Condvar::new(),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Store::new()),
             unfinished: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             on_done: OnceLock::new(),
@@ -195,8 +342,12 @@ impl<T: Send + 'static> RequestQueue<T> {
     }
 
     fn lock_submitting(&self) -> MutexGuard<'_, Submitting> {
-        let me = std::thread::current().id();
         let mut s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
+        if s.owner.is_none() {
+            // No block: no need to know which thread this is.
+            return s;
+        }
+        let me = std::thread::current().id();
         while s.owner.is_some_and(|(t, _)| t != me) {
             s = self.block_ended.wait(s).unwrap_or_else(|e| e.into_inner());
         }
@@ -241,36 +392,76 @@ impl<T: Send + 'static> RequestQueue<T> {
         let mut s = self.lock_submitting();
         let (ch, proc) = self.ctx.parts()?;
         let pending = f(ch, proc)?;
+        Ok(self.number(&mut s, pending, tag))
+    }
+
+    /// Gives the request just submitted its id and keeps it; `s` is held
+    /// since the submit, so ids follow queue order.
+    fn number(&self, s: &mut Submitting, pending: Pending, tag: T) -> u64 {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
-        s.next_id = s.next_id.wrapping_add(1) % u64::MAX;
+        s.next_id = if id == u64::MAX - 1 { 0 } else { id + 1 };
         let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         map.insert(id, (Entry::Pending(pending), tag));
-        self.unfinished.fetch_add(1, Ordering::Relaxed);
-        drop(map);
-        Ok(id)
+        // Changed only with `pending` locked: no read-modify-write needed.
+        let n = self.unfinished.load(Ordering::Relaxed);
+        self.unfinished.store(n + 1, Ordering::Relaxed);
+        id
     }
 
     /// Queues a call of the function at VE address `addr` with `args`
     /// (AVEO's `veo_call_async`); `args` may be reused at once.
     pub fn call(&self, addr: u64, args: &ArgList, tag: T) -> Result<u64> {
-        self.call_returning::<u64>(addr, args, tag)
-    }
-
-    /// [`call`](Self::call) of a kernel whose C result is an `R`: the raw
-    /// result is `R`'s 64-bit encoding. On the emulated VE a floating-point
-    /// result is in another register than an integer one, so the class
-    /// matters there (`veo_rs_call_async_ret` of libveo.so).
-    pub fn call_returning<R: KernelRet>(&self, addr: u64, args: &ArgList, tag: T) -> Result<u64> {
         if addr == 0 {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
-        let (mut a, outs) = args.to_args()?;
+        let crate::arglist::PreparedArgs { args: mut a, outs } = args.prepare()?;
         self.submit(tag, |ch, proc| {
-            let (reqid, _) = submit_call(ch, addr, None, R::CLASS, &mut a, proc.stack_size)?;
+            let (reqid, _) = submit_call(ch, addr, None, ArgClass::U64, &mut a, proc.stack_size)?;
             let outs = outs.into_iter().map(|n| vec![0; n]).collect();
             Ok(Pending::new(reqid, outs, What::Call))
         })
+    }
+
+    /// As [`call`](Self::call), for a caller that keeps its list behind a
+    /// lock of its own (AVEO's `veo_call_async`): `lock` is called once the
+    /// queue takes this request (after another thread's request block),
+    /// and gives the locked list and the request's tag, or the error that
+    /// stops the call (nothing is queued then). The list is used
+    /// in place, without a copy: the arguments made for its last call are
+    /// reused where it did not change ([`ArgList`] keeps them), and the
+    /// lock is released as soon as the call is in the queue. `result` says
+    /// how the function's 64-bit result is read.
+    pub fn call_list<G>(
+        &self,
+        addr: u64,
+        result: ResultKind,
+        lock: impl FnOnce() -> Result<(G, T)>,
+    ) -> Result<u64>
+    where
+        G: AsMut<ArgList>,
+    {
+        if addr == 0 {
+            return Err(Error::InvalidArgument("the function address is 0".into()));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("context"));
+        }
+        self.ctx.check()?;
+        let mut s = self.lock_submitting();
+        // The list's lock is taken last and held only while the call is
+        // written: a thread holding it never waits for this queue.
+        let (mut list, tag) = lock()?;
+        let b = list.as_mut().built()?;
+        let (ch, proc) = self.ctx.parts()?;
+        let (reqid, _) = submit_call(ch, addr, None, result.class(), &mut b.args, proc.stack_size)?;
+        let outs = if b.outs.is_empty() {
+            Vec::new()
+        } else {
+            b.outs.iter().map(|&n| vec![0; n]).collect()
+        };
+        drop(list);
+        Ok(self.number(&mut s, Pending::new(reqid, outs, What::Call), tag))
     }
 
     /// Queues `f` to run on the VH when the queue reaches it; its return
@@ -403,7 +594,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     pub fn wait(&self, id: u64) -> Collected<T> {
         let entry = {
             let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = map.remove(&id);
+            let entry = map.remove(id);
             if let Some((Entry::Pending(_), _)) = entry {
                 self.unfinished.fetch_sub(1, Ordering::Relaxed);
             }
@@ -411,7 +602,10 @@ impl<T: Send + 'static> RequestQueue<T> {
         };
         match entry {
             None => Collected::Unknown,
-            Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
+            Some((Entry::Finished(done), tag)) => {
+                let (result, outs) = *done;
+                Collected::Done { result, outs, tag }
+            }
             Some((Entry::Pending(mut p), tag)) => {
                 let result = self.ctx.parts().and_then(|(ch, _)| p.wait(ch));
                 let outs = if result.is_ok() { p.outs } else { Vec::new() };
@@ -424,7 +618,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// The result of request `id` if it has finished, without waiting.
     pub fn peek(&self, id: u64) -> Collected<T> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let Some((entry, tag)) = pending.get_mut(&id) else {
+        let Some((entry, tag)) = pending.get_mut(id) else {
             return Collected::Unknown;
         };
         if let Entry::Pending(p) = entry {
@@ -439,11 +633,14 @@ impl<T: Send + 'static> RequestQueue<T> {
                 Vec::new()
             };
             self.finished(&result, &outs, tag);
-            *entry = Entry::Finished(result, outs);
+            *entry = Entry::Finished(Box::new((result, outs)));
             self.unfinished.fetch_sub(1, Ordering::Relaxed);
         }
-        match pending.remove(&id) {
-            Some((Entry::Finished(result, outs), tag)) => Collected::Done { result, outs, tag },
+        match pending.remove(id) {
+            Some((Entry::Finished(done), tag)) => {
+                let (result, outs) = *done;
+                Collected::Done { result, outs, tag }
+            }
             // Not reached: the entry was made Finished just above.
             _ => Collected::Unknown,
         }
@@ -468,10 +665,8 @@ impl<T: Send + 'static> RequestQueue<T> {
         let (ch, _) = self.ctx.parts()?;
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // In id order: the bytes land in the order the requests were queued.
-        let mut ids: Vec<u64> = pending.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            let Some((Entry::Pending(p), tag)) = pending.get_mut(&id) else {
+        for id in pending.ids() {
+            let Some((Entry::Pending(p), tag)) = pending.get_mut(id) else {
                 continue;
             };
             let result = match p.poll(ch) {
@@ -485,8 +680,8 @@ impl<T: Send + 'static> RequestQueue<T> {
                 Vec::new()
             };
             self.finished(&result, &outs, tag);
-            if let Some((entry, _)) = pending.get_mut(&id) {
-                *entry = Entry::Finished(result, outs);
+            if let Some((entry, _)) = pending.get_mut(id) {
+                *entry = Entry::Finished(Box::new((result, outs)));
                 self.unfinished.fetch_sub(1, Ordering::Relaxed);
             }
         }
@@ -609,28 +804,103 @@ impl Proc {
     /// own queue and waits (AVEO's `veo_call_sync`): the raw 64-bit result
     /// and the OUT/INOUT stack buffers in argument order.
     pub fn call_sync_list(&self, addr: u64, args: &ArgList) -> Result<(u64, Vec<Vec<u8>>)> {
-        self.call_sync_list_returning::<u64>(addr, args)
+        if addr == 0 {
+            return Err(Error::InvalidArgument("the function address is 0".into()));
+        }
+        self.call_sync_list_in_place(addr, &mut args.clone(), ResultKind::Integer)
     }
 
-    /// [`call_sync_list`](Self::call_sync_list) of a kernel whose C result
-    /// is an `R` (see [`RequestQueue::call_returning`]).
-    pub fn call_sync_list_returning<R: KernelRet>(
+    /// As [`call_sync_list`](Self::call_sync_list), using `args` in place
+    /// (the arguments made for its last call are reused where it did not
+    /// change), with `result` saying how the 64-bit result is read.
+    pub fn call_sync_list_in_place(
         &self,
         addr: u64,
-        args: &ArgList,
+        args: &mut ArgList,
+        result: ResultKind,
     ) -> Result<(u64, Vec<Vec<u8>>)> {
         if addr == 0 {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
-        let (mut a, outs) = args.to_args()?;
         let s = self.emulated()?;
-        let (reqid, _) = submit_call(&s.control, addr, None, R::CLASS, &mut a, s.stack_size)?;
-        let mut p = Pending::new(
-            reqid,
-            outs.into_iter().map(|n| vec![0; n]).collect(),
-            What::Call,
-        );
+        let b = args.built()?;
+        let (reqid, _) = submit_call(
+            &s.control,
+            addr,
+            None,
+            result.class(),
+            &mut b.args,
+            s.stack_size,
+        )?;
+        let outs = b.outs.iter().map(|&n| vec![0; n]).collect();
+        let mut p = Pending::new(reqid, outs, What::Call);
         let v = p.wait(&s.control)?;
         Ok((v, p.outs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u64) -> (Entry, u64) {
+        (Entry::Finished(Box::new((Ok(id), Vec::new()))), id)
+    }
+
+    fn value(e: Option<(Entry, u64)>) -> Option<u64> {
+        match e {
+            Some((Entry::Finished(done), tag)) if matches!(*done, (Ok(v), _) if v == tag) => {
+                Some(tag)
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_store_finds_every_id_once_in_any_collection_order() {
+        let mut s = Store::new();
+        for id in 0..100 {
+            s.insert(id, entry(id));
+        }
+        // Out of order, the front last; a second remove finds nothing.
+        for id in (0..100).rev().step_by(2) {
+            assert_eq!(value(s.remove(id)), Some(id));
+            assert_eq!(value(s.remove(id)), None);
+        }
+        assert_eq!(s.ids(), (0..100).step_by(2).collect::<Vec<_>>());
+        assert_eq!(value(s.remove(0)), Some(0));
+        assert_eq!(s.base, 2, "the collected front is dropped");
+        for id in 100..140 {
+            s.insert(id, entry(id));
+        }
+        assert!(s.get_mut(2).is_some());
+        assert!(s.get_mut(1).is_none());
+        assert!(s.get_mut(140).is_none());
+        s.clear();
+        assert!(s.ids().is_empty());
+        s.insert(7, entry(7));
+        assert_eq!(value(s.remove(7)), Some(7));
+    }
+
+    #[test]
+    fn a_forgotten_request_spills_and_stays_collectable() {
+        let mut s = Store::new();
+        let n = WINDOW_MAX as u64 + 10;
+        for id in 0..n {
+            s.insert(id, entry(id));
+            if id > 0 {
+                assert_eq!(value(s.remove(id)), Some(id));
+            }
+        }
+        assert!(s.len <= WINDOW_MAX);
+        assert_eq!(s.ids(), [0]);
+        assert_eq!(value(s.remove(0)), Some(0));
+        assert!(s.ids().is_empty());
+        // Ids that jump (the wrap) start a new window.
+        s.insert(5, entry(5));
+        s.insert(9, entry(9));
+        assert_eq!(s.ids(), [5, 9]);
+        assert_eq!(value(s.remove(5)), Some(5));
+        assert_eq!(value(s.remove(9)), Some(9));
     }
 }

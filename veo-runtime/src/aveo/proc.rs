@@ -11,7 +11,7 @@
 use super::args::marshal;
 use super::context::{AveoContext, CtxShared};
 use super::result;
-use super::sys::{veo_proc_handle, Emulated, LibVeo, VEO_RS_RET_DOUBLE, VEO_RS_RET_FLOAT};
+use super::sys::{veo_proc_handle, LibVeo, VEO_RS_RET_DOUBLE, VEO_RS_RET_FLOAT};
 use crate::args::{Args, KernelRet};
 use crate::error::{Error, Result};
 use std::ffi::CString;
@@ -381,7 +381,7 @@ impl AveoProc {
         }
         // The call is over: libveo wrote its OUT bytes into `stack`.
         stack.copy_out(&mut args);
-        Ok(R::decode(ret_word(lib.emulated(), R::CLASS, raw)))
+        Ok(R::decode(ret_word(R::CLASS, raw)))
     }
 
     /// Opens a context: the main one when it is free, else a new VE thread
@@ -530,11 +530,11 @@ pub(crate) fn ret_code(class: ArgClass) -> Option<std::ffi::c_int> {
 
 /// libveo's 64-bit result as the encoding [`KernelRet::decode`] reads: on
 /// a VE a `float` result is in the upper half of `%s0` (the VE ABI, as
-/// `veo_args_set_float` places a float argument); veo-capi's `_ret` calls
-/// return the runtime's own encoding.
-pub(crate) fn ret_word(emulated: Option<&Emulated>, class: ArgClass, raw: u64) -> u64 {
-    match (emulated, class) {
-        (None, ArgClass::F32) => raw >> 32,
+/// `veo_args_set_float` places a float argument), and veo-capi's results
+/// read as on a VE.
+pub(crate) fn ret_word(class: ArgClass, raw: u64) -> u64 {
+    match class {
+        ArgClass::F32 => raw >> 32,
         _ => raw,
     }
 }

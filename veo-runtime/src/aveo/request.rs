@@ -230,7 +230,7 @@ impl<'a> RequestState<'a> {
             _ => {}
         }
         match self.kind {
-            Kind::Call(class) => Ok(ret_word(self.ctx.proc.lib.emulated(), class, value)),
+            Kind::Call(class) => Ok(ret_word(class, value)),
             Kind::Alloc { size } if value == 0 => Err(Error::OutOfMemory { size }),
             _ => Ok(value),
         }
