@@ -10,10 +10,10 @@
 //!   wakes the futures whose answers it moved into the table;
 //! - by the proc's [`Waiter`], a thread that sleeps on the futex words of
 //!   the result rings that have futures pending (one `futex_waitv`, see
-//!   [`veo_urpc::sleep_any`]) and, when a ring's tail moves, wakes one future
-//!   of that ring (the oldest) to drain it; the drain wakes the others whose
-//!   answers came. It also wakes every future when the proc ends, so that
-//!   they resolve to the error.
+//!   [`veo_urpc::sleep_any`]) and, when a ring's tail moves, wakes the
+//!   futures of that ring (the first to poll drains it; the others find
+//!   their answers in the table or watch again). It also wakes every
+//!   future when the proc ends, so that they resolve to the error.
 //!
 //! The thread starts with the first future that has to wait, and ends with
 //! the proc: programs that never await pay nothing.
@@ -214,17 +214,18 @@ fn run(life: Weak<Life>) {
                 rings.clear();
                 for ch in st.channels.values_mut() {
                     let tail = ch.ring.tail();
-                    let moved = ch.watches.iter().find(|(_, w)| w.seen_tail != tail);
-                    if let Some((&reqid, _)) = moved {
-                        // The oldest drains the ring (its answer is likely
-                        // first); the others learn from that drain, or from
-                        // the next move of the tail.
-                        let w = ch.watches.remove(&reqid).expect("found above");
-                        wake.push(w.waker);
-                        for w in ch.watches.values_mut() {
-                            w.seen_tail = tail;
+                    // Every future whose ring moved since it looked: its
+                    // answer may be there. Waking only one to drain the
+                    // ring for all would leave the others asleep when that
+                    // one is never polled again (a forgotten future, a
+                    // task its executor dropped without dropping it).
+                    ch.watches.retain(|_, w| {
+                        if w.seen_tail == tail {
+                            return true;
                         }
-                    }
+                        wake.push(w.waker.clone());
+                        false
+                    });
                     if !ch.watches.is_empty() {
                         rings.push((ch.ring, tail));
                     }

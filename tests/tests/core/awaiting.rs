@@ -283,3 +283,31 @@ fn the_waking_thread_starts_with_the_first_wait_and_ends_with_the_proc() {
         (threads_named(name) == 0).then_some(())
     });
 }
+
+#[test]
+fn a_forgotten_future_does_not_stall_the_next_awaited_call_of_its_context() {
+    // A forgotten future stays watched by the waking thread and is never
+    // polled again; a call awaited after it must not depend on it to drain
+    // the ring. Many rounds, so that the next call's answer often arrives
+    // before the waking thread has seen the call.
+    let ve = Arc::new(Ve::new());
+    let (done, rounds) = std::sync::mpsc::channel();
+    let v = Arc::clone(&ve);
+    let runner = std::thread::spawn(move || {
+        for i in 0..300i64 {
+            let mut fut = Box::pin(async_mul(&v.ctx, i, 2).unwrap().into_future());
+            let _ = poll_once(fut.as_mut());
+            std::mem::forget(fut);
+            let r = futures::executor::block_on(async_mul(&v.ctx, i, 3).unwrap().into_future());
+            assert_eq!(r.unwrap(), 3 * i);
+            done.send(i).unwrap();
+        }
+    });
+    for want in 0..300i64 {
+        match rounds.recv_timeout(PATIENCE) {
+            Ok(i) => assert_eq!(i, want),
+            Err(e) => panic!("round {want} of 300 stalled ({e}): an awaited call was never woken"),
+        }
+    }
+    runner.join().unwrap();
+}
