@@ -204,12 +204,17 @@ unsafe fn direct_call(func: u64, ret: ArgClass, a: &[u64]) -> Option<u64> {
     type F6 = unsafe extern "C-unwind" fn(u64, u64, u64, u64, u64, u64) -> u64;
     let f = func as usize;
     // SAFETY: our caller vouches that `func` has the described signature.
-    // Under the System V x86_64 ABI, up to six arguments of the integer
-    // class travel in rdi, rsi, rdx, rcx, r8, r9 whatever their width (each
-    // was widened to 64 bits by `invoke` or `decode_register_call`, which
-    // every C compiler accepts), and an integer or pointer result comes back
-    // in rax (its unused upper bits are fixed by `widen` below); for a void
-    // function rax is ignored. That is the same machine-level call libffi
+    // By Rust's rules alone a call through a pointer of another signature
+    // (`fn(u64, ..) -> u64` for, say, `int f(short, char *)`) is undefined;
+    // this relies on one platform guarantee beyond them, the System V AMD64
+    // psABI's classification of arguments and results ("Parameter Passing"):
+    // up to six arguments of the INTEGER class travel in rdi, rsi, rdx, rcx,
+    // r8, r9 whatever their width, the callee reading only the low bits of
+    // its type (each was widened to 64 bits by `invoke` or
+    // `decode_register_call`), and an INTEGER-class result comes back in
+    // rax with its bits above the type's width unspecified (fixed by
+    // `widen` below); for a void function rax is ignored. Floats (the SSE
+    // class) never come here. That is the same machine-level call libffi
     // would make.
     let raw = unsafe {
         match *a {

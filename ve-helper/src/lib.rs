@@ -9,6 +9,7 @@
 //! executable again with [`ENV`] set, and a constructor in `veo-runtime` calls
 //! [`enter_if_requested`] before `main`. The standalone `ve-helper` binary
 //! serves the same protocol (`VEORUN_BIN` / `VEO_HELPER`).
+#![warn(missing_docs)]
 
 mod call;
 mod fault;

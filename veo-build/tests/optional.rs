@@ -64,6 +64,7 @@ fn an_optional_language_without_compiler_is_left_out_with_its_declarations() {
         .unwrap();
     assert_eq!(a.left_out(), &[Language::Fortran]);
     // The C kernel is there and works; the Fortran one is not.
+    // SAFETY: the library was just built from the kernel source above, and each symbol is called with the C signature its source defines.
     unsafe {
         let l = libloading::Library::new(a.path()).unwrap();
         let twice: libloading::Symbol<unsafe extern "C" fn(f64) -> f64> = l.get(b"twice").unwrap();
@@ -150,6 +151,7 @@ fn a_found_compiler_builds_the_optional_sources() {
         .try_compile("mixed")
         .unwrap();
     assert!(a.left_out().is_empty());
+    // SAFETY: the library was just built from the kernel source above, and each symbol is called with the C signature its source defines.
     unsafe {
         let l = libloading::Library::new(a.path()).unwrap();
         let half: libloading::Symbol<unsafe extern "C" fn(*const f64) -> f64> =

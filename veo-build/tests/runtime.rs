@@ -29,6 +29,7 @@ fn inline_c_source_is_built_loaded_and_called() {
         .cargo_directives()
         .contains(&format!("rustc-env=VEO_LIB_avg={}", lib.path().display())));
     assert!(dir.join("out/veo-build/avg/src/avg.c").is_file());
+    // SAFETY: the library was just built from the kernel source above, and each symbol is called with the C signature its source defines.
     unsafe {
         let l = libloading::Library::new(lib.path()).unwrap();
         let f: libloading::Symbol<unsafe extern "C" fn(*const f64, i32) -> f64> =
@@ -55,6 +56,7 @@ fn cpp_and_fortran_kernels_in_one_library() {
         .c_source("avg", AVERAGE_C)
         .try_compile("mixed")
         .unwrap();
+    // SAFETY: the library was just built from the kernel source above, and each symbol is called with the C signature its source defines.
     unsafe {
         let l = libloading::Library::new(lib.path()).unwrap();
         let scale: libloading::Symbol<unsafe extern "C" fn(*mut f64, u64, f64)> =
@@ -93,6 +95,7 @@ fn files_includes_defines_and_headers_are_tracked() {
         assert!(d.contains(&line), "{line} not in {d:#?}");
     }
     assert!(!d.iter().any(|l| l.ends_with("notes.txt")));
+    // SAFETY: the library was just built from the kernel source above, and each symbol is called with the C signature its source defines.
     unsafe {
         let l = libloading::Library::new(lib.path()).unwrap();
         let f: libloading::Symbol<unsafe extern "C" fn(i32) -> i32> = l.get(b"triple").unwrap();
@@ -216,9 +219,12 @@ fn rebuilding_replaces_the_library() {
             .c_source("v", &format!("int version(void) {{ return {n}; }}\n"))
             .try_compile("v")
             .unwrap();
+        // SAFETY: a library just built from `int version(void)` alone: no constructor runs.
         let l = unsafe { libloading::Library::new(lib.path()).unwrap() };
+        // SAFETY: `version` is `int version(void)` in that source.
         let f: libloading::Symbol<unsafe extern "C" fn() -> i32> =
             unsafe { l.get(b"version").unwrap() };
+        // SAFETY: as declared in the source.
         unsafe { f() }
     };
     assert_eq!(v(1), 1);

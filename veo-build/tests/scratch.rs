@@ -162,6 +162,7 @@ fn build_script_builds_checks_and_hands_over_the_library() {
         );
     }
 
+    // SAFETY: the library was just built from the kernel source above, and each symbol is called with the C signature its source defines.
     unsafe {
         let l = libloading::Library::new(&path).unwrap();
         let average: libloading::Symbol<unsafe extern "C" fn(*const f64, i32) -> f64> =

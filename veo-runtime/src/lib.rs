@@ -238,7 +238,7 @@
 //! `veo-examples` package has the py-veo examples ported with
 //! `#[ve_kernel]` and the benchmarks (`cargo run --release -p veo-examples
 //! --bin average`, `--bin latency`, ...).
-
+#![warn(missing_docs)]
 // The guide shows whole files (build.rs, main.rs), `fn main` included.
 #![allow(clippy::needless_doctest_main)]
 

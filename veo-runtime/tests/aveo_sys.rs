@@ -305,6 +305,7 @@ fn args_become_veo_args_with_stack_buffers_the_runtime_owns() {
         (0..unsafe { count() })
             .map(|i| {
                 let (mut kind, mut argnum, mut bits, mut intent, mut len) = (0u8, 0, 0, 0, 0);
+                // SAFETY: `record` writes the five locals for an index below `count()`.
                 let rc =
                     unsafe { record(i, &mut kind, &mut argnum, &mut bits, &mut intent, &mut len) };
                 assert_eq!(rc, 0);
@@ -339,11 +340,8 @@ fn args_become_veo_args_with_stack_buffers_the_runtime_owns() {
     let before = unsafe { freed() };
     drop(veo);
     // SAFETY: reads a counter.
-    assert_eq!(
-        unsafe { freed() },
-        before + 1,
-        "the veo_args is freed on drop"
-    );
+    let after = unsafe { freed() };
+    assert_eq!(after, before + 1, "the veo_args is freed on drop");
 
     let s = |argnum, bits, intent, len| Rec {
         kind: 's',

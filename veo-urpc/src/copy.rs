@@ -133,7 +133,7 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn backward(src: *const u8, dst: *mut u8, len: usize) {
         debug_assert!(len >= 2 * V);
-        // SAFETY (whole body): every access lies in `[0, len)` of `src` or
+        // SAFETY: for the whole body, every access lies in `[0, len)` of `src` or
         // `dst` (`i` stays in `[V, len]`, `len - V >= V`); stores at
         // `dst + i` with `dst + i` a multiple of 32 are aligned.
         unsafe {
@@ -178,7 +178,7 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn stream(src: *const u8, dst: *mut u8, len: usize) {
         debug_assert!(len >= 2 * V);
-        // SAFETY (whole body): every access lies in `[0, len)` of `src` or
+        // SAFETY: for the whole body, every access lies in `[0, len)` of `src` or
         // `dst` (vectors start at `i` in `[1, end - V]`, `end <= len`);
         // streaming stores at `dst + i`, a multiple of 32, are aligned.
         unsafe {

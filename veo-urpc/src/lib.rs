@@ -7,6 +7,7 @@
 //! sleep on a shared futex that the other side wakes only when it knows a
 //! sleeper is there. The message formats are in [`proto`]; decoding them
 //! never trusts the other side.
+#![warn(missing_docs)]
 
 pub mod copy;
 pub mod heap;

@@ -124,7 +124,7 @@ pub fn marshal<'l>(
             max: c_int::MAX as usize,
         })?;
         let a = veo.as_ptr();
-        // SAFETY (every call below): `a` is the live list allocated above;
+        // SAFETY: for every call below, `a` is the live list allocated above;
         // each setter has the C type its table entry declares; the stack
         // buffer outlives the list and the call (owned by `stack`, whose
         // boxes never move).

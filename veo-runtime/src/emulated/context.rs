@@ -248,10 +248,10 @@ impl EmulatedContext {
         memory::check_range(addr, len)?;
         let mut s = self.ch.submit()?;
         if let Some(p) = self.here(&s, addr, bytes.len()) {
+            let t0 = s.trace_clock();
             // SAFETY: `p..p + len` is our mapping of live VE memory
             // (`local_ve_memory`), which no Rust reference covers; `bytes`
             // is host memory.
-            let t0 = s.trace_clock();
             unsafe { veo_urpc::copy::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
             let reqid = s.finished_here(Done::ok(0));
             s.trace_here(reqid, proto::KIND_WRITE, len, t0);
@@ -285,10 +285,10 @@ impl EmulatedContext {
         memory::check_range(addr, len)?;
         let mut s = self.ch.submit()?;
         if let Some(p) = self.here(&s, addr, bytes.len()) {
+            let t0 = s.trace_clock();
             // SAFETY: as in `write_async`; `bytes` is borrowed mutably by
             // this call, so the bytes land while nothing else can see them
             // (a forgotten request writes nothing later).
-            let t0 = s.trace_clock();
             unsafe { veo_urpc::copy::copy_nonoverlapping(p, bytes.as_mut_ptr(), bytes.len()) };
             let reqid = s.finished_here(Done::ok(0));
             s.trace_here(reqid, proto::KIND_READ, len, t0);
