@@ -229,6 +229,12 @@
 //! one event per request, named after its kernel, on a track per context,
 //! with its time queued and on the VE and its bytes.
 //! [`Proc::profile`] sums the times up per kernel ([`KernelProfile`]).
+//! Open the file in [Perfetto](https://ui.perfetto.dev) ("Open trace file")
+//! to see a track per context; the repository's `trace_svg` program draws
+//! it offline, as below (the trace of its `async_pipeline` example: four
+//! contexts, each writing, running a kernel and reading back):
+//!
+#![doc = include_str!("../doc/trace.svg")]
 //!
 //! # Examples
 //!
