@@ -295,6 +295,12 @@ impl Producer {
 
     /// Writes one message whose body `fill` writes, if it fits now.
     /// Returns false when the ring is too full; nothing is written then.
+    ///
+    /// Always inlined: the body's `fill` then compiles into the copy of a
+    /// call's few fields in registers. Left to the compiler, it was outlined
+    /// once the crate had more callers, and a call cost 37 instructions
+    /// more (callgrind, `latency_ab 1`).
+    #[inline(always)]
     pub fn try_write(
         &mut self,
         kind: u16,
