@@ -9,6 +9,11 @@
 //! executable again with [`ENV`] set, and a constructor in `veo-runtime` calls
 //! [`enter_if_requested`] before `main`. The standalone `ve-helper` binary
 //! serves the same protocol (`VEORUN_BIN` / `VEO_HELPER`).
+//!
+//! This crate is an internal part of veo-rs, like the transport it serves
+//! (`veo-urpc`): it is built with `veo-runtime` from the same sources, and
+//! its API carries no stability promise between releases. Programs depend
+//! on `veo-runtime`.
 #![warn(missing_docs)]
 
 mod call;

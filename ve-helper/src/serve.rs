@@ -15,6 +15,10 @@ use veo_urpc::proto::{self, Call, Status};
 use veo_urpc::segment::{state, AttachError, LAYOUT};
 use veo_urpc::{wait, Consumer, Producer, Segment, SpinBudget, WaitPolicy, Wake};
 
+/// The helper's ends of one channel: the command consumer and the result
+/// producer.
+type Ends = (Consumer<'static>, Producer<'static>);
+
 /// Worker threads get a roomy stack: kernels may keep big arrays on it.
 const WORKER_STACK: usize = 64 << 20;
 
@@ -26,6 +30,15 @@ struct Helper {
     /// Each channel's worker's progress, for closes deferred by unloads.
     progress: Box<[Progress]>,
     ppid: u32,
+}
+
+impl Helper {
+    /// This process's ends of channel `index` (refused while a worker
+    /// holds them still).
+    fn ends(&self, index: usize) -> Result<Ends, veo_urpc::Taken> {
+        let chan = self.seg.channel(index);
+        Ok((chan.cmd.acquire_consumer()?, chan.res.acquire_producer()?))
+    }
 }
 
 fn die(code: i32, msg: std::fmt::Arguments<'_>) -> ! {
@@ -144,16 +157,24 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
         .stack_size(WORKER_STACK)
         .spawn(move || {
             fault::alt_stack();
-            Worker::new(helper, 0).run();
+            serve_control(helper);
         });
     match control {
         Ok(t) => {
             let _ = t.join();
         }
-        Err(_) => Worker::new(helper, 0).run(),
+        Err(_) => serve_control(helper),
     }
     // SAFETY: the control channel asked us to exit; workers die with us.
     unsafe { libc::_exit(0) }
+}
+
+/// Serves the control channel, whose ends nothing else takes.
+fn serve_control(h: &'static Helper) {
+    match h.ends(0) {
+        Ok((cmd, res)) => Worker::new(h, 0, res).run(cmd),
+        Err(e) => die(exit_code::BAD_SEGMENT, format_args!("control channel: {e}")),
+    }
 }
 
 /// Makes the C library's stdout unbuffered, as stderr is. Kernels print
@@ -210,7 +231,7 @@ enum Flow {
 struct Worker {
     h: &'static Helper,
     idx: usize,
-    res: Producer,
+    res: Producer<'static>,
     frame: Vec<u128>,
     pending: Pending,
     caller: Caller,
@@ -230,11 +251,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(h: &'static Helper, idx: usize) -> Worker {
+    fn new(h: &'static Helper, idx: usize, res: Producer<'static>) -> Worker {
         Worker {
             h,
             idx,
-            res: Producer::new(h.seg.channel(idx).res),
+            res,
             frame: Vec::new(),
             pending: Pending::None,
             caller: Caller::default(),
@@ -264,9 +285,8 @@ impl Worker {
         asked_to_stop(self.h.seg) || getppid() != self.h.ppid
     }
 
-    fn run(mut self) {
+    fn run(mut self, mut cmd: Consumer<'static>) {
         let chan = self.h.seg.channel(self.idx);
-        let mut cmd = Consumer::new(chan.cmd);
         let _current = ve_side::Current::enter(self.recent.clone());
         loop {
             let msg = match cmd.peek() {
@@ -599,6 +619,10 @@ impl Worker {
             return Err(format!("channel {index} is already open"));
         }
         let h = self.h;
+        // Not in `workers`: its last worker was joined, and gave them back.
+        let (cmd, res) = h
+            .ends(index)
+            .map_err(|e| format!("channel {index} is in use: {e}"))?;
         let progress = &h.progress[index];
         progress.done.store(0, Ordering::Release);
         progress.opening.fetch_add(1, Ordering::AcqRel);
@@ -607,7 +631,7 @@ impl Worker {
             .stack_size(WORKER_STACK)
             .spawn(move || {
                 fault::alt_stack();
-                Worker::new(h, index).run();
+                Worker::new(h, index, res).run(cmd);
                 let progress = &h.progress[index];
                 progress.done.store(u64::MAX, Ordering::Release);
                 progress.opening.fetch_add(1, Ordering::AcqRel);

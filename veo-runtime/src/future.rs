@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
-use veo_urpc::{Ring, WakeWord};
+use veo_urpc::WakeWord;
 
 /// The future of a [`Request`]: `request.await` (or
 /// `request.into_future()`) yields what [`Request::wait`] would, without
@@ -88,7 +88,6 @@ struct Watch {
 
 /// The futures pending on one channel, by request id.
 struct ChannelWatches {
-    ring: Ring,
     watches: BTreeMap<u64, Watch>,
 }
 
@@ -121,13 +120,12 @@ impl Waiter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wakes `waker` when `ring` (channel `index`)'s tail moves past
-    /// `seen_tail`, or when the proc ends; starts the thread if need be.
+    /// Wakes `waker` when the tail of channel `index`'s result ring moves
+    /// past `seen_tail`, or when the proc ends; starts the thread if need be.
     pub(crate) fn watch(
         &self,
         life: &Arc<Life>,
         index: usize,
-        ring: Ring,
         reqid: u64,
         seen_tail: u64,
         waker: &Waker,
@@ -139,7 +137,6 @@ impl Waiter {
             return;
         }
         let ch = st.channels.entry(index).or_insert_with(|| ChannelWatches {
-            ring,
             watches: BTreeMap::new(),
         });
         match ch.watches.get_mut(&reqid) {
@@ -194,10 +191,10 @@ impl Waiter {
 /// The thread: sleeps on the watched rings' wake-up words, wakes one future
 /// per ring whose tail moved, and everyone when the proc ends.
 fn run(life: Weak<Life>) {
-    // The watched rings, and their tails when last checked.
-    let mut rings: Vec<(Ring, u64)> = Vec::new();
     loop {
         let Some(life) = life.upgrade() else { return };
+        // The watched rings, and their tails when last checked.
+        let mut rings = Vec::new();
         let waiter = &life.waiter;
         let dead = life.is_dead();
         let mut wake = Vec::new();
@@ -211,9 +208,9 @@ fn run(life: Weak<Life>) {
                     wake.extend(ch.watches.into_values().map(|w| w.waker));
                 }
             } else {
-                rings.clear();
-                for ch in st.channels.values_mut() {
-                    let tail = ch.ring.tail();
+                for (&index, ch) in st.channels.iter_mut() {
+                    let ring = life.seg.channel(index).res;
+                    let tail = ring.tail();
                     // Every future whose ring moved since it looked: its
                     // answer may be there. Waking only one to drain the
                     // ring for all would leave the others asleep when that
@@ -227,7 +224,7 @@ fn run(life: Weak<Life>) {
                         false
                     });
                     if !ch.watches.is_empty() {
-                        rings.push((ch.ring, tail));
+                        rings.push((ring, tail));
                     }
                 }
                 st.channels.retain(|_, ch| !ch.watches.is_empty());

@@ -7,10 +7,23 @@
 //! sleep on a shared futex that the other side wakes only when it knows a
 //! sleeper is there. The message formats are in [`proto`]; decoding them
 //! never trusts the other side.
+//!
+//! Views into the segment borrow it ([`Channel<'seg>`](Channel),
+//! [`Ring<'seg>`](Ring)), and each end of a ring is acquired once
+//! ([`Ring::acquire_producer`], [`Ring::acquire_consumer`]), so that safe
+//! code can neither read an unmapped segment nor run two producers on one
+//! ring; [`owned`] has the handles for owners that keep the segment in an
+//! `Arc`.
+//!
+//! This crate is an internal part of veo-rs, shared by the runtime
+//! (`veo-runtime`) and its helper program (`ve-helper`), which are built
+//! from the same sources: its API and its shared layout carry no stability
+//! promise between releases. Programs depend on `veo-runtime`.
 #![warn(missing_docs)]
 
 pub mod copy;
 pub mod heap;
+pub mod owned;
 pub mod proto;
 pub mod ring;
 pub mod segment;
@@ -20,7 +33,8 @@ pub mod wait;
 pub mod elf;
 
 pub use heap::Heap;
+pub use owned::{OwnedChannel, OwnedConsumer, OwnedProducer};
 pub use proto::ProtoError;
-pub use ring::{Consumer, Msg, Producer, Ring};
+pub use ring::{Consumer, Msg, Producer, Ring, Taken};
 pub use segment::{Channel, ChannelHeader, Segment, SegmentConfig, SegmentHeader};
 pub use wait::{sleep_any, SpinBudget, WaitPolicy, Wake, WakeWord};

@@ -24,11 +24,30 @@
 //! the zeroed word is never one the consumer has yet to read.
 //! Written by hand because the layout is shared between two processes and no
 //! crate offers a cross-process, futex-woken, variable-size SPSC ring.
+//!
+//! # Who may use a ring
+//!
+//! A [`Ring<'seg>`](Ring) borrows the mapping it lies in (its segment, see
+//! [`Segment::channel`](crate::Segment::channel)), so that no view of it
+//! outlives the mapping. Its two ends are *acquired*, once each per mapping:
+//! [`Ring::acquire_producer`] and [`Ring::acquire_consumer`] hand out the
+//! one [`Producer`] and the one [`Consumer`] of the ring, and refuse a second
+//! while the first lives (dropping it gives the end back). The single
+//! producer, single consumer protocol rests on this: two producers of one
+//! ring in one process would write the same bytes at once, a data race.
+//! Acquire-once rather than `unsafe` constructors because the runtime and
+//! the helper take each end once per channel opening, off the call path:
+//! the check is one atomic swap there, and nothing on the path of a message.
+//! The claims are this process's (kept beside the mapping, not in the shared
+//! memory): the peer process holds the other ends, and what it writes is
+//! validated ([`Consumer::peek`]), never trusted; a second mapping of the
+//! same segment in this process (a test playing the peer) is such a peer.
 
 use crate::proto::{ProtoError, KIND_PAD};
 use crate::wait::{WaitPolicy, Wake, WakeWord};
+use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Bytes of a message header.
@@ -71,36 +90,93 @@ pub struct RingHeader {
     _pad3: [u64; 7],
 }
 
-/// A view of one ring inside a mapped segment.
+/// Which ends of one ring this process holds, through one mapping: kept in
+/// the process's own memory beside the mapping (see the module
+/// documentation), never shared.
+#[derive(Debug, Default)]
+pub struct RingClaims {
+    producer: AtomicBool,
+    consumer: AtomicBool,
+}
+
+/// An end of a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The writing end ([`Producer`]).
+    Producer,
+    /// The reading end ([`Consumer`]).
+    Consumer,
+}
+
+/// An end of a ring is held already in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the {} of this ring is held already", match .0 { End::Producer => "producer", End::Consumer => "consumer" })]
+pub struct Taken(pub End);
+
+impl RingClaims {
+    fn flag(&self, end: End) -> &AtomicBool {
+        match end {
+            End::Producer => &self.producer,
+            End::Consumer => &self.consumer,
+        }
+    }
+
+    fn claim(&self, end: End) -> Result<(), Taken> {
+        // Acquire pairs with `give_back`'s Release: the next holder sees
+        // everything the last one did to the ring.
+        match self.flag(end).swap(true, Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(Taken(end)),
+        }
+    }
+
+    fn give_back(&self, end: End) {
+        self.flag(end).store(false, Ordering::Release);
+    }
+}
+
+/// A view of one ring inside a mapped segment, borrowing the mapping for
+/// `'seg`.
 #[derive(Clone, Copy, Debug)]
-pub struct Ring {
+pub struct Ring<'seg> {
     hdr: NonNull<RingHeader>,
     data: NonNull<u8>,
     cap: u64,
     /// `log2(cap)`: positions become offsets and laps by masks and shifts,
     /// not by divisions (tens of cycles each, several per message).
     shift: u32,
+    claims: &'seg RingClaims,
+    /// The mapping the pointers above lie in.
+    _mapping: PhantomData<&'seg RingHeader>,
 }
 
-// SAFETY: a Ring only points into a shared mapping that outlives it (the
-// owner of the mapping guarantees this); all shared state is accessed through
-// atomics, and the byte areas are handed out by the SPSC protocol to one side
-// at a time.
-unsafe impl Send for Ring {}
+// SAFETY: a Ring only points into a shared mapping that lives for 'seg
+// (from_raw's contract); all shared state is accessed through atomics, and
+// the byte areas are handed out by the SPSC protocol to the one producer and
+// the one consumer (acquired once each).
+unsafe impl Send for Ring<'_> {}
 // SAFETY: as for Send; `&Ring` only gives access to atomics.
-unsafe impl Sync for Ring {}
+unsafe impl Sync for Ring<'_> {}
 
-impl Ring {
-    /// A ring whose header is at `hdr` and whose `cap` data bytes follow at `data`.
+impl<'seg> Ring<'seg> {
+    /// A ring whose header is at `hdr` and whose `cap` data bytes follow at
+    /// `data`, whose ends this process claims in `claims`.
     ///
     /// # Safety
     /// Both areas must be mapped, writable, suitably aligned (`hdr` to 64,
-    /// `data` to 8) and outlive every use of the ring. A `data` area aligned
-    /// to [`LINE`] keeps every message on whole cache lines.
+    /// `data` to 8) and stay so for `'seg`. Every ring made in this process
+    /// on the same areas must be made with the same `claims` (which is what
+    /// keeps to one producer and one consumer). A `data` area aligned to
+    /// [`LINE`] keeps every message on whole cache lines.
     ///
     /// # Panics
     /// If `cap` is not a power of two of at least `4 * LINE` bytes.
-    pub unsafe fn from_raw(hdr: NonNull<RingHeader>, data: NonNull<u8>, cap: u64) -> Ring {
+    pub unsafe fn from_raw(
+        hdr: NonNull<RingHeader>,
+        data: NonNull<u8>,
+        cap: u64,
+        claims: &'seg RingClaims,
+    ) -> Ring<'seg> {
         assert!(
             cap.is_power_of_two() && cap >= 4 * LINE as u64,
             "ring capacity {cap} is not a power of two of at least {} bytes",
@@ -111,7 +187,28 @@ impl Ring {
             data,
             cap,
             shift: cap.trailing_zeros(),
+            claims,
+            _mapping: PhantomData,
         }
+    }
+
+    /// The producer of this ring, resuming at its published tail; refused
+    /// while another one of this process lives.
+    pub fn acquire_producer(&self) -> Result<Producer<'seg>, Taken> {
+        self.claims.claim(End::Producer)?;
+        Ok(Producer::new(*self))
+    }
+
+    /// The consumer of this ring, resuming at its published head; refused
+    /// while another one of this process lives.
+    pub fn acquire_consumer(&self) -> Result<Consumer<'seg>, Taken> {
+        self.claims.claim(End::Consumer)?;
+        Ok(Consumer::new(*self))
+    }
+
+    /// Whether this process holds the producer or the consumer.
+    pub fn is_held(&self) -> bool {
+        self.claims.producer.load(Ordering::Acquire) || self.claims.consumer.load(Ordering::Acquire)
     }
 
     /// The data offset of position `pos`.
@@ -176,13 +273,23 @@ impl Ring {
         self.hdr().tail.load(Ordering::Acquire)
     }
 
-    /// Resets an idle ring to empty. Only when neither side uses it.
-    pub fn reset(&self) {
+    /// Resets an idle ring to empty, holding both of its ends meanwhile;
+    /// refused while this process holds either. (The peer must not use the
+    /// ring either: the protocol above this one sees to that.)
+    pub fn reset(&self) -> Result<(), Taken> {
+        self.claims.claim(End::Producer)?;
+        if let Err(e) = self.claims.claim(End::Consumer) {
+            self.claims.give_back(End::Producer);
+            return Err(e);
+        }
         let h = self.hdr();
         // The first message goes at 0: nothing is committed there yet.
         self.word(0).store(0, Ordering::Release);
         h.tail.store(0, Ordering::Release);
         h.head.store(0, Ordering::Release);
+        self.claims.give_back(End::Consumer);
+        self.claims.give_back(End::Producer);
+        Ok(())
     }
 
     /// Wakes everyone sleeping on this ring (a peer died or shut down).
@@ -248,10 +355,11 @@ impl Ring {
     }
 }
 
-/// The producing end. One per ring; the VH keeps it behind a mutex.
+/// The producing end, one per ring ([`Ring::acquire_producer`]); the VH
+/// keeps it behind a mutex.
 #[derive(Debug)]
-pub struct Producer {
-    ring: Ring,
+pub struct Producer<'seg> {
+    ring: Ring<'seg>,
     /// Written but possibly not yet published.
     tail: u64,
     /// The tail as last published (kept here: reading the shared one would
@@ -273,9 +381,16 @@ pub struct Producer {
 /// zeroed already (see [`Producer::try_write`]).
 const ZERO_AHEAD: u64 = 4 * LINE as u64;
 
-impl Producer {
-    /// The producer of `ring`, resuming at its published tail.
-    pub fn new(ring: Ring) -> Producer {
+impl Drop for Producer<'_> {
+    fn drop(&mut self) {
+        self.ring.claims.give_back(End::Producer);
+    }
+}
+
+impl<'seg> Producer<'seg> {
+    /// The producer of `ring`, resuming at its published tail (claimed by
+    /// the caller).
+    fn new(ring: Ring<'seg>) -> Producer<'seg> {
         let tail = ring.tail();
         Producer {
             tail,
@@ -289,7 +404,7 @@ impl Producer {
     }
 
     /// The ring.
-    pub fn ring(&self) -> &Ring {
+    pub fn ring(&self) -> &Ring<'seg> {
         &self.ring
     }
 
@@ -461,10 +576,10 @@ pub struct Msg<'a> {
     pub body: &'a [u8],
 }
 
-/// The consuming end. One per ring.
+/// The consuming end, one per ring ([`Ring::acquire_consumer`]).
 #[derive(Debug)]
-pub struct Consumer {
-    ring: Ring,
+pub struct Consumer<'seg> {
+    ring: Ring<'seg>,
     head: u64,
     /// The head as last published to the producer.
     published: u64,
@@ -472,9 +587,16 @@ pub struct Consumer {
     current: u64,
 }
 
-impl Consumer {
-    /// The consumer of `ring`, resuming at its published head.
-    pub fn new(ring: Ring) -> Consumer {
+impl Drop for Consumer<'_> {
+    fn drop(&mut self) {
+        self.ring.claims.give_back(End::Consumer);
+    }
+}
+
+impl<'seg> Consumer<'seg> {
+    /// The consumer of `ring`, resuming at its published head (claimed by
+    /// the caller).
+    fn new(ring: Ring<'seg>) -> Consumer<'seg> {
         let head = ring.hdr().head.load(Ordering::Acquire);
         Consumer {
             head,
@@ -485,7 +607,7 @@ impl Consumer {
     }
 
     /// The ring.
-    pub fn ring(&self) -> &Ring {
+    pub fn ring(&self) -> &Ring<'seg> {
         &self.ring
     }
 
@@ -600,27 +722,55 @@ mod tests {
         hdr: Box<RingHeader>,
         data: Vec<u64>,
     }
-    fn ring(cap: usize) -> (Mem, Ring) {
+    fn ring(claims: &RingClaims, cap: usize) -> (Mem, Ring<'_>) {
         let mut m = Mem {
             hdr: Box::default(),
             data: vec![0u64; cap / 8],
         };
-        // SAFETY: both areas live in `m`, which the tests keep alive.
+        // SAFETY: both areas live on the heap of `m`, which the tests keep
+        // alive as long as the ring; every ring on them is this one.
         let r = unsafe {
             Ring::from_raw(
                 NonNull::from(&mut *m.hdr),
                 NonNull::new(m.data.as_mut_ptr().cast()).unwrap(),
                 cap as u64,
+                claims,
             )
         };
         (m, r)
     }
 
     #[test]
+    fn each_end_is_acquired_once_at_a_time() {
+        let claims = RingClaims::default();
+        let (_m, r) = ring(&claims, 1024);
+        let p = r.acquire_producer().unwrap();
+        assert_eq!(r.acquire_producer().unwrap_err(), Taken(End::Producer));
+        // A copy of the view is the same ring.
+        let copy = r;
+        assert!(copy.acquire_producer().is_err());
+        let c = r.acquire_consumer().unwrap();
+        assert_eq!(r.acquire_consumer().unwrap_err(), Taken(End::Consumer));
+        assert!(r.is_held());
+        // Not while either end is held.
+        assert_eq!(r.reset(), Err(Taken(End::Producer)));
+        drop(p);
+        assert_eq!(r.reset(), Err(Taken(End::Consumer)));
+        // The refused reset gave back what it took.
+        let p = r.acquire_producer().unwrap();
+        drop((p, c));
+        assert!(!r.is_held());
+        r.reset().unwrap();
+        let _p = r.acquire_producer().unwrap();
+        let _c = r.acquire_consumer().unwrap();
+    }
+
+    #[test]
     fn messages_cross_the_wrap_in_order() {
-        let (_m, r) = ring(1024);
-        let mut p = Producer::new(r);
-        let mut c = Consumer::new(r);
+        let claims = RingClaims::default();
+        let (_m, r) = ring(&claims, 1024);
+        let mut p = r.acquire_producer().unwrap();
+        let mut c = r.acquire_consumer().unwrap();
         for i in 0..1000u64 {
             let len = (i % 190) as usize;
             assert!(p.try_write(7, i, len, |b| b.fill(i as u8)));
@@ -635,9 +785,10 @@ mod tests {
 
     #[test]
     fn full_ring_refuses_until_consumed() {
-        let (_m, r) = ring(1024);
-        let mut p = Producer::new(r);
-        let mut c = Consumer::new(r);
+        let claims = RingClaims::default();
+        let (_m, r) = ring(&claims, 1024);
+        let mut p = r.acquire_producer().unwrap();
+        let mut c = r.acquire_consumer().unwrap();
         let mut n = 0;
         while p.try_write(1, n, 100, |_| {}) {
             n += 1;
@@ -658,12 +809,13 @@ mod tests {
 
     #[test]
     fn corrupt_lengths_are_errors() {
-        let (mut m, r) = ring(1024);
-        let mut p = Producer::new(r);
+        let claims = RingClaims::default();
+        let (mut m, r) = ring(&claims, 1024);
+        let mut p = r.acquire_producer().unwrap();
         assert!(p.try_write(1, 1, 8, |_| {}));
         p.publish();
         m.data[0] = 3; // len 3, kind 0
-        let mut c = Consumer::new(r);
+        let mut c = r.acquire_consumer().unwrap();
         assert!(c.peek().is_err());
         m.data[0] = 4096 | (1 << 32);
         assert!(c.peek().is_err());

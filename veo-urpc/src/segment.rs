@@ -4,13 +4,20 @@
 //! The segment is an anonymous `memfd` (huge pages when the system has them),
 //! mode 0600, inherited by the helper as a file descriptor: it has no name in
 //! `/dev/shm` or SysV IPC, so a crash leaves nothing behind.
+//!
+//! The views into a segment borrow it: a [`Channel<'seg>`](Channel) and its
+//! [`Ring<'seg>`](Ring)s cannot outlive the [`Segment`] that unmaps the
+//! memory when dropped. Owners that cannot hold a borrow (the runtime keeps
+//! a channel's ends beside the proc's `Arc<Segment>`) use the owning handles
+//! of [`crate::owned`].
 
 use crate::proto::PROTOCOL_VERSION;
-use crate::ring::{Ring, RingHeader};
+use crate::ring::{Ring, RingClaims, RingHeader};
 use crate::wait::WakeWord;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::mm::{MapFlags, ProtFlags};
 use std::io;
+use std::marker::PhantomData;
 use std::mem::size_of;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -166,26 +173,28 @@ impl Default for SegmentConfig {
     }
 }
 
-/// The two rings and the header of one channel.
+/// The two rings and the header of one channel, borrowing the segment for
+/// `'seg`.
 #[derive(Clone, Copy, Debug)]
-pub struct Channel {
+pub struct Channel<'seg> {
     /// VH to VE.
-    pub cmd: Ring,
+    pub cmd: Ring<'seg>,
     /// VE to VH.
-    pub res: Ring,
+    pub res: Ring<'seg>,
     hdr: NonNull<ChannelHeader>,
+    _segment: PhantomData<&'seg Segment>,
 }
 
-// SAFETY: Channel points into a mapping that outlives it (Segment's users
-// keep the Segment alive) and only exposes atomics and rings.
-unsafe impl Send for Channel {}
+// SAFETY: Channel points into a mapping that lives for 'seg (it borrows the
+// Segment) and only exposes atomics and rings.
+unsafe impl Send for Channel<'_> {}
 // SAFETY: as for Send.
-unsafe impl Sync for Channel {}
+unsafe impl Sync for Channel<'_> {}
 
-impl Channel {
+impl<'seg> Channel<'seg> {
     /// The gate words.
-    pub fn header(&self) -> &ChannelHeader {
-        // SAFETY: mapped for the life of the segment.
+    pub fn header(&self) -> &'seg ChannelHeader {
+        // SAFETY: mapped, and initialised (zeroed), for 'seg.
         unsafe { self.hdr.as_ref() }
     }
 }
@@ -226,6 +235,9 @@ pub struct Segment {
     /// The VE memory region: file offset and length (0: none).
     heap_off: usize,
     heap_len: usize,
+    /// Which ring ends this process holds through this mapping: the command
+    /// ring's then the result ring's, channel by channel.
+    claims: Box<[RingClaims]>,
 }
 
 // SAFETY: the mapping is process-wide and lives until drop; shared state in it
@@ -239,6 +251,11 @@ pub const MAX_RING_BYTES: usize = 1 << 30;
 
 fn stride_for(ring_bytes: usize) -> usize {
     (size_of::<ChannelHeader>() + 2 * (size_of::<RingHeader>() + ring_bytes)).next_multiple_of(4096)
+}
+
+/// No ring end held: two rings per channel.
+fn claims_for(channels: usize) -> Box<[RingClaims]> {
+    (0..2 * channels).map(|_| RingClaims::default()).collect()
 }
 
 /// VE memory regions start on this boundary in the file.
@@ -299,6 +316,7 @@ impl Segment {
         seg.stride = stride;
         seg.ring_bytes = ring_bytes;
         seg.channels = cfg.channels.max(1);
+        seg.claims = claims_for(seg.channels);
         // SAFETY: the header page is mapped, writable and not yet shared.
         unsafe {
             seg.base
@@ -360,6 +378,7 @@ impl Segment {
             huge,
             heap_off: 0,
             heap_len: 0,
+            claims: Box::default(),
         })
     }
 
@@ -397,6 +416,7 @@ impl Segment {
             huge: false,
             heap_off: 0,
             heap_len: 0,
+            claims: Box::default(),
         };
         let h = seg.header();
         if h.magic != MAGIC {
@@ -433,6 +453,7 @@ impl Segment {
         seg.channels = channels;
         seg.heap_off = heap_off;
         seg.heap_len = heap_len;
+        seg.claims = claims_for(channels);
         Ok(seg)
     }
 
@@ -511,12 +532,14 @@ impl Segment {
         self.fd.as_fd()
     }
 
-    /// Channel `index`.
-    pub fn channel(&self, index: usize) -> Channel {
+    /// Channel `index`, borrowing the segment.
+    pub fn channel(&self, index: usize) -> Channel<'_> {
         assert!(index < self.channels, "channel index out of range");
         let rh = size_of::<RingHeader>();
-        // SAFETY: index < channels, so the whole channel lies in the mapping;
-        // offsets keep 64-byte alignment (stride and header sizes are multiples).
+        // SAFETY: index < channels, so the whole channel lies in the mapping,
+        // which lives as long as the borrow of `self`; offsets keep 64-byte
+        // alignment (stride and header sizes are multiples). Every ring on
+        // these areas in this process comes from here, with their claims.
         unsafe {
             let base = self.base.as_ptr().add(HEADER_BYTES + index * self.stride);
             let cmd_hdr = base.add(size_of::<ChannelHeader>());
@@ -528,13 +551,16 @@ impl Segment {
                     NonNull::new_unchecked(cmd_hdr.cast()),
                     NonNull::new_unchecked(cmd_data),
                     self.ring_bytes as u64,
+                    &self.claims[2 * index],
                 ),
                 res: Ring::from_raw(
                     NonNull::new_unchecked(res_hdr.cast()),
                     NonNull::new_unchecked(res_data),
                     self.ring_bytes as u64,
+                    &self.claims[2 * index + 1],
                 ),
                 hdr: NonNull::new_unchecked(base.cast()),
+                _segment: PhantomData,
             }
         }
     }
@@ -542,8 +568,9 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
-        // SAFETY: we own the mapping; Rings and Channels derived from it must
-        // not outlive the Segment (their owners hold the Segment in an Arc).
+        // SAFETY: we own the mapping; the Channels and Rings into it borrow
+        // the Segment (or, in `crate::owned`, hold it in an Arc), so none
+        // is left.
         unsafe {
             let _ = rustix::mm::munmap(self.base.as_ptr().cast(), self.len);
         }
@@ -566,15 +593,35 @@ mod tests {
         let b = Segment::attach(fd).unwrap();
         assert_eq!(b.header().token, 99);
         assert_eq!(b.channels(), 3);
-        let mut p = crate::Producer::new(a.channel(2).cmd);
+        let mut p = a.channel(2).cmd.acquire_producer().unwrap();
         assert!(p.try_write(5, 1, 3, |x| x.copy_from_slice(b"abc")));
         p.publish();
-        let mut c = crate::Consumer::new(b.channel(2).cmd);
+        let mut c = b.channel(2).cmd.acquire_consumer().unwrap();
         let m = c.peek().unwrap().unwrap();
         assert_eq!(&m.body[..3], b"abc");
         assert!(!b.channel(1).cmd.has_data());
         let mode = rustix::fs::fstat(a.fd()).unwrap().st_mode & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn ring_ends_are_claimed_per_ring_and_per_mapping() {
+        let cfg = SegmentConfig {
+            channels: 2,
+            ring_bytes: 64 << 10,
+            ..Default::default()
+        };
+        let a = Segment::create(&cfg, 1).unwrap();
+        let _p = a.channel(1).cmd.acquire_producer().unwrap();
+        assert!(a.channel(1).cmd.acquire_producer().is_err());
+        // Other rings and channels are free...
+        let _q = a.channel(1).res.acquire_producer().unwrap();
+        let _r = a.channel(0).cmd.acquire_producer().unwrap();
+        assert!(!a.channel(0).res.is_held());
+        // ... and a second mapping is the peer's, with claims of its own.
+        let b = Segment::attach(rustix::io::dup(a.fd()).unwrap()).unwrap();
+        assert!(!b.channel(1).cmd.is_held());
+        let _c = b.channel(1).cmd.acquire_consumer().unwrap();
     }
 
     #[test]

@@ -20,8 +20,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use std::ptr::NonNull;
 use veo_urpc::proto::{self, ArgClass, Intent, StackArg, MAX_ARGS};
-use veo_urpc::ring::{seal, RingHeader, MSG_HEADER, MSG_TRAILER};
-use veo_urpc::{Consumer, Producer, Ring};
+use veo_urpc::ring::{seal, RingClaims, RingHeader, MSG_HEADER, MSG_TRAILER};
+use veo_urpc::Ring;
 
 fn config() -> Config {
     let cases = std::env::var("VEO_FUZZ_CASES")
@@ -280,15 +280,19 @@ impl TestRing {
             data: vec![0; cap / 8],
         }
     }
-    fn ring(&mut self) -> Ring {
+    /// The ring, whose ends `claims` (one per `TestRing`) keeps.
+    fn ring<'c>(&mut self, claims: &'c RingClaims) -> Ring<'c> {
         let cap = (self.data.len() * 8) as u64;
-        // SAFETY: both areas live in self, which outlives every use of the
-        // ring in these tests; alignment and size follow from the types.
+        // SAFETY: both areas live on the heap of self, which outlives every
+        // use of the ring in these tests (each declares its claims after its
+        // TestRing, so the ring's lifetime ends first); alignment and size
+        // follow from the types.
         unsafe {
             Ring::from_raw(
                 NonNull::from(&mut *self.hdr),
                 NonNull::new(self.data.as_mut_ptr().cast()).unwrap(),
                 cap,
+                claims,
             )
         }
     }
@@ -352,7 +356,7 @@ fn stamp(bytes: &mut [u8], head: u64) {
 /// laps).
 fn drain_all(ring: Ring, data: std::ops::Range<usize>, published: Option<u64>) -> usize {
     let cap = ring.capacity() as usize;
-    let mut c = Consumer::new(ring);
+    let mut c = ring.acquire_consumer().unwrap();
     let start_head = c.head();
     let mut n = 0;
     for _ in 0..cap / MSG_HEADER + 2 {
@@ -504,7 +508,8 @@ proptest! {
         let published = tail.unwrap_or(head.wrapping_add(n as u64));
         t.set_positions(published, head);
         let range = t.data.as_ptr() as usize..t.data.as_ptr() as usize + CAP;
-        drain_all(t.ring(), range, None);
+        let claims = RingClaims::default();
+        drain_all(t.ring(&claims), range, None);
     }
 
     #[test]
@@ -517,9 +522,10 @@ proptest! {
         // bytes the consumer has not read yet.
         const CAP: usize = 4096;
         let mut t = TestRing::new(CAP);
-        let ring = t.ring();
-        let mut p = Producer::new(ring);
-        let mut c = Consumer::new(ring);
+        let claims = RingClaims::default();
+        let ring = t.ring(&claims);
+        let mut p = ring.acquire_producer().unwrap();
+        let mut c = ring.acquire_consumer().unwrap();
         for (i, len) in sizes.iter().enumerate() {
             if !p.try_write(proto::KIND_RESULT, i as u64, *len, |b| b.fill(i as u8)) {
                 p.publish();
@@ -543,7 +549,9 @@ proptest! {
         t.bytes()[..n].copy_from_slice(&corrupted[..n]);
         let range = t.data.as_ptr() as usize..t.data.as_ptr() as usize + CAP;
         t.set_positions(p.tail(), head);
-        drain_all(t.ring(), range, Some(p.tail() - head));
+        // The ring's one consumer is the one below.
+        drop(c);
+        drain_all(ring, range, Some(p.tail() - head));
     }
 
     #[test]
@@ -554,9 +562,10 @@ proptest! {
         // what the producer wrote, in order, across wraps and pads.
         const CAP: usize = 4096;
         let mut t = TestRing::new(CAP);
-        let ring = t.ring();
-        let mut p = Producer::new(ring);
-        let mut c = Consumer::new(ring);
+        let claims = RingClaims::default();
+        let ring = t.ring(&claims);
+        let mut p = ring.acquire_producer().unwrap();
+        let mut c = ring.acquire_consumer().unwrap();
         let mut model = std::collections::VecDeque::new();
         let mut next = 0u64;
         for op in ops {
@@ -611,7 +620,8 @@ fn every_corpus_seed_is_handled() {
             stamp(t.bytes(), 0);
             t.set_positions((body.len() as u64).wrapping_add(extra), 0);
             let range = t.data.as_ptr() as usize..t.data.as_ptr() as usize + 4096;
-            drain_all(t.ring(), range, None);
+            let claims = RingClaims::default();
+            drain_all(t.ring(&claims), range, None);
         }
     }
     // The valid seeds decode.
@@ -639,7 +649,8 @@ fn a_head_off_the_grid_is_an_error() {
             t.bytes()[(pos + i) % 4096] = *b;
         }
         t.set_positions(head.wrapping_add(16), head);
-        let mut c = Consumer::new(t.ring());
+        let claims = RingClaims::default();
+        let mut c = t.ring(&claims).acquire_consumer().unwrap();
         let r = c.peek().map(|m| m.map(|m| (m.kind, m.reqid)));
         assert!(r.is_err(), "head {head}: {r:?}");
     }

@@ -73,7 +73,7 @@ fn a_helper_that_finds_its_segment_corrupted_says_so() {
     // While the worker is held in the kernel, overwrite the queued call in
     // its command ring: it is garbage when the worker gets to it.
     let seg = attach_segment(&proc);
-    let mut cmd = veo_urpc::Consumer::new(seg.channel(ctx.index()).cmd);
+    let mut cmd = seg.channel(ctx.index()).cmd.acquire_consumer().unwrap();
     let mut target = None;
     while let Ok(Some(m)) = cmd.peek() {
         if m.reqid == queued.id() {

@@ -41,7 +41,7 @@ impl Rng {
 }
 
 /// One message of a malformed answer.
-fn garbage_message(rng: &mut Rng, p: &mut Producer) {
+fn garbage_message(rng: &mut Rng, p: &mut Producer<'_>) {
     // Request ids: the two pending requests, one never submitted, zero,
     // anything.
     let reqid = match rng.below(6) {
@@ -116,7 +116,7 @@ fn garbage_message(rng: &mut Rng, p: &mut Producer) {
 
 /// A well-formed answer to `reqid` with `data` (after the garbage, so that a
 /// request the garbage did not settle still ends).
-fn sentinel(p: &mut Producer, reqid: u64, data: &[u8]) {
+fn sentinel(p: &mut Producer<'_>, reqid: u64, data: &[u8]) {
     let mut b = vec![0u8; 16 + data.len()];
     proto::encode_words(&mut b, &[0, data.len() as u64]);
     b[16..].copy_from_slice(data);
@@ -209,7 +209,7 @@ fn garbage_answers_never_crash_or_hang() {
         let r2 = ctx.read_async(&mut dst, &v.src).unwrap();
         assert_eq!((r1.id(), r2.id()), (1, 2));
 
-        let mut p = Producer::new(v.seg.channel(ctx.index()).res);
+        let mut p = v.seg.channel(ctx.index()).res.acquire_producer().unwrap();
         for _ in 0..1 + rng.below(3) {
             garbage_message(&mut rng, &mut p);
         }

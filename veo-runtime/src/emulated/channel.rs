@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 use veo_urpc::proto::{self, Status};
-use veo_urpc::{Channel, Consumer, Producer, SpinBudget, WaitPolicy, Wake};
+use veo_urpc::{OwnedChannel, OwnedConsumer, OwnedProducer, Segment, SpinBudget, WaitPolicy, Wake};
 
 /// A finished request, as the helper answered it.
 #[derive(Debug, Default)]
@@ -68,14 +68,14 @@ impl Done {
 }
 
 pub(crate) struct Tx {
-    pub producer: Producer,
+    pub producer: OwnedProducer,
     next_reqid: u64,
 }
 
 struct Rx {
     /// The channel's index.
     index: usize,
-    consumer: Consumer,
+    consumer: OwnedConsumer,
     done: Table,
     /// Answer bytes drained for a request by another thread than its
     /// waiter: where they start in the answer, and the bytes.
@@ -242,7 +242,9 @@ impl Table {
 
 pub(crate) struct ChannelVh {
     pub index: usize,
-    pub chan: Channel,
+    /// The channel; its command producer and result consumer, this
+    /// process's only ones, are in `tx` and `rx`.
+    pub chan: OwnedChannel,
     pub life: Arc<Life>,
     tx: Mutex<Tx>,
     rx: Mutex<Rx>,
@@ -409,19 +411,27 @@ impl Drop for Submit<'_> {
 }
 
 impl ChannelVh {
-    pub(crate) fn new(index: usize, chan: Channel, life: Arc<Life>) -> ChannelVh {
+    /// The VH end of channel `index` of `seg`: refused while another one
+    /// holds the channel's rings (see `EmulatedProc::take_slot`).
+    pub(crate) fn new(index: usize, seg: &Arc<Segment>, life: Arc<Life>) -> Result<ChannelVh> {
         let traced = life.trace.get().is_some();
-        ChannelVh {
+        let chan = OwnedChannel::new(seg.clone(), index);
+        let in_use = |e: veo_urpc::Taken| {
+            Error::InvalidArgument(format!("channel {index} is still in use: {e}"))
+        };
+        let producer = chan.cmd_producer().map_err(in_use)?;
+        let consumer = chan.res_consumer().map_err(in_use)?;
+        Ok(ChannelVh {
             index,
             chan,
             life,
             tx: Mutex::new(Tx {
-                producer: Producer::new(chan.cmd),
+                producer,
                 next_reqid: 0,
             }),
             rx: Mutex::new(Rx {
                 index,
-                consumer: Consumer::new(chan.res),
+                consumer,
                 done: Table::new(),
                 partial: HashMap::new(),
                 finished: 0,
@@ -431,7 +441,7 @@ impl ChannelVh {
             published: AtomicU64::new(0),
             spin: SpinBudget::new(),
             traced,
-        }
+        })
     }
 
     #[cold]
@@ -523,7 +533,7 @@ impl ChannelVh {
             rx.wake(reqid);
         }
         self.local_seq.fetch_add(1, Ordering::Release);
-        self.chan.res.wake_consumers();
+        self.chan.get().res.wake_consumers();
     }
 
     /// Takes the result of `reqid` if it is there, placing its answer
@@ -576,7 +586,7 @@ impl ChannelVh {
                 // The room made is published lazily (an eighth of the ring
                 // at a time): withholding less never blocks the helper, as
                 // its messages are at most a quarter ring.
-                let (ring, head) = (*rx.consumer.ring(), rx.consumer.head());
+                let (ring, head) = (self.chan.get().res, rx.consumer.head());
                 if ring.committed_at(head) {
                     if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid, sink) {
                         return Ok(d);
@@ -602,8 +612,8 @@ impl ChannelVh {
                     "waiting for a request that was never submitted".into(),
                 ));
             }
-            let ring = self.chan.res;
-            let ch = self.chan.header();
+            let ring = self.chan.get().res;
+            let ch = self.chan.get().header();
             let here = veo_urpc::wait::note_cpu(&ch.vh_cpu);
             let peer_here = here != 0 && ch.helper_cpu.load(Ordering::Relaxed) == here;
             let wake = ring.data_word().wait_adaptive(
@@ -637,7 +647,7 @@ impl ChannelVh {
         waker: &Waker,
     ) -> Result<Option<Done>> {
         // Before the drain: an answer published after it moves the tail.
-        let seen_tail = self.chan.res.tail();
+        let seen_tail = self.chan.get().res.tail();
         let mut rx = self.lock_rx();
         let mut done = rx.done.take(reqid);
         if done.is_none() {
@@ -676,14 +686,9 @@ impl ChannelVh {
             }
         }
         drop(rx);
-        self.life.waiter.watch(
-            &self.life,
-            self.index,
-            self.chan.res,
-            reqid,
-            seen_tail,
-            waker,
-        );
+        self.life
+            .waiter
+            .watch(&self.life, self.index, reqid, seen_tail, waker);
         Ok(None)
     }
 

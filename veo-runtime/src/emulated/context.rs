@@ -202,7 +202,7 @@ impl EmulatedContext {
         let thread = std::thread::Builder::new()
             .name(format!("veo-vh-{}", ch.index))
             .spawn(move || {
-                let g = ch.chan.header();
+                let g = ch.chan.get().header();
                 for (reqid, f) in rx {
                     let wake = g.gate_reached_wake.wait(
                         &WaitPolicy::VH,

@@ -126,11 +126,19 @@ impl EmulatedProc {
                 .spawn(move || monitor(child, life))
                 .map_err(|e| Error::io("cannot start the monitor thread", e))?
         };
+        // A fresh segment: nothing holds the control channel's ends yet.
+        let control = match ChannelVh::new(0, &seg, life.clone()) {
+            Ok(control) => control,
+            Err(e) => {
+                kill_group(pid);
+                return Err(e);
+            }
+        };
         let proc = Arc::new(EmulatedProc {
             id: crate::backend::next_proc_id(),
             node,
             helper: helper_name.clone(),
-            control: ChannelVh::new(0, seg.channel(0), life.clone()),
+            control,
             life,
             seg,
             stack_size: b.stack_size,

@@ -74,14 +74,28 @@ impl EmulatedProc {
         self.life.check()?;
         let idx = self.take_slot()?;
         let ch = self.seg.channel(idx);
-        ch.cmd.reset();
-        ch.res.reset();
-        ch.header().reset();
-        if let Err(e) = self.control_op(proto::KIND_OPEN, &[idx as u64], &[], What::Other) {
+        // Refused only while this process holds an end of the rings, which
+        // `take_slot` checked: a context's channel is dropped after its
+        // slot is released.
+        let reset = ch.cmd.reset().and_then(|()| ch.res.reset());
+        if let Err(e) = reset {
             self.slots.release(idx, Slot::Free);
-            return Err(e);
+            return Err(Error::InvalidArgument(format!(
+                "channel {idx} is still in use: {e}"
+            )));
         }
-        let ch = Arc::new(ChannelVh::new(idx, ch, self.life.clone()));
+        ch.header().reset();
+        let opened = ChannelVh::new(idx, &self.seg, self.life.clone()).and_then(|ch| {
+            self.control_op(proto::KIND_OPEN, &[idx as u64], &[], What::Other)?;
+            Ok(ch)
+        });
+        let ch = match opened {
+            Ok(ch) => Arc::new(ch),
+            Err(e) => {
+                self.slots.release(idx, Slot::Free);
+                return Err(e);
+            }
+        };
         {
             let mut channels = self
                 .slots
@@ -99,18 +113,18 @@ impl EmulatedProc {
         let mut reap = Vec::new();
         let mut found = None;
         for i in 1..slots.len() {
-            let exited = self
-                .seg
-                .channel(i)
-                .header()
-                .worker_exited
-                .load(Ordering::Acquire)
-                != 0;
+            let ch = self.seg.channel(i);
+            let exited = ch.header().worker_exited.load(Ordering::Acquire) != 0;
             if slots[i] == Slot::Closing && exited {
                 reap.push(i);
                 slots[i] = Slot::Free;
             }
-            if found.is_none() && slots[i] == Slot::Free {
+            // A slot is released just before its context drops its channel
+            // (whose rings' ends another thread may briefly hold still, for
+            // an unload): a free slot whose rings are held is skipped, so
+            // that `open_channel` never meets a held end.
+            let held = ch.cmd.is_held() || ch.res.is_held();
+            if found.is_none() && slots[i] == Slot::Free && !held {
                 found = Some(i);
             }
         }
