@@ -74,9 +74,8 @@ impl EmulatedProc {
         self.life.check()?;
         let idx = self.take_slot()?;
         let ch = self.seg.channel(idx);
-        // Refused only while this process holds an end of the rings, which
-        // `take_slot` checked: a context's channel is dropped after its
-        // slot is released.
+        // Not refused: `take_slot` chose a slot whose rings' ends nobody
+        // here holds, and only this function takes them, for an open slot.
         let reset = ch.cmd.reset().and_then(|()| ch.res.reset());
         if let Err(e) = reset {
             self.slots.release(idx, Slot::Free);
