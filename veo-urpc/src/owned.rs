@@ -88,8 +88,9 @@ impl OwnedProducer {
         self.inner.ring()
     }
 
-    /// [`Producer::try_write`].
-    #[inline]
+    /// [`Producer::try_write`] (inlined as it is: one per call on the
+    /// VH's path).
+    #[inline(always)]
     pub fn try_write(
         &mut self,
         kind: u16,
