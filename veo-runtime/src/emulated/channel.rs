@@ -468,7 +468,10 @@ impl ChannelVh {
         }
     }
 
-    /// Locks the producer for a request's messages.
+    /// Locks the producer for a request's messages. Inlined: with the
+    /// ring ends' drop glue (they give their claim back) the compiler
+    /// outlined it, which cost every call 35 VH instructions (callgrind).
+    #[inline]
     pub(crate) fn submit(&self) -> Result<Submit<'_>> {
         self.life.check()?;
         Ok(Submit {
