@@ -126,7 +126,11 @@
 //! at), [`Error::SymbolNotFound`], [`Error::InvalidAddress`] (a bad or
 //! freed VE address, or more data than a buffer holds),
 //! [`Error::KernelException`] (the kernel crashed: the signal and address),
-//! [`Error::HelperDied`], [`Error::Timeout`]... Bad input never panics.
+//! [`Error::HelperDied`], [`Error::Timeout`] (with the limit given),
+//! [`Error::Closed`] (the proc or context, a [`Closable`]),
+//! [`Error::TooManyContexts`], [`Error::LibraryUnloaded`],
+//! [`Error::WrongProc`]... Each is built complete where it happens, names
+//! and paths shortened when long. Bad input never panics.
 //!
 //! # Where the library is found
 //!
