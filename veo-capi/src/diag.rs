@@ -48,10 +48,15 @@ pub(crate) fn errno_of(e: &veo_runtime::Error) -> i32 {
     use veo_runtime::Error as E;
     match e {
         E::OutOfMemory { .. } => libc::ENOMEM,
-        E::LibraryNotFound { .. } | E::SymbolNotFound { .. } => libc::ENOENT,
+        E::LibraryNotFound { .. } | E::SymbolNotFound { .. } | E::LibraryUnloaded { .. } => {
+            libc::ENOENT
+        }
         E::InvalidAddress { .. } => libc::EFAULT,
         E::HelperDied { .. } | E::KernelException { .. } | E::Closed(_) => libc::ESRCH,
         E::TooManyArguments { .. } | E::StackTooLarge { .. } => libc::E2BIG,
+        // As for the handles of a kind when there are too many (`handles.rs`).
+        E::TooManyContexts { .. } => libc::EMFILE,
+        // A function of another proc, a request never submitted, bad input.
         _ => libc::EINVAL,
     }
 }

@@ -29,6 +29,7 @@ use crate::aveo::context::AveoContext;
 use crate::aveo::proc::ProcInner as AveoProcInner;
 use crate::aveo::request::RequestState as AveoRequestState;
 use crate::context::ContextState;
+use crate::deadline::Deadline;
 use crate::emulated::context::EmulatedContext;
 use crate::emulated::request::EmulatedRequest;
 use crate::emulated::EmulatedProc;
@@ -42,7 +43,6 @@ use crate::trace::Trace;
 use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::task::Waker;
-use std::time::Instant;
 
 /// The error of a proc asked for on the emulated VE in a build without it.
 pub(crate) fn no_emulator() -> crate::Error {
@@ -540,7 +540,7 @@ impl<'a> RequestBackend<'a> {
     #[inline]
     pub(crate) fn wait<T: KernelRet>(
         &mut self,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         taken: &mut bool,
     ) -> Result<T> {
         match self {

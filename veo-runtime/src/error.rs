@@ -118,7 +118,10 @@ pub enum Error {
     },
     /// A wait with a time limit ran out; the request is still pending.
     #[error("timed out after {0:?}; the request is still pending")]
-    Timeout(std::time::Duration),
+    Timeout(
+        /// The time limit the wait was given.
+        std::time::Duration,
+    ),
     /// A proc (or what hangs off it) used in a process other than the one
     /// that created it: a `fork()` child's copy, which does nothing on drop.
     #[error("this proc belongs to process {owner}, and process {current} is a fork() child of it: a proc works only in the process that created it; start a new proc here")]
@@ -128,9 +131,41 @@ pub enum Error {
         /// The process that tried to use it.
         current: u32,
     },
-    /// The proc or context was closed before this use.
+    /// The proc or context was closed (or dropped) before this use.
     #[error("{0} used after it was closed")]
-    Closed(&'static str),
+    Closed(
+        /// Which was closed.
+        Closable,
+    ),
+    /// A proc has [`MAX_CONTEXTS`](crate::MAX_CONTEXTS) contexts open
+    /// already.
+    #[error("too many contexts: a proc has at most {max} open at once; close one first")]
+    TooManyContexts {
+        /// The limit.
+        max: usize,
+    },
+    /// The library of this function or symbol was unloaded
+    /// ([`Library::unload`](crate::Library::unload)).
+    #[error("library {path} was unloaded: load it again and look its functions up anew")]
+    LibraryUnloaded {
+        /// The library's path (shortened when long).
+        path: String,
+    },
+    /// A function looked up on one proc, called on another: its address
+    /// means nothing there.
+    #[error("function {function} belongs to another proc: look it up in a library of this one")]
+    WrongProc {
+        /// The function's name (shortened when long).
+        function: String,
+    },
+    /// A wait for a request id that its context never handed out.
+    #[error("request {id} of context {context} was never submitted")]
+    NotSubmitted {
+        /// The context's index (0: the proc's own queue).
+        context: usize,
+        /// The request id.
+        id: u64,
+    },
     /// A name or path with a NUL byte, or another argument the VE cannot take.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -172,6 +207,27 @@ pub enum Error {
     },
 }
 
+/// What [`Error::Closed`] says was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Closable {
+    /// The proc: closed with [`Proc::close`](crate::Proc::close), or
+    /// dropped while something of it (a library, a context) was kept.
+    Proc,
+    /// The context: closed with [`Context::close`](crate::Context::close),
+    /// or its proc was.
+    Context,
+}
+
+impl std::fmt::Display for Closable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Closable::Proc => "proc",
+            Closable::Context => "context",
+        })
+    }
+}
+
 /// `Result` with the runtime's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -194,6 +250,12 @@ pub(crate) fn short(text: &str, max: usize) -> String {
 }
 
 const SHOWN: usize = 200;
+
+/// How much of a name or a path the fields of an error show ([`short`]).
+pub(crate) const NAME_SHOWN: usize = SHOWN;
+
+/// How much of a loader's message the fields of an error show ([`short`]).
+pub(crate) const MESSAGE_SHOWN: usize = 1024;
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a
 /// character boundary.

@@ -3,7 +3,7 @@
 //! proc in bits 62..59, so that a copy can find its direction and its proc
 //! from the addresses alone.
 
-use crate::error::{Error, Result};
+use crate::error::{Closable, Error, Result};
 use crate::mem_hooks::{self, MemoryOp};
 use crate::proc::{Proc, WeakProc};
 use crate::ptr::VePtr;
@@ -84,7 +84,7 @@ impl Proc {
     /// the proc's identifier does not fit a tag (more than
     /// [`MAX_PROC_IDENTIFIERS`] procs).
     pub fn alloc_hmem(&self, bytes: u64) -> Result<u64> {
-        let ident = self.identifier().ok_or(Error::Closed("proc"))?;
+        let ident = self.identifier().ok_or(Error::Closed(Closable::Proc))?;
         if ident >= MAX_PROC_IDENTIFIERS {
             return Err(Error::InvalidArgument(format!(
                 "proc identifier {ident} does not fit an HMEM address (at most {MAX_PROC_IDENTIFIERS} procs)"

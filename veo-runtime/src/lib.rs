@@ -126,7 +126,11 @@
 //! at), [`Error::SymbolNotFound`], [`Error::InvalidAddress`] (a bad or
 //! freed VE address, or more data than a buffer holds),
 //! [`Error::KernelException`] (the kernel crashed: the signal and address),
-//! [`Error::HelperDied`], [`Error::Timeout`]... Bad input never panics.
+//! [`Error::HelperDied`], [`Error::Timeout`] (with the limit given),
+//! [`Error::Closed`] (the proc or context, a [`Closable`]),
+//! [`Error::TooManyContexts`], [`Error::LibraryUnloaded`],
+//! [`Error::WrongProc`]... Each is built complete where it happens, names
+//! and paths shortened when long. Bad input never panics.
 //!
 //! # Where the library is found
 //!
@@ -253,6 +257,7 @@ mod args;
 pub mod aveo;
 mod backend;
 mod context;
+mod deadline;
 mod emulated;
 mod error;
 mod future;
@@ -282,7 +287,7 @@ pub use arglist::{ArgList, ResultKind};
 pub use args::{Args, KernelArg, KernelRet, Out, MAX_ARGS};
 pub use aveo::select::{Backend, BackendChoice};
 pub use context::{Context, ContextState};
-pub use error::{Error, Result};
+pub use error::{Closable, Error, Result};
 pub use future::RequestFuture;
 pub use hooks::set_proc_init_hook;
 pub use intent::Intent;

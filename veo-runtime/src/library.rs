@@ -1,7 +1,7 @@
 //! Libraries of kernels loaded into a proc, their symbols and functions.
 
 use crate::backend::{ProcBackend, WeakProcBackend};
-use crate::error::{Error, Result};
+use crate::error::{short, Closable, Error, Result, NAME_SHOWN};
 use crate::ptr::VePtr;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -111,8 +111,57 @@ pub(crate) struct LibInner {
     pub name: String,
     /// Its proc, not kept alive by the library.
     pub proc: WeakProcBackend,
-    pub loaded: Arc<AtomicBool>,
+    pub loaded: Arc<Loaded>,
     symbols: Mutex<HashMap<String, u64>>,
+}
+
+/// Whether a library is still loaded, shared by the library and its
+/// functions, with its path for the error of a use after the unload.
+pub(crate) struct Loaded {
+    flag: AtomicBool,
+    path: Box<str>,
+}
+
+impl Loaded {
+    fn new(path: &str) -> Loaded {
+        Loaded {
+            flag: AtomicBool::new(true),
+            path: path.into(),
+        }
+    }
+
+    /// Whether the library is loaded (`Acquire`: a call that saw it set
+    /// did so before the unload cleared it).
+    #[inline]
+    pub(crate) fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// [`Error::LibraryUnloaded`] once the library was unloaded.
+    #[inline]
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.is_set() {
+            Ok(())
+        } else {
+            Err(self.unloaded())
+        }
+    }
+
+    #[cold]
+    fn unloaded(&self) -> Error {
+        Error::LibraryUnloaded {
+            path: short(&self.path, NAME_SHOWN),
+        }
+    }
+
+    /// Marks the library unloaded; an error if it was already.
+    fn clear(&self) -> Result<()> {
+        if self.flag.swap(false, Ordering::AcqRel) {
+            Ok(())
+        } else {
+            Err(self.unloaded())
+        }
+    }
 }
 
 /// A library loaded into a proc (py-veo's `VeoLibrary`). Cloning is cheap;
@@ -161,7 +210,7 @@ pub struct Function {
 pub(crate) struct FunctionShared {
     pub name: Box<str>,
     /// The library's flag, cleared when it is unloaded.
-    pub loaded: Arc<AtomicBool>,
+    pub loaded: Arc<Loaded>,
 }
 
 impl std::fmt::Debug for Function {
@@ -184,26 +233,23 @@ impl Function {
     /// Checks the function can be called on proc `proc_id`.
     pub(crate) fn check(&self, proc_id: u64) -> Result<()> {
         if self.proc_id != proc_id {
-            return Err(Error::InvalidArgument(format!(
-                "function {} belongs to another proc",
-                self.shared.name
-            )));
+            return Err(Error::WrongProc {
+                function: short(&self.shared.name, NAME_SHOWN),
+            });
         }
-        if !self.shared.loaded.load(Ordering::Acquire) {
-            return Err(Error::Closed("library (it was unloaded)"));
-        }
-        Ok(())
+        self.shared.loaded.check()
     }
 }
 
 impl Library {
     pub(crate) fn new(handle: u64, name: String, proc: WeakProcBackend) -> Library {
+        let loaded = Arc::new(Loaded::new(&name));
         Library {
             inner: Arc::new(LibInner {
                 handle,
                 name,
                 proc,
-                loaded: Arc::new(AtomicBool::new(true)),
+                loaded,
                 symbols: Mutex::new(HashMap::new()),
             }),
         }
@@ -221,18 +267,19 @@ impl Library {
 
     /// Whether it is still loaded.
     pub fn is_loaded(&self) -> bool {
-        self.inner.loaded.load(Ordering::Acquire)
+        self.inner.loaded.is_set()
     }
 
     fn proc(&self) -> Result<ProcBackend> {
-        self.inner.proc.upgrade().ok_or(Error::Closed("proc"))
+        self.inner
+            .proc
+            .upgrade()
+            .ok_or(Error::Closed(Closable::Proc))
     }
 
     /// The address of `name`, looked up once and cached.
     pub fn symbol(&self, name: &str) -> Result<VePtr<u8>> {
-        if !self.is_loaded() {
-            return Err(Error::Closed("library (it was unloaded)"));
-        }
+        self.inner.loaded.check()?;
         if let Some(&a) = self
             .inner
             .symbols
@@ -298,9 +345,7 @@ impl Library {
                 "the static library cannot be unloaded".into(),
             ));
         }
-        if !self.inner.loaded.swap(false, Ordering::AcqRel) {
-            return Err(Error::Closed("library (it was unloaded)"));
-        }
+        self.inner.loaded.clear()?;
         self.inner
             .symbols
             .lock()

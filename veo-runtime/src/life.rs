@@ -1,6 +1,6 @@
 //! Whether a proc's helper is alive, and what to say when it is not.
 
-use crate::error::Error;
+use crate::error::{Closable, Error};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use veo_urpc::segment::fault;
@@ -193,7 +193,7 @@ impl Life {
             return Err(self.foreign_error());
         }
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("proc"));
+            return Err(Error::Closed(Closable::Proc));
         }
         if self.dead.load(Ordering::Acquire) {
             return Err(self.died());
@@ -227,7 +227,7 @@ impl Life {
             }
         }
         if self.closed.load(Ordering::Acquire) || !self.dead.load(Ordering::Acquire) {
-            return Error::Closed("proc");
+            return Error::Closed(Closable::Proc);
         }
         self.died()
     }

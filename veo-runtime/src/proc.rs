@@ -383,11 +383,20 @@ impl Proc {
     }
 
     /// Allocates `len` elements of VE memory, freed when the buffer drops.
+    /// A `len` whose size in bytes overflows is
+    /// [`Error::InvalidArgument`]; a size the VE cannot satisfy,
+    /// [`Error::OutOfMemory`].
     pub fn alloc<T: bytemuck::Pod>(&self, len: usize) -> Result<VeBuffer<T>> {
+        let size = std::mem::size_of::<T>();
         let bytes = len
-            .checked_mul(std::mem::size_of::<T>())
-            .ok_or(Error::OutOfMemory { size: u64::MAX })?;
-        let ptr = self.backend.alloc_mem(bytes as u64)?;
+            .checked_mul(size)
+            .and_then(|b| u64::try_from(b).ok())
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "an allocation of {len} elements of {size} bytes each: its size in bytes overflows"
+                ))
+            })?;
+        let ptr = self.backend.alloc_mem(bytes)?;
         Ok(VeBuffer::new(self.backend.clone(), ptr.cast(), len))
     }
 

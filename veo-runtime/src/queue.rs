@@ -14,7 +14,7 @@ use crate::emulated::call::submit_call;
 use crate::emulated::channel::{scatter, ChannelVh, Done, Sink};
 use crate::emulated::request::{status_error, What};
 use crate::emulated::EmulatedProc;
-use crate::error::{Error, Result};
+use crate::error::{Closable, Error, Result};
 use crate::fxhash::FxHashMap;
 use crate::mem_hooks::{self, MemoryEvent, MemoryOp};
 use crate::memory;
@@ -29,11 +29,11 @@ struct Pending {
     reqid: u64,
     outs: Vec<Vec<u8>>,
     placed: u64,
-    what: What,
+    what: What<'static>,
 }
 
 impl Pending {
-    fn new(reqid: u64, outs: Vec<Vec<u8>>, what: What) -> Pending {
+    fn new(reqid: u64, outs: Vec<Vec<u8>>, what: What<'static>) -> Pending {
         Pending {
             reqid,
             outs,
@@ -386,7 +386,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         f: impl FnOnce(&Arc<ChannelVh>, &Arc<EmulatedProc>) -> Result<Pending>,
     ) -> Result<u64> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("context"));
+            return Err(Error::Closed(Closable::Context));
         }
         self.ctx.check()?;
         let mut s = self.lock_submitting();
@@ -445,7 +445,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             return Err(Error::InvalidArgument("the function address is 0".into()));
         }
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("context"));
+            return Err(Error::Closed(Closable::Context));
         }
         self.ctx.check()?;
         let mut s = self.lock_submitting();
@@ -659,7 +659,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// [`on_done`](Self::on_done) function now, in queue order.
     pub fn sync(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("context"));
+            return Err(Error::Closed(Closable::Context));
         }
         self.ctx.sync()?;
         let (ch, _) = self.ctx.parts()?;

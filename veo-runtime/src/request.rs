@@ -8,10 +8,11 @@
 
 use crate::args::KernelRet;
 use crate::backend::RequestBackend;
+use crate::deadline::Deadline;
 use crate::emulated::request::EmulatedRequest;
 use crate::error::{Error, Result};
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The pending result of a call, transfer or other command queued on a
 /// [`Context`](crate::Context) (VEO's request id, py-veo's `VeoRequest`).
@@ -105,10 +106,9 @@ impl<'a, T: KernelRet> Request<'a, T> {
     /// and can be waited for again.
     pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
         self.check_taken()?;
-        let deadline = Some(Instant::now() + limit);
-        match self.backend.wait(deadline, &mut self.taken) {
+        match self.backend.wait(Deadline::after(limit), &mut self.taken) {
             Ok(v) => Ok(v),
-            Err(Error::Timeout(_)) if !self.taken => Err(Error::Timeout(limit)),
+            Err(e @ Error::Timeout(_)) if !self.taken => Err(e),
             Err(e) => {
                 self.taken = true;
                 Err(e)

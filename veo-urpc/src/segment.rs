@@ -205,9 +205,20 @@ pub enum AttachError {
     /// The system refused.
     #[error("cannot map the shared segment: {0}")]
     Io(#[from] io::Error),
+    /// Smaller than its header.
+    #[error("the shared segment is {len} bytes, smaller than its {min}-byte header")]
+    TooSmall {
+        /// Its size.
+        len: u64,
+        /// The header's size.
+        min: u64,
+    },
     /// Not a segment of ours.
-    #[error("the shared segment is not a veo-rs segment")]
-    BadMagic,
+    #[error("the shared segment is not a veo-rs segment (magic {found:#x})")]
+    BadMagic {
+        /// What its first word holds.
+        found: u64,
+    },
     /// Another protocol.
     #[error("protocol mismatch: the VH speaks {vh_version:#x} (layout {vh_layout:#x}), this helper {version:#x} (layout {layout:#x})")]
     Mismatch {
@@ -219,6 +230,31 @@ pub enum AttachError {
         version: u64,
         /// Ours.
         layout: u64,
+    },
+    /// The header's ring size or channel count is impossible, or the
+    /// channels do not fit the segment.
+    #[error("the shared segment's rings are invalid ({channels} channels of {ring_bytes}-byte rings in {len} bytes): {check}")]
+    BadRings {
+        /// The header's ring size.
+        ring_bytes: u64,
+        /// The header's channel count.
+        channels: u64,
+        /// The segment's size.
+        len: u64,
+        /// The check that failed.
+        check: &'static str,
+    },
+    /// The header's VE memory region is misaligned or out of place.
+    #[error("the shared segment's VE memory region is invalid ({bytes} bytes at {offset:#x} in {len} bytes): {check}")]
+    BadHeap {
+        /// Where the header says it starts.
+        offset: u64,
+        /// Its size in the header.
+        bytes: u64,
+        /// The segment's size.
+        len: u64,
+        /// The check that failed.
+        check: &'static str,
     },
 }
 
@@ -403,7 +439,10 @@ impl Segment {
     pub fn attach(fd: OwnedFd) -> Result<Segment, AttachError> {
         let len = rustix::fs::fstat(&fd).map_err(io::Error::from)?.st_size as usize;
         if len < HEADER_BYTES {
-            return Err(AttachError::BadMagic);
+            return Err(AttachError::TooSmall {
+                len: len as u64,
+                min: HEADER_BYTES as u64,
+            });
         }
         let base = Self::map(fd.as_fd(), len)?;
         let mut seg = Segment {
@@ -420,7 +459,7 @@ impl Segment {
         };
         let h = seg.header();
         if h.magic != MAGIC {
-            return Err(AttachError::BadMagic);
+            return Err(AttachError::BadMagic { found: h.magic });
         }
         if h.version != PROTOCOL_VERSION || h.layout != LAYOUT {
             return Err(AttachError::Mismatch {
@@ -432,21 +471,48 @@ impl Segment {
         }
         let (ring_bytes, channels) = (h.ring_bytes as usize, h.channels as usize);
         let stride = stride_for(ring_bytes);
-        if !ring_bytes.is_power_of_two()
-            || ring_bytes < 64 << 10
-            || channels == 0
-            || HEADER_BYTES + channels * stride > len
+        let rings = if !ring_bytes.is_power_of_two() {
+            Some("the ring size is not a power of two")
+        } else if ring_bytes < 64 << 10 {
+            Some("the ring size is below 64 KiB")
+        } else if channels == 0 {
+            Some("there are no channels")
+        } else if channels
+            .checked_mul(stride)
+            .and_then(|b| b.checked_add(HEADER_BYTES))
+            .is_none_or(|end| end > len)
         {
-            return Err(AttachError::BadMagic);
+            Some("the channels do not fit the segment")
+        } else {
+            None
+        };
+        if let Some(check) = rings {
+            return Err(AttachError::BadRings {
+                ring_bytes: h.ring_bytes,
+                channels: h.channels,
+                len: len as u64,
+                check,
+            });
         }
         let (heap_off, heap_len) = (h.heap_offset as usize, h.heap_bytes as usize);
-        if heap_len != 0
-            && (heap_off % HEAP_ALIGN != 0
-                || heap_len % HEAP_ALIGN != 0
-                || heap_off < HEADER_BYTES + channels * stride
-                || heap_off.checked_add(heap_len).is_none_or(|end| end > len))
-        {
-            return Err(AttachError::BadMagic);
+        let heap = if heap_len == 0 {
+            None
+        } else if heap_off % HEAP_ALIGN != 0 || heap_len % HEAP_ALIGN != 0 {
+            Some("it is not aligned")
+        } else if heap_off < HEADER_BYTES + channels * stride {
+            Some("it overlaps the channels")
+        } else if heap_off.checked_add(heap_len).is_none_or(|end| end > len) {
+            Some("it ends past the segment")
+        } else {
+            None
+        };
+        if let Some(check) = heap {
+            return Err(AttachError::BadHeap {
+                offset: h.heap_offset,
+                bytes: h.heap_bytes,
+                len: len as u64,
+                check,
+            });
         }
         seg.stride = stride;
         seg.ring_bytes = ring_bytes;
@@ -628,6 +694,57 @@ mod tests {
     fn foreign_memfd_is_refused() {
         let fd = rustix::fs::memfd_create("x", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
         rustix::fs::ftruncate(&fd, 8192).unwrap();
-        assert!(matches!(Segment::attach(fd), Err(AttachError::BadMagic)));
+        assert!(matches!(
+            Segment::attach(fd),
+            Err(AttachError::BadMagic { found: 0 })
+        ));
+        let small = rustix::fs::memfd_create("x", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        rustix::fs::ftruncate(&small, 64).unwrap();
+        assert!(matches!(
+            Segment::attach(small),
+            Err(AttachError::TooSmall { len: 64, .. })
+        ));
+    }
+
+    #[test]
+    fn an_inconsistent_header_is_refused_naming_the_check() {
+        let cfg = SegmentConfig {
+            channels: 2,
+            ring_bytes: 64 << 10,
+            ..Default::default()
+        };
+        let a = Segment::create(&cfg, 1).unwrap();
+        // Attaches with `value` in the header field at `offset`, then
+        // puts the field back.
+        let attach_with = |offset: usize, value: u64| {
+            let fd = rustix::io::dup(a.fd()).unwrap();
+            let mut old = [0u8; 8];
+            rustix::io::pread(&fd, &mut old, offset as u64).unwrap();
+            rustix::io::pwrite(&fd, &value.to_ne_bytes(), offset as u64).unwrap();
+            let r = Segment::attach(rustix::io::dup(&fd).unwrap());
+            rustix::io::pwrite(&fd, &old, offset as u64).unwrap();
+            r
+        };
+        let rings = std::mem::offset_of!(SegmentHeader, ring_bytes);
+        let channels = std::mem::offset_of!(SegmentHeader, channels);
+        match attach_with(rings, (64 << 10) + 1) {
+            Err(AttachError::BadRings { check, .. }) => assert!(check.contains("power of two")),
+            other => panic!("{other:?}"),
+        }
+        match attach_with(channels, 0) {
+            Err(AttachError::BadRings { check, .. }) => assert!(check.contains("no channels")),
+            other => panic!("{other:?}"),
+        }
+        match attach_with(channels, 1 << 40) {
+            Err(e @ AttachError::BadRings { .. }) => assert!(e.to_string().contains("do not fit")),
+            other => panic!("{other:?}"),
+        }
+        let heap = std::mem::offset_of!(SegmentHeader, heap_bytes);
+        match attach_with(heap, 1 << 30) {
+            Err(AttachError::BadHeap { check, .. }) => assert!(!check.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        // The header restored, the segment attaches.
+        assert!(Segment::attach(rustix::io::dup(a.fd()).unwrap()).is_ok());
     }
 }

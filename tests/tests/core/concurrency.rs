@@ -133,9 +133,16 @@ fn two_procs_at_once() {
     let fa = a.f("core_state_add");
     let mut args = Args::new();
     args.i64(1);
+    match b.ctx.call::<i64>(&fa, args) {
+        Err(e @ Error::WrongProc { .. }) => {
+            assert!(matches!(&e, Error::WrongProc { function } if function == "core_state_add"));
+            assert!(e.to_string().contains("another proc"), "{e}");
+        }
+        other => panic!("a call with a function of another proc: {other:?}"),
+    }
     assert!(matches!(
-        b.ctx.call::<i64>(&fa, args),
-        Err(Error::InvalidArgument(_))
+        b.proc.call_sync::<i64>(&fa, Args::new()),
+        Err(Error::WrongProc { .. })
     ));
 
     // Ending one leaves the other running.

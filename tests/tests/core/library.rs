@@ -42,17 +42,17 @@ fn unload_and_reload_starts_the_library_over() {
     lib.unload().unwrap();
     assert!(!lib.is_loaded());
     assert!(!proc.libraries().iter().any(|l| l.handle() == lib.handle()));
-    // Its functions and symbols are unusable now, with an error.
-    assert!(matches!(
-        ctx.call::<i64>(&bump, Args::new()),
-        Err(Error::Closed(_))
-    ));
-    assert!(matches!(call0(&proc, &bump), Err(Error::Closed(_))));
-    assert!(matches!(
-        lib.symbol("core_reload_bump"),
-        Err(Error::Closed(_))
-    ));
-    assert!(lib.unload().is_err(), "unloading twice must be an error");
+    // Its functions and symbols are unusable now, with an error that
+    // names the library.
+    let unloaded = |r: Result<(), Error>, what: &str| match r {
+        Err(Error::LibraryUnloaded { path }) => assert_eq!(path, RELOAD_KERNELS, "{what}"),
+        other => panic!("{what} after the unload: {other:?}"),
+    };
+    unloaded(ctx.call::<i64>(&bump, Args::new()).map(drop), "call");
+    unloaded(call0(&proc, &bump).map(drop), "call_sync");
+    unloaded(lib.symbol("core_reload_bump").map(drop), "symbol");
+    unloaded(lib.function("core_reload_loads").map(drop), "function");
+    unloaded(lib.unload(), "a second unload");
 
     // Loaded again: a fresh copy, its state starts over.
     let lib2 = proc.load_library(RELOAD_KERNELS).unwrap();
@@ -264,7 +264,10 @@ fn kernels_reload_after_their_library_was_unloaded() {
     assert_eq!(loaded.len(), 1);
     loaded[0].unload().unwrap();
     assert!(proc.libraries().is_empty());
-    assert!(matches!(call0(&proc, &k), Err(Error::Closed(_))));
+    assert!(matches!(
+        call0(&proc, &k),
+        Err(Error::LibraryUnloaded { ref path }) if path == RELOAD_KERNELS
+    ));
     // Asked again: loaded afresh, not the stale cached function.
     let k2 = kernel(&proc, &lib, "core_reload_bump").unwrap();
     assert_eq!(call0(&proc, &k2).unwrap(), 1);

@@ -3,7 +3,7 @@
 //! itself, and contexts opened, listed, closed, dropped, synced, their state,
 //! and their limit. Kernels: tests/kernels/core_proc.c, core_order.c.
 
-use veo_runtime::{Args, ContextState, Error, Proc, MAX_CONTEXTS};
+use veo_runtime::{Args, Closable, ContextState, Error, Proc, MAX_CONTEXTS};
 use veo_tests::{pattern_bytes, Ve, KERNELS, PATIENCE};
 
 fn env_in_helper(proc: &Proc, name: &str) -> i64 {
@@ -66,8 +66,11 @@ fn the_helper_is_a_child_process_that_ends_with_the_proc() {
     );
     // What outlives the proc reports it closed.
     assert_eq!(ctx.state(), ContextState::Closed);
-    assert!(matches!(ctx.sync(), Err(Error::Closed(_))));
-    assert!(lib.function("core_one").is_err());
+    assert!(matches!(ctx.sync(), Err(Error::Closed(Closable::Proc))));
+    assert!(matches!(
+        lib.function("core_one"),
+        Err(Error::Closed(Closable::Proc))
+    ));
     // A buffer dropped after its proc is simply forgotten.
     assert_eq!(buf.len(), 16);
     drop(buf);
@@ -202,7 +205,10 @@ fn at_most_max_contexts_at_once() {
         .collect();
     assert_eq!(proc.num_contexts(), MAX_CONTEXTS);
     match proc.open_context() {
-        Err(Error::InvalidArgument(m)) => assert!(m.contains("contexts"), "{m}"),
+        Err(e @ Error::TooManyContexts { max }) => {
+            assert_eq!(max, MAX_CONTEXTS);
+            assert!(e.to_string().contains("close one"), "{e}");
+        }
         other => panic!("context {} of {MAX_CONTEXTS}: {other:?}", MAX_CONTEXTS + 1),
     }
     ctxs.pop().unwrap().close().unwrap();
@@ -294,7 +300,7 @@ fn clones_share_one_helper() {
     assert!(!third.is_alive());
     assert!(matches!(
         third.alloc_mem(8),
-        Err(veo_runtime::Error::Closed(_))
+        Err(Error::Closed(Closable::Proc))
     ));
     assert_eq!(third.pid(), pid);
 }

@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use veo_runtime::{
-    hmem, remove_memory_hook, set_memory_hook, ArgList, Collected, ContextList, ContextState,
-    Intent, MemoryOp, Proc, RequestQueue, VePtr,
+    hmem, remove_memory_hook, set_memory_hook, ArgList, Closable, Collected, ContextList,
+    ContextState, Error, Intent, MemoryOp, Proc, RequestQueue, VePtr,
 };
 use veo_tests::KERNELS;
 
@@ -187,7 +187,10 @@ fn the_first_context_of_a_list_is_the_main_one_and_stays() {
     assert!(list.close(&other).unwrap());
     assert_eq!(list.len(), 1);
     assert_eq!(other.state(), ContextState::Closed);
-    assert!(other.alloc(8, ()).is_err());
+    assert!(matches!(
+        other.alloc(8, ()),
+        Err(Error::Closed(Closable::Context))
+    ));
     assert_eq!(main.state(), ContextState::Running);
 }
 

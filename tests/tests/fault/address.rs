@@ -193,7 +193,7 @@ fn overflowing_lengths_are_errors() {
     ));
     assert!(matches!(
         proc.alloc::<u64>(usize::MAX),
-        Err(Error::OutOfMemory { .. })
+        Err(Error::InvalidArgument(_))
     ));
     assert!(matches!(
         proc.alloc_mem(1 << 62),

@@ -10,7 +10,7 @@ use super::util::{self, assert_answers, guard, kernel};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use veo_runtime::{Args, ContextState, Error, Proc};
+use veo_runtime::{Args, Closable, ContextState, Error, Proc};
 
 /// A fresh directory for files this test makes.
 fn scratch(name: &str) -> PathBuf {
@@ -32,7 +32,7 @@ fn uses_after_the_proc_is_dropped_are_errors() {
 
     assert_eq!(ctx.state(), ContextState::Closed);
     let closed = |r: Result<(), Error>, what: &str| match r {
-        Err(Error::Closed(_)) => {}
+        Err(Error::Closed(Closable::Proc)) => {}
         other => panic!("{what} after the proc was dropped: {other:?}"),
     };
     let mut args = Args::new();
@@ -66,19 +66,23 @@ fn functions_of_another_proc_or_an_unloaded_library_are_refused() {
     // The same address might well exist in b: it must still be refused.
     let e = ctx_b.call::<u64>(&fa, Args::new()).unwrap_err();
     assert!(
-        matches!(e, Error::InvalidArgument(ref m) if m.contains("another proc")),
+        matches!(e, Error::WrongProc { ref function } if function == "fault_inc"),
         "{e:?}"
     );
+    assert!(e.to_string().contains("another proc"), "{e}");
     let e = b.call_sync::<u64>(&fa, Args::new()).unwrap_err();
-    assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    assert!(matches!(e, Error::WrongProc { .. }), "{e:?}");
 
     let lib = a.load_library(veo_tests::KERNELS).unwrap();
     let f = lib.function("fault_inc").unwrap();
     lib.unload().unwrap();
     let ctx_a = a.open_context().unwrap();
     let e = ctx_a.call::<u64>(&f, Args::new()).unwrap_err();
-    assert!(matches!(e, Error::Closed(_)), "{e:?}");
-    assert!(matches!(lib.unload(), Err(Error::Closed(_))));
+    assert!(
+        matches!(e, Error::LibraryUnloaded { ref path } if path == veo_tests::KERNELS),
+        "{e:?}"
+    );
+    assert!(matches!(lib.unload(), Err(Error::LibraryUnloaded { .. })));
     assert_answers(&a);
     assert_answers(&b);
 }

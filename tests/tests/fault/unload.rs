@@ -45,7 +45,7 @@ fn unload_under_running_and_queued_calls_waits_for_them() {
     let Err(err) = running.call::<i64>(&only, a) else {
         panic!("a call after the unload was accepted");
     };
-    assert!(matches!(err, Error::Closed(_)), "{err}");
+    assert!(matches!(err, Error::LibraryUnloaded { .. }), "{err}");
     assert!(err.to_string().contains("unloaded"), "{err}");
     let mut a = Args::new();
     a.i64(7);

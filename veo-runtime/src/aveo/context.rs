@@ -22,7 +22,7 @@ use super::result;
 use super::sys::{veo_thr_ctxt, VEO_COMMAND_UNFINISHED, VEO_STATE_RUNNING};
 use crate::args::{Args, KernelRet};
 use crate::context::ContextState;
-use crate::error::{Error, Result};
+use crate::error::{Closable, Error, Result};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr::NonNull;
@@ -179,10 +179,9 @@ impl AveoContext {
             }
         }
         if c.open >= crate::MAX_CONTEXTS {
-            return Err(Error::InvalidArgument(format!(
-                "a proc has at most {} contexts open at once; close one first",
-                crate::MAX_CONTEXTS
-            )));
+            return Err(Error::TooManyContexts {
+                max: crate::MAX_CONTEXTS,
+            });
         }
         let f = proc.lib.veo_context_open()?;
         let entered = proc.enter()?;
@@ -255,7 +254,7 @@ impl AveoContext {
 
     fn check(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("context"));
+            return Err(Error::Closed(Closable::Context));
         }
         self.shared.reap(&self.proc);
         Ok(())
@@ -369,7 +368,7 @@ impl AveoContext {
     pub fn alloc_async(&self, bytes: u64) -> Result<AveoRequest<'_, u64>> {
         self.check()?;
         let f = self.proc.lib.veo_alloc_mem_async()?;
-        let size = usize::try_from(bytes).map_err(|_| Error::OutOfMemory { size: bytes })?;
+        let size = usize::try_from(bytes).map_err(|_| result::size_error(bytes))?;
         let _in = self.proc.enter()?;
         // SAFETY: the context is live.
         let id = unsafe { f(self.shared.raw(), size) };

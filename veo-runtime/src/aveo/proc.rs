@@ -13,7 +13,7 @@ use super::context::{AveoContext, CtxShared};
 use super::result;
 use super::sys::{veo_proc_handle, LibVeo, VEO_RS_RET_DOUBLE, VEO_RS_RET_FLOAT};
 use crate::args::{Args, KernelRet};
-use crate::error::{Error, Result};
+use crate::error::{short, shown, Closable, Error, Result, NAME_SHOWN};
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
@@ -186,7 +186,7 @@ impl AveoProc {
     /// `veo_alloc_mem`: `bytes` of VE memory.
     pub fn alloc(&self, bytes: u64) -> Result<u64> {
         let _in = self.inner.enter()?;
-        let size = usize::try_from(bytes).map_err(|_| Error::OutOfMemory { size: bytes })?;
+        let size = usize::try_from(bytes).map_err(|_| result::size_error(bytes))?;
         // SAFETY: the handle is live while `self` is.
         unsafe { result::alloc_mem(&self.inner.lib, self.inner.raw, size) }
     }
@@ -287,16 +287,16 @@ impl AveoProc {
     /// library built for the other side (the host's for a real VE, a VE's
     /// for the emulated one) is refused by name before libveo sees it.
     pub fn load_library(&self, path: &Path) -> Result<u64> {
-        let shown = path.display().to_string();
+        let display = path.display().to_string();
         if let Some(message) = elf::mismatch(path, Binary::Library, side_of(&self.inner.lib)) {
             return Err(Error::LibraryNotFound {
-                path: shown,
+                path: short(&display, NAME_SHOWN),
                 message,
             });
         }
-        let name = path
-            .to_str()
-            .ok_or_else(|| Error::InvalidArgument(format!("library path {shown} is not UTF-8")))?;
+        let name = path.to_str().ok_or_else(|| {
+            Error::InvalidArgument(format!("library path {} is not UTF-8", shown(&display)))
+        })?;
         self.load_library_unchecked(name)
     }
 
@@ -304,7 +304,7 @@ impl AveoProc {
         let _in = self.inner.enter()?;
         let f = self.inner.lib.veo_load_library()?;
         let c = CString::new(name).map_err(|_| {
-            Error::InvalidArgument(format!("library path {name:?} contains a NUL byte"))
+            Error::InvalidArgument(format!("library path {} contains a NUL byte", shown(name)))
         })?;
         // SAFETY: the handle is live; the name is NUL-terminated and
         // outlives the call.
@@ -332,20 +332,26 @@ impl AveoProc {
     /// `veo_get_sym`: the VE address of `name` in the library `handle`; 0
     /// is the helper program itself (a static helper's kernels).
     pub fn get_sym(&self, handle: u64, name: &str) -> Result<u64> {
-        let _in = self.inner.enter()?;
-        let f = self.inner.lib.veo_get_sym()?;
-        let c = CString::new(name).map_err(|_| {
-            Error::InvalidArgument(format!("symbol name {name:?} contains a NUL byte"))
-        })?;
-        // SAFETY: the handle is live; the name is NUL-terminated and
-        // outlives the call.
-        let addr = unsafe { f(self.inner.raw.as_ptr(), handle, c.as_ptr()) };
         let library = if handle == 0 {
             "the helper program".to_string()
         } else {
             format!("library handle {handle:#x}")
         };
-        result::symbol_address(name, &library, addr)
+        self.symbol_in(handle, &library, name)
+    }
+
+    /// [`get_sym`](Self::get_sym), naming the library `library` (its
+    /// path) in the error.
+    pub(crate) fn symbol_in(&self, handle: u64, library: &str, name: &str) -> Result<u64> {
+        let _in = self.inner.enter()?;
+        let f = self.inner.lib.veo_get_sym()?;
+        let c = CString::new(name).map_err(|_| {
+            Error::InvalidArgument(format!("symbol name {} contains a NUL byte", shown(name)))
+        })?;
+        // SAFETY: the handle is live; the name is NUL-terminated and
+        // outlives the call.
+        let addr = unsafe { f(self.inner.raw.as_ptr(), handle, c.as_ptr()) };
+        result::symbol_address(name, library, addr)
     }
 
     /// Calls the function at VE address `addr` and waits (`veo_call_sync`,
@@ -404,7 +410,7 @@ impl ProcInner {
     /// An error once the proc was closed.
     pub(crate) fn check(&self) -> Result<()> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
-            Err(Error::Closed("proc"))
+            Err(Error::Closed(Closable::Proc))
         } else {
             Ok(())
         }
@@ -443,7 +449,7 @@ impl ProcInner {
     pub(crate) fn enter(&self) -> Result<std::sync::RwLockReadGuard<'_, bool>> {
         let g = self.gate.read().unwrap_or_else(|e| e.into_inner());
         if *g {
-            Err(Error::Closed("proc"))
+            Err(Error::Closed(Closable::Proc))
         } else {
             Ok(g)
         }

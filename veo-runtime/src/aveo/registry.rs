@@ -5,16 +5,13 @@
 
 use super::proc::{AveoProc, ProcInner};
 use crate::backend::WeakProcBackend;
-use crate::error::{short, Error, Result};
+use crate::error::{short, Error, Result, NAME_SHOWN};
 use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
 use crate::slot::KernelSlot;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// How much of a name or path errors show.
-const NAME_SHOWN: usize = 200;
 
 #[derive(Default)]
 struct Libs {
@@ -83,14 +80,7 @@ impl ProcInner {
     /// The address of `name` in the library `handle` (named `library`).
     pub(crate) fn symbol(self: &Arc<Self>, handle: u64, library: &str, name: &str) -> Result<u64> {
         self.check()?;
-        self.as_proc().get_sym(handle, name).map_err(|e| match e {
-            Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
-                name: short(name, NAME_SHOWN),
-                library: short(library, NAME_SHOWN),
-                message,
-            },
-            e => e,
-        })
+        self.as_proc().symbol_in(handle, library, name)
     }
 
     /// Unloads `lib` (its flag is cleared already).

@@ -13,6 +13,7 @@ use super::result;
 use super::sys::{VEO_COMMAND_ERROR, VEO_COMMAND_UNFINISHED};
 use crate::args::KernelRet;
 use crate::context::ContextState;
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use std::marker::PhantomData;
 use std::task::Waker;
@@ -73,7 +74,7 @@ impl<'a> RequestState<'a> {
     #[inline]
     pub(crate) fn wait<T: KernelRet>(
         &mut self,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         taken: &mut bool,
     ) -> Result<T> {
         self.wait_raw(deadline, taken).map(T::decode)
@@ -111,7 +112,7 @@ impl<'a> RequestState<'a> {
         self.ctx.shared.abandon(self.id);
     }
 
-    fn wait_raw(&mut self, deadline: Option<Instant>, taken: &mut bool) -> Result<u64> {
+    fn wait_raw(&mut self, deadline: Option<Deadline>, taken: &mut bool) -> Result<u64> {
         let Some(deadline) = deadline else {
             let f = self.ctx.proc.lib.veo_call_wait_result()?;
             let entered = self.ctx.proc.enter()?;
@@ -128,8 +129,8 @@ impl<'a> RequestState<'a> {
                 return Ok(v);
             }
             let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::Timeout(deadline.saturating_duration_since(now)));
+            if now >= deadline.at() {
+                return Err(deadline.timed_out());
             }
             // Spin, then yield, then sleep a little longer each round (at
             // most a millisecond, never past the deadline).
@@ -140,7 +141,7 @@ impl<'a> RequestState<'a> {
                 std::thread::yield_now();
             } else {
                 let pause = Duration::from_micros(u64::from((round - 127).min(1000)));
-                std::thread::sleep(pause.min(deadline.saturating_duration_since(now)));
+                std::thread::sleep(pause.min(deadline.left(now)));
             }
         }
     }
@@ -300,13 +301,7 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     /// `veo_call_peek_result`, backing off from spinning to sleeping.
     pub fn wait_timeout(&mut self, limit: Duration) -> Result<T> {
         self.check_taken()?;
-        match self
-            .state
-            .wait(Some(Instant::now() + limit), &mut self.taken)
-        {
-            Err(Error::Timeout(_)) if !self.taken => Err(Error::Timeout(limit)),
-            other => other,
-        }
+        self.state.wait(Deadline::after(limit), &mut self.taken)
     }
 
     /// The result if the request has completed, `None` if it is still

@@ -9,7 +9,7 @@ use super::sys::{
     veo_proc_handle, LibVeo, VEO_COMMAND_ERROR, VEO_COMMAND_EXCEPTION, VEO_COMMAND_OK,
     VEO_COMMAND_UNFINISHED, VEO_REQUEST_ID_INVALID, VEO_SYMNAME_LEN_MAX,
 };
-use crate::error::{Error, Result};
+use crate::error::{short, shown, Error, Result, NAME_SHOWN};
 use std::ffi::{c_int, CString};
 use std::path::Path;
 use std::ptr::NonNull;
@@ -92,6 +92,14 @@ pub fn alloc_status(rc: c_int, size: usize) -> Result<()> {
     }
 }
 
+/// The error of an allocation of `bytes` that libveo's `size_t` cannot
+/// hold: an invalid argument, which no memory could satisfy.
+pub fn size_error(bytes: u64) -> Error {
+    Error::InvalidArgument(format!(
+        "an allocation of {bytes} bytes does not fit this host's size_t"
+    ))
+}
+
 /// `veo_alloc_mem(proc, &addr, size)`.
 ///
 /// # Safety
@@ -163,7 +171,7 @@ pub fn library_handle(path: &str, handle: u64, side: Side) -> Result<u64> {
             .into()
     };
     Err(Error::LibraryNotFound {
-        path: path.into(),
+        path: short(path, NAME_SHOWN),
         message,
     })
 }
@@ -179,7 +187,7 @@ pub unsafe fn load_library(
 ) -> Result<u64> {
     let f = lib.veo_load_library()?;
     let c = CString::new(path).map_err(|_| {
-        Error::InvalidArgument(format!("library path {path:?} contains a NUL byte"))
+        Error::InvalidArgument(format!("library path {} contains a NUL byte", shown(path)))
     })?;
     // SAFETY: `proc` is live (the caller's promise); the path is
     // NUL-terminated and outlives the call.
@@ -193,14 +201,18 @@ pub fn symbol_address(name: &str, library: &str, addr: u64) -> Result<u64> {
         Ok(addr)
     } else {
         Err(Error::SymbolNotFound {
-            name: name.into(),
-            library: library.into(),
+            name: short(name, NAME_SHOWN),
+            library: short(library, NAME_SHOWN),
             message: "veo_get_sym returned 0".into(),
         })
     }
 }
 
 fn path_cstring(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::InvalidArgument(format!("path {} contains a NUL byte", p.display())))
+    CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| {
+        Error::InvalidArgument(format!(
+            "path {} contains a NUL byte",
+            shown(&p.display().to_string())
+        ))
+    })
 }

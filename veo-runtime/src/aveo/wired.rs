@@ -10,7 +10,7 @@ use super::request::AveoRequest;
 use crate::args::{Args, KernelRet};
 use crate::backend::RequestBackend;
 use crate::context::ContextState;
-use crate::error::Result;
+use crate::error::{Closable, Result};
 use crate::library::{Function, KernelLibrary};
 use crate::memory::{self, AsVePtr};
 use crate::ptr::VePtr;
@@ -122,7 +122,7 @@ impl AveoContext {
         self.proc.check()?;
         match self.state() {
             ContextState::Running => Ok(()),
-            ContextState::Closed => Err(crate::Error::Closed("context")),
+            ContextState::Closed => Err(crate::Error::Closed(Closable::Context)),
             ContextState::Dead => Err(crate::Error::Aveo {
                 what: "the context".into(),
                 reason: "its VE process has exited (a kernel raised an exception)".into(),

@@ -4,8 +4,8 @@
 
 use super::channel::{ChannelVh, Submit};
 use crate::args::Args;
-use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::error::Result;
+use crate::library::Loaded;
 use veo_urpc::proto::{self, ArgClass};
 
 /// Queues a call's messages: the CALL, then its stack image as DATA.
@@ -19,7 +19,7 @@ use veo_urpc::proto::{self, ArgClass};
 pub(crate) fn submit_call<'a>(
     ch: &ChannelVh,
     addr: u64,
-    loaded: Option<&AtomicBool>,
+    loaded: Option<&Loaded>,
     ret: ArgClass,
     args: &mut Args<'a>,
     stack_max: u64,
@@ -41,11 +41,13 @@ pub(crate) fn submit_call<'a>(
     Ok((reqid, outs))
 }
 
-/// An error if the library of a call was unloaded.
-pub(crate) fn check_loaded(loaded: Option<&AtomicBool>) -> Result<()> {
+/// [`Error::LibraryUnloaded`](crate::Error::LibraryUnloaded) if the
+/// library of a call was unloaded.
+#[inline]
+pub(crate) fn check_loaded(loaded: Option<&Loaded>) -> Result<()> {
     match loaded {
-        Some(l) if !l.load(Ordering::Acquire) => Err(Error::Closed("library (it was unloaded)")),
-        _ => Ok(()),
+        Some(l) => l.check(),
+        None => Ok(()),
     }
 }
 

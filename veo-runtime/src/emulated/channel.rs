@@ -7,6 +7,7 @@
 //! into its buffers when its own `wait`/`peek` drains them, and wait in the
 //! table when another thread does.
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::fxhash::FxHashMap;
 use crate::life::Life;
@@ -561,7 +562,7 @@ impl ChannelVh {
     }
 
     /// Waits for the result of `reqid`, which has no answer bytes to place.
-    pub(crate) fn wait(&self, reqid: u64, deadline: Option<Instant>) -> Result<Done> {
+    pub(crate) fn wait(&self, reqid: u64, deadline: Option<Deadline>) -> Result<Done> {
         let mut placed = 0;
         self.wait_into(
             reqid,
@@ -577,7 +578,7 @@ impl ChannelVh {
     pub(crate) fn wait_into(
         &self,
         reqid: u64,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         sink: &mut Sink<'_, '_>,
     ) -> Result<Done> {
         loop {
@@ -611,9 +612,7 @@ impl ChannelVh {
                 return Err(self.life.error_for(self.index, reqid));
             }
             if self.published.load(Ordering::Acquire) < reqid {
-                return Err(Error::InvalidArgument(
-                    "waiting for a request that was never submitted".into(),
-                ));
+                return Err(self.not_submitted(reqid));
             }
             let ring = self.chan.get().res;
             let ch = self.chan.get().header();
@@ -623,21 +622,29 @@ impl ChannelVh {
                 &WaitPolicy::VH,
                 &self.spin,
                 peer_here,
-                deadline,
+                deadline.map(|d| d.at()),
                 || {
                     ring.committed_at(seen_tail)
                         || self.local_seq.load(Ordering::Acquire) != seen_local
                 },
                 || self.life.is_dead(),
             );
-            if wake == Wake::TimedOut {
+            if let (Wake::TimedOut, Some(deadline)) = (wake, deadline) {
                 // One last look: the answer may have come with the deadline.
                 if let Some(d) = self.poll(reqid, sink)? {
                     return Ok(d);
                 }
-                // The caller knows the time limit it gave and fills it in.
-                return Err(Error::Timeout(Duration::ZERO));
+                return Err(deadline.timed_out());
             }
+        }
+    }
+
+    /// The error of a wait for `reqid`, which this channel never published.
+    #[cold]
+    fn not_submitted(&self, reqid: u64) -> Error {
+        Error::NotSubmitted {
+            context: self.index,
+            id: reqid,
         }
     }
 
@@ -677,9 +684,7 @@ impl ChannelVh {
             return Err(self.life.error_for(self.index, reqid));
         }
         if self.published.load(Ordering::Acquire) < reqid {
-            return Err(Error::InvalidArgument(
-                "waiting for a request that was never submitted".into(),
-            ));
+            return Err(self.not_submitted(reqid));
         }
         match rx.wakers.get_mut(&reqid) {
             Some(w) if w.will_wake(waker) => {}

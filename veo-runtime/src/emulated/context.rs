@@ -8,8 +8,8 @@ use super::slots::Slot;
 use super::EmulatedProc;
 use crate::args::{Args, KernelRet};
 use crate::context::ContextState;
-use crate::error::{Error, Result};
-use crate::library::{Function, KernelLibrary};
+use crate::error::{Closable, Error, Result};
+use crate::library::{Function, KernelLibrary, Loaded};
 use crate::memory;
 use crate::ptr::VePtr;
 use crate::request::Request;
@@ -53,7 +53,7 @@ impl EmulatedContext {
         &'a self,
         reqid: u64,
         outs: Vec<&'a mut [u8]>,
-        what: What,
+        what: What<'static>,
     ) -> Request<'a, R> {
         Request::emulated(EmulatedRequest::new(&self.ch, reqid, outs, what))
     }
@@ -82,7 +82,7 @@ impl EmulatedContext {
     pub(crate) fn check(&self) -> Result<()> {
         self.proc.life.check()?;
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("context"));
+            return Err(Error::Closed(Closable::Context));
         }
         Ok(())
     }
@@ -110,7 +110,7 @@ impl EmulatedContext {
     fn submit_at<'a, R: KernelRet>(
         &'a self,
         addr: u64,
-        loaded: Option<&AtomicBool>,
+        loaded: Option<&Loaded>,
         args: &mut Args<'a>,
     ) -> Result<Request<'a, R>> {
         let (reqid, outs) =
@@ -191,7 +191,7 @@ impl EmulatedContext {
         // when the worker reaches the gate.
         exec.tx
             .send((reqid, Box::new(f)))
-            .map_err(|_| Error::Closed("context"))?;
+            .map_err(|_| Error::Closed(Closable::Context))?;
         drop(s);
         Ok(self.request(reqid, Vec::new(), What::Other))
     }

@@ -7,10 +7,9 @@ use super::request::{status_error, EmulatedRequest, What};
 use super::EmulatedProc;
 use crate::args::{Args, KernelRet};
 use crate::error::{Error, Result};
-use crate::library::Function;
+use crate::library::{Function, Loaded};
 use crate::ptr::VePtr;
 use crate::request::Request;
-use std::sync::atomic::AtomicBool;
 use veo_urpc::proto::{self, Status};
 
 impl EmulatedProc {
@@ -20,7 +19,7 @@ impl EmulatedProc {
         kind: u16,
         words: &[u64],
         tail: &[u8],
-        what: What,
+        what: What<'_>,
     ) -> Result<u64> {
         let reqid = self.control.simple(kind, words, tail)?;
         self.finish(reqid, what).map(|d| d.value)
@@ -28,7 +27,7 @@ impl EmulatedProc {
 
     /// Waits for the control request `reqid`; a failure is the error `what`
     /// calls for.
-    pub(crate) fn finish(&self, reqid: u64, what: What) -> Result<Done> {
+    pub(crate) fn finish(&self, reqid: u64, what: What<'_>) -> Result<Done> {
         let done = self.control.wait(reqid, None)?;
         match done.status {
             Some(Status::Ok) => Ok(done),
@@ -47,7 +46,7 @@ impl EmulatedProc {
     pub(crate) fn call_sync_at<R: KernelRet>(
         &self,
         addr: u64,
-        loaded: Option<&AtomicBool>,
+        loaded: Option<&Loaded>,
         args: &mut Args<'_>,
     ) -> Result<R> {
         let (reqid, outs) =

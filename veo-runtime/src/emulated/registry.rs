@@ -6,7 +6,7 @@ use super::channel::ChannelVh;
 use super::request::What;
 use super::EmulatedProc;
 use crate::backend::WeakProcBackend;
-use crate::error::{short, shown, Error, Result};
+use crate::error::{short, shown, Error, Result, NAME_SHOWN};
 use crate::fxhash::FxHashMap;
 use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
 use crate::slot::KernelSlot;
@@ -15,10 +15,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use veo_urpc::proto;
-
-/// How much of a name or path, and of a loader's message, errors show.
-const NAME_SHOWN: usize = 200;
-const MESSAGE_SHOWN: usize = 1024;
 
 #[derive(Default)]
 struct Libs {
@@ -72,15 +68,12 @@ impl EmulatedProc {
                 shown(&name)
             )));
         }
-        let handle = self
-            .control_op(proto::KIND_LOAD, &[bytes.len() as u64], bytes, What::Other)
-            .map_err(|e| match e {
-                Error::LibraryNotFound { message, .. } => Error::LibraryNotFound {
-                    path: short(&name, NAME_SHOWN),
-                    message: short(&message, MESSAGE_SHOWN),
-                },
-                e => e,
-            })?;
+        let handle = self.control_op(
+            proto::KIND_LOAD,
+            &[bytes.len() as u64],
+            bytes,
+            What::Load { path: &name },
+        )?;
         let lib = Library::new(handle, name, self.weak());
         self.registry.libs().open.insert(handle, lib.clone());
         Ok(lib)
@@ -104,21 +97,12 @@ impl EmulatedProc {
                 shown(name)
             )));
         }
-        let addr = self
-            .control_op(
-                proto::KIND_SYMBOL,
-                &[handle, name.len() as u64],
-                name.as_bytes(),
-                What::Other,
-            )
-            .map_err(|e| match e {
-                Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
-                    name: short(name, NAME_SHOWN),
-                    library: short(library, NAME_SHOWN),
-                    message: short(&message, MESSAGE_SHOWN),
-                },
-                e => e,
-            })?;
+        let addr = self.control_op(
+            proto::KIND_SYMBOL,
+            &[handle, name.len() as u64],
+            name.as_bytes(),
+            What::Symbol { name, library },
+        )?;
         if addr == 0 {
             return Err(Error::SymbolNotFound {
                 name: short(name, NAME_SHOWN),
@@ -154,8 +138,13 @@ impl EmulatedProc {
         for ch in channels.iter().map(|c| &**c).chain([&self.control]) {
             ch.barrier();
         }
-        self.control_op(proto::KIND_UNLOAD, &[lib.handle()], &[], What::Other)
-            .map(|_| ())
+        self.control_op(
+            proto::KIND_UNLOAD,
+            &[lib.handle()],
+            &[],
+            What::Unload { path: lib.name() },
+        )
+        .map(|_| ())
     }
 
     /// `name` in the loaded libraries (those that know it first), then the

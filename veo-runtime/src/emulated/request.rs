@@ -6,17 +6,36 @@
 
 use super::channel::{scatter, ChannelVh, Done, Sink};
 use crate::args::KernelRet;
-use crate::error::{Error, Result};
+use crate::deadline::Deadline;
+use crate::error::{short, Error, Result, MESSAGE_SHOWN, NAME_SHOWN};
 use std::task::Waker;
-use std::time::Instant;
 use veo_urpc::proto::Status;
 
-/// What a request does, for its error messages.
+/// What a request does, for its errors: what the helper's answer does
+/// not repeat (the address and length of a transfer, the path of a
+/// library, the name of a symbol), so that each error is built complete
+/// where the answer is read.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum What {
+pub(crate) enum What<'a> {
     Call,
-    Transfer { addr: u64, len: u64 },
+    Transfer {
+        addr: u64,
+        len: u64,
+    },
     Alloc,
+    /// Loading the library at `path`.
+    Load {
+        path: &'a str,
+    },
+    /// Unloading the library at `path`.
+    Unload {
+        path: &'a str,
+    },
+    /// Looking `name` up in `library` (its path).
+    Symbol {
+        name: &'a str,
+        library: &'a str,
+    },
     Other,
 }
 
@@ -29,12 +48,17 @@ pub(crate) struct EmulatedRequest<'a> {
     outs: Vec<&'a mut [u8]>,
     /// Answer bytes already in `outs` (a prefix).
     placed: u64,
-    what: What,
+    what: What<'static>,
 }
 
 impl<'a> EmulatedRequest<'a> {
     #[inline]
-    pub(crate) fn new(ch: &'a ChannelVh, reqid: u64, outs: Vec<&'a mut [u8]>, what: What) -> Self {
+    pub(crate) fn new(
+        ch: &'a ChannelVh,
+        reqid: u64,
+        outs: Vec<&'a mut [u8]>,
+        what: What<'static>,
+    ) -> Self {
         EmulatedRequest {
             ch,
             reqid,
@@ -58,7 +82,7 @@ impl<'a> EmulatedRequest<'a> {
     #[inline]
     pub(crate) fn wait<T: KernelRet>(
         &mut self,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         taken: &mut bool,
     ) -> Result<T> {
         let done = self.ch.wait_into(
@@ -151,7 +175,7 @@ impl<'a> EmulatedRequest<'a> {
 }
 
 /// The error for a failed answer.
-pub(crate) fn status_error(status: Status, done: Done, what: What) -> Error {
+pub(crate) fn status_error(status: Status, done: Done, what: What<'_>) -> Error {
     match status {
         Status::InvalidAddress => {
             let (addr, len) = match what {
@@ -165,15 +189,64 @@ pub(crate) fn status_error(status: Status, done: Done, what: What) -> Error {
             }
         }
         Status::OutOfMemory => Error::OutOfMemory { size: done.value },
-        Status::Library => Error::LibraryNotFound {
-            path: String::new(),
-            message: done.text,
+        Status::Library => match what {
+            What::Load { path } => Error::LibraryNotFound {
+                path: short(path, NAME_SHOWN),
+                message: short(&done.text, MESSAGE_SHOWN),
+            },
+            // The helper knows no such handle: its table and the
+            // runtime's disagree.
+            What::Unload { path } => Error::Helper(format!(
+                "cannot unload library {}: {}",
+                short(path, NAME_SHOWN),
+                short(&done.text, MESSAGE_SHOWN)
+            )),
+            _ => unexpected(status, done),
         },
-        Status::Symbol => Error::SymbolNotFound {
-            name: String::new(),
-            library: String::new(),
-            message: done.text,
+        Status::Symbol => match what {
+            What::Symbol { name, library } => Error::SymbolNotFound {
+                name: short(name, NAME_SHOWN),
+                library: short(library, NAME_SHOWN),
+                message: short(&done.text, MESSAGE_SHOWN),
+            },
+            _ => unexpected(status, done),
         },
         Status::Invalid | Status::Ok => Error::Helper(done.text),
+    }
+}
+
+/// A status the request could not have caused (a library error answering
+/// a call): the helper's words, with the status.
+#[cold]
+fn unexpected(status: Status, done: Done) -> Error {
+    Error::Helper(format!(
+        "the helper answered {status:?} to a request that cannot fail so: {}",
+        short(&done.text, MESSAGE_SHOWN)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::ProcBackend;
+    use crate::{Error, Proc};
+
+    /// No public type can wait for an id its context never handed out (a
+    /// request exists only once submitted): the channel's own check, asked
+    /// directly, answers with the variant and the helper keeps serving.
+    #[test]
+    fn a_wait_for_an_id_never_handed_out_is_not_submitted() {
+        let proc = Proc::builder()
+            .backend(crate::BackendChoice::Emulated)
+            .build()
+            .unwrap();
+        let ProcBackend::Emulated(p) = &proc.backend else {
+            panic!("asked for the emulated VE, got {}", proc.backend());
+        };
+        let far = 1 << 40;
+        match p.control.wait(far, None).err() {
+            Some(Error::NotSubmitted { context: 0, id }) => assert_eq!(id, far),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(proc.alloc_from(&[7u8]).unwrap().to_vec().unwrap(), [7]);
     }
 }

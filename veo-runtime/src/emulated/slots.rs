@@ -127,11 +127,7 @@ impl EmulatedProc {
                 found = Some(i);
             }
         }
-        let idx = found.ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "too many contexts: a proc has at most {MAX_CONTEXTS} open at once"
-            ))
-        })?;
+        let idx = found.ok_or(Error::TooManyContexts { max: MAX_CONTEXTS })?;
         slots[idx] = Slot::Open;
         drop(slots);
         for i in reap {

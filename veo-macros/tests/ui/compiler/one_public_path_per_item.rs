@@ -5,5 +5,5 @@ use veo_runtime::error::Error; //~ E0603
 use veo_runtime::ptr::VePtr; //~ E0603
 
 fn main() {
-    let _ = (Args::new(), Error::Closed("proc"), VePtr::<u8>::null());
+    let _ = (Args::new(), Error::Closed(veo_runtime::Closable::Proc), VePtr::<u8>::null());
 }
