@@ -12,6 +12,7 @@
 pub mod copy;
 pub mod heap;
 pub mod proto;
+pub mod pvm;
 pub mod ring;
 pub mod segment;
 pub mod wait;
