@@ -30,6 +30,8 @@ struct Helper {
 
 fn die(code: i32, msg: std::fmt::Arguments<'_>) -> ! {
     eprintln!("ve-helper: {msg}");
+    // libc's `_exit`: rustix offers `exit_group` only in its unstable
+    // runtime module.
     // SAFETY: ending the process without running anything else.
     unsafe { libc::_exit(code) }
 }
@@ -127,9 +129,10 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
         ppid: cfg.ppid,
     }));
     let h = seg.header();
-    // SAFETY: getpid has no preconditions.
-    h.helper_pid
-        .store(unsafe { libc::getpid() } as u32, Ordering::Relaxed);
+    h.helper_pid.store(
+        rustix::process::getpid().as_raw_nonzero().get() as u32,
+        Ordering::Relaxed,
+    );
     h.helper_version
         .store(proto::PROTOCOL_VERSION, Ordering::Relaxed);
     h.helper_layout.store(LAYOUT, Ordering::Relaxed);

@@ -256,7 +256,6 @@ mod context;
 mod emulated;
 mod error;
 mod future;
-mod fxhash;
 pub mod hmem;
 mod hooks;
 mod intent;

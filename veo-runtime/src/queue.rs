@@ -15,7 +15,7 @@ use crate::emulated::channel::{scatter, ChannelVh, Done, Sink};
 use crate::emulated::request::{status_error, What};
 use crate::emulated::EmulatedProc;
 use crate::error::{Error, Result};
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 use crate::mem_hooks::{self, MemoryEvent, MemoryOp};
 use crate::memory;
 use crate::proc::{Proc, WeakProc};

@@ -8,7 +8,7 @@
 //! table when another thread does.
 
 use crate::error::{Error, Result};
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 use crate::life::Life;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

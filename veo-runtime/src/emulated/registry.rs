@@ -7,7 +7,7 @@ use super::request::What;
 use super::EmulatedProc;
 use crate::backend::WeakProcBackend;
 use crate::error::{short, shown, Error, Result};
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
 use crate::slot::KernelSlot;
 use std::collections::HashMap;
