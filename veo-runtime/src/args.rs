@@ -92,6 +92,11 @@ impl<T: Blank, const N: usize> InlineVec<T, N> {
         }
     }
 
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.heap.clear();
+    }
+
     pub(crate) fn push(&mut self, v: T) {
         if self.len < N {
             self.inline[self.len] = v;
@@ -152,6 +157,41 @@ impl<'a> Args<'a> {
     /// Whether no argument has been pushed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Removes every argument, keeping the memory already allocated, so
+    /// that the list can be filled again for another call without
+    /// allocating (VEO's `veo_args_clear`). Buffers borrowed for OUT or
+    /// INOUT are released.
+    ///
+    /// [`Context::call_with`](crate::Context::call_with) and
+    /// [`Proc::call_sync_with`](crate::Proc::call_sync_with) take the list
+    /// by reference and leave it cleared like this.
+    ///
+    /// ```no_run
+    /// use veo_runtime::{Args, Proc};
+    ///
+    /// # fn main() -> veo_runtime::Result<()> {
+    /// let proc = Proc::new(0)?;
+    /// let ctx = proc.open_context()?;
+    /// // long add(long a, long b)
+    /// let add = proc.load_library("./libkernels.so")?.function("add")?;
+    /// let mut args = Args::new();
+    /// for i in 0..10i64 {
+    ///     args.i64(i).i64(1);
+    ///     let sum: i64 = ctx.call_with(&add, &mut args)?.wait()?;
+    ///     assert_eq!(sum, i + 1);
+    ///     assert!(args.is_empty(), "ready for the next call");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn clear(&mut self) {
+        self.classes.clear();
+        self.values.clear();
+        self.stack.clear();
+        self.image.clear();
+        self.outs.clear();
+        self.overflow = 0;
     }
 
     /// Pushes any value a kernel can take (see [`KernelArg`]).
@@ -523,6 +563,32 @@ mod tests {
             b.check(64),
             Err(Error::StackTooLarge { size: 100, max: 64 })
         ));
+    }
+
+    #[test]
+    fn clear_empties_the_list_and_keeps_its_memory() {
+        let mut out = [0u8; 4];
+        let mut a = Args::new();
+        for i in 0..20u64 {
+            a.u64(i); // beyond the inline room
+        }
+        a.stack_in(&[1u8; 100]).stack_out(&mut out);
+        let image = a.image.capacity();
+        a.clear();
+        assert!(a.is_empty());
+        assert!(a.stack.is_empty() && a.image.is_empty() && a.outs.is_empty());
+        assert!(a.image.capacity() >= image, "the stack image's memory is kept");
+        // Inline again, then past the inline room a second time.
+        a.i32(-1).f64(0.5);
+        assert_eq!(a.classes, [ArgClass::I32, ArgClass::F64]);
+        assert_eq!(a.values, [u64::MAX, 0.5f64.to_bits()]);
+        for i in 0..10u64 {
+            a.u64(100 + i);
+        }
+        assert_eq!(a.len(), 12);
+        assert_eq!(a.values[0], u64::MAX);
+        assert_eq!(a.values[11], 109);
+        assert_eq!(a.classes[11], ArgClass::U64);
     }
 
     #[test]
