@@ -642,7 +642,7 @@ impl Worker {
                 let Some(_) = end else {
                     return self.reply(reqid, Status::Invalid, 0, "stack data outside the image");
                 };
-                let frame: &mut [u8] = bytemuck_bytes(&mut self.frame);
+                let frame: &mut [u8] = bytemuck::cast_slice_mut::<u128, u8>(&mut self.frame);
                 veo_urpc::copy::copy(&mut frame[offset as usize..(offset + len) as usize], bytes);
                 let received = received + len;
                 if received >= call.image_len {
@@ -711,7 +711,7 @@ impl Worker {
     }
 
     fn execute_call(&mut self, reqid: u64, call: &Call) {
-        let frame = bytemuck_bytes(&mut self.frame).as_mut_ptr();
+        let frame = bytemuck::cast_slice_mut::<u128, u8>(&mut self.frame).as_mut_ptr();
         fault::set_current(self.idx as u64, reqid);
         let unwinding = fault::Unwinding::arm();
         // SAFETY: the VH vouches for the signature (typed stubs or Args);
@@ -737,8 +737,3 @@ impl Worker {
     }
 }
 
-fn bytemuck_bytes(v: &mut [u128]) -> &mut [u8] {
-    // SAFETY: u128 has no padding and any byte pattern is a valid u8; the
-    // length is scaled to bytes.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
-}
