@@ -194,6 +194,51 @@ impl<'a> Args<'a> {
         self.overflow = 0;
     }
 
+    /// The list emptied like [`clear`](Self::clear), its memory kept, for
+    /// buffers borrowed anew: a list that carried OUT or INOUT buffers keeps
+    /// them borrowed for as long as it lives, so that they cannot be read
+    /// while it is kept; this one borrows nothing.
+    ///
+    /// ```no_run
+    /// use veo_runtime::{Args, Out, Proc};
+    ///
+    /// # fn main() -> veo_runtime::Result<()> {
+    /// let proc = Proc::new(0)?;
+    /// // void fill(double *x, int n)
+    /// let fill = proc.load_library("./libkernels.so")?.function("fill")?;
+    /// let mut x = [0.0f64; 4];
+    /// let mut args = Args::new();
+    /// args.push(Out(&mut x[..])).i32(4);
+    /// proc.call_sync_with::<()>(&fill, &mut args)?;
+    /// let mut args = args.recycle(); // `x` is no longer borrowed
+    /// println!("{x:?}");
+    /// args.push(Out(&mut x[..2])).i32(2);
+    /// proc.call_sync_with::<()>(&fill, &mut args)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn recycle<'b>(self) -> Args<'b> {
+        let Args {
+            mut classes,
+            mut values,
+            mut stack,
+            mut image,
+            ..
+        } = self;
+        classes.clear();
+        values.clear();
+        stack.clear();
+        image.clear();
+        Args {
+            classes,
+            values,
+            stack,
+            image,
+            // A call takes the OUT buffers' list with it: nothing to keep.
+            outs: Vec::new(),
+            overflow: 0,
+        }
+    }
+
     /// Pushes any value a kernel can take (see [`KernelArg`]).
     pub fn push<A: KernelArg<'a>>(&mut self, arg: A) -> &mut Self {
         arg.push_to(self);

@@ -408,6 +408,8 @@ fn a_cleared_list_carries_a_different_call() {
     let seen: u64 = ve.proc.call_sync_with(&fill, &mut a).unwrap();
     assert_eq!(seen, 0, "OUT bytes were not copied in");
     assert!(a.is_empty());
+    // The list kept borrowing `out`; recycled, it lets go.
+    let mut a = a.recycle();
     let want: Vec<u8> = (0..40u64).map(|i| (i * 7 + 3) as u8).collect();
     assert_eq!(out[..], want[..], "OUT copied back into the first call's buffer");
     let values = [5i64, -9, 1 << 40];
