@@ -49,8 +49,16 @@ pub(crate) fn copy(dst: u64, src: u64, len: u64) -> Result<(), BadAddress> {
     // SAFETY: `dst` is written only where the kernel finds it mapped (an
     // unmapped byte is EFAULT, not a fault); the VEO API gives the VE side
     // this address as writable VE memory and no Rust reference covers it.
-    unsafe { pvm::copy(this_process(), Direction::Read, dst as *mut u8, src, len as usize) }
-        .map_err(|e| BadAddress(e.to_string()))
+    unsafe {
+        pvm::copy(
+            this_process(),
+            Direction::Read,
+            dst as *mut u8,
+            src,
+            len as usize,
+        )
+    }
+    .map_err(|e| BadAddress(e.to_string()))
 }
 
 /// Checks that all of `[addr, addr + len)` can be read, before a read

@@ -736,4 +736,3 @@ impl Worker {
         self.reply(reqid, Status::Ok, value, "");
     }
 }
-

@@ -629,7 +629,10 @@ mod tests {
         a.clear();
         assert!(a.is_empty());
         assert!(a.stack.is_empty() && a.image.is_empty() && a.outs.is_empty());
-        assert!(a.image.capacity() >= image, "the stack image's memory is kept");
+        assert!(
+            a.image.capacity() >= image,
+            "the stack image's memory is kept"
+        );
         // Inline again, then past the inline room a second time.
         a.i32(-1).f64(0.5);
         assert_eq!(a.classes, [ArgClass::I32, ArgClass::F64]);

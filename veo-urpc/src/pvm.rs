@@ -92,7 +92,15 @@ pub fn read(pid: u32, dst: &mut [u8], remote: u64) -> Result<(), PvmError> {
 pub fn write(pid: u32, remote: u64, src: &[u8]) -> Result<(), PvmError> {
     // SAFETY: for a write the kernel only reads through the local pointer,
     // and `src` is a live buffer of that length.
-    unsafe { copy(pid, Direction::Write, src.as_ptr().cast_mut(), remote, src.len()) }
+    unsafe {
+        copy(
+            pid,
+            Direction::Write,
+            src.as_ptr().cast_mut(),
+            remote,
+            src.len(),
+        )
+    }
 }
 
 /// One `process_vm_readv` of several ranges, retried when a signal
@@ -183,7 +191,10 @@ mod tests {
         let me = std::process::id();
         let mut dst = [0u8; 16];
         // The first page is never mapped.
-        assert!(matches!(read(me, &mut dst, 8), Err(PvmError::BadAddress(_))));
+        assert!(matches!(
+            read(me, &mut dst, 8),
+            Err(PvmError::BadAddress(_))
+        ));
         assert!(matches!(write(me, 8, &dst), Err(PvmError::BadAddress(_))));
     }
 

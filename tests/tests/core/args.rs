@@ -411,7 +411,11 @@ fn a_cleared_list_carries_a_different_call() {
     // The list kept borrowing `out`; recycled, it lets go.
     let mut a = a.recycle();
     let want: Vec<u8> = (0..40u64).map(|i| (i * 7 + 3) as u8).collect();
-    assert_eq!(out[..], want[..], "OUT copied back into the first call's buffer");
+    assert_eq!(
+        out[..],
+        want[..],
+        "OUT copied back into the first call's buffer"
+    );
     let values = [5i64, -9, 1 << 40];
     a.push(&values[..]).u64(3);
     assert_eq!(

@@ -8,8 +8,8 @@
 //! table when another thread does.
 
 use crate::error::{Error, Result};
-use rustc_hash::FxHashMap;
 use crate::life::Life;
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
