@@ -1,6 +1,9 @@
 //! Faults inside kernels: a fatal signal or `exit` is recorded in the
 //! segment header for the VH, which then fails that request with the signal
 //! and address; the helper exits at once.
+//!
+//! Signal handlers, `atexit`, fork handlers, `sigaltstack` and `_exit` are
+//! the C library's (rustix has no stable equivalent), hence `libc` here.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -38,12 +41,11 @@ fn forked_child_returned() -> ! {
         std::process::id(),
         crate::exit_code::FORKED_CHILD
     );
-    // SAFETY: writes a valid buffer to stderr, then ends this process
-    // without running anything of the parent's (atexit handlers, buffers).
-    unsafe {
-        libc::write(2, msg.as_ptr().cast(), msg.len());
-        libc::_exit(crate::exit_code::FORKED_CHILD)
-    }
+    // Errors are ignored: nothing is left to tell.
+    let _ = rustix::io::write(std::io::stderr(), msg.as_bytes());
+    // SAFETY: ends this process without running anything of the parent's
+    // (atexit handlers, buffers).
+    unsafe { libc::_exit(crate::exit_code::FORKED_CHILD) }
 }
 
 thread_local! {
@@ -120,20 +122,21 @@ pub(crate) fn install(seg: &'static Segment) {
 /// stack overflow is reported too. Each worker calls it once.
 pub(crate) fn alt_stack() {
     const SIZE: usize = 256 << 10;
-    // SAFETY: a private anonymous mapping handed to sigaltstack; it is never
-    // unmapped (threads live as long as their context, and it is small).
-    unsafe {
-        let p = libc::mmap(
+    use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
+    // SAFETY: a fresh private anonymous mapping, placed by the kernel:
+    // nothing else is at that address.
+    let p = unsafe {
+        mmap_anonymous(
             std::ptr::null_mut(),
             SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if p == libc::MAP_FAILED {
-            return;
-        }
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )
+    };
+    let Ok(p) = p else { return };
+    // SAFETY: the mapping above handed to sigaltstack; it is never unmapped
+    // (threads live as long as their context, and it is small).
+    unsafe {
         let st = libc::stack_t {
             ss_sp: p,
             ss_flags: 0,

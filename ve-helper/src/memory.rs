@@ -4,6 +4,13 @@
 use crate::heap::VeHeap;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
+use veo_urpc::pvm::{self, Direction};
+
+/// This process's id, for cross-memory copies within itself (asked each
+/// time: a kernel's `fork()` child must not copy from its parent).
+fn this_process() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
 
 /// Why an access failed.
 #[derive(Debug)]
@@ -39,33 +46,19 @@ pub(crate) fn copy(dst: u64, src: u64, len: u64) -> Result<(), BadAddress> {
             return Ok(());
         }
     }
-    let mut done = 0u64;
-    while done < len {
-        let local = libc::iovec {
-            iov_base: (dst + done) as *mut libc::c_void,
-            iov_len: (len - done) as usize,
-        };
-        let remote = libc::iovec {
-            iov_base: (src + done) as *mut libc::c_void,
-            iov_len: (len - done) as usize,
-        };
-        // SAFETY: the kernel checks both ranges against our mappings and
-        // returns EFAULT instead of touching unmapped memory; no Rust
-        // reference covers the destination while it is written.
-        let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(BadAddress(format!("{e}")));
-        }
-        if n == 0 {
-            return Err(BadAddress("not mapped".into()));
-        }
-        done += n as u64;
+    // SAFETY: `dst` is written only where the kernel finds it mapped (an
+    // unmapped byte is EFAULT, not a fault); the VEO API gives the VE side
+    // this address as writable VE memory and no Rust reference covers it.
+    unsafe {
+        pvm::copy(
+            this_process(),
+            Direction::Read,
+            dst as *mut u8,
+            src,
+            len as usize,
+        )
     }
-    Ok(())
+    .map_err(|e| BadAddress(e.to_string()))
 }
 
 /// Checks that all of `[addr, addr + len)` can be read, before a read
@@ -105,19 +98,10 @@ pub(crate) fn readable(addr: u64, len: u64) -> Result<(), BadAddress> {
         };
         // SAFETY: the kernel checks the remote bytes against our mappings
         // and stops at the first unmapped one; `local` is our own buffer of
-        // at least `n` bytes.
-        let got = unsafe {
-            libc::process_vm_readv(libc::getpid(), &local, 1, remote.as_ptr(), n as _, 0)
-        };
-        if got < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                page = remote[0].iov_base as u64;
-                continue;
-            }
-            return Err(BadAddress(format!("{e}")));
-        }
-        if (got as usize) < n {
+        // at least `n` bytes, borrowed by nothing else.
+        let got = unsafe { pvm::read_vectored(this_process(), &[local], &remote[..n]) }
+            .map_err(|e| BadAddress(e.to_string()))?;
+        if got < n {
             return Err(BadAddress("not mapped".into()));
         }
     }

@@ -43,6 +43,8 @@ impl Helper {
 
 fn die(code: i32, msg: std::fmt::Arguments<'_>) -> ! {
     eprintln!("ve-helper: {msg}");
+    // libc's `_exit`: rustix offers `exit_group` only in its unstable
+    // runtime module.
     // SAFETY: ending the process without running anything else.
     unsafe { libc::_exit(code) }
 }
@@ -140,9 +142,10 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
         ppid: cfg.ppid,
     }));
     let h = seg.header();
-    // SAFETY: getpid has no preconditions.
-    h.helper_pid
-        .store(unsafe { libc::getpid() } as u32, Ordering::Relaxed);
+    h.helper_pid.store(
+        rustix::process::getpid().as_raw_nonzero().get() as u32,
+        Ordering::Relaxed,
+    );
     h.helper_version
         .store(proto::PROTOCOL_VERSION, Ordering::Relaxed);
     h.helper_layout.store(LAYOUT, Ordering::Relaxed);
@@ -663,7 +666,7 @@ impl Worker {
                 let Some(_) = end else {
                     return self.reply(reqid, Status::Invalid, 0, "stack data outside the image");
                 };
-                let frame: &mut [u8] = bytemuck_bytes(&mut self.frame);
+                let frame: &mut [u8] = bytemuck::cast_slice_mut::<u128, u8>(&mut self.frame);
                 veo_urpc::copy::copy(&mut frame[offset as usize..(offset + len) as usize], bytes);
                 let received = received + len;
                 if received >= call.image_len {
@@ -732,7 +735,7 @@ impl Worker {
     }
 
     fn execute_call(&mut self, reqid: u64, call: &Call) {
-        let frame = bytemuck_bytes(&mut self.frame).as_mut_ptr();
+        let frame = bytemuck::cast_slice_mut::<u128, u8>(&mut self.frame).as_mut_ptr();
         fault::set_current(self.idx as u64, reqid);
         let unwinding = fault::Unwinding::arm();
         // SAFETY: the VH vouches for the signature (typed stubs or Args);
@@ -756,10 +759,4 @@ impl Worker {
         }
         self.reply(reqid, Status::Ok, value, "");
     }
-}
-
-fn bytemuck_bytes(v: &mut [u128]) -> &mut [u8] {
-    // SAFETY: u128 has no padding and any byte pattern is a valid u8; the
-    // length is scaled to bytes.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), std::mem::size_of_val(v)) }
 }

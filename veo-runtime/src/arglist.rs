@@ -85,8 +85,11 @@ impl ArgList {
         if let Some(Some(Slot::Value(c, old))) = self.slots.get_mut(index) {
             (*c, *old) = (class, v);
             if let Some(b) = &mut self.built {
-                b.args.classes.set(index, class);
-                b.args.values.set(index, v);
+                if let (Some(c), Some(old)) =
+                    (b.args.classes.get_mut(index), b.args.values.get_mut(index))
+                {
+                    (*c, *old) = (class, v);
+                }
             }
             return Ok(());
         }
@@ -255,7 +258,7 @@ mod tests {
         l.set_stack(3, Intent::InOut, &[4, 5]).unwrap();
         let (a, outs) = l.to_args().unwrap();
         assert_eq!(
-            a.classes,
+            a.classes[..],
             [
                 ArgClass::F32,
                 ArgClass::I32,

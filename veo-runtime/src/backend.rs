@@ -398,6 +398,21 @@ impl ContextBackend {
         }
     }
 
+    /// Queues a call of `f` with `args` by reference; what the list keeps
+    /// afterwards is the caller's to clear.
+    pub(crate) fn call_with<'a, R: KernelRet>(
+        &'a self,
+        f: &Function,
+        args: &mut Args<'a>,
+    ) -> Result<Request<'a, R>> {
+        match self {
+            ContextBackend::Emulated(c) => c.call_with(f, args),
+            // The AVEO backend marshals the list into libveo's own at every
+            // call: it takes it, and the caller's starts anew.
+            ContextBackend::Aveo(c) => c.call_fn(f, std::mem::take(args)),
+        }
+    }
+
     pub(crate) fn call_by_name<'a, R: KernelRet>(
         &'a self,
         name: &str,

@@ -98,6 +98,37 @@ impl Context {
         self.backend.call(f, args)
     }
 
+    /// Queues a call of `f` with a list that stays the caller's: `args` is
+    /// left [cleared](Args::clear), its memory kept, ready to be filled for
+    /// the next call (also when the call fails). OUT and INOUT buffers stay
+    /// borrowed by the request, as with [`call`](Self::call).
+    ///
+    /// ```no_run
+    /// use veo_runtime::{Args, Proc};
+    ///
+    /// # fn main() -> veo_runtime::Result<()> {
+    /// let proc = Proc::new(0)?;
+    /// let ctx = proc.open_context()?;
+    /// // double dot(const double *x, const double *y, int n)
+    /// let dot = proc.load_library("./libkernels.so")?.function("dot")?;
+    /// let mut args = Args::new();
+    /// args.push(&[1.0f64, 2.0][..]).push(&[3.0f64, 4.0][..]).i32(2);
+    /// let first = ctx.call_with::<f64>(&dot, &mut args)?;
+    /// args.push(&[1.0f64; 3][..]).push(&[2.0f64; 3][..]).i32(3);
+    /// let second = ctx.call_with::<f64>(&dot, &mut args)?;
+    /// assert_eq!((first.wait()?, second.wait()?), (11.0, 6.0));
+    /// # Ok(()) }
+    /// ```
+    pub fn call_with<'a, R: KernelRet>(
+        &'a self,
+        f: &Function,
+        args: &mut Args<'a>,
+    ) -> Result<Request<'a, R>> {
+        let r = self.backend.call_with(f, args);
+        args.clear();
+        r
+    }
+
     /// Queues a call of the function `name`, found in the proc's libraries
     /// (VEO's `veo_call_async_by_name`).
     pub fn call_by_name<'a, R: KernelRet>(

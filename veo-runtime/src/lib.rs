@@ -261,7 +261,6 @@ mod deadline;
 mod emulated;
 mod error;
 mod future;
-mod fxhash;
 pub mod hmem;
 mod hooks;
 mod intent;

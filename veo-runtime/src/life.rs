@@ -1,6 +1,8 @@
 //! Whether a proc's helper is alive, and what to say when it is not.
 
 use crate::error::{Closable, Error};
+use rustix::process::{Pid, Signal};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use veo_urpc::segment::fault;
@@ -38,6 +40,7 @@ pub(crate) fn this_process() -> u32 {
     static WATCH: Once = Once::new();
     WATCH.call_once(|| {
         THIS_PROCESS.store(std::process::id(), Ordering::Relaxed);
+        // libc's: fork handlers belong to the C library (rustix has none).
         // SAFETY: registers a handler that only stores an atomic (getpid
         // is async-signal-safe); it is never unregistered, and the function
         // lives as long as the program.
@@ -48,6 +51,10 @@ pub(crate) fn this_process() -> u32 {
 
 pub(crate) struct Life {
     pub pid: u32,
+    /// The helper as a pidfd (Linux 5.3 and later): to wait for its end and
+    /// to signal it without a pid that its reaping could let the system
+    /// reuse.
+    pub pidfd: Option<OwnedFd>,
     /// The process that created the proc: the only one that may use it.
     owner: u32,
     pub seg: Arc<Segment>,
@@ -134,7 +141,8 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
         "SIGRTMIN+32",
     ];
     // The C library keeps the kernel's first real-time signals for itself
-    // (glibc: 32 and 33) and starts SIGRTMIN after them.
+    // (glibc: 32 and 33) and starts SIGRTMIN after them: the C library's
+    // own value, hence libc's.
     let rtmin = libc::SIGRTMIN();
     match usize::try_from(sig) {
         Ok(n) if n < NAMES.len() => NAMES[n],
@@ -149,9 +157,10 @@ pub(crate) fn signal_name(sig: i32) -> &'static str {
 }
 
 impl Life {
-    pub(crate) fn new(pid: u32, seg: Arc<Segment>) -> Life {
+    pub(crate) fn new(pid: u32, pidfd: Option<OwnedFd>, seg: Arc<Segment>) -> Life {
         Life {
             pid,
+            pidfd,
             owner: this_process(),
             seg,
             dead: AtomicBool::new(false),
@@ -280,10 +289,25 @@ impl Life {
             fault: None,
         });
         self.dead.store(true, Ordering::Release);
-        // SAFETY: kill has no memory-safety preconditions; the pid is our
-        // unreaped child, so it cannot have been reused.
-        unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+        self.signal(Signal::KILL);
         self.wake_everyone();
+    }
+
+    /// Sends `sig` to the helper, if it still runs. Through its pidfd, which
+    /// names this one process even after the monitor thread has reaped it
+    /// (the signal then fails and reaches no one). Without a pidfd (a kernel
+    /// before Linux 5.3) by pid: a pid the monitor reaped concurrently could
+    /// in principle name another process by then, which is the best such a
+    /// kernel allows.
+    pub(crate) fn signal(&self, sig: Signal) {
+        // Errors mean it has ended already.
+        let _ = match &self.pidfd {
+            Some(fd) => rustix::process::pidfd_send_signal(fd, sig),
+            None => match Pid::from_raw(self.pid as i32) {
+                Some(pid) => rustix::process::kill_process(pid, sig),
+                None => Ok(()),
+            },
+        };
     }
 
     fn wake_everyone(&self) {

@@ -376,6 +376,16 @@ impl Proc {
         self.backend.call_sync(f, &mut { args })
     }
 
+    /// Calls `f` and waits for its result, like [`call_sync`](Self::call_sync),
+    /// with a list that stays the caller's: `args` is left
+    /// [cleared](Args::clear), its memory kept for the next call (also when
+    /// the call fails).
+    pub fn call_sync_with<R: KernelRet>(&self, f: &Function, args: &mut Args<'_>) -> Result<R> {
+        let r = self.backend.call_sync(f, args);
+        args.clear();
+        r
+    }
+
     /// Calls the function `name` (see [`get_function`](Self::get_function)) synchronously.
     pub fn call_sync_by_name<R: KernelRet>(&self, name: &str, args: Args<'_>) -> Result<R> {
         let f = self.get_function(name)?;

@@ -11,7 +11,7 @@
 //! an answer would say when the VH looked, not when the VE worked. Turned
 //! off, the cost is a flag tested per request on each side.
 
-use crate::fxhash::FxHashMap;
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -32,15 +32,9 @@ const GIB: usize = 1 << 30;
 /// The default size of the VE memory region: the machine's memory rounded
 /// up to a GiB (there is no point in more), at least 1 GiB, at most 1 TiB.
 pub fn default_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let (pages, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES).max(0) as usize,
-            libc::sysconf(libc::_SC_PAGESIZE).max(0) as usize,
-        )
-    };
-    pages
-        .saturating_mul(page)
+    let info = rustix::system::sysinfo();
+    (info.totalram as usize)
+        .saturating_mul(info.mem_unit as usize)
         .next_multiple_of(GIB)
         .clamp(GIB, 1024 * GIB)
 }

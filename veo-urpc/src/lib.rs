@@ -25,6 +25,7 @@ pub mod copy;
 pub mod heap;
 pub mod owned;
 pub mod proto;
+pub mod pvm;
 pub mod ring;
 pub mod segment;
 pub mod wait;

@@ -150,6 +150,9 @@ impl SpinBudget {
 
 /// The CPU this thread runs on, plus one (0: unknown).
 pub fn current_cpu() -> u32 {
+    // libc's, not rustix's: the C library answers from the vDSO or rseq
+    // (no system call), where rustix makes the `getcpu` system call; this
+    // runs on every call.
     // SAFETY: sched_getcpu has no preconditions (a vDSO call).
     let cpu = unsafe { libc::sched_getcpu() };
     if cpu < 0 {

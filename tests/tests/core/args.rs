@@ -379,3 +379,82 @@ fn two_hundred_fifty_seven_arguments_are_an_error() {
     // Nothing was sent: the context and the proc still work.
     assert_eq!(call::<i32>(&ve, "core_256", many_args(256)), 0);
 }
+
+/// A list taken by reference is left empty, its memory kept, and carries a
+/// different argument list into the next call with exact results: from 256
+/// register arguments (beyond the inline room) down to one, and from OUT
+/// and IN stack buffers to plain registers, asynchronously and on the proc.
+#[test]
+fn a_cleared_list_carries_a_different_call() {
+    let ve = Ve::new();
+    let (many, one) = (ve.f("core_256"), ve.f("core_one"));
+    let mut a = Args::new();
+    for i in 0..MAX_ARGS {
+        many_arg(&mut a, i);
+    }
+    let r = ve.ctx.call_with::<i32>(&many, &mut a).unwrap();
+    assert!(a.is_empty(), "call_with leaves the list cleared");
+    a.i64(0x1111);
+    let r1 = ve.ctx.call_with::<i64>(&one, &mut a).unwrap();
+    assert_eq!(r.wait().unwrap(), 0, "256 arguments, each exact");
+    assert_eq!(r1.wait().unwrap(), 0x1111 ^ 0x0123_4567_89ab_cdef);
+
+    // OUT then IN stack buffers through one list, synchronously.
+    let fill = ve.f("core_out_fill");
+    let sum = ve.f("core_in_sum");
+    let mut out = [0x5au8; 40];
+    let mut a = Args::new();
+    a.push(veo_runtime::Out(&mut out[..])).u64(40).u8(0x5a);
+    let seen: u64 = ve.proc.call_sync_with(&fill, &mut a).unwrap();
+    assert_eq!(seen, 0, "OUT bytes were not copied in");
+    assert!(a.is_empty());
+    // The list kept borrowing `out`; recycled, it lets go.
+    let mut a = a.recycle();
+    let want: Vec<u8> = (0..40u64).map(|i| (i * 7 + 3) as u8).collect();
+    assert_eq!(
+        out[..],
+        want[..],
+        "OUT copied back into the first call's buffer"
+    );
+    let values = [5i64, -9, 1 << 40];
+    a.push(&values[..]).u64(3);
+    assert_eq!(
+        ve.proc.call_sync_with::<i64>(&sum, &mut a).unwrap(),
+        5 - 9 + (1 << 40)
+    );
+    a.i64(-2);
+    assert_eq!(
+        ve.proc.call_sync_with::<i64>(&one, &mut a).unwrap(),
+        -2 ^ 0x0123_4567_89ab_cdef,
+        "no stack buffer of the earlier calls is left in the list"
+    );
+}
+
+/// `clear` forgets everything pushed, an overflow past the limit too.
+#[test]
+fn clear_forgets_arguments_and_overflow() {
+    let ve = Ve::new();
+    let f = ve.f("core_one");
+    let mut a = many_args(MAX_ARGS);
+    a.push(&[1u8, 2][..]).i32(3);
+    assert_eq!(a.len(), MAX_ARGS + 2);
+    a.clear();
+    assert!(a.is_empty());
+    a.i64(7);
+    assert_eq!(
+        ve.ctx.call::<i64>(&f, a).unwrap().wait().unwrap(),
+        7 ^ 0x0123_4567_89ab_cdef
+    );
+    // A call that fails leaves the list cleared as well.
+    let mut a = many_args(MAX_ARGS + 1);
+    assert!(matches!(
+        ve.ctx.call_with::<i64>(&f, &mut a),
+        Err(Error::TooManyArguments { count: 257, .. })
+    ));
+    assert!(a.is_empty());
+    a.i64(8);
+    assert_eq!(
+        ve.ctx.call_with::<i64>(&f, &mut a).unwrap().wait().unwrap(),
+        8 ^ 0x0123_4567_89ab_cdef
+    );
+}

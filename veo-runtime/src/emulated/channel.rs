@@ -9,8 +9,8 @@
 
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
-use crate::fxhash::FxHashMap;
 use crate::life::Life;
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -97,6 +97,16 @@ impl EmulatedContext {
         self.submit(f, &mut { args })
     }
 
+    /// Queues a call of `f` with `args` by reference (`Context::call_with`).
+    pub(crate) fn call_with<'a, R: KernelRet>(
+        &'a self,
+        f: &Function,
+        args: &mut Args<'a>,
+    ) -> Result<Request<'a, R>> {
+        self.check()?;
+        self.submit(f, args)
+    }
+
     fn submit<'a, R: KernelRet>(
         &'a self,
         f: &Function,

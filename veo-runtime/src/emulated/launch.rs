@@ -27,9 +27,6 @@ pub(crate) const KILLED_WAIT: Duration = Duration::from_millis(400);
 /// The helper process, as the proc sees it.
 pub(crate) struct Launch {
     monitor: Mutex<Option<JoinHandle<()>>>,
-    /// The helper as a pidfd: to wait for its end and to signal it without
-    /// a pid that its reaping could let the system reuse.
-    pidfd: Option<std::os::fd::OwnedFd>,
     shut: AtomicBool,
 }
 
@@ -115,7 +112,7 @@ impl EmulatedProc {
             rustix::process::PidfdFlags::empty(),
         )
         .ok();
-        let life = Arc::new(Life::new(pid, seg.clone()));
+        let life = Arc::new(Life::new(pid, pidfd, seg.clone()));
         if let Some(to) = trace {
             let _ = life.trace.set(crate::trace::Trace::new(to));
         }
@@ -144,7 +141,6 @@ impl EmulatedProc {
             stack_size: b.stack_size,
             launch: Launch {
                 monitor: Mutex::new(Some(monitor)),
-                pidfd,
                 shut: AtomicBool::new(false),
             },
             slots: slots::Slots::new(),
@@ -240,7 +236,7 @@ impl EmulatedProc {
     /// Waits at most `limit` for the helper to end: on its pidfd, else (old
     /// kernels) by watching the monitor with short sleeps.
     fn wait_exit(&self, limit: Duration, monitor: &JoinHandle<()>) -> bool {
-        if let Some(fd) = &self.launch.pidfd {
+        if let Some(fd) = &self.life.pidfd {
             use rustix::event::{poll, PollFd, PollFlags, Timespec};
             let until = Instant::now() + limit;
             loop {
@@ -291,19 +287,11 @@ impl EmulatedProc {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let Some(m) = handle.as_ref() else { return };
-        if let Some(fd) = &self.launch.pidfd {
-            use rustix::process::{pidfd_send_signal, Signal};
-            // Errors mean it has ended already.
-            let _ = pidfd_send_signal(fd, Signal::CONT);
-            if !self.wait_exit(GRACE, m) {
-                let _ = pidfd_send_signal(fd, Signal::KILL);
-            }
-            return;
-        }
+        use rustix::process::Signal;
+        // A stopped helper cannot exit when asked: continue it.
+        self.life.signal(Signal::CONT);
         if !self.wait_exit(GRACE, m) {
-            // SAFETY: the monitor has not reaped the child yet, so the pid
-            // is still ours; kill has no memory effects.
-            unsafe { libc::kill(self.life.pid as i32, libc::SIGKILL) };
+            self.life.signal(Signal::KILL);
         }
     }
 }
@@ -390,23 +378,24 @@ fn spawn(
     }
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe system calls (fcntl, prctl).
+    // system calls (fcntl, prctl, setpgid: rustix's, direct system calls,
+    // async-signal-safe), allocating nothing.
     unsafe {
         cmd.pre_exec(move || {
+            use rustix::io::{fcntl_setfd, FdFlags};
+            use rustix::process::{set_parent_process_death_signal, setpgid, Signal};
+            // SAFETY: `fd` is the segment's descriptor, which `seg` keeps
+            // open in the VH until the spawn has returned; the child has a
+            // copy of it.
+            let seg_fd = std::os::fd::BorrowedFd::borrow_raw(fd);
             // Let the segment descriptor survive exec (it is CLOEXEC in the VH).
-            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
+            fcntl_setfd(seg_fd, FdFlags::empty())?;
             // The helper dies with the VH, even on SIGKILL.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
+            set_parent_process_death_signal(Some(Signal::KILL))?;
             // A process group of its own: what it starts (a `VEORUN_BIN`
             // script's children, a kernel's) can be ended with it, and a
             // terminal's Ctrl-C reaches the VH, which decides.
-            if libc::setpgid(0, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
+            setpgid(None, None)?;
             Ok(())
         });
     }
@@ -417,11 +406,21 @@ fn spawn(
 /// helper if it still runs, and whatever it started. Safe after the helper
 /// was reaped: a group id is not reused while any member lives.
 fn kill_group(pid: u32) {
-    // SAFETY: kill has no memory effects.
-    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+    if let Some(group) = rustix::process::Pid::from_raw(pid as i32) {
+        // A pidfd names one process, not a group: by id. Errors mean the
+        // group has ended already.
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
 }
 
+/// The segment's token: random bytes from the kernel, or (before Linux
+/// 3.17, without `getrandom`) a hash of the time and the pid under std's
+/// randomly keyed hasher.
 fn random_token() -> u64 {
+    let mut bytes = [0u8; 8];
+    if let Ok(8) = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
+        return u64::from_ne_bytes(bytes) | 1;
+    }
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

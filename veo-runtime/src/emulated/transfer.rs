@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::memory;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use veo_urpc::proto;
+use veo_urpc::pvm::{self, PvmError};
 
 /// What the transfers learn about the helper as the proc runs.
 pub(crate) struct Transfers {
@@ -65,10 +66,10 @@ impl EmulatedProc {
             return Ok(());
         }
         if self.transfer.pvm.load(Ordering::Relaxed) {
-            match pvm_write(self.life.pid, addr, src) {
+            match pvm::write(self.life.pid, addr, src) {
                 Ok(()) => return Ok(()),
-                Err(PvmError::Unsupported) => self.transfer.pvm.store(false, Ordering::Relaxed),
-                Err(PvmError::Fault(reason)) => {
+                Err(PvmError::Unsupported(_)) => self.transfer.pvm.store(false, Ordering::Relaxed),
+                Err(PvmError::BadAddress(reason)) => {
                     self.life.check()?;
                     return Err(Error::InvalidAddress {
                         addr,
@@ -109,10 +110,10 @@ impl EmulatedProc {
             return Ok(());
         }
         if self.transfer.pvm.load(Ordering::Relaxed) {
-            match pvm_read(self.life.pid, dst, addr) {
+            match pvm::read(self.life.pid, dst, addr) {
                 Ok(()) => return Ok(()),
-                Err(PvmError::Unsupported) => self.transfer.pvm.store(false, Ordering::Relaxed),
-                Err(PvmError::Fault(reason)) => {
+                Err(PvmError::Unsupported(_)) => self.transfer.pvm.store(false, Ordering::Relaxed),
+                Err(PvmError::BadAddress(reason)) => {
                     self.life.check()?;
                     return Err(Error::InvalidAddress { addr, len, reason });
                 }
@@ -129,59 +130,4 @@ impl EmulatedProc {
         veo_urpc::copy::copy(dst, &done.data);
         Ok(())
     }
-}
-
-enum PvmError {
-    /// The system does not allow cross-memory attach here.
-    Unsupported,
-    /// A bad address.
-    Fault(String),
-}
-
-fn pvm(pid: u32, local: *mut u8, remote: u64, len: usize, write: bool) -> Result<(), PvmError> {
-    let mut done = 0usize;
-    while done < len {
-        let l = libc::iovec {
-            // SAFETY: done < len, inside the caller's buffer.
-            iov_base: unsafe { local.add(done) }.cast(),
-            iov_len: len - done,
-        };
-        let r = libc::iovec {
-            iov_base: (remote + done as u64) as *mut libc::c_void,
-            iov_len: len - done,
-        };
-        // SAFETY: the local iovec covers the caller's live buffer; the remote
-        // one is checked by the kernel against the helper's mappings.
-        let n = unsafe {
-            if write {
-                libc::process_vm_writev(pid as i32, &l, 1, &r, 1, 0)
-            } else {
-                libc::process_vm_readv(pid as i32, &l, 1, &r, 1, 0)
-            }
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EPERM) | Some(libc::ENOSYS) | Some(libc::EACCES) => {
-                    Err(PvmError::Unsupported)
-                }
-                _ => Err(PvmError::Fault(e.to_string())),
-            };
-        }
-        if n == 0 {
-            return Err(PvmError::Fault("not mapped in the VE".into()));
-        }
-        done += n as usize;
-    }
-    Ok(())
-}
-
-fn pvm_write(pid: u32, addr: u64, src: &[u8]) -> Result<(), PvmError> {
-    // The kernel only reads through the local pointer for a write.
-    pvm(pid, src.as_ptr() as *mut u8, addr, src.len(), true)
-}
-
-fn pvm_read(pid: u32, dst: &mut [u8], addr: u64) -> Result<(), PvmError> {
-    pvm(pid, dst.as_mut_ptr(), addr, dst.len(), false)
 }
