@@ -259,7 +259,7 @@ impl ProcBackend {
     pub(crate) fn libraries(&self) -> Vec<Library> {
         match self {
             ProcBackend::Emulated(p) => p.registry.libraries(),
-            ProcBackend::Aveo(p) => p.libraries(),
+            ProcBackend::Aveo(p) => p.registry.libraries(),
         }
     }
 

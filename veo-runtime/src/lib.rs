@@ -272,6 +272,7 @@ mod memory;
 mod proc;
 mod ptr;
 mod queue;
+mod registry;
 mod request;
 mod slot;
 #[cfg(not(feature = "emulator"))]

@@ -65,7 +65,7 @@ pub(crate) struct ProcInner {
     /// Wakes the futures of pending requests.
     pub(crate) poller: Poller,
     /// Libraries and kernels, as the public types see them.
-    pub(crate) registry: super::registry::Registry,
+    pub(crate) registry: crate::registry::Registry,
     /// Closed by its owner: everything fails with `Error::Closed`, and the
     /// VE process ends when the last context is gone.
     pub(crate) closed: std::sync::atomic::AtomicBool,

@@ -1,44 +1,17 @@
 //! The libraries of an AVEO proc as the public types see them
-//! ([`Library`], [`Function`]), the static library (the helper program's
-//! own kernels, `veo_get_sym(proc, 0, name)`), and the kernels of
-//! `#[ve_kernel]` stubs by library and symbol.
+//! ([`Library`], [`Function`]): loading (an embedded library from memory),
+//! the static library (the helper program's own kernels,
+//! `veo_get_sym(proc, 0, name)`), and the kernels of `#[ve_kernel]` stubs;
+//! the bookkeeping is the proc's [`Registry`](crate::registry::Registry).
 
 use super::proc::{AveoProc, ProcInner};
 use crate::backend::WeakProcBackend;
-use crate::error::{short, Error, Result, NAME_SHOWN};
-use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
+use crate::error::Result;
+use crate::library::{BuiltLibrary, Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
+use crate::registry::Loader;
 use crate::slot::KernelSlot;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-#[derive(Default)]
-struct Libs {
-    /// Loaded libraries by handle.
-    open: HashMap<u64, Library>,
-    /// Libraries loaded for kernels, by the stubs' key.
-    by_path: HashMap<&'static str, Library>,
-    statik: Option<Library>,
-}
-
-/// The libraries and kernels of one AVEO proc.
-#[derive(Default)]
-pub(crate) struct Registry {
-    libs: Mutex<Libs>,
-    /// Kernels of `#[ve_kernel]` stubs, by the address and length of the
-    /// library's key, then by symbol.
-    kernels: Mutex<HashMap<(usize, usize), HashMap<String, Function>>>,
-    /// Bumped when kernels are forgotten (an unload): the stubs' slots
-    /// keep addresses of one generation.
-    generation: AtomicU64,
-}
-
-impl Registry {
-    fn libs(&self) -> MutexGuard<'_, Libs> {
-        self.libs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+use std::sync::Arc;
 
 impl ProcInner {
     fn weak(self: &Arc<Self>) -> WeakProcBackend {
@@ -51,30 +24,21 @@ impl ProcInner {
         }
     }
 
-    /// The loaded libraries, by handle.
-    pub(crate) fn libraries(&self) -> Vec<Library> {
-        let mut v: Vec<Library> = self.registry.libs().open.values().cloned().collect();
-        v.sort_by_key(|l| l.handle());
-        v
-    }
-
     /// Loads the library at `path` (`veo_load_library`).
     pub(crate) fn load_library(self: &Arc<Self>, path: &Path) -> Result<Library> {
         self.check()?;
         let handle = self.as_proc().load_library(path)?;
         let lib = Library::new(handle, path.display().to_string(), self.weak());
-        self.registry.libs().open.insert(handle, lib.clone());
+        self.registry.opened(&lib);
         Ok(lib)
     }
 
     /// The kernels linked into the helper program (a static helper's).
     pub(crate) fn static_library(self: &Arc<Self>) -> Result<Library> {
         self.check()?;
-        let mut libs = self.registry.libs();
-        Ok(libs
-            .statik
-            .get_or_insert_with(|| Library::new(STATIC_HANDLE, STATIC_NAME.into(), self.weak()))
-            .clone())
+        Ok(self
+            .registry
+            .static_library(|| Library::new(STATIC_HANDLE, STATIC_NAME.into(), self.weak())))
     }
 
     /// The address of `name` in the library `handle` (named `library`).
@@ -86,45 +50,14 @@ impl ProcInner {
     /// Unloads `lib` (its flag is cleared already).
     pub(crate) fn unload(self: &Arc<Self>, lib: &Library) -> Result<()> {
         self.check()?;
-        {
-            let mut libs = self.registry.libs();
-            libs.open.remove(&lib.handle());
-            libs.by_path.retain(|_, l| l.handle() != lib.handle());
-        }
-        self.registry
-            .kernels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, fns| {
-                fns.values()
-                    .all(|f| !Arc::ptr_eq(&f.shared.loaded, &lib.inner.loaded))
-            });
-        self.registry.generation.fetch_add(1, Ordering::AcqRel);
+        self.registry.forget(lib);
         self.as_proc().unload_library(lib.handle())
     }
 
     /// `name` in the loaded libraries (those that know it first), then the
     /// static library.
     pub(crate) fn get_function(self: &Arc<Self>, name: &str) -> Result<Function> {
-        let libs = self.libraries();
-        for lib in &libs {
-            if lib.cached(name).is_some() {
-                return lib.function(name);
-            }
-        }
-        for lib in &libs {
-            if let Ok(f) = lib.function(name) {
-                return Ok(f);
-            }
-        }
-        self.static_library()?.function(name).map_err(|e| match e {
-            Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
-                name: short(name, NAME_SHOWN),
-                library: "any loaded library or the static library".into(),
-                message,
-            },
-            e => e,
-        })
+        self.registry.get_function(self, name)
     }
 
     /// The address of the kernel `symbol` of `lib`, from the stub's `slot`
@@ -136,7 +69,7 @@ impl ProcInner {
         lib: &KernelLibrary,
         symbol: &str,
     ) -> Result<u64> {
-        let generation = self.registry.generation.load(Ordering::Acquire);
+        let generation = self.registry.generation();
         if let Some(addr) = slot.get(self.id, generation) {
             return Ok(addr);
         }
@@ -147,69 +80,33 @@ impl ProcInner {
     }
 
     /// The kernel `symbol` of `lib`, loading the library on first use.
+    pub(crate) fn kernel(self: &Arc<Self>, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
+        self.registry.kernel(self, lib, symbol)
+    }
+}
+
+impl Loader for Arc<ProcInner> {
+    fn load_library(&self, path: &Path) -> Result<Library> {
+        ProcInner::load_library(self, path)
+    }
+
     /// An embedded library (no file of it on this machine) is written to a
     /// private file for the VE's loader.
-    pub(crate) fn kernel(self: &Arc<Self>, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
-        let key = (lib.key().as_ptr() as usize, lib.key().len());
-        let cached = self
-            .registry
-            .kernels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .and_then(|m| m.get(symbol))
-            .cloned();
-        if let Some(f) = cached {
-            return Ok(f);
+    fn load_built(&self, built: &BuiltLibrary, path: &str) -> Result<Library> {
+        if !is_embedded(path) {
+            return ProcInner::load_library(self, Path::new(path));
         }
-        let lib = match lib {
-            KernelLibrary::Path(p) => KernelLibrary::from_build(p),
-            KernelLibrary::Built(b) if b.is_static() => KernelLibrary::Static,
-            other => *other,
-        };
-        let library = match lib {
-            KernelLibrary::Static => self.static_library()?,
-            KernelLibrary::Built(b) => {
-                let cached = self.registry.libs().by_path.get(b.path()).cloned();
-                match cached {
-                    Some(l) => l,
-                    None => {
-                        let path = crate::locate::locate(b)?;
-                        let l = if is_embedded(&path) {
-                            self.check()?;
-                            let handle = self.as_proc().load_library_image(b.name(), b.bytes())?;
-                            let l = Library::new(handle, path, self.weak());
-                            self.registry.libs().open.insert(handle, l.clone());
-                            l
-                        } else {
-                            self.load_library(Path::new(&path))?
-                        };
-                        self.registry.libs().by_path.insert(b.path(), l.clone());
-                        l
-                    }
-                }
-            }
-            KernelLibrary::Path(path) => {
-                let cached = self.registry.libs().by_path.get(path).cloned();
-                match cached {
-                    Some(l) => l,
-                    None => {
-                        let l = self.load_library(Path::new(path))?;
-                        self.registry.libs().by_path.insert(path, l.clone());
-                        l
-                    }
-                }
-            }
-        };
-        let f = library.function(symbol)?;
-        self.registry
-            .kernels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_default()
-            .insert(symbol.to_string(), f.clone());
-        Ok(f)
+        self.check()?;
+        let handle = self
+            .as_proc()
+            .load_library_image(built.name(), built.bytes())?;
+        let lib = Library::new(handle, path.to_string(), self.weak());
+        self.registry.opened(&lib);
+        Ok(lib)
+    }
+
+    fn static_library(&self) -> Result<Library> {
+        ProcInner::static_library(self)
     }
 }
 

@@ -3,7 +3,7 @@
 //! and the shutdown that bounds a proc's drop.
 
 use super::channel::ChannelVh;
-use super::{registry, slots, transfer, EmulatedProc};
+use super::{slots, transfer, EmulatedProc};
 use crate::error::{Error, Result};
 use crate::life::{signal_name, Life};
 use crate::proc::{env_number, ProcBuilder, MAX_CONTEXTS, VE_NODES};
@@ -145,7 +145,7 @@ impl EmulatedProc {
             },
             slots: slots::Slots::new(),
             transfer: transfer::Transfers::new(),
-            registry: registry::Registry::default(),
+            registry: crate::registry::Registry::default(),
         });
         if let Err(e) = proc.wait_ready(&helper_name, b.start_timeout) {
             proc.shutdown();

@@ -17,8 +17,9 @@
 //!    `binary.rs` and `omp.rs`; waiting until it serves; its monitor and
 //!    shutdown), `slots.rs` (the table of context slots), `transfer.rs`
 //!    (synchronous reads and writes: the shared VE memory region,
-//!    cross-memory attach, the control channel), `registry.rs` (loaded
-//!    libraries, their symbols, the kernels of `#[ve_kernel]` stubs);
+//!    cross-memory attach, the control channel), `registry.rs` (loading
+//!    libraries into the helper, their symbols, the kernels of
+//!    `#[ve_kernel]` stubs; the bookkeeping is `crate::registry`);
 //! 4. `context.rs`: [`EmulatedContext`](context::EmulatedContext), a
 //!    context on a channel of its own.
 //!
@@ -61,5 +62,5 @@ pub(crate) struct EmulatedProc {
     pub(crate) launch: launch::Launch,
     pub(crate) slots: slots::Slots,
     pub(crate) transfer: transfer::Transfers,
-    pub(crate) registry: registry::Registry,
+    pub(crate) registry: crate::registry::Registry,
 }

@@ -1,6 +1,6 @@
-//! The library registry: libraries loaded into the helper, their symbols,
-//! the static library, and the kernels of `#[ve_kernel]` stubs by library
-//! and symbol (what a stub's own slot falls back on).
+//! Libraries in the helper: loading, symbols and unloading over the
+//! control channel, and the kernels of `#[ve_kernel]` stubs; the
+//! bookkeeping is the proc's [`Registry`](crate::registry::Registry).
 
 use super::channel::ChannelVh;
 use super::request::What;
@@ -8,49 +8,11 @@ use super::EmulatedProc;
 use crate::backend::WeakProcBackend;
 use crate::error::{short, shown, Error, Result, NAME_SHOWN};
 use crate::library::{Function, KernelLibrary, Library, STATIC_HANDLE, STATIC_NAME};
+use crate::registry::Loader;
 use crate::slot::KernelSlot;
-use rustc_hash::FxHashMap;
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use veo_urpc::proto;
-
-#[derive(Default)]
-struct Libs {
-    /// Loaded libraries by handle.
-    open: HashMap<u64, Library>,
-    /// Libraries loaded for kernels, by path.
-    by_path: HashMap<&'static str, Library>,
-    statik: Option<Library>,
-}
-
-/// The libraries and kernels of one proc.
-#[derive(Default)]
-pub(crate) struct Registry {
-    libs: Mutex<Libs>,
-    /// The kernels of `#[ve_kernel]` stubs, for a stub whose own slot
-    /// misses (see [`KernelSlot`]): by the address and length of the
-    /// library's `&'static str` key (no hashing of a long path; two equal
-    /// keys at different addresses only make two entries), then by symbol.
-    kernels: Mutex<FxHashMap<(usize, usize), FxHashMap<String, Function>>>,
-    /// Bumped when entries leave `kernels`, so that the addresses the
-    /// stubs' slots keep are not used any more.
-    generation: AtomicU64,
-}
-
-impl Registry {
-    fn libs(&self) -> std::sync::MutexGuard<'_, Libs> {
-        self.libs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The loaded libraries, by handle.
-    pub(crate) fn libraries(&self) -> Vec<Library> {
-        let mut v: Vec<Library> = self.libs().open.values().cloned().collect();
-        v.sort_by_key(|l| l.handle());
-        v
-    }
-}
 
 impl EmulatedProc {
     fn weak(self: &Arc<Self>) -> WeakProcBackend {
@@ -75,18 +37,16 @@ impl EmulatedProc {
             What::Load { path: &name },
         )?;
         let lib = Library::new(handle, name, self.weak());
-        self.registry.libs().open.insert(handle, lib.clone());
+        self.registry.opened(&lib);
         Ok(lib)
     }
 
     /// The kernels linked into the helper program itself.
     pub(crate) fn static_library(self: &Arc<Self>) -> Result<Library> {
         self.life.check()?;
-        let mut libs = self.registry.libs();
-        Ok(libs
-            .statik
-            .get_or_insert_with(|| Library::new(STATIC_HANDLE, STATIC_NAME.into(), self.weak()))
-            .clone())
+        Ok(self
+            .registry
+            .static_library(|| Library::new(STATIC_HANDLE, STATIC_NAME.into(), self.weak())))
     }
 
     /// The address of `name` in the library `handle` (named `library`).
@@ -116,20 +76,7 @@ impl EmulatedProc {
     /// Unloads `lib` (its flag is cleared already) once no call into it can
     /// still be on its way into a ring.
     pub(crate) fn unload(&self, lib: &Library) -> Result<()> {
-        {
-            let mut libs = self.registry.libs();
-            libs.open.remove(&lib.handle());
-            libs.by_path.retain(|_, l| l.handle() != lib.handle());
-        }
-        self.registry
-            .kernels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, fns| {
-                fns.values()
-                    .all(|f| !Arc::ptr_eq(&f.shared.loaded, &lib.inner.loaded))
-            });
-        self.registry.generation.fetch_add(1, Ordering::AcqRel);
+        self.registry.forget(lib);
         // The library's flag is cleared: a call that saw it set did so
         // holding its channel's lock, so once every lock has been taken
         // here, every call into the library is in a ring, before the
@@ -150,25 +97,7 @@ impl EmulatedProc {
     /// `name` in the loaded libraries (those that know it first), then the
     /// static library.
     pub(crate) fn get_function(self: &Arc<Self>, name: &str) -> Result<Function> {
-        let libs = self.registry.libraries();
-        for lib in &libs {
-            if lib.cached(name).is_some() {
-                return lib.function(name);
-            }
-        }
-        for lib in &libs {
-            if let Ok(f) = lib.function(name) {
-                return Ok(f);
-            }
-        }
-        self.static_library()?.function(name).map_err(|e| match e {
-            Error::SymbolNotFound { message, .. } => Error::SymbolNotFound {
-                name: short(name, NAME_SHOWN),
-                library: "any loaded library or the static library".into(),
-                message,
-            },
-            e => e,
-        })
+        self.registry.get_function(self, name)
     }
 
     /// The address of the kernel `symbol` of `lib`: from the stub's own
@@ -182,7 +111,7 @@ impl EmulatedProc {
         symbol: &str,
     ) -> Result<u64> {
         // Read before the lookup: an unload meanwhile leaves the slot stale.
-        let generation = self.registry.generation.load(Ordering::Acquire);
+        let generation = self.registry.generation();
         if let Some(addr) = slot.get(self.id, generation) {
             return Ok(addr);
         }
@@ -210,59 +139,16 @@ impl EmulatedProc {
     /// The kernel `symbol` of `lib`, loading the library on first use;
     /// cached per library and symbol.
     pub(crate) fn kernel(self: &Arc<Self>, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
-        // Cached under the key the stubs ask with (not the resolved one, or
-        // `Path("static")` would miss the cache on every call).
-        let key = (lib.key().as_ptr() as usize, lib.key().len());
-        let cached = self
-            .registry
-            .kernels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .and_then(|m| m.get(symbol))
-            .cloned();
-        if let Some(f) = cached {
-            return Ok(f);
-        }
-        let lib = match lib {
-            KernelLibrary::Path(p) => KernelLibrary::from_build(p),
-            KernelLibrary::Built(b) if b.is_static() => KernelLibrary::Static,
-            other => *other,
-        };
-        let library = match lib {
-            KernelLibrary::Static => self.static_library()?,
-            KernelLibrary::Built(b) => {
-                let cached = self.registry.libs().by_path.get(b.path()).cloned();
-                match cached {
-                    Some(l) => l,
-                    None => {
-                        let path = crate::locate::locate(b)?;
-                        let l = self.load_library(Path::new(&path))?;
-                        self.registry.libs().by_path.insert(b.path(), l.clone());
-                        l
-                    }
-                }
-            }
-            KernelLibrary::Path(path) => {
-                let cached = self.registry.libs().by_path.get(path).cloned();
-                match cached {
-                    Some(l) => l,
-                    None => {
-                        let l = self.load_library(Path::new(path))?;
-                        self.registry.libs().by_path.insert(path, l.clone());
-                        l
-                    }
-                }
-            }
-        };
-        let f = library.function(symbol)?;
-        self.registry
-            .kernels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_default()
-            .insert(symbol.to_string(), f.clone());
-        Ok(f)
+        self.registry.kernel(self, lib, symbol)
+    }
+}
+
+impl Loader for Arc<EmulatedProc> {
+    fn load_library(&self, path: &Path) -> Result<Library> {
+        EmulatedProc::load_library(self, path)
+    }
+
+    fn static_library(&self) -> Result<Library> {
+        EmulatedProc::static_library(self)
     }
 }
