@@ -71,10 +71,16 @@ impl CArgs {
     /// Where the OUT/INOUT bytes of a call go, in position order (the
     /// order [`ArgList`] gives them back in); empty, without allocating,
     /// for a list without such arguments.
+    #[inline]
     pub(crate) fn delivery(&self) -> Delivery {
         if self.targets.is_empty() {
             return Vec::new();
         }
+        self.sorted_targets()
+    }
+
+    #[cold]
+    fn sorted_targets(&self) -> Delivery {
         let mut t = self.targets.clone();
         t.sort_by_key(|&(n, _, _)| n);
         t.into_iter().map(|(_, a, l)| (a, l)).collect()
@@ -312,6 +318,7 @@ pub(crate) fn forget_ctx(queue: &Arc<RequestQueue<Tag>>) {
 }
 
 /// The context behind `h`, or the error line.
+#[inline]
 pub(crate) fn ctx(h: *const veo_thr_ctxt) -> Result<Arc<CCtx>, &'static str> {
     if h.is_null() {
         return Err("the context is NULL");
@@ -321,6 +328,7 @@ pub(crate) fn ctx(h: *const veo_thr_ctxt) -> Result<Arc<CCtx>, &'static str> {
 }
 
 /// The argument list behind `h`, or the error line.
+#[inline]
 pub(crate) fn args(h: *const veo_args) -> Result<Held<'static, CArgs>, &'static str> {
     if h.is_null() {
         return Err("the argument list is NULL");

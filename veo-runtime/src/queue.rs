@@ -54,7 +54,20 @@ impl Pending {
         done.map(|d| self.finish(d)).transpose()
     }
 
+    #[inline]
     fn wait(&mut self, ch: &ChannelVh) -> Result<u64> {
+        if self.outs.is_empty() {
+            // Most calls: no answer bytes, no list of buffers to lend.
+            let done = ch.wait_into(
+                self.reqid,
+                None,
+                &mut Sink {
+                    outs: &mut [],
+                    placed: &mut self.placed,
+                },
+            )?;
+            return self.finish(done);
+        }
         let mut refs: Vec<&mut [u8]> = self.outs.iter_mut().map(|o| &mut o[..]).collect();
         let done = ch.wait_into(
             self.reqid,
@@ -68,11 +81,15 @@ impl Pending {
     }
 
     /// As `Request::finish`, for owned buffers.
+    #[inline]
     fn finish(&mut self, done: Done) -> Result<u64> {
         match done.status {
             Some(Status::Ok) => {}
             Some(status) => return Err(status_error(status, done, self.what)),
             None => return Err(Error::Helper(done.text)),
+        }
+        if self.outs.is_empty() && done.data.is_empty() {
+            return Ok(done.value);
         }
         if !done.data.is_empty() && done.data_at != self.placed {
             return Err(Error::Helper("answer bytes out of order".into()));
@@ -145,11 +162,13 @@ impl<T> Store<T> {
         }
     }
 
+    #[inline]
     fn mask(&self) -> usize {
         self.ring.len().wrapping_sub(1)
     }
 
     /// Keeps request `id`, the next one after every id kept before.
+    #[inline]
     fn insert(&mut self, id: u64, v: (Entry, T)) {
         if self.len == 0 {
             self.base = id;
@@ -173,6 +192,7 @@ impl<T> Store<T> {
 
     /// Doubles the full ring, its entries in order from 0 (moved as
     /// bytes: nothing is dropped or taken out one by one).
+    #[cold]
     fn grow(&mut self) {
         let n = (self.ring.len() * 2).max(64);
         self.ring.rotate_left(self.head);
@@ -180,12 +200,14 @@ impl<T> Store<T> {
         self.head = 0;
     }
 
+    #[inline]
     fn advance(&mut self) {
         self.head = (self.head + 1) & self.mask();
         self.base = self.base.wrapping_add(1);
         self.len -= 1;
     }
 
+    #[cold]
     fn pop_front_spilling(&mut self) {
         if self.len > 0 {
             if let Some(v) = self.ring[self.head].take() {
@@ -196,6 +218,7 @@ impl<T> Store<T> {
         self.trim();
     }
 
+    #[cold]
     fn spill_all(&mut self) {
         while self.len > 0 {
             self.pop_front_spilling();
@@ -203,6 +226,7 @@ impl<T> Store<T> {
     }
 
     /// Drops collected entries at the front.
+    #[inline]
     fn trim(&mut self) {
         while self.len > 0 && self.ring[self.head].is_none() {
             self.advance();
@@ -210,6 +234,7 @@ impl<T> Store<T> {
     }
 
     /// Where request `id` is in the ring, and whether it is the front.
+    #[inline]
     fn index(&self, id: u64) -> Option<(usize, bool)> {
         let i = id.wrapping_sub(self.base);
         (i < self.len as u64).then(|| ((self.head + i as usize) & self.mask(), i == 0))
@@ -223,6 +248,7 @@ impl<T> Store<T> {
         }
     }
 
+    #[inline]
     fn remove(&mut self, id: u64) -> Option<(Entry, T)> {
         match self.index(id) {
             Some((at, front)) => {
@@ -341,12 +367,19 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
     }
 
+    #[inline]
     fn lock_submitting(&self) -> MutexGuard<'_, Submitting> {
-        let mut s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
+        let s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
         if s.owner.is_none() {
             // No block: no need to know which thread this is.
             return s;
         }
+        self.after_block(s)
+    }
+
+    /// Waits until no other thread's request block is open.
+    #[cold]
+    fn after_block<'a>(&'a self, mut s: MutexGuard<'a, Submitting>) -> MutexGuard<'a, Submitting> {
         let me = std::thread::current().id();
         while s.owner.is_some_and(|(t, _)| t != me) {
             s = self.block_ended.wait(s).unwrap_or_else(|e| e.into_inner());
@@ -397,6 +430,7 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// Gives the request just submitted its id and keeps it; `s` is held
     /// since the submit, so ids follow queue order.
+    #[inline]
     fn number(&self, s: &mut Submitting, pending: Pending, tag: T) -> u64 {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
