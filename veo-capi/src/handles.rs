@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use veo_runtime::{ArgList, ContextList, Proc, RequestQueue, ResultKind};
+use veo_urpc::lock::{Lock, LockGuard};
 
 /// Where the bytes of a collected request go: host addresses and lengths,
 /// in the order of its OUT/INOUT buffers (or the one of a read).
@@ -96,8 +97,10 @@ const CHUNKS: usize = 26;
 /// many others were freed since).
 const QUARANTINE: usize = 1024;
 
-/// One handle: the object, while it is live.
-struct Slot<V>(Mutex<Option<V>>);
+/// One handle: the object, while it is live. Its lock is taken on every
+/// call through the handle, so it is the short one of `veo_urpc::lock`
+/// (one atomic instruction to take, one to release).
+struct Slot<V>(Lock<Option<V>>);
 
 /// Live objects by the address C holds.
 ///
@@ -123,11 +126,11 @@ struct Alloc {
 }
 
 // SAFETY: the chunks are shared, never-freed arrays of slots whose
-// contents are behind a Mutex.
+// contents are behind a lock.
 unsafe impl<V: Send> Sync for Registry<V> {}
 
 /// A live object with its slot locked ([`Registry::lock`]).
-pub(crate) struct Held<'a, V>(MutexGuard<'a, Option<V>>);
+pub(crate) struct Held<'a, V>(LockGuard<'a, Option<V>>);
 
 impl<V> Held<'_, V> {
     /// The object (always there: a `Held` is made only for a live slot,
@@ -194,7 +197,7 @@ impl<V> Registry<V> {
             let mut base = self.chunks[k].load(Ordering::Acquire);
             if base.is_null() {
                 let chunk: Box<[Slot<V>]> =
-                    (0..FIRST << k).map(|_| Slot(Mutex::new(None))).collect();
+                    (0..FIRST << k).map(|_| Slot(Lock::new(None))).collect();
                 base = Box::into_raw(chunk) as *mut Slot<V>;
                 self.chunks[k].store(base, Ordering::Release);
             }
@@ -203,24 +206,19 @@ impl<V> Registry<V> {
             unsafe { base.add(j) as usize }
         };
         let slot = self.slot(key)?;
-        *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        *slot.0.lock() = Some(v);
         Some(key)
     }
 
     /// The live object at `key`, locked.
     #[inline]
     pub(crate) fn lock(&self, key: usize) -> Option<Held<'_, V>> {
-        let g = self.slot(key)?.0.lock().unwrap_or_else(|e| e.into_inner());
+        let g = self.slot(key)?.0.lock();
         g.is_some().then_some(Held(g))
     }
 
     pub(crate) fn remove(&self, key: usize) -> Option<V> {
-        let v = self
-            .slot(key)?
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()?;
+        let v = self.slot(key)?.0.lock().take()?;
         self.alloc_lock().freed.push_back(key);
         Some(v)
     }
@@ -230,11 +228,7 @@ impl<V: Clone> Registry<V> {
     /// A clone of the live object at `key`.
     #[inline]
     pub(crate) fn get(&self, key: usize) -> Option<V> {
-        self.slot(key)?
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.slot(key)?.0.lock().clone()
     }
 
     pub(crate) fn find(&self, f: impl Fn(&V) -> bool) -> Option<(usize, V)> {
@@ -245,7 +239,7 @@ impl<V: Clone> Registry<V> {
             // SAFETY: slot i was handed out, so its chunk exists and j is
             // inside it.
             let slot = unsafe { &*base.add(j) };
-            let v = slot.0.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+            let v = slot.0.lock().clone()?;
             f(&v).then_some((slot as *const Slot<V> as usize, v))
         })
     }
