@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
+use veo_urpc::lock::Lock;
 use veo_urpc::proto::{self, ArgClass, Status};
 
 /// One request on a channel, with room for its answer bytes.
@@ -303,7 +304,7 @@ pub struct RequestQueue<T> {
     proc: WeakProc,
     submitting: Mutex<Submitting>,
     block_ended: Condvar,
-    pending: Mutex<Store<T>>,
+    pending: Lock<Store<T>>,
     /// How many entries of `pending` are [`Entry::Pending`], changed with
     /// its lock held: finished results a program never collects (AVEO's
     /// Test 3) must not make [`has_pending`](RequestQueue::has_pending)
@@ -346,7 +347,7 @@ impl<T: Send + 'static> RequestQueue<T> {
                 next_id: 0,
             }),
             block_ended: Condvar::new(),
-            pending: Mutex::new(Store::new()),
+            pending: Lock::new(Store::new()),
             unfinished: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             on_done: OnceLock::new(),
@@ -435,7 +436,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
         s.next_id = if id == u64::MAX - 1 { 0 } else { id + 1 };
-        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.pending.lock();
         map.insert(id, (Entry::Pending(pending), tag));
         // Changed only with `pending` locked: no read-modify-write needed.
         let n = self.unfinished.load(Ordering::Relaxed);
@@ -627,7 +628,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// of the same id gives [`Collected::Unknown`].
     pub fn wait(&self, id: u64) -> Collected<T> {
         let entry = {
-            let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = self.pending.lock();
             let entry = map.remove(id);
             if let Some((Entry::Pending(_), _)) = entry {
                 self.unfinished.fetch_sub(1, Ordering::Relaxed);
@@ -651,7 +652,7 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// The result of request `id` if it has finished, without waiting.
     pub fn peek(&self, id: u64) -> Collected<T> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.lock();
         let Some((entry, tag)) = pending.get_mut(id) else {
             return Collected::Unknown;
         };
@@ -697,7 +698,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
         self.ctx.sync()?;
         let (ch, _) = self.ctx.parts()?;
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.lock();
         // In id order: the bytes land in the order the requests were queued.
         for id in pending.ids() {
             let Some((Entry::Pending(p), tag)) = pending.get_mut(id) else {
@@ -742,7 +743,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// proc is about to end): uncollected results are discarded.
     pub fn discard(&self) {
         self.closed.store(true, Ordering::Release);
-        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.pending.lock();
         map.clear();
         self.unfinished.store(0, Ordering::Relaxed);
     }
