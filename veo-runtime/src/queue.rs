@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
-use veo_urpc::lock::Lock;
+use veo_urpc::lock::{Lock, LockGuard};
 use veo_urpc::proto::{self, ArgClass, Status};
 
 /// One request on a channel, with room for its answer bytes.
@@ -302,7 +302,11 @@ struct Submitting {
 pub struct RequestQueue<T> {
     ctx: Context,
     proc: WeakProc,
-    submitting: Mutex<Submitting>,
+    /// Taken at every submit: the short lock of `veo_urpc::lock`.
+    submitting: Lock<Submitting>,
+    /// Held by a thread waiting for another's request block to end, from
+    /// its look at the owner to its sleep on `block_ended`.
+    block_waits: Mutex<()>,
     block_ended: Condvar,
     pending: Lock<Store<T>>,
     /// How many entries of `pending` are [`Entry::Pending`], changed with
@@ -342,10 +346,11 @@ impl<T: Send + 'static> RequestQueue<T> {
         Ok(RequestQueue {
             ctx: proc.open_context()?,
             proc: proc.downgrade(),
-            submitting: Mutex::new(Submitting {
+            submitting: Lock::new(Submitting {
                 owner: None,
                 next_id: 0,
             }),
+            block_waits: Mutex::new(()),
             block_ended: Condvar::new(),
             pending: Lock::new(Store::new()),
             unfinished: AtomicUsize::new(0),
@@ -369,8 +374,8 @@ impl<T: Send + 'static> RequestQueue<T> {
     }
 
     #[inline]
-    fn lock_submitting(&self) -> MutexGuard<'_, Submitting> {
-        let s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock_submitting(&self) -> LockGuard<'_, Submitting> {
+        let s = self.submitting.lock();
         if s.owner.is_none() {
             // No block: no need to know which thread this is.
             return s;
@@ -378,14 +383,26 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.after_block(s)
     }
 
-    /// Waits until no other thread's request block is open.
+    /// Waits until no other thread's request block is open. The block's
+    /// end is announced under `block_waits` (`end_block`), which a waiter
+    /// holds from its look at the owner to its sleep: no announcement is
+    /// missed.
     #[cold]
-    fn after_block<'a>(&'a self, mut s: MutexGuard<'a, Submitting>) -> MutexGuard<'a, Submitting> {
+    fn after_block<'a>(&'a self, s: LockGuard<'a, Submitting>) -> LockGuard<'a, Submitting> {
         let me = std::thread::current().id();
-        while s.owner.is_some_and(|(t, _)| t != me) {
-            s = self.block_ended.wait(s).unwrap_or_else(|e| e.into_inner());
+        if s.owner.is_none_or(|(t, _)| t == me) {
+            return s;
         }
-        s
+        drop(s);
+        let mut w = self.block_waits.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let s = self.submitting.lock();
+            if s.owner.is_none_or(|(t, _)| t == me) {
+                return s;
+            }
+            drop(s);
+            w = self.block_ended.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Starts a request block: until the matching
@@ -400,11 +417,13 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Ends a request block of this thread; returns false when it has none.
     pub fn end_block(&self) -> bool {
         let me = std::thread::current().id();
-        let mut s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.submitting.lock();
         match s.owner {
             Some((t, d)) if t == me => {
                 s.owner = (d > 1).then_some((t, d - 1));
+                drop(s);
                 if d == 1 {
+                    let _w = self.block_waits.lock().unwrap_or_else(|e| e.into_inner());
                     self.block_ended.notify_all();
                 }
                 true
