@@ -25,6 +25,7 @@ pub(crate) struct Tag {
 
 impl Tag {
     /// A tag for bytes going to `to`.
+    #[inline]
     pub(crate) fn new(to: Delivery, kind: ResultKind) -> Tag {
         Tag {
             to: (!to.is_empty()).then(|| Box::new(to)),

@@ -82,7 +82,7 @@ impl Pending {
     }
 
     /// As `Request::finish`, for owned buffers.
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, done: Done) -> Result<u64> {
         match done.status {
             Some(Status::Ok) => {}
@@ -169,7 +169,7 @@ impl<T> Store<T> {
     }
 
     /// Keeps request `id`, the next one after every id kept before.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, id: u64, v: (Entry, T)) {
         if self.len == 0 {
             self.base = id;
@@ -249,7 +249,7 @@ impl<T> Store<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn remove(&mut self, id: u64) -> Option<(Entry, T)> {
         match self.index(id) {
             Some((at, front)) => {
