@@ -335,26 +335,20 @@ pub(crate) fn args(h: *const veo_args) -> Result<Held<'static, CArgs>, &'static 
 /// A locked argument list, as a call uses it (in place).
 pub(crate) struct CallArgs<'a> {
     pub held: Held<'a, CArgs>,
-    /// What a call would use if the slot were empty, which a `Held` never
-    /// is (no allocation: an empty list).
-    spare: ArgList,
 }
 
 impl<'a> From<Held<'a, CArgs>> for CallArgs<'a> {
+    #[inline]
     fn from(held: Held<'a, CArgs>) -> Self {
-        CallArgs {
-            held,
-            spare: ArgList::new(),
-        }
+        CallArgs { held }
     }
 }
 
 impl AsMut<ArgList> for CallArgs<'_> {
+    #[inline]
     fn as_mut(&mut self) -> &mut ArgList {
-        match self.held.get() {
-            Some(a) => &mut a.list,
-            None => &mut self.spare,
-        }
+        // A `Held` slot is never empty: the empty list is never made.
+        &mut self.held.0.get_or_insert_with(CArgs::default).list
     }
 }
 
