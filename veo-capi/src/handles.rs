@@ -25,7 +25,7 @@ pub(crate) struct Tag {
 
 impl Tag {
     /// A tag for bytes going to `to`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(to: Delivery, kind: ResultKind) -> Tag {
         Tag {
             to: (!to.is_empty()).then(|| Box::new(to)),
