@@ -5,7 +5,7 @@ use crate::results::ResultKinds;
 use crate::types::{veo_args, veo_proc_handle, veo_thr_ctxt, veo_thr_ctxt_attr};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use veo_runtime::{ArgList, ContextList, Proc, RequestQueue, ResultKind};
 use veo_urpc::lock::{Lock, LockGuard};
 
@@ -43,6 +43,11 @@ impl Tag {
 pub(crate) struct CProc {
     pub proc: Proc,
     pub contexts: ContextList<Tag>,
+    /// The main context (the first opened), kept here once opened: every
+    /// synchronous call looks at its queue (`crate::proc::after_main_queue`)
+    /// without taking the list's lock. It never changes: closing it is a
+    /// no-op, and only the proc's end discards it.
+    pub main: OnceLock<Arc<RequestQueue<Tag>>>,
     /// The functions of this proc known to return `float` or `double`.
     pub results: ResultKinds,
 }
@@ -263,6 +268,7 @@ pub(crate) fn new_proc(proc: Proc) -> Option<*mut veo_proc_handle> {
     let c = Arc::new(CProc {
         proc,
         contexts: ContextList::new(),
+        main: OnceLock::new(),
         results: ResultKinds::default(),
     });
     PROCS.insert(c).map(|k| k as *mut veo_proc_handle)
