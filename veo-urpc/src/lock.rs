@@ -31,8 +31,6 @@ pub struct Lock<T> {
 // SAFETY: the value is reached only through a guard, and one guard exists
 // at a time (the state word's acquire/release orders the accesses).
 unsafe impl<T: Send> Sync for Lock<T> {}
-// SAFETY: as for a `Mutex<T>`: the lock owns its value.
-unsafe impl<T: Send> Send for Lock<T> {}
 
 /// The value of a [`Lock`], held until dropped.
 pub struct LockGuard<'a, T> {
