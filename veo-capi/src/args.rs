@@ -242,6 +242,7 @@ pub unsafe extern "C" fn veo_args_free(args: *mut veo_args) {
 impl CArgs {
     /// Sets a register value with `set`: a position set anew no longer
     /// sends bytes back.
+    #[inline]
     fn value(
         &mut self,
         i: usize,

@@ -35,6 +35,9 @@ fn open(func: &str, p: &Arc<CProc>) -> *mut veo_thr_ctxt {
     }
     match p.contexts.open(&p.proc) {
         Ok(q) => {
+            if p.contexts.is_main(&q) {
+                let _ = p.main.set(q.clone());
+            }
             // OUT buffers and reads land when the queue learns they are
             // done: at collection, or at veo_context_sync as in AVEO.
             q.on_done(|tag, outs| deliver(outs, tag.to()));

@@ -5,8 +5,9 @@ use crate::results::ResultKinds;
 use crate::types::{veo_args, veo_proc_handle, veo_thr_ctxt, veo_thr_ctxt_attr};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use veo_runtime::{ArgList, ContextList, Proc, RequestQueue, ResultKind};
+use veo_urpc::lock::{Lock, LockGuard};
 
 /// Where the bytes of a collected request go: host addresses and lengths,
 /// in the order of its OUT/INOUT buffers (or the one of a read).
@@ -24,6 +25,7 @@ pub(crate) struct Tag {
 
 impl Tag {
     /// A tag for bytes going to `to`.
+    #[inline(always)]
     pub(crate) fn new(to: Delivery, kind: ResultKind) -> Tag {
         Tag {
             to: (!to.is_empty()).then(|| Box::new(to)),
@@ -41,6 +43,11 @@ impl Tag {
 pub(crate) struct CProc {
     pub proc: Proc,
     pub contexts: ContextList<Tag>,
+    /// The main context (the first opened), kept here once opened: every
+    /// synchronous call looks at its queue (`crate::proc::after_main_queue`)
+    /// without taking the list's lock. It never changes: closing it is a
+    /// no-op, and only the proc's end discards it.
+    pub main: OnceLock<Arc<RequestQueue<Tag>>>,
     /// The functions of this proc known to return `float` or `double`.
     pub results: ResultKinds,
 }
@@ -71,10 +78,16 @@ impl CArgs {
     /// Where the OUT/INOUT bytes of a call go, in position order (the
     /// order [`ArgList`] gives them back in); empty, without allocating,
     /// for a list without such arguments.
+    #[inline]
     pub(crate) fn delivery(&self) -> Delivery {
         if self.targets.is_empty() {
             return Vec::new();
         }
+        self.sorted_targets()
+    }
+
+    #[cold]
+    fn sorted_targets(&self) -> Delivery {
         let mut t = self.targets.clone();
         t.sort_by_key(|&(n, _, _)| n);
         t.into_iter().map(|(_, a, l)| (a, l)).collect()
@@ -90,8 +103,10 @@ const CHUNKS: usize = 26;
 /// many others were freed since).
 const QUARANTINE: usize = 1024;
 
-/// One handle: the object, while it is live.
-struct Slot<V>(Mutex<Option<V>>);
+/// One handle: the object, while it is live. Its lock is taken on every
+/// call through the handle, so it is the short one of `veo_urpc::lock`
+/// (one atomic instruction to take, one to release).
+struct Slot<V>(Lock<Option<V>>);
 
 /// Live objects by the address C holds.
 ///
@@ -117,11 +132,11 @@ struct Alloc {
 }
 
 // SAFETY: the chunks are shared, never-freed arrays of slots whose
-// contents are behind a Mutex.
+// contents are behind a lock.
 unsafe impl<V: Send> Sync for Registry<V> {}
 
 /// A live object with its slot locked ([`Registry::lock`]).
-pub(crate) struct Held<'a, V>(MutexGuard<'a, Option<V>>);
+pub(crate) struct Held<'a, V>(LockGuard<'a, Option<V>>);
 
 impl<V> Held<'_, V> {
     /// The object (always there: a `Held` is made only for a live slot,
@@ -188,7 +203,7 @@ impl<V> Registry<V> {
             let mut base = self.chunks[k].load(Ordering::Acquire);
             if base.is_null() {
                 let chunk: Box<[Slot<V>]> =
-                    (0..FIRST << k).map(|_| Slot(Mutex::new(None))).collect();
+                    (0..FIRST << k).map(|_| Slot(Lock::new(None))).collect();
                 base = Box::into_raw(chunk) as *mut Slot<V>;
                 self.chunks[k].store(base, Ordering::Release);
             }
@@ -197,24 +212,19 @@ impl<V> Registry<V> {
             unsafe { base.add(j) as usize }
         };
         let slot = self.slot(key)?;
-        *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        *slot.0.lock() = Some(v);
         Some(key)
     }
 
     /// The live object at `key`, locked.
     #[inline]
     pub(crate) fn lock(&self, key: usize) -> Option<Held<'_, V>> {
-        let g = self.slot(key)?.0.lock().unwrap_or_else(|e| e.into_inner());
+        let g = self.slot(key)?.0.lock();
         g.is_some().then_some(Held(g))
     }
 
     pub(crate) fn remove(&self, key: usize) -> Option<V> {
-        let v = self
-            .slot(key)?
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()?;
+        let v = self.slot(key)?.0.lock().take()?;
         self.alloc_lock().freed.push_back(key);
         Some(v)
     }
@@ -224,11 +234,7 @@ impl<V: Clone> Registry<V> {
     /// A clone of the live object at `key`.
     #[inline]
     pub(crate) fn get(&self, key: usize) -> Option<V> {
-        self.slot(key)?
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.slot(key)?.0.lock().clone()
     }
 
     pub(crate) fn find(&self, f: impl Fn(&V) -> bool) -> Option<(usize, V)> {
@@ -239,7 +245,7 @@ impl<V: Clone> Registry<V> {
             // SAFETY: slot i was handed out, so its chunk exists and j is
             // inside it.
             let slot = unsafe { &*base.add(j) };
-            let v = slot.0.lock().unwrap_or_else(|e| e.into_inner()).clone()?;
+            let v = slot.0.lock().clone()?;
             f(&v).then_some((slot as *const Slot<V> as usize, v))
         })
     }
@@ -262,6 +268,7 @@ pub(crate) fn new_proc(proc: Proc) -> Option<*mut veo_proc_handle> {
     let c = Arc::new(CProc {
         proc,
         contexts: ContextList::new(),
+        main: OnceLock::new(),
         results: ResultKinds::default(),
     });
     PROCS.insert(c).map(|k| k as *mut veo_proc_handle)
@@ -312,6 +319,7 @@ pub(crate) fn forget_ctx(queue: &Arc<RequestQueue<Tag>>) {
 }
 
 /// The context behind `h`, or the error line.
+#[inline]
 pub(crate) fn ctx(h: *const veo_thr_ctxt) -> Result<Arc<CCtx>, &'static str> {
     if h.is_null() {
         return Err("the context is NULL");
@@ -321,6 +329,7 @@ pub(crate) fn ctx(h: *const veo_thr_ctxt) -> Result<Arc<CCtx>, &'static str> {
 }
 
 /// The argument list behind `h`, or the error line.
+#[inline]
 pub(crate) fn args(h: *const veo_args) -> Result<Held<'static, CArgs>, &'static str> {
     if h.is_null() {
         return Err("the argument list is NULL");
@@ -332,26 +341,20 @@ pub(crate) fn args(h: *const veo_args) -> Result<Held<'static, CArgs>, &'static 
 /// A locked argument list, as a call uses it (in place).
 pub(crate) struct CallArgs<'a> {
     pub held: Held<'a, CArgs>,
-    /// What a call would use if the slot were empty, which a `Held` never
-    /// is (no allocation: an empty list).
-    spare: ArgList,
 }
 
 impl<'a> From<Held<'a, CArgs>> for CallArgs<'a> {
+    #[inline]
     fn from(held: Held<'a, CArgs>) -> Self {
-        CallArgs {
-            held,
-            spare: ArgList::new(),
-        }
+        CallArgs { held }
     }
 }
 
 impl AsMut<ArgList> for CallArgs<'_> {
+    #[inline]
     fn as_mut(&mut self) -> &mut ArgList {
-        match self.held.get() {
-            Some(a) => &mut a.list,
-            None => &mut self.spare,
-        }
+        // A `Held` slot is never empty: the empty list is never made.
+        &mut self.held.0.get_or_insert_with(CArgs::default).list
     }
 }
 

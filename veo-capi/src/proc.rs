@@ -120,7 +120,7 @@ pub unsafe extern "C" fn veo_proc_identifier(h: *mut veo_proc_handle) -> c_int {
 /// Waits for what the main context has queued, as AVEO's synchronous
 /// functions go through the main context's queue.
 pub(crate) fn after_main_queue(p: &CProc) {
-    if let Some(main) = p.contexts.main() {
+    if let Some(main) = p.main.get() {
         if main.has_pending() {
             let _ = main.sync();
         }

@@ -49,6 +49,7 @@ impl AsMut<ArgList> for ArgList {
 macro_rules! setters {
     ($($(#[$doc:meta])* $name:ident: $t:ty => $class:ident),* $(,)?) => {$(
         $(#[$doc])*
+        #[inline]
         pub fn $name(&mut self, index: usize, value: $t) -> Result<()> {
             self.set_value(index, ArgClass::$class, value as u64)
         }
@@ -112,6 +113,7 @@ impl ArgList {
     }
 
     /// The arguments of a call, made now or kept from the last call.
+    #[inline]
     pub(crate) fn built(&mut self) -> Result<&mut PreparedArgs> {
         if self.built.is_none() {
             let b = Box::new(self.prepare()?);

@@ -380,6 +380,7 @@ impl ContextBackend {
     }
 
     /// An error unless the context takes requests.
+    #[inline]
     pub(crate) fn check(&self) -> Result<()> {
         match self {
             ContextBackend::Emulated(c) => c.check(),

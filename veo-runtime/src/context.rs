@@ -73,6 +73,7 @@ impl Context {
 
     /// Its channel and proc on the emulated VE, for the requests kept by
     /// id (`queue.rs`, which drives the emulated VE's channels itself).
+    #[inline]
     pub(crate) fn parts(&self) -> Result<(&Arc<ChannelVh>, &Arc<EmulatedProc>)> {
         match &self.backend {
             ContextBackend::Emulated(c) => Ok(c.parts()),
@@ -85,6 +86,7 @@ impl Context {
         self.backend.state()
     }
 
+    #[inline]
     pub(crate) fn check(&self) -> Result<()> {
         self.backend.check()
     }

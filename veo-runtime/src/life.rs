@@ -178,10 +178,12 @@ impl Life {
 
     /// Whether this is a `fork()` child's copy of the proc: it must neither
     /// use the parent's helper nor end it.
+    #[inline]
     pub(crate) fn foreign(&self) -> bool {
         THIS_PROCESS.load(Ordering::Relaxed) != self.owner
     }
 
+    #[cold]
     fn foreign_error(&self) -> Error {
         Error::OtherProcess {
             owner: self.owner,
@@ -197,6 +199,7 @@ impl Life {
     ///
     /// A proc its owner closed reports [`Error::Closed`] even after the
     /// helper has (consequently) exited: the death is not news to the user.
+    #[inline]
     pub(crate) fn check(&self) -> Result<(), Error> {
         if self.foreign() {
             return Err(self.foreign_error());
@@ -210,6 +213,7 @@ impl Life {
         Ok(())
     }
 
+    #[cold]
     fn died(&self) -> Error {
         let status = self
             .death

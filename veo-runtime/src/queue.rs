@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
+use veo_urpc::lock::{Lock, LockGuard};
 use veo_urpc::proto::{self, ArgClass, Status};
 
 /// One request on a channel, with room for its answer bytes.
@@ -54,7 +55,20 @@ impl Pending {
         done.map(|d| self.finish(d)).transpose()
     }
 
+    #[inline]
     fn wait(&mut self, ch: &ChannelVh) -> Result<u64> {
+        if self.outs.is_empty() {
+            // Most calls: no answer bytes, no list of buffers to lend.
+            let done = ch.wait_into(
+                self.reqid,
+                None,
+                &mut Sink {
+                    outs: &mut [],
+                    placed: &mut self.placed,
+                },
+            )?;
+            return self.finish(done);
+        }
         let mut refs: Vec<&mut [u8]> = self.outs.iter_mut().map(|o| &mut o[..]).collect();
         let done = ch.wait_into(
             self.reqid,
@@ -68,11 +82,15 @@ impl Pending {
     }
 
     /// As `Request::finish`, for owned buffers.
+    #[inline(always)]
     fn finish(&mut self, done: Done) -> Result<u64> {
         match done.status {
             Some(Status::Ok) => {}
             Some(status) => return Err(status_error(status, done, self.what)),
             None => return Err(Error::Helper(done.text)),
+        }
+        if self.outs.is_empty() && done.data.is_empty() {
+            return Ok(done.value);
         }
         if !done.data.is_empty() && done.data_at != self.placed {
             return Err(Error::Helper("answer bytes out of order".into()));
@@ -145,11 +163,13 @@ impl<T> Store<T> {
         }
     }
 
+    #[inline]
     fn mask(&self) -> usize {
         self.ring.len().wrapping_sub(1)
     }
 
     /// Keeps request `id`, the next one after every id kept before.
+    #[inline(always)]
     fn insert(&mut self, id: u64, v: (Entry, T)) {
         if self.len == 0 {
             self.base = id;
@@ -173,6 +193,7 @@ impl<T> Store<T> {
 
     /// Doubles the full ring, its entries in order from 0 (moved as
     /// bytes: nothing is dropped or taken out one by one).
+    #[cold]
     fn grow(&mut self) {
         let n = (self.ring.len() * 2).max(64);
         self.ring.rotate_left(self.head);
@@ -180,12 +201,14 @@ impl<T> Store<T> {
         self.head = 0;
     }
 
+    #[inline]
     fn advance(&mut self) {
         self.head = (self.head + 1) & self.mask();
         self.base = self.base.wrapping_add(1);
         self.len -= 1;
     }
 
+    #[cold]
     fn pop_front_spilling(&mut self) {
         if self.len > 0 {
             if let Some(v) = self.ring[self.head].take() {
@@ -196,6 +219,7 @@ impl<T> Store<T> {
         self.trim();
     }
 
+    #[cold]
     fn spill_all(&mut self) {
         while self.len > 0 {
             self.pop_front_spilling();
@@ -203,6 +227,7 @@ impl<T> Store<T> {
     }
 
     /// Drops collected entries at the front.
+    #[inline]
     fn trim(&mut self) {
         while self.len > 0 && self.ring[self.head].is_none() {
             self.advance();
@@ -210,6 +235,7 @@ impl<T> Store<T> {
     }
 
     /// Where request `id` is in the ring, and whether it is the front.
+    #[inline]
     fn index(&self, id: u64) -> Option<(usize, bool)> {
         let i = id.wrapping_sub(self.base);
         (i < self.len as u64).then(|| ((self.head + i as usize) & self.mask(), i == 0))
@@ -223,6 +249,7 @@ impl<T> Store<T> {
         }
     }
 
+    #[inline(always)]
     fn remove(&mut self, id: u64) -> Option<(Entry, T)> {
         match self.index(id) {
             Some((at, front)) => {
@@ -275,9 +302,13 @@ struct Submitting {
 pub struct RequestQueue<T> {
     ctx: Context,
     proc: WeakProc,
-    submitting: Mutex<Submitting>,
+    /// Taken at every submit: the short lock of `veo_urpc::lock`.
+    submitting: Lock<Submitting>,
+    /// Held by a thread waiting for another's request block to end, from
+    /// its look at the owner to its sleep on `block_ended`.
+    block_waits: Mutex<()>,
     block_ended: Condvar,
-    pending: Mutex<Store<T>>,
+    pending: Lock<Store<T>>,
     /// How many entries of `pending` are [`Entry::Pending`], changed with
     /// its lock held: finished results a program never collects (AVEO's
     /// Test 3) must not make [`has_pending`](RequestQueue::has_pending)
@@ -315,12 +346,13 @@ impl<T: Send + 'static> RequestQueue<T> {
         Ok(RequestQueue {
             ctx: proc.open_context()?,
             proc: proc.downgrade(),
-            submitting: Mutex::new(Submitting {
+            submitting: Lock::new(Submitting {
                 owner: None,
                 next_id: 0,
             }),
+            block_waits: Mutex::new(()),
             block_ended: Condvar::new(),
-            pending: Mutex::new(Store::new()),
+            pending: Lock::new(Store::new()),
             unfinished: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             on_done: OnceLock::new(),
@@ -341,17 +373,36 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
     }
 
-    fn lock_submitting(&self) -> MutexGuard<'_, Submitting> {
-        let mut s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
+    #[inline]
+    fn lock_submitting(&self) -> LockGuard<'_, Submitting> {
+        let s = self.submitting.lock();
         if s.owner.is_none() {
             // No block: no need to know which thread this is.
             return s;
         }
+        self.after_block(s)
+    }
+
+    /// Waits until no other thread's request block is open. The block's
+    /// end is announced under `block_waits` (`end_block`), which a waiter
+    /// holds from its look at the owner to its sleep: no announcement is
+    /// missed.
+    #[cold]
+    fn after_block<'a>(&'a self, s: LockGuard<'a, Submitting>) -> LockGuard<'a, Submitting> {
         let me = std::thread::current().id();
-        while s.owner.is_some_and(|(t, _)| t != me) {
-            s = self.block_ended.wait(s).unwrap_or_else(|e| e.into_inner());
+        if s.owner.is_none_or(|(t, _)| t == me) {
+            return s;
         }
-        s
+        drop(s);
+        let mut w = self.block_waits.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let s = self.submitting.lock();
+            if s.owner.is_none_or(|(t, _)| t == me) {
+                return s;
+            }
+            drop(s);
+            w = self.block_ended.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Starts a request block: until the matching
@@ -366,11 +417,13 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Ends a request block of this thread; returns false when it has none.
     pub fn end_block(&self) -> bool {
         let me = std::thread::current().id();
-        let mut s = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.submitting.lock();
         match s.owner {
             Some((t, d)) if t == me => {
                 s.owner = (d > 1).then_some((t, d - 1));
+                drop(s);
                 if d == 1 {
+                    let _w = self.block_waits.lock().unwrap_or_else(|e| e.into_inner());
                     self.block_ended.notify_all();
                 }
                 true
@@ -397,11 +450,12 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// Gives the request just submitted its id and keeps it; `s` is held
     /// since the submit, so ids follow queue order.
+    #[inline]
     fn number(&self, s: &mut Submitting, pending: Pending, tag: T) -> u64 {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
         s.next_id = if id == u64::MAX - 1 { 0 } else { id + 1 };
-        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.pending.lock();
         map.insert(id, (Entry::Pending(pending), tag));
         // Changed only with `pending` locked: no read-modify-write needed.
         let n = self.unfinished.load(Ordering::Relaxed);
@@ -593,7 +647,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// of the same id gives [`Collected::Unknown`].
     pub fn wait(&self, id: u64) -> Collected<T> {
         let entry = {
-            let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = self.pending.lock();
             let entry = map.remove(id);
             if let Some((Entry::Pending(_), _)) = entry {
                 self.unfinished.fetch_sub(1, Ordering::Relaxed);
@@ -617,7 +671,7 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// The result of request `id` if it has finished, without waiting.
     pub fn peek(&self, id: u64) -> Collected<T> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.lock();
         let Some((entry, tag)) = pending.get_mut(id) else {
             return Collected::Unknown;
         };
@@ -663,7 +717,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
         self.ctx.sync()?;
         let (ch, _) = self.ctx.parts()?;
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.lock();
         // In id order: the bytes land in the order the requests were queued.
         for id in pending.ids() {
             let Some((Entry::Pending(p), tag)) = pending.get_mut(id) else {
@@ -708,7 +762,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// proc is about to end): uncollected results are discarded.
     pub fn discard(&self) {
         self.closed.store(true, Ordering::Release);
-        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.pending.lock();
         map.clear();
         self.unfinished.store(0, Ordering::Relaxed);
     }

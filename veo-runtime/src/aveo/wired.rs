@@ -21,6 +21,7 @@ use std::sync::Arc;
 /// The error of what only the emulated VE has: the requests kept by id of
 /// `RequestQueue`/`ContextList` (the Rust items under veo-rs's own C API,
 /// which is AVEO's API already).
+#[cold]
 pub(crate) fn not_on_aveo() -> crate::Error {
     crate::Error::InvalidArgument(
         "requests kept by id (RequestQueue, ContextList, call_sync_list) run on the emulated VE only; on AVEO use Context and Request, or AVEO's C API itself".into(),

@@ -64,6 +64,7 @@ impl EmulatedContext {
     }
 
     /// Its channel and proc, for the requests kept by id (`queue.rs`).
+    #[inline]
     pub(crate) fn parts(&self) -> (&Arc<ChannelVh>, &Arc<EmulatedProc>) {
         (&self.ch, &self.proc)
     }
@@ -79,6 +80,7 @@ impl EmulatedContext {
         }
     }
 
+    #[inline]
     pub(crate) fn check(&self) -> Result<()> {
         self.proc.life.check()?;
         if self.closed.load(Ordering::Acquire) {
