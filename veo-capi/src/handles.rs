@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use veo_runtime::{ArgList, ContextList, Proc, RequestQueue, ResultKind};
-use veo_urpc::lock::{Lock, LockGuard};
 
 /// Where the bytes of a collected request go: host addresses and lengths,
 /// in the order of its OUT/INOUT buffers (or the one of a read).
@@ -104,9 +103,10 @@ const CHUNKS: usize = 26;
 const QUARANTINE: usize = 1024;
 
 /// One handle: the object, while it is live. Its lock is taken on every
-/// call through the handle, so it is the short one of `veo_urpc::lock`
-/// (one atomic instruction to take, one to release).
-struct Slot<V>(Lock<Option<V>>);
+/// call through the handle, so it is parking_lot's (one inlined atomic
+/// instruction to take, one to release; std's costs about 40
+/// instructions per use, docs/PERFORMANCE.md).
+struct Slot<V>(parking_lot::Mutex<Option<V>>);
 
 /// Live objects by the address C holds.
 ///
@@ -136,7 +136,7 @@ struct Alloc {
 unsafe impl<V: Send> Sync for Registry<V> {}
 
 /// A live object with its slot locked ([`Registry::lock`]).
-pub(crate) struct Held<'a, V>(LockGuard<'a, Option<V>>);
+pub(crate) struct Held<'a, V>(parking_lot::MutexGuard<'a, Option<V>>);
 
 impl<V> Held<'_, V> {
     /// The object (always there: a `Held` is made only for a live slot,
@@ -202,8 +202,9 @@ impl<V> Registry<V> {
             }
             let mut base = self.chunks[k].load(Ordering::Acquire);
             if base.is_null() {
-                let chunk: Box<[Slot<V>]> =
-                    (0..FIRST << k).map(|_| Slot(Lock::new(None))).collect();
+                let chunk: Box<[Slot<V>]> = (0..FIRST << k)
+                    .map(|_| Slot(parking_lot::Mutex::new(None)))
+                    .collect();
                 base = Box::into_raw(chunk) as *mut Slot<V>;
                 self.chunks[k].store(base, Ordering::Release);
             }

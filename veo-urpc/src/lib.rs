@@ -23,7 +23,6 @@
 
 pub mod copy;
 pub mod heap;
-pub mod lock;
 pub mod owned;
 pub mod proto;
 pub mod pvm;
