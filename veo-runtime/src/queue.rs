@@ -498,6 +498,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// reused where it did not change ([`ArgList`] keeps them), and the
     /// lock is released as soon as the call is in the queue. `result` says
     /// how the function's 64-bit result is read.
+    #[inline(always)]
     pub fn call_list<G>(
         &self,
         addr: u64,
@@ -657,6 +658,7 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// Waits for request `id` and hands its result over; a second collect
     /// of the same id gives [`Collected::Unknown`].
+    #[inline(always)]
     pub fn wait(&self, id: u64) -> Collected<T> {
         let entry = {
             let mut map = self.pending.lock();
