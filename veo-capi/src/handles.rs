@@ -218,7 +218,7 @@ impl<V> Registry<V> {
     }
 
     /// The live object at `key`, locked.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lock(&self, key: usize) -> Option<Held<'_, V>> {
         let g = self.slot(key)?.0.lock();
         g.is_some().then_some(Held(g))
