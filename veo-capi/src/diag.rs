@@ -30,7 +30,8 @@ pub(crate) fn fail<R>(func: &str, errno: i32, cause: impl Display, value: R) -> 
 }
 
 /// Runs `body`; a panic (a bug) is reported and gives `value` instead of
-/// unwinding into C.
+/// unwinding into C. Inlined into each C function: it is on every call.
+#[inline(always)]
 pub(crate) fn guard<R>(func: &str, value: R, body: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(r) => r,

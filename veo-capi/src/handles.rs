@@ -168,7 +168,7 @@ impl<V> Registry<V> {
     }
 
     /// The slot at address `key`, if `key` is one of ours.
-    #[inline]
+    #[inline(always)]
     fn slot(&self, key: usize) -> Option<&Slot<V>> {
         let size = std::mem::size_of::<Slot<V>>();
         for (k, c) in self.chunks.iter().enumerate() {
@@ -218,7 +218,7 @@ impl<V> Registry<V> {
     }
 
     /// The live object at `key`, locked.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lock(&self, key: usize) -> Option<Held<'_, V>> {
         let g = self.slot(key)?.0.lock();
         g.is_some().then_some(Held(g))
@@ -233,7 +233,7 @@ impl<V> Registry<V> {
 
 impl<V: Clone> Registry<V> {
     /// A clone of the live object at `key`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, key: usize) -> Option<V> {
         self.slot(key)?.0.lock().clone()
     }

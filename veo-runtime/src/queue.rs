@@ -24,16 +24,39 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
 use veo_urpc::proto::{self, ArgClass, Status};
 
+/// What a queued request does, for its errors: the few kinds of
+/// [`What`] a queue makes, in 24 bytes where `What` takes 40, as every
+/// entry of the queue's ring is moved in at submit and out at collect.
+#[derive(Clone, Copy)]
+enum Kind {
+    Call,
+    Transfer { addr: u64, len: u64 },
+    Alloc,
+    Other,
+}
+
+impl Kind {
+    #[cold]
+    fn what(self) -> What<'static> {
+        match self {
+            Kind::Call => What::Call,
+            Kind::Transfer { addr, len } => What::Transfer { addr, len },
+            Kind::Alloc => What::Alloc,
+            Kind::Other => What::Other,
+        }
+    }
+}
+
 /// One request on a channel, with room for its answer bytes.
 struct Pending {
     reqid: u64,
     outs: Vec<Vec<u8>>,
     placed: u64,
-    what: What<'static>,
+    what: Kind,
 }
 
 impl Pending {
-    fn new(reqid: u64, outs: Vec<Vec<u8>>, what: What<'static>) -> Pending {
+    fn new(reqid: u64, outs: Vec<Vec<u8>>, what: Kind) -> Pending {
         Pending {
             reqid,
             outs,
@@ -85,7 +108,7 @@ impl Pending {
     fn finish(&mut self, done: Done) -> Result<u64> {
         match done.status {
             Some(Status::Ok) => {}
-            Some(status) => return Err(status_error(status, done, self.what)),
+            Some(status) => return Err(status_error(status, done, self.what.what())),
             None => return Err(Error::Helper(done.text)),
         }
         if self.outs.is_empty() && done.data.is_empty() {
@@ -439,7 +462,7 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// Gives the request just submitted its id and keeps it; `s` is held
     /// since the submit, so ids follow queue order.
-    #[inline]
+    #[inline(always)]
     fn number(&self, s: &mut Submitting, pending: Pending, tag: T) -> u64 {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
@@ -462,7 +485,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.submit(tag, |ch, proc| {
             let (reqid, _) = submit_call(ch, addr, None, ArgClass::U64, &mut a, proc.stack_size)?;
             let outs = outs.into_iter().map(|n| vec![0; n]).collect();
-            Ok(Pending::new(reqid, outs, What::Call))
+            Ok(Pending::new(reqid, outs, Kind::Call))
         })
     }
 
@@ -475,6 +498,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// reused where it did not change ([`ArgList`] keeps them), and the
     /// lock is released as soon as the call is in the queue. `result` says
     /// how the function's 64-bit result is read.
+    #[inline(always)]
     pub fn call_list<G>(
         &self,
         addr: u64,
@@ -504,7 +528,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             b.outs.iter().map(|&n| vec![0; n]).collect()
         };
         drop(list);
-        Ok(self.number(&mut s, Pending::new(reqid, outs, What::Call), tag))
+        Ok(self.number(&mut s, Pending::new(reqid, outs, Kind::Call), tag))
     }
 
     /// Queues `f` to run on the VH when the queue reaches it; its return
@@ -512,7 +536,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     pub fn call_vh(&self, f: impl FnOnce() -> u64 + Send + 'static, tag: T) -> Result<u64> {
         self.submit(tag, |_, _| {
             let reqid = self.ctx.call_vh(f)?.into_id();
-            Ok(Pending::new(reqid, Vec::new(), What::Other))
+            Ok(Pending::new(reqid, Vec::new(), Kind::Other))
         })
     }
 
@@ -523,13 +547,13 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.submit(tag, |ch, _| {
             if len == 0 {
                 let reqid = ch.simple(proto::KIND_NOP, &[], &[])?;
-                return Ok(Pending::new(reqid, vec![Vec::new()], What::Other));
+                return Ok(Pending::new(reqid, vec![Vec::new()], Kind::Other));
             }
             let reqid = ch.simple(proto::KIND_READ, &[src, len as u64], &[])?;
             Ok(Pending::new(
                 reqid,
                 vec![vec![0; len]],
-                What::Transfer {
+                Kind::Transfer {
                     addr: src,
                     len: len as u64,
                 },
@@ -545,7 +569,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.submit(tag, |ch, _| {
             if src.is_empty() {
                 let reqid = ch.simple(proto::KIND_NOP, &[], &[])?;
-                return Ok(Pending::new(reqid, Vec::new(), What::Other));
+                return Ok(Pending::new(reqid, Vec::new(), Kind::Other));
             }
             let mut s = ch.submit()?;
             let reqid = s.next_reqid();
@@ -557,7 +581,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             Ok(Pending::new(
                 reqid,
                 Vec::new(),
-                What::Transfer { addr: dst, len },
+                Kind::Transfer { addr: dst, len },
             ))
         })
     }
@@ -571,11 +595,11 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.submit(tag, |ch, _| {
             let reqid = ch.simple(proto::KIND_ALLOC, &[bytes], &[])?;
             let Some(hook) = mem_hooks::memory_hook(MemoryOp::AllocAsync) else {
-                return Ok(Pending::new(reqid, Vec::new(), What::Alloc));
+                return Ok(Pending::new(reqid, Vec::new(), Kind::Alloc));
             };
             let (ch, proc, context) = (ch.clone(), self.proc.clone(), self.ctx.index());
             let vh = self.ctx.call_vh(move || {
-                let mut alloc = Pending::new(reqid, Vec::new(), What::Alloc);
+                let mut alloc = Pending::new(reqid, Vec::new(), Kind::Alloc);
                 let addr = alloc.wait(&ch).unwrap_or(0);
                 if let (Some(proc), true) = (proc.upgrade(), addr != 0) {
                     hook(&MemoryEvent {
@@ -588,7 +612,7 @@ impl<T: Send + 'static> RequestQueue<T> {
                 }
                 addr
             })?;
-            Ok(Pending::new(vh.into_id(), Vec::new(), What::Other))
+            Ok(Pending::new(vh.into_id(), Vec::new(), Kind::Other))
         })
     }
 
@@ -599,7 +623,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         if addr == 0 {
             return self.submit(tag, |ch, _| {
                 let reqid = ch.simple(proto::KIND_NOP, &[], &[])?;
-                Ok(Pending::new(reqid, Vec::new(), What::Other))
+                Ok(Pending::new(reqid, Vec::new(), Kind::Other))
             });
         }
         let id = self.submit(tag, |ch, _| {
@@ -607,7 +631,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             Ok(Pending::new(
                 reqid,
                 Vec::new(),
-                What::Transfer { addr, len: 0 },
+                Kind::Transfer { addr, len: 0 },
             ))
         })?;
         if let Some(proc) = self.proc.upgrade() {
@@ -634,6 +658,7 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// Waits for request `id` and hands its result over; a second collect
     /// of the same id gives [`Collected::Unknown`].
+    #[inline(always)]
     pub fn wait(&self, id: u64) -> Collected<T> {
         let entry = {
             let mut map = self.pending.lock();
@@ -876,7 +901,7 @@ impl Proc {
             s.stack_size,
         )?;
         let outs = b.outs.iter().map(|&n| vec![0; n]).collect();
-        let mut p = Pending::new(reqid, outs, What::Call);
+        let mut p = Pending::new(reqid, outs, Kind::Call);
         let v = p.wait(&s.control)?;
         Ok((v, p.outs))
     }
