@@ -51,7 +51,7 @@ pub(crate) fn register(proc: &Proc) {
     let mut procs = PROCS.lock().unwrap_or_else(|e| e.into_inner());
     let free = procs
         .iter()
-        .position(|s| s.as_ref().is_none_or(|w| w.upgrade().is_none()));
+        .position(|s| s.as_ref().is_none_or(|w| !w.is_live()));
     match free {
         Some(i) => procs[i] = Some(proc.downgrade()),
         None => procs.push(Some(proc.downgrade())),

@@ -233,6 +233,14 @@ impl WeakProc {
         (!p.backend.is_closed()).then_some(p)
     }
 
+    /// Whether the proc is alive and open, without taking a handle: a
+    /// handle taken here, even for a moment, could be the last one when
+    /// its owner drops its own, and the proc would then end in this
+    /// thread, after the owner's drop returned.
+    pub(crate) fn is_live(&self) -> bool {
+        self.owner.strong_count() > 0 && self.backend.upgrade().is_some_and(|b| !b.is_closed())
+    }
+
     /// Whether this names `proc`.
     pub(crate) fn is(&self, proc: &Proc) -> bool {
         self.backend.is(&proc.backend)
