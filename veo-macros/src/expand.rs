@@ -135,6 +135,33 @@ fn first_last_span(ty: &Type) -> (Span, Span) {
     (first, last)
 }
 
+/// Most arguments a stub sends without an `Args`: beyond, the arrays on
+/// its stack would cost more than they save.
+const MAX_REGISTER_ARGS: usize = 32;
+
+/// The arguments of `Regs::new` when every parameter of `kernel` travels in
+/// a register (integers, floats and `VePtr`, not passed by reference as a
+/// Fortran block passes scalars), at most [`MAX_REGISTER_ARGS`] of them: the
+/// classes and the values, two arrays.
+fn register_args(kernel: &Kernel, fortran: bool, rt: &syn::Path) -> Option<TokenStream> {
+    let in_registers = |p: &veo_syntax::Param| {
+        matches!(p.kind, ParamKind::Scalar(_) | ParamKind::VePtr(_))
+            && !(fortran && p.fortran_by_reference())
+    };
+    if kernel.params.len() > MAX_REGISTER_ARGS || !kernel.params.iter().all(in_registers) {
+        return None;
+    }
+    let classes = kernel.params.iter().map(|p| {
+        let ty = &p.ty;
+        quote!(<#ty as #rt::__private::RegisterArg>::CLASS)
+    });
+    let values = kernel.params.iter().map(|p| {
+        let (name, ty) = (&p.name, &p.ty);
+        quote!(<#ty as #rt::__private::RegisterArg>::bits(#name))
+    });
+    Some(quote!([#(#classes),*], [#(#values),*]))
+}
+
 fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) -> TokenStream {
     let options = &block.options;
     let rt = options.runtime_path();
@@ -248,11 +275,32 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
     // at the path.
     let call_kernel = respan(quote!(#rt::__private::call_kernel), ret_first);
     let call_kernel_sync = respan(quote!(#rt::__private::call_kernel_sync), ret_first);
-    let async_body = quote_spanned! {ret_first=>
-        #call_kernel::<#ret>(#ctx_r, &#slot, &#library, #symbol, #close)
-    };
-    let sync_body = quote_spanned! {ret_first=>
-        #call_kernel_sync::<#ret>(#proc_r, &#slot, &#library, #symbol, #close)
+    let registers = register_args(kernel, options.fortran, &rt);
+    let (async_body, sync_body) = if let Some(regs) = registers.clone() {
+        // Every argument in a register: the stub lends the runtime two
+        // arrays on its stack, with no `Args` to fill, move and drop.
+        let mut regs = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, regs);
+        regs.set_span(ret_last);
+        let new = respan(quote!(&#rt::__private::Regs::new), ret_last);
+        let call_kernel = respan(quote!(#rt::__private::call_kernel_regs), ret_first);
+        let call_kernel_sync = respan(quote!(#rt::__private::call_kernel_sync_regs), ret_first);
+        (
+            quote_spanned! {ret_first=>
+                #call_kernel::<#ret, _>(#ctx_r, &#slot, &#library, #symbol, #new #regs)
+            },
+            quote_spanned! {ret_first=>
+                #call_kernel_sync::<#ret, _>(#proc_r, &#slot, &#library, #symbol, #new #regs)
+            },
+        )
+    } else {
+        (
+            quote_spanned! {ret_first=>
+                #call_kernel::<#ret>(#ctx_r, &#slot, &#library, #symbol, #close)
+            },
+            quote_spanned! {ret_first=>
+                #call_kernel_sync::<#ret>(#proc_r, &#slot, &#library, #symbol, #close)
+            },
+        )
     };
 
     let library_doc = match &options.library {
@@ -287,17 +335,24 @@ fn expand_kernel(block: &KernelBlock, kernel: &Kernel, library: &TokenStream) ->
         quote!(#[doc = ""])
     };
 
-    quote! {
-        #(#block_attrs)*
-        #(#attrs)*
-        #[doc(hidden)]
-        #[inline]
-        #[allow(non_snake_case, unused_mut, dead_code, clippy::too_many_arguments)]
-        fn #builder<#lifetime>(#(#tied),*) -> #rt::Args<#lifetime> {
-            let mut #args = #rt::Args::new();
-            #(#pushes)*
-            #args
+    // The `Args` builder, for the stubs that use one.
+    let builder_item = registers.is_none().then(|| {
+        quote! {
+            #(#block_attrs)*
+            #(#attrs)*
+            #[doc(hidden)]
+            #[inline]
+            #[allow(non_snake_case, unused_mut, dead_code, clippy::too_many_arguments)]
+            fn #builder<#lifetime>(#(#tied),*) -> #rt::Args<#lifetime> {
+                let mut #args = #rt::Args::new();
+                #(#pushes)*
+                #args
+            }
         }
+    });
+
+    quote! {
+        #builder_item
 
         #(#block_attrs)*
         #(#attrs)*
@@ -373,27 +428,32 @@ mod tests {
             r#"pub fn average_sync(proc: &::veo_runtime::Proc, a: VePtr<f64>, n: i32)
                 -> ::veo_runtime::Result<f64>"#,
         );
-        has(
-            &out,
-            r#"fn __veo_args_average<'a>(a: VePtr<f64>, n: i32) -> ::veo_runtime::Args<'a>"#,
-        );
-        has(&out, r#"args.push::<VePtr<f64>>(a); args.push::<i32>(n);"#);
+        // Every argument in a register: no `Args`, two arrays.
+        assert!(!out.contains("__veo_args_average"), "{out}");
+        let regs = r#"&::veo_runtime::__private::Regs::new(
+            [<VePtr<f64> as ::veo_runtime::__private::RegisterArg>::CLASS,
+             <i32 as ::veo_runtime::__private::RegisterArg>::CLASS],
+            [<VePtr<f64> as ::veo_runtime::__private::RegisterArg>::bits(a),
+             <i32 as ::veo_runtime::__private::RegisterArg>::bits(n)])"#;
         has(
             &out,
             r#"static __VEO_LIBRARY_average: ::veo_runtime::__private::KernelLibrary = ::veo_runtime::__private::KernelLibrary::Built(&::veo_runtime::__private::BuiltLibrary::from_parts(::core::include!(::core::env!("VEO_BUILT_kernels","#,
         );
         has(
             &out,
-            r#"::veo_runtime::__private::call_kernel::<f64>(ctx, &SLOT, &__VEO_LIBRARY_average, "average""#,
+            &format!(
+                r#"::veo_runtime::__private::call_kernel_regs::<f64, _>(ctx, &SLOT, &__VEO_LIBRARY_average, "average", {regs})"#
+            ),
         );
-        has(&out, r#", "average", &mut __veo_args_average(a, n))"#);
         has(
             &out,
             r#"static SLOT: ::veo_runtime::__private::KernelSlot = ::veo_runtime::__private::KernelSlot::named("average");"#,
         );
         has(
             &out,
-            r#"::veo_runtime::__private::call_kernel_sync::<f64>(proc, &SLOT, &__VEO_LIBRARY_average, "average""#,
+            &format!(
+                r#"::veo_runtime::__private::call_kernel_sync_regs::<f64, _>(proc, &SLOT, &__VEO_LIBRARY_average, "average", {regs})"#
+            ),
         );
         has(
             &out,
@@ -475,9 +535,9 @@ mod tests {
                 }
             },
         );
-        // On each of the three items.
-        assert_eq!(out.matches("# [cfg (unix)]").count(), 3, "{out}");
-        assert_eq!(out.matches("# [deprecated]").count(), 3, "{out}");
+        // On each of the two stubs (no arguments: no `Args` builder).
+        assert_eq!(out.matches("# [cfg (unix)]").count(), 2, "{out}");
+        assert_eq!(out.matches("# [deprecated]").count(), 2, "{out}");
         // The user's `link_name` names the symbol; the only `link_name`
         // left is the static registry's reference to that symbol.
         assert_eq!(out.matches("link_name").count(), 1, "{out}");
@@ -489,7 +549,7 @@ mod tests {
         has(&out, r#"pub(crate) fn Nothing_sync"#);
         has(
             &out,
-            r#"(ctx, &SLOT, &::veo_runtime::__private::KernelLibrary::Static, "real_name", &mut __veo_args_Nothing())"#,
+            r#"(ctx, &SLOT, &::veo_runtime::__private::KernelLibrary::Static, "real_name", &::veo_runtime::__private::Regs::new([], []))"#,
         );
         // No user docs: no empty separator line.
         assert!(!out.contains("# [doc = \"\"]"), "{out}");
@@ -509,9 +569,33 @@ mod tests {
             &out,
             r#"fn make<'a>(ctx: &'a ::veo_runtime::Context,) -> ::veo_runtime::Result<::veo_runtime::Request<'a, VePtr<u8>>>"#,
         );
+        // No arguments: nothing to build.
+        assert!(!out.contains("__veo_args_make"), "{out}");
         has(
             &out,
-            r#"fn __veo_args_make<'a>() -> ::veo_runtime::Args<'a> { let mut args = ::veo_runtime::Args::new(); args }"#,
+            r#"call_kernel_regs::<VePtr<u8>, _>(ctx, &SLOT, &::veo_runtime::__private::KernelLibrary::Static, "make", &::veo_runtime::__private::Regs::new([], []))"#,
         );
+    }
+
+    /// Past the arrays' limit, the stub builds an `Args`.
+    #[test]
+    fn many_register_arguments_build_an_args() {
+        let params: Vec<TokenStream> = (0..=MAX_REGISTER_ARGS)
+            .map(|i| {
+                let name = format_ident!("a{i}");
+                quote!(#name: i32)
+            })
+            .collect();
+        let out = expand_str(
+            quote!(static),
+            quote!(
+                extern "C" {
+                    fn wide(#(#params),*);
+                }
+            ),
+        );
+        has(&out, r#"call_kernel::<()>(ctx, &SLOT"#);
+        has(&out, r#"fn __veo_args_wide<'a>("#);
+        assert!(!out.contains("Regs"), "{out}");
     }
 }

@@ -61,6 +61,70 @@ mod rt {
         ) -> Result<R> {
             proc.call_sync(&kernel(library, symbol), std::mem::take(args))
         }
+
+        /// A register argument: its class, and its value as the log shows it.
+        pub trait RegisterArg {
+            const CLASS: &'static str;
+            fn bits(self) -> String;
+        }
+        macro_rules! registers {
+            ($($t:ty),*) => {$(
+                impl RegisterArg for $t {
+                    const CLASS: &'static str = stringify!($t);
+                    fn bits(self) -> String {
+                        self.to_string()
+                    }
+                }
+            )*};
+        }
+        registers!(i8, u8, i16, u16, i32, u32, i64, u64, isize, usize, f32, f64);
+        impl<T> RegisterArg for super::VePtr<T> {
+            const CLASS: &'static str = "ptr";
+            fn bits(self) -> String {
+                format!("{:#x}", self.0)
+            }
+        }
+
+        /// A stub's register arguments, logged as `push` logs them: the
+        /// two paths of a stub record the same thing.
+        pub struct Regs<const N: usize>(Vec<String>);
+        impl<const N: usize> Regs<N> {
+            pub fn new(classes: [&'static str; N], values: [String; N]) -> Self {
+                Regs(
+                    classes
+                        .iter()
+                        .zip(values)
+                        .map(|(c, v)| format!("{c} {v}"))
+                        .collect(),
+                )
+            }
+            fn args<'a>(&self) -> Args<'a> {
+                Args {
+                    log: self.0.clone(),
+                    ..Args::new()
+                }
+            }
+        }
+
+        pub fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
+            ctx: &'a Context,
+            _slot: &KernelSlot,
+            library: &KernelLibrary,
+            symbol: &str,
+            regs: &Regs<N>,
+        ) -> Result<Request<'a, R>> {
+            ctx.call(&kernel(library, symbol), regs.args())
+        }
+
+        pub fn call_kernel_sync_regs<R: KernelRet, const N: usize>(
+            proc: &Proc,
+            _slot: &KernelSlot,
+            library: &KernelLibrary,
+            symbol: &str,
+            regs: &Regs<N>,
+        ) -> Result<R> {
+            proc.call_sync(&kernel(library, symbol), regs.args())
+        }
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]

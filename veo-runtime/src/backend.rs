@@ -24,7 +24,7 @@
 //! shared-memory transport). The AVEO backend (`crate::aveo`) is to be
 //! added as a second variant of each enum, with one arm per operation.
 
-use crate::args::{Args, KernelRet};
+use crate::args::{Args, KernelRet, Regs};
 use crate::aveo::context::AveoContext;
 use crate::aveo::proc::ProcInner as AveoProcInner;
 use crate::aveo::request::RequestState as AveoRequestState;
@@ -321,6 +321,25 @@ impl ProcBackend {
         }
     }
 
+    /// [`call_kernel_sync`](Self::call_kernel_sync) for a stub whose
+    /// arguments all travel in registers.
+    #[inline]
+    pub(crate) fn call_kernel_sync_regs<R: KernelRet, const N: usize>(
+        &self,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        regs: &Regs<N>,
+    ) -> Result<R> {
+        match self {
+            ProcBackend::Emulated(p) => {
+                let addr = p.kernel_addr(slot, lib, symbol)?;
+                p.call_sync_regs(addr, regs)
+            }
+            ProcBackend::Aveo(p) => p.call_kernel_sync(slot, lib, symbol, &mut regs.to_args()),
+        }
+    }
+
     pub(crate) fn alloc_mem(&self, bytes: u64) -> Result<VePtr<u8>> {
         match self {
             ProcBackend::Emulated(p) => p.alloc_mem(bytes),
@@ -447,6 +466,22 @@ impl ContextBackend {
         match self {
             ContextBackend::Emulated(c) => c.call_kernel(slot, lib, symbol, args),
             ContextBackend::Aveo(c) => c.call_kernel(slot, lib, symbol, args),
+        }
+    }
+
+    /// [`call_kernel`](Self::call_kernel) for a stub whose arguments all
+    /// travel in registers.
+    #[inline]
+    pub(crate) fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
+        &'a self,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        regs: &Regs<N>,
+    ) -> Result<Request<'a, R>> {
+        match self {
+            ContextBackend::Emulated(c) => c.call_kernel_regs(slot, lib, symbol, regs),
+            ContextBackend::Aveo(c) => c.call_kernel(slot, lib, symbol, &mut regs.to_args()),
         }
     }
 

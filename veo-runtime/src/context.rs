@@ -3,7 +3,7 @@
 //! The public type; what a context is on each backend is in
 //! `crate::backend` ([`ContextBackend`]).
 
-use crate::args::{Args, KernelRet};
+use crate::args::{Args, KernelRet, Regs};
 use crate::backend::ContextBackend;
 use crate::emulated::channel::ChannelVh;
 use crate::emulated::EmulatedProc;
@@ -160,6 +160,19 @@ impl Context {
         args: &mut Args<'a>,
     ) -> Result<Request<'a, R>> {
         self.backend.call_kernel(slot, lib, symbol, args)
+    }
+
+    /// [`call_kernel`](Self::call_kernel) for a stub whose arguments all
+    /// travel in registers (through `__private::call_kernel_regs`).
+    #[inline]
+    pub(crate) fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
+        &'a self,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        regs: &Regs<N>,
+    ) -> Result<Request<'a, R>> {
+        self.backend.call_kernel_regs(slot, lib, symbol, regs)
     }
 
     /// Runs `f` on the VH when the queue reaches it: everything queued before

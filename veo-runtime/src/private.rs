@@ -5,6 +5,7 @@
 //! by no other path: the stubs name these items, users never do.
 
 use crate::args::{Args, KernelRet};
+pub use crate::args::{RegisterArg, Regs};
 use crate::context::Context;
 use crate::error::Result;
 use crate::library::Function;
@@ -49,6 +50,31 @@ pub fn call_kernel_sync<R: KernelRet>(
     args: &mut Args<'_>,
 ) -> Result<R> {
     proc.call_kernel_sync(slot, lib, symbol, args)
+}
+
+/// [`call_kernel`] for a stub whose arguments all travel in registers:
+/// they come in `regs`, built on the stub's stack, not in an `Args`.
+#[inline]
+pub fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
+    ctx: &'a Context,
+    slot: &KernelSlot,
+    lib: &KernelLibrary,
+    symbol: &str,
+    regs: &Regs<N>,
+) -> Result<Request<'a, R>> {
+    ctx.call_kernel_regs(slot, lib, symbol, regs)
+}
+
+/// [`call_kernel_sync`] for a stub whose arguments all travel in registers.
+#[inline]
+pub fn call_kernel_sync_regs<R: KernelRet, const N: usize>(
+    proc: &Proc,
+    slot: &KernelSlot,
+    lib: &KernelLibrary,
+    symbol: &str,
+    regs: &Regs<N>,
+) -> Result<R> {
+    proc.call_kernel_sync_regs(slot, lib, symbol, regs)
 }
 
 /// The kernel `symbol` of `lib` in `proc`, loading the library on first

@@ -3,7 +3,7 @@
 //! The public type and its builder; what a proc is on each backend is in
 //! `crate::backend` ([`ProcBackend`]).
 
-use crate::args::{Args, KernelRet};
+use crate::args::{Args, KernelRet, Regs};
 use crate::backend::{ProcBackend, WeakProcBackend};
 use crate::context::Context;
 use crate::emulated::EmulatedProc;
@@ -376,6 +376,20 @@ impl Proc {
         args: &mut Args<'_>,
     ) -> Result<R> {
         self.backend.call_kernel_sync(slot, lib, symbol, args)
+    }
+
+    /// [`call_kernel_sync`](Self::call_kernel_sync) for a stub whose
+    /// arguments all travel in registers (through
+    /// `__private::call_kernel_sync_regs`).
+    #[inline]
+    pub(crate) fn call_kernel_sync_regs<R: KernelRet, const N: usize>(
+        &self,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        regs: &Regs<N>,
+    ) -> Result<R> {
+        self.backend.call_kernel_sync_regs(slot, lib, symbol, regs)
     }
 
     /// Calls `f` and waits for its result, on the proc's own queue, without a

@@ -3,7 +3,7 @@
 //! locked (by a context, and by the control RPC for calls without one).
 
 use super::channel::{ChannelVh, Submit};
-use crate::args::Args;
+use crate::args::{Args, Regs};
 use crate::error::Result;
 use crate::library::Loaded;
 use veo_urpc::proto::{self, ArgClass};
@@ -39,6 +39,24 @@ pub(crate) fn submit_call<'a>(
             .collect()
     };
     Ok((reqid, outs))
+}
+
+/// Queues a call whose arguments all travel in registers (a stub's
+/// [`Regs`]): one CALL message, encoded straight from the stub's arrays.
+#[inline(always)]
+pub(crate) fn submit_regs<const N: usize>(
+    ch: &ChannelVh,
+    addr: u64,
+    ret: ArgClass,
+    regs: &Regs<N>,
+) -> Result<u64> {
+    let mut s = ch.submit()?;
+    let reqid = s.next_reqid();
+    s.trace_call(reqid, addr);
+    s.message(proto::KIND_CALL, reqid, proto::call_body_len(N, 0), |b| {
+        proto::encode_register_call(b, addr, ret, &regs.classes, &regs.values)
+    })?;
+    Ok(reqid)
 }
 
 /// [`Error::LibraryUnloaded`](crate::Error::LibraryUnloaded) if the

@@ -6,7 +6,7 @@ use super::channel::{ChannelVh, Done, Submit};
 use super::request::{EmulatedRequest, What};
 use super::slots::Slot;
 use super::EmulatedProc;
-use crate::args::{Args, KernelRet};
+use crate::args::{Args, KernelRet, Regs};
 use crate::context::ContextState;
 use crate::error::{Closable, Error, Result};
 use crate::library::{Function, KernelLibrary, Loaded};
@@ -181,6 +181,22 @@ impl EmulatedContext {
         self.check()?;
         let addr = self.proc.kernel_addr(slot, lib, symbol)?;
         self.submit_at(addr, None, args)
+    }
+
+    /// [`call_kernel`](Self::call_kernel) for a stub whose arguments all
+    /// travel in registers.
+    #[inline]
+    pub(crate) fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
+        &'a self,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        regs: &Regs<N>,
+    ) -> Result<Request<'a, R>> {
+        self.check()?;
+        let addr = self.proc.kernel_addr(slot, lib, symbol)?;
+        let reqid = super::call::submit_regs(&self.ch, addr, R::CLASS, regs)?;
+        Ok(self.request(reqid, Vec::new(), What::Call))
     }
 
     /// Runs `f` on the VH when the queue reaches it: everything queued before

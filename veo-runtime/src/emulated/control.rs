@@ -5,7 +5,7 @@
 use super::channel::Done;
 use super::request::{status_error, EmulatedRequest, What};
 use super::EmulatedProc;
-use crate::args::{Args, KernelRet};
+use crate::args::{Args, KernelRet, Regs};
 use crate::error::{Error, Result};
 use crate::library::{Function, Loaded};
 use crate::ptr::VePtr;
@@ -52,6 +52,24 @@ impl EmulatedProc {
         let (reqid, outs) =
             super::call::submit_call(&self.control, addr, loaded, R::CLASS, args, self.stack_size)?;
         Request::<R>::emulated(EmulatedRequest::new(&self.control, reqid, outs, What::Call)).wait()
+    }
+
+    /// [`call_sync_at`](Self::call_sync_at) for a stub whose arguments all
+    /// travel in registers.
+    #[inline]
+    pub(crate) fn call_sync_regs<R: KernelRet, const N: usize>(
+        &self,
+        addr: u64,
+        regs: &Regs<N>,
+    ) -> Result<R> {
+        let reqid = super::call::submit_regs(&self.control, addr, R::CLASS, regs)?;
+        Request::<R>::emulated(EmulatedRequest::new(
+            &self.control,
+            reqid,
+            Vec::new(),
+            What::Call,
+        ))
+        .wait()
     }
 
     pub(crate) fn alloc_mem(&self, bytes: u64) -> Result<VePtr<u8>> {
