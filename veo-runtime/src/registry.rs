@@ -63,6 +63,7 @@ impl Registry {
 
     /// The generation of the kernels: read it before a lookup, and keep an
     /// address in a slot under it (an unload meanwhile leaves it stale).
+    #[inline]
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }

@@ -204,12 +204,20 @@ impl Table {
     }
 
     /// Records that the answer of `reqid` went straight to its waiter.
+    /// Inlined: the usual case is the oldest request, with nothing else in
+    /// the window.
+    #[inline(always)]
     fn taken(&mut self, reqid: u64) {
-        // The usual case: the oldest request, with nothing else in the window.
         if reqid == self.base && self.slots.is_empty() {
             self.base += 1;
             return;
         }
+        self.taken_kept(reqid);
+    }
+
+    /// [`taken`](Self::taken) for a request the window holds others beside.
+    #[inline(never)]
+    fn taken_kept(&mut self, reqid: u64) {
         if let Some(slot) = self.entry(reqid) {
             *slot = Slot::Gone;
         }

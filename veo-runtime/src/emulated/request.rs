@@ -146,8 +146,20 @@ impl<'a> EmulatedRequest<'a> {
         }
     }
 
-    #[inline]
+    /// The value of a finished request: inlined for the usual answer (OK,
+    /// every answer byte already in place, none expected in a call without
+    /// buffers); everything else out of line, in [`finish_slow`](Self::finish_slow).
+    #[inline(always)]
     fn finish<T: KernelRet>(&mut self, done: Done, taken: &mut bool) -> Result<T> {
+        if done.status == Some(Status::Ok) && done.data.is_empty() && self.outs.is_empty() {
+            *taken = true;
+            return Ok(T::decode(done.value));
+        }
+        self.finish_slow(done, taken)
+    }
+
+    #[inline(never)]
+    fn finish_slow<T: KernelRet>(&mut self, done: Done, taken: &mut bool) -> Result<T> {
         *taken = true;
         match done.status {
             Some(Status::Ok) => {}
