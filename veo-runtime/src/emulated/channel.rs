@@ -634,14 +634,14 @@ impl ChannelVh {
                 if let Some(d) = rx.done.take(reqid) {
                     return Ok(d);
                 }
-                if let Some(value) = rx.next_plain(&self.published, reqid) {
-                    return Ok(Done::ok(value));
-                }
                 // The room made is published lazily (an eighth of the ring
                 // at a time): withholding less never blocks the helper, as
                 // its messages are at most a quarter ring.
                 let (ring, head) = (self.chan.get().res, rx.consumer.head());
                 if ring.committed_at(head) {
+                    if let Some(value) = rx.next_plain(&self.published, reqid) {
+                        return Ok(Done::ok(value));
+                    }
                     if let Some(d) = rx.drain_messages(&self.life, &self.published, reqid, sink) {
                         return Ok(d);
                     }
