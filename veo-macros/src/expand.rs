@@ -1,19 +1,25 @@
 //! The expand phase: typed stubs for a checked [`KernelBlock`].
 //!
-//! For `fn average(a: VePtr<f64>, n: i32) -> f64;` in a block with
+//! For `fn scale(x: &mut [f64], n: i32);` in a block with
 //! `library = "kernels"`, three items:
 //!
 //! ```text
 //! // Builds the arguments; each push goes through the runtime's sealed
 //! // `KernelArg` trait, spanned at the parameter's type.
-//! fn __veo_args_average<'a>(a: VePtr<f64>, n: i32) -> ::veo_runtime::Args<'a>;
+//! fn __veo_args_scale<'a>(x: &'a mut [f64], n: i32) -> ::veo_runtime::Args<'a>;
 //! // Async, on a context: `&mut` buffers get `'a` and stay borrowed.
-//! pub fn average<'a>(ctx: &'a ::veo_runtime::Context, a: VePtr<f64>, n: i32)
-//!     -> ::veo_runtime::Result<::veo_runtime::Request<'a, f64>>;
+//! pub fn scale<'a>(ctx: &'a ::veo_runtime::Context, x: &'a mut [f64], n: i32)
+//!     -> ::veo_runtime::Result<::veo_runtime::Request<'a, ()>>;
 //! // Synchronous, on the proc.
-//! pub fn average_sync(proc: &::veo_runtime::Proc, a: VePtr<f64>, n: i32)
-//!     -> ::veo_runtime::Result<f64>;
+//! pub fn scale_sync(proc: &::veo_runtime::Proc, x: &mut [f64], n: i32)
+//!     -> ::veo_runtime::Result<()>;
 //! ```
+//!
+//! A kernel whose arguments all travel in registers (integers, floats,
+//! `VePtr`: `fn average(a: VePtr<f64>, n: i32) -> f64;`) gets no builder:
+//! its stubs pass the classes and values as two arrays (`Regs`, through the
+//! runtime's `RegisterArg`), with no vectors to fill, move and drop on
+//! every call ([`register_args`]).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
