@@ -240,6 +240,7 @@ pub fn call_body_len(nargs: usize, nstack: usize) -> usize {
 /// # Panics
 /// If `out` is shorter than [`call_body_len`] or `values` is shorter than
 /// `classes`.
+#[inline]
 pub fn encode_call(
     out: &mut [u8],
     func: u64,
