@@ -15,7 +15,7 @@
 //! (`request.rs`). A forgotten request (`mem::forget`) leaves its staging
 //! to the context: nothing is ever written into memory the program got back.
 
-use super::args::{marshal, StackBuffers};
+use super::args::StackBuffers;
 use super::proc::{ret_code, AveoProc, ProcInner};
 use super::request::{AveoRequest, Kind, RequestState};
 use super::result;
@@ -47,6 +47,11 @@ pub(crate) struct CtxShared {
     index: usize,
     main: bool,
     table: Mutex<Table>,
+    /// Whether `Table::abandoned` may have ids: set under the table's lock
+    /// with each one, cleared under it when none is left, read without it
+    /// by every submit (a stale `false` only leaves the collection to a
+    /// later submit).
+    has_abandoned: AtomicBool,
 }
 
 // SAFETY: the handle is an opaque pointer to libveo's context, whose
@@ -60,8 +65,44 @@ unsafe impl Sync for CtxShared {}
 /// waits for any more.
 #[derive(Default)]
 pub(crate) struct Table {
-    entries: HashMap<u64, Staging>,
+    entries: HashMap<u64, Staging, IdHash>,
     abandoned: Vec<u64>,
+}
+
+/// Request ids hashed by one multiplication: libveo numbers a context's
+/// requests itself (AVEO from 0 up), so SipHash's defence against keys
+/// chosen to collide buys nothing here, and costs tens of instructions for
+/// each insert and removal, on every call.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+/// The hasher of [`IdHash`]: the high bits of `id * 2^64 / φ` pick the
+/// table's control bytes, its low bits (an odd multiplier: all distinct
+/// for consecutive ids) the bucket.
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = (self.0 ^ id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// The memory libveo was given for one request.
@@ -105,14 +146,24 @@ impl CtxShared {
         let mut t = self.lock();
         if t.entries.contains_key(&id) {
             t.abandoned.push(id);
+            self.has_abandoned.store(true, Ordering::Release);
         }
     }
 
     /// Collects the abandoned requests that have finished, and frees their
     /// staging.
+    #[inline]
     fn reap(&self, proc: &ProcInner) {
+        if self.has_abandoned.load(Ordering::Acquire) {
+            self.reap_now(proc);
+        }
+    }
+
+    #[cold]
+    fn reap_now(&self, proc: &ProcInner) {
         let mut t = self.lock();
         if t.abandoned.is_empty() {
+            self.has_abandoned.store(false, Ordering::Release);
             return;
         }
         let Ok(peek) = proc.lib.veo_call_peek_result() else {
@@ -122,6 +173,7 @@ impl CtxShared {
             // Destroyed: libveo writes nothing any more.
             t.entries.clear();
             t.abandoned.clear();
+            self.has_abandoned.store(false, Ordering::Release);
             return;
         };
         let Table { entries, abandoned } = &mut *t;
@@ -137,6 +189,9 @@ impl CtxShared {
                 false
             }
         });
+        if abandoned.is_empty() {
+            self.has_abandoned.store(false, Ordering::Release);
+        }
     }
 
     /// After `veo_context_sync`: collects every outstanding request (their
@@ -153,6 +208,7 @@ impl CtxShared {
         }
         t.entries.clear();
         t.abandoned.clear();
+        self.has_abandoned.store(false, Ordering::Release);
     }
 
     fn is_idle(&self) -> bool {
@@ -206,6 +262,7 @@ impl AveoContext {
             index,
             main,
             table: Mutex::new(Table::default()),
+            has_abandoned: AtomicBool::new(false),
         });
         if main {
             c.main = Some((shared.clone(), true));
@@ -234,6 +291,12 @@ impl AveoContext {
         self.shared.raw()
     }
 
+    /// Whether it was closed (by this program).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Whether it takes requests (`veo_get_context_state`).
     pub fn state(&self) -> ContextState {
         if self.closed.load(Ordering::Acquire) {
@@ -260,6 +323,20 @@ impl AveoContext {
         Ok(())
     }
 
+    /// The error of a request libveo refused: that of a context whose VE
+    /// process has exited when libveo says so (asked only now: a submit
+    /// does not ask libveo for the state first), else `e`.
+    #[cold]
+    fn refused(&self, e: Error) -> Error {
+        match self.state() {
+            ContextState::Dead => {
+                self.proc.dead.store(true, Ordering::Release);
+                exited()
+            }
+            _ => e,
+        }
+    }
+
     /// How many requests are outstanding (not collected yet), including
     /// those dropped unfinished or forgotten.
     pub fn outstanding(&self) -> usize {
@@ -276,7 +353,10 @@ impl AveoContext {
         kind: Kind,
     ) -> Result<AveoRequest<'a, T>> {
         // A refused request was given nothing libveo will write.
-        let id = result::request_id(function, id)?;
+        let id = match result::request_id(function, id) {
+            Ok(id) => id,
+            Err(e) => return Err(self.refused(e)),
+        };
         self.shared.lock().entries.insert(id, staging);
         Ok(AveoRequest::new(RequestState::new(self, id, kind, outs)))
     }
@@ -291,7 +371,7 @@ impl AveoContext {
     ) -> Result<AveoRequest<'a, R>> {
         self.check()?;
         let lib = &*self.proc.lib;
-        let (veo, stack) = marshal(lib, &args, self.proc.stack_limit())?;
+        let (veo, stack) = self.proc.args.marshal(&args, self.proc.stack_limit())?;
         let ctx = self.shared.raw();
         let entered = self.proc.enter()?;
         let id = match (lib.emulated(), ret_code(R::CLASS)) {
@@ -570,4 +650,13 @@ unsafe extern "C" fn run_vh(arg: *mut c_void) -> u64 {
     };
     *outcome.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
     0
+}
+
+/// The error of a request on a context whose VE process has exited.
+#[cold]
+pub(crate) fn exited() -> Error {
+    Error::Aveo {
+        what: "the context".into(),
+        reason: "its VE process has exited (a kernel raised an exception)".into(),
+    }
 }

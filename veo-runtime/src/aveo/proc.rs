@@ -8,7 +8,7 @@
 //! context a user opens is the main one, and it is handed out again once
 //! its [`AveoContext`] is gone (closing it does nothing in AVEO).
 
-use super::args::marshal;
+use super::args::ArgsCache;
 use super::context::{AveoContext, CtxShared};
 use super::result;
 use super::sys::{veo_proc_handle, LibVeo, VEO_RS_RET_DOUBLE, VEO_RS_RET_FLOAT};
@@ -52,6 +52,8 @@ pub(crate) struct ProcInner {
     /// functions and the stubs' slots are checked against.
     pub(crate) id: u64,
     pub(crate) lib: Arc<LibVeo>,
+    /// The `veo_args` its calls reuse.
+    pub(crate) args: ArgsCache,
     raw: NonNull<veo_proc_handle>,
     node: i32,
     static_helper: Option<PathBuf>,
@@ -136,6 +138,7 @@ impl AveoProc {
         Ok(AveoProc {
             inner: Arc::new(ProcInner {
                 id: crate::backend::next_proc_id(),
+                args: ArgsCache::new(lib.clone()),
                 lib,
                 raw,
                 node,
@@ -359,7 +362,7 @@ impl AveoProc {
     /// buffers `args` borrows before this returns.
     pub fn call_sync<R: KernelRet>(&self, addr: u64, mut args: Args<'_>) -> Result<R> {
         let lib = &*self.inner.lib;
-        let (veo, stack) = marshal(lib, &args, self.inner.stack_limit())?;
+        let (veo, stack) = self.inner.args.marshal(&args, self.inner.stack_limit())?;
         let _in = self.inner.enter()?;
         let mut raw = 0u64;
         let rc = match (lib.emulated(), ret_code(R::CLASS)) {
