@@ -900,7 +900,12 @@ impl Proc {
             &mut b.args,
             s.stack_size,
         )?;
-        let outs = b.outs.iter().map(|&n| vec![0; n]).collect();
+        // Most calls have no OUT buffers: no list of them to collect.
+        let outs = if b.outs.is_empty() {
+            Vec::new()
+        } else {
+            b.outs.iter().map(|&n| vec![0; n]).collect()
+        };
         let mut p = Pending::new(reqid, outs, Kind::Call);
         let v = p.wait(&s.control)?;
         Ok((v, p.outs))

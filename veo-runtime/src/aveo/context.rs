@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// A context of an [`AveoProc`]: calls, asynchronous transfers and
 /// allocations, run in the order they were queued.
@@ -46,7 +46,9 @@ pub(crate) struct CtxShared {
     raw: NonNull<veo_thr_ctxt>,
     index: usize,
     main: bool,
-    table: Mutex<Table>,
+    /// parking_lot's: locked twice by every request (submit, collect), its
+    /// uncontended lock and unlock are an inlined atomic each.
+    table: parking_lot::Mutex<Table>,
     /// Whether `Table::abandoned` may have ids: set under the table's lock
     /// with each one, cleared under it when none is left, read without it
     /// by every submit (a stale `false` only leaves the collection to a
@@ -132,8 +134,9 @@ impl CtxShared {
         self.raw.as_ptr()
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, Table> {
+        self.table.lock()
     }
 
     /// Takes a collected request's staging out of the table.
@@ -261,7 +264,7 @@ impl AveoContext {
             raw,
             index,
             main,
-            table: Mutex::new(Table::default()),
+            table: parking_lot::Mutex::new(Table::default()),
             has_abandoned: AtomicBool::new(false),
         });
         if main {
@@ -383,12 +386,19 @@ impl AveoContext {
             _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
         };
         drop((veo, entered));
-        let outs = std::mem::take(&mut args.outs);
+        let outs = if args.outs.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut args.outs)
+                .into_iter()
+                .map(|(_, b)| b)
+                .collect()
+        };
         self.submitted(
             "veo_call_async",
             id,
             Staging::Stack(stack),
-            outs.into_iter().map(|(_, b)| b).collect(),
+            outs,
             Kind::Call(R::CLASS),
         )
     }
