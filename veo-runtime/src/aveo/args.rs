@@ -178,21 +178,19 @@ impl ArgsCache {
         let raw = match taken {
             // The same register positions as the last call: set anew in place.
             Some(k) if values_only && k.values == Some(args.len()) => k.raw,
-            Some(k) => {
-                let clear = lib.veo_args_clear();
-                match clear {
-                    Ok(clear) => {
-                        // SAFETY: `k.raw` is a live list of this library,
-                        // used by this thread alone.
-                        unsafe { clear(k.raw.as_ptr()) };
-                        k.raw
-                    }
-                    Err(e) => {
-                        self.free(k.raw);
-                        return Err(e);
-                    }
+            Some(k) => match lib.veo_args_clear() {
+                Ok(clear) => {
+                    // SAFETY: `k.raw` is a live list of this library, used
+                    // by this thread alone.
+                    unsafe { clear(k.raw.as_ptr()) };
+                    k.raw
                 }
-            }
+                // A library without it: a new list, as before the cache.
+                Err(_) => {
+                    self.free(k.raw);
+                    alloc(lib)?
+                }
+            },
             None => alloc(lib)?,
         };
         let mut veo = KeptArgs {
