@@ -80,6 +80,12 @@ impl CDriver {
         &self.exe
     }
 
+    /// The driver's copy of libveo.so, which `latency` also loads into its
+    /// own process as the AVEO backend's library.
+    pub fn libveo(&self) -> PathBuf {
+        self.dir.join("libveo.so.1")
+    }
+
     /// One run over `rows`: every test at every N, `min_calls` calls at
     /// least per figure, `warm` untimed calls before each.
     pub fn run(

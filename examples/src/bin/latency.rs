@@ -22,7 +22,10 @@
 //!
 //! The four tests are also made from a C program through libveo.so
 //! (`examples/c/latency_capi.c`, compiled at run time with `cc`), once per
-//! run beside the Rust stubs, and reported as the ratio C / Rust.
+//! run beside the Rust stubs, and reported as the ratio C / Rust. And once
+//! more by the same Rust stubs on a proc of veo-runtime's AVEO backend
+//! driving that libveo.so (`veo_runtime::aveo`, the backend of a VE card),
+//! reported as AVEO / Rust.
 //!
 //! `--mixed` adds per-call percentiles (p50, p99) of two mixed loads: one
 //! thread alternating 50 calls on a context with 50 synchronous calls, and
@@ -37,7 +40,7 @@ use bench::{json_num, json_object, median, percentile, Cli, Machine};
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use veo_runtime::Proc;
+use veo_runtime::{BackendChoice, Context, Proc};
 
 /// Untimed calls before each timed test.
 const WARM: u64 = 200;
@@ -113,6 +116,9 @@ struct Results {
     /// Per test, per row: µs per call from C through libveo.so; `None`
     /// when no libveo.so was found beside this program.
     capi: Option<[Vec<f64>; 4]>,
+    /// Per test, per row: µs per call of the Rust stubs on the AVEO
+    /// backend over the same libveo.so; `None` without one.
+    aveo: Option<[Vec<f64>; 4]>,
     machine: Machine,
 }
 
@@ -131,33 +137,75 @@ fn p50_p99(v: &[f64]) -> (f64, f64) {
     (percentile(v, 50.0), percentile(v, 99.0))
 }
 
+/// Per test, empty sample lists for every row.
+fn no_samples(rows: usize) -> [Vec<Vec<f64>>; 4] {
+    std::array::from_fn(|_| vec![Vec::new(); rows])
+}
+
+/// Warms up a proc: symbol lookup, first-touch of rings, caches, CPU
+/// frequency.
+fn warm_up(ctx: &Context, proc: &Proc) -> Result<(), BoxError> {
+    test2(ctx, 20000, 1)?;
+    test1(ctx, 20000, 1)?;
+    test4(proc, 20000, 1)?;
+    Ok(())
+}
+
+/// The four tests at `n` calls, each in its steady state: a few untimed
+/// calls first, so that both sides are awake and spinning (after the
+/// floor's run or another test, a worker may have gone to sleep). µs per
+/// call, `rounds` rounds.
+fn four_tests(ctx: &Context, proc: &Proc, n: u64, rounds: u64) -> Result<[f64; 4], BoxError> {
+    test2(ctx, WARM, 1)?;
+    let t1 = test1(ctx, n, rounds)? * 1e6;
+    test2(ctx, WARM, 1)?;
+    let t2 = test2(ctx, n, rounds)? * 1e6;
+    test2(ctx, WARM, 1)?;
+    let t3 = test3(ctx, n, rounds)? * 1e6;
+    test4(proc, WARM, 1)?;
+    let t4 = test4(proc, n, rounds)? * 1e6;
+    Ok([t1, t2, t3, t4])
+}
+
 fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Results, BoxError> {
     let driver = match find_libveo() {
         Some(lib) => Some(CDriver::build(&lib)?),
         None => {
             eprintln!(
                 "latency: no libveo.so beside this program (cargo build -p veo-capi): \
-                 the C figures are not measured"
+                 the C and AVEO backend figures are not measured"
             );
             None
         }
     };
     let proc = Proc::new(0)?;
     let ctx = proc.open_context()?;
-    // Warm up: symbol lookup, first-touch of rings, caches, CPU frequency.
-    test2(&ctx, 20000, 1)?;
-    test1(&ctx, 20000, 1)?;
-    test4(&proc, 20000, 1)?;
+    warm_up(&ctx, &proc)?;
+    // The Rust stubs again, on veo-runtime's AVEO backend driving the
+    // libveo.so of the C driver (whose VE is the emulated one).
+    let aveo = match &driver {
+        Some(d) => {
+            let p = Proc::builder()
+                .backend(BackendChoice::Aveo)
+                .libveo(d.libveo())
+                .build()
+                .map_err(|e| {
+                    format!(
+                        "a proc on the AVEO backend over {}: {e}",
+                        d.libveo().display()
+                    )
+                })?;
+            let c = p.open_context()?;
+            warm_up(&c, &p)?;
+            Some((p, c))
+        }
+        None => None,
+    };
 
     let rows = s.rows.clone();
-    let mut samples: [Vec<Vec<f64>>; 4] = Default::default();
-    for t in samples.iter_mut() {
-        *t = vec![Vec::new(); rows.len()];
-    }
-    let mut capi_samples: [Vec<Vec<f64>>; 4] = Default::default();
-    for t in capi_samples.iter_mut() {
-        *t = vec![Vec::new(); rows.len()];
-    }
+    let mut samples = no_samples(rows.len());
+    let mut capi_samples = no_samples(rows.len());
+    let mut aveo_samples = no_samples(rows.len());
     let (mut floor_s, mut uds_s) = (Vec::new(), Vec::new());
     for rep in 0..s.reps {
         for (ri, &n) in rows.iter().enumerate() {
@@ -167,17 +215,15 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
             // cores changes with where the host runs them.
             floor_s.push(floor.rtt_us(5000));
             let rounds = s.min_calls.div_ceil(n).max(1);
-            // Each test is timed in its steady state: a few untimed calls
-            // first, so that both sides are awake and spinning (after the
-            // floor's run or another test, a worker may have gone to sleep).
-            test2(&ctx, WARM, 1)?;
-            samples[0][ri].push(test1(&ctx, n, rounds)? * 1e6);
-            test2(&ctx, WARM, 1)?;
-            samples[1][ri].push(test2(&ctx, n, rounds)? * 1e6);
-            test2(&ctx, WARM, 1)?;
-            samples[2][ri].push(test3(&ctx, n, rounds)? * 1e6);
-            test4(&proc, WARM, 1)?;
-            samples[3][ri].push(test4(&proc, n, rounds)? * 1e6);
+            for (t, us) in four_tests(&ctx, &proc, n, rounds)?.into_iter().enumerate() {
+                samples[t][ri].push(us);
+            }
+            // The AVEO backend right after, at the same N.
+            if let Some((p, c)) = &aveo {
+                for (t, us) in four_tests(c, p, n, rounds)?.into_iter().enumerate() {
+                    aveo_samples[t][ri].push(us);
+                }
+            }
         }
         if let Some(d) = &driver {
             progress!("run {}/{}: C through libveo.so", rep + 1, s.reps);
@@ -189,10 +235,15 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
         progress!("run {}/{}: Unix-socket baseline", rep + 1, s.reps);
         uds_s.push(uds.call_us(10000)?);
     }
-    let tests = samples.map(|t| t.iter().map(|v| median(v)).collect::<Vec<_>>());
-    let capi = driver
-        .is_some()
-        .then(|| capi_samples.map(|t| t.iter().map(|v| median(v)).collect::<Vec<_>>()));
+    let medians =
+        |s: [Vec<Vec<f64>>; 4]| s.map(|t| t.iter().map(|v| median(v)).collect::<Vec<_>>());
+    let tests = medians(samples);
+    let capi = driver.is_some().then(|| medians(capi_samples));
+    let aveo = aveo.map(|(p, c)| {
+        drop(c);
+        drop(p);
+        medians(aveo_samples)
+    });
     drop(driver);
 
     // 1-byte transfers, synchronous (VEO's veo_write_mem / veo_read_mem).
@@ -287,6 +338,7 @@ fn measure(s: &Settings, floor: &mut Floor, uds: &mut UdsServer) -> Result<Resul
         reps: s.reps,
         mixed,
         capi,
+        aveo,
         machine: Machine::this(),
     })
 }
@@ -299,14 +351,15 @@ fn row_index_of(rows: &[u64], n: u64) -> Option<usize> {
     rows.iter().position(|&x| x == n)
 }
 
-/// Per test, the worst (largest) ratio C / Rust over the rows with
-/// N >= 1000; `None` without C figures.
-fn capi_over_rust(r: &Results) -> Option<[f64; 4]> {
-    let capi = r.capi.as_ref()?;
+/// Per test, the worst (largest) ratio of `figures` (C, or the AVEO
+/// backend) to the Rust stubs over the rows with N >= 1000; `None`
+/// without figures.
+fn over_rust(r: &Results, figures: Option<&[Vec<f64>; 4]>) -> Option<[f64; 4]> {
+    let figures = figures?;
     Some(std::array::from_fn(|t| {
         r.rows
             .iter()
-            .zip(capi[t].iter().zip(&r.tests[t]))
+            .zip(figures[t].iter().zip(&r.tests[t]))
             .filter(|(n, _)| **n >= 1000)
             .map(|(_, (c, rust))| c / rust)
             .fold(f64::NAN, f64::max)
@@ -367,20 +420,36 @@ fn print_tables(r: &Results) -> bool {
     );
     println!("Proc start + drop: {:.2} ms (median)", r.proc_start_ms);
     println!();
-    if let Some(capi) = &r.capi {
-        println!("The same tests from C through libveo.so (examples/c/latency_capi.c), µs per call, and C / Rust:");
+    for (figures, title, name) in [
+        (
+            &r.capi,
+            "The same tests from C through libveo.so (examples/c/latency_capi.c), µs per call, and C / Rust:",
+            "C/R",
+        ),
+        (
+            &r.aveo,
+            "The same Rust stubs on the AVEO backend over that libveo.so (veo_runtime::aveo), µs per call, and AVEO / Rust:",
+            "AVEO/R",
+        ),
+    ] {
+        let Some(f) = figures else { continue };
+        println!("{title}");
         println!();
-        println!("|----------|-----------------------------------------|-----------------------------------|");
-        println!("|  #calls  |   Test 1    Test 2    Test 3    Test 4  |  C/Rust 1   2       3       4     |");
+        println!("|----------|-----------------------------------------|--------------------------------------|");
+        let label = |t: u32| format!("{name} {t}");
+        println!(
+            "|  #calls  |   Test 1    Test 2    Test 3    Test 4  | {:>8} {:>8} {:>8} {:>8}  |",
+            label(1), label(2), label(3), label(4)
+        );
         for (i, n) in r.rows.iter().enumerate() {
-            let ratio = |t: usize| capi[t][i] / r.tests[t][i];
+            let ratio = |t: usize| f[t][i] / r.tests[t][i];
             println!(
-                "| {n:>7}  | {:>8.3}  {:>8.3}  {:>8.3}  {:>8.3}  | {:>7.3} {:>7.3} {:>7.3} {:>7.3}   |",
-                capi[0][i], capi[1][i], capi[2][i], capi[3][i],
+                "| {n:>7}  | {:>8.3}  {:>8.3}  {:>8.3}  {:>8.3}  | {:>8.3} {:>8.3} {:>8.3} {:>8.3}  |",
+                f[0][i], f[1][i], f[2][i], f[3][i],
                 ratio(0), ratio(1), ratio(2), ratio(3)
             );
         }
-        println!("|----------|-----------------------------------------|-----------------------------------|");
+        println!("|----------|-----------------------------------------|--------------------------------------|");
         println!();
     }
     if let Some(m) = &r.mixed {
@@ -466,10 +535,13 @@ fn print_tables(r: &Results) -> bool {
         ),
     ];
     let mut targets = targets;
-    if let Some(ratios) = capi_over_rust(r) {
+    for (figures, name) in [(&r.capi, "C"), (&r.aveo, "AVEO")] {
+        let Some(ratios) = over_rust(r, figures.as_ref()) else {
+            continue;
+        };
         for (t, v) in ratios.into_iter().enumerate() {
             targets.push((
-                format!("C / Rust, Test {}, N >= 1000 (worst row)", t + 1),
+                format!("{name} / Rust, Test {}, N >= 1000 (worst row)", t + 1),
                 v,
                 "<= 1.1".into(),
                 v <= 1.1,
@@ -478,13 +550,13 @@ fn print_tables(r: &Results) -> bool {
     }
     println!("Targets (ratios against the baselines of this run):");
     println!();
-    println!("| target                                   |   measured | limit   | met |");
-    println!("|------------------------------------------|------------|---------|-----|");
+    println!("| target                                     |   measured | limit   | met |");
+    println!("|--------------------------------------------|------------|---------|-----|");
     let mut all = true;
     for (name, v, limit, ok) in targets {
         all &= ok;
         println!(
-            "| {name:<40} | {v:>10.3} | {limit:<7} | {} |",
+            "| {name:<42} | {v:>10.3} | {limit:<7} | {} |",
             if ok { "yes" } else { " NO" }
         );
     }
@@ -526,15 +598,21 @@ fn json(r: &Results) -> Value {
             }),
         );
     }
-    if let (Some(capi), Some(ratios)) = (&r.capi, capi_over_rust(r)) {
-        for (t, figures) in capi.iter().enumerate() {
-            fields.insert(format!("capi_test{}_us", t + 1), per_test(figures));
+    for (figures, key) in [(&r.capi, "capi"), (&r.aveo, "aveo")] {
+        let (Some(f), Some(ratios)) = (figures, over_rust(r, figures.as_ref())) else {
+            continue;
+        };
+        for (t, figures) in f.iter().enumerate() {
+            fields.insert(format!("{key}_test{}_us", t + 1), per_test(figures));
         }
         let worst = ratios
             .iter()
             .enumerate()
             .map(|(t, v)| (format!("test{}", t + 1), json_num(*v)));
-        fields.insert("capi_over_rust_worst_from_1000".into(), json_object(worst));
+        fields.insert(
+            format!("{key}_over_rust_worst_from_1000"),
+            json_object(worst),
+        );
     }
     fields.insert("machine".into(), r.machine.json());
     Value::Object(fields)
@@ -696,6 +774,7 @@ mod tests {
             reps: 7,
             mixed,
             capi: None,
+            aveo: None,
             machine: Machine {
                 cpu: "AMD EPYC".into(),
                 cpus: 2,
@@ -752,6 +831,29 @@ mod tests {
             )),
             "{j}"
         );
+    }
+
+    #[test]
+    fn json_has_the_aveo_backend_figures_and_their_ratios_when_measured() {
+        let mut r = sample(None);
+        r.aveo = Some([
+            vec![0.5, 0.55],
+            vec![0.44, 0.5],
+            vec![0.2, 0.33],
+            vec![0.41, 0.5],
+        ]);
+        let j = json(&r).to_string();
+        assert!(
+            j.contains(concat!(
+                r#""proc_start_ms":2.5,"aveo_test1_us":{"1":0.5,"1000":0.55},"#,
+                r#""aveo_test2_us":{"1":0.44,"1000":0.5},"aveo_test3_us":{"1":0.2,"1000":0.33},"#,
+                r#""aveo_test4_us":{"1":0.41,"1000":0.5},"#,
+                r#""aveo_over_rust_worst_from_1000":{"test1":1.1,"test2":1.111111,"#,
+                r#""test3":1.1,"test4":null},"machine""#
+            )),
+            "{j}"
+        );
+        assert!(!j.contains("capi_"), "{j}");
     }
 
     #[test]

@@ -110,24 +110,172 @@ pub fn marshal<'l>(
     stack_max: usize,
 ) -> Result<(VeoArgs<'l>, StackBuffers)> {
     args.check(stack_max)?;
+    let veo = VeoArgs {
+        lib,
+        raw: alloc(lib)?,
+    };
+    let stack = set_all(lib, veo.as_ptr(), args)?;
+    Ok((veo, stack))
+}
+
+/// A new `veo_args`.
+fn alloc(lib: &LibVeo) -> Result<NonNull<veo_args>> {
     let alloc = lib.veo_args_alloc()?;
     // SAFETY: `struct veo_args *veo_args_alloc(void)`; NULL on failure.
-    let raw = NonNull::new(unsafe { alloc() }).ok_or_else(|| Error::Aveo {
+    NonNull::new(unsafe { alloc() }).ok_or_else(|| Error::Aveo {
         what: "veo_args_alloc".into(),
         reason: "returned NULL (out of host memory)".into(),
-    })?;
-    let veo = VeoArgs { lib, raw };
+    })
+}
+
+/// A `veo_args` a proc keeps between calls, so that a call neither
+/// allocates nor frees one (`veo_args_alloc` and `veo_args_free` are a
+/// good part of a call's cost), and a call with the same register
+/// arguments as the last one sets them anew in place.
+///
+/// libveo copies a list when a call is submitted (the premise of
+/// [`marshal`], whose list is freed right after the submit), so a kept
+/// list may be changed for the next call as soon as the submit returned.
+pub(crate) struct ArgsCache {
+    lib: std::sync::Arc<LibVeo>,
+    kept: parking_lot::Mutex<Option<Kept>>,
+}
+
+/// The kept list, and what it holds.
+struct Kept {
+    raw: NonNull<veo_args>,
+    /// The list holds register values at positions `0..values` and nothing
+    /// else; `None`: anything else (stack buffers, a failed setter), so it
+    /// is cleared before its next use.
+    values: Option<usize>,
+}
+
+// SAFETY: a `veo_args` is a heap object of libveo with no tie to a thread;
+// the kept one is used by one thread at a time (the mutex hands it out).
+unsafe impl Send for Kept {}
+
+impl ArgsCache {
+    pub(crate) fn new(lib: std::sync::Arc<LibVeo>) -> ArgsCache {
+        ArgsCache {
+            lib,
+            kept: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// The `veo_args` of a call with `args` ([`marshal`] with the kept
+    /// list when no other thread has it, else with a new one), and the
+    /// owned buffers its stack arguments point into.
+    #[inline]
+    pub(crate) fn marshal(
+        &self,
+        args: &Args<'_>,
+        stack_max: usize,
+    ) -> Result<(KeptArgs<'_>, StackBuffers)> {
+        args.check(stack_max)?;
+        let lib = &*self.lib;
+        let values_only = args.stack.is_empty();
+        let taken = self.kept.try_lock().and_then(|mut k| k.take());
+        let raw = match taken {
+            // The same register positions as the last call: set anew in place.
+            Some(k) if values_only && k.values == Some(args.len()) => k.raw,
+            Some(k) => match lib.veo_args_clear() {
+                Ok(clear) => {
+                    // SAFETY: `k.raw` is a live list of this library, used
+                    // by this thread alone.
+                    unsafe { clear(k.raw.as_ptr()) };
+                    k.raw
+                }
+                // A library without it: a new list, as before the cache.
+                Err(_) => {
+                    self.free(k.raw);
+                    alloc(lib)?
+                }
+            },
+            None => alloc(lib)?,
+        };
+        let mut veo = KeptArgs {
+            cache: self,
+            raw,
+            values: None,
+        };
+        let stack = set_all(lib, raw.as_ptr(), args)?;
+        if values_only {
+            veo.values = Some(args.len());
+        }
+        Ok((veo, stack))
+    }
+
+    /// Frees a list.
+    fn free(&self, raw: NonNull<veo_args>) {
+        if let Ok(free) = self.lib.veo_args_free() {
+            // SAFETY: `raw` came from this library's `veo_args_alloc`, is
+            // no longer kept anywhere, and is freed once, here.
+            unsafe { free(raw.as_ptr()) };
+        }
+    }
+
+    /// Keeps `k` for the next call, or frees it when a list is kept already.
+    fn put(&self, k: Kept) {
+        if let Some(mut kept) = self.kept.try_lock() {
+            if kept.is_none() {
+                *kept = Some(k);
+                return;
+            }
+        }
+        self.free(k.raw);
+    }
+}
+
+impl Drop for ArgsCache {
+    fn drop(&mut self) {
+        if let Some(k) = self.kept.get_mut().take() {
+            self.free(k.raw);
+        }
+    }
+}
+
+impl std::fmt::Debug for ArgsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArgsCache").finish_non_exhaustive()
+    }
+}
+
+/// A list of an [`ArgsCache`], given back to it on drop.
+pub(crate) struct KeptArgs<'c> {
+    cache: &'c ArgsCache,
+    raw: NonNull<veo_args>,
+    values: Option<usize>,
+}
+
+impl KeptArgs<'_> {
+    /// The pointer to hand to `veo_call_async` or `veo_call_sync`.
+    pub(crate) fn as_ptr(&self) -> *mut veo_args {
+        self.raw.as_ptr()
+    }
+}
+
+impl Drop for KeptArgs<'_> {
+    fn drop(&mut self) {
+        self.cache.put(Kept {
+            raw: self.raw,
+            values: self.values,
+        });
+    }
+}
+
+/// Sets every argument of `args` in the list `a` (positions from 0), and
+/// makes the owned buffers its stack arguments point into.
+fn set_all(lib: &LibVeo, a: *mut veo_args, args: &Args<'_>) -> Result<StackBuffers> {
     let mut stack = StackBuffers::default();
     for (n, (&class, &value)) in args.classes.iter().zip(args.values.iter()).enumerate() {
         let n = c_int::try_from(n).map_err(|_| Error::TooManyArguments {
             count: args.len(),
             max: c_int::MAX as usize,
         })?;
-        let a = veo.as_ptr();
-        // SAFETY: for every call below, `a` is the live list allocated above;
-        // each setter has the C type its table entry declares; the stack
-        // buffer outlives the list and the call (owned by `stack`, whose
-        // boxes never move).
+        // SAFETY: for every call below, `a` is a live list of this library
+        // that only this thread uses; each setter has the C type its table
+        // entry declares; the stack buffer outlives the list's use in the
+        // call (owned by `stack`, whose boxes never move).
         let (name, rc) = unsafe {
             match class {
                 ArgClass::I8 => ("veo_args_set_i8", lib.veo_args_set_i8()?(a, n, value as i8)),
@@ -186,5 +334,5 @@ pub fn marshal<'l>(
         };
         check(name, rc)?;
     }
-    Ok((veo, stack))
+    Ok(stack)
 }

@@ -15,7 +15,7 @@
 //! (`request.rs`). A forgotten request (`mem::forget`) leaves its staging
 //! to the context: nothing is ever written into memory the program got back.
 
-use super::args::{marshal, StackBuffers};
+use super::args::StackBuffers;
 use super::proc::{ret_code, AveoProc, ProcInner};
 use super::request::{AveoRequest, Kind, RequestState};
 use super::result;
@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// A context of an [`AveoProc`]: calls, asynchronous transfers and
 /// allocations, run in the order they were queued.
@@ -46,7 +46,14 @@ pub(crate) struct CtxShared {
     raw: NonNull<veo_thr_ctxt>,
     index: usize,
     main: bool,
-    table: Mutex<Table>,
+    /// parking_lot's: locked twice by every request (submit, collect), its
+    /// uncontended lock and unlock are an inlined atomic each.
+    table: parking_lot::Mutex<Table>,
+    /// Whether `Table::abandoned` may have ids: set under the table's lock
+    /// with each one, cleared under it when none is left, read without it
+    /// by every submit (a stale `false` only leaves the collection to a
+    /// later submit).
+    has_abandoned: AtomicBool,
 }
 
 // SAFETY: the handle is an opaque pointer to libveo's context, whose
@@ -60,8 +67,44 @@ unsafe impl Sync for CtxShared {}
 /// waits for any more.
 #[derive(Default)]
 pub(crate) struct Table {
-    entries: HashMap<u64, Staging>,
+    entries: HashMap<u64, Staging, IdHash>,
     abandoned: Vec<u64>,
+}
+
+/// Request ids hashed by one multiplication: libveo numbers a context's
+/// requests itself (AVEO from 0 up), so SipHash's defence against keys
+/// chosen to collide buys nothing here, and costs tens of instructions for
+/// each insert and removal, on every call.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+/// The hasher of [`IdHash`]: the high bits of `id * 2^64 / φ` pick the
+/// table's control bytes, its low bits (an odd multiplier: all distinct
+/// for consecutive ids) the bucket.
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = (self.0 ^ id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// The memory libveo was given for one request.
@@ -91,8 +134,9 @@ impl CtxShared {
         self.raw.as_ptr()
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, Table> {
+        self.table.lock()
     }
 
     /// Takes a collected request's staging out of the table.
@@ -105,14 +149,24 @@ impl CtxShared {
         let mut t = self.lock();
         if t.entries.contains_key(&id) {
             t.abandoned.push(id);
+            self.has_abandoned.store(true, Ordering::Release);
         }
     }
 
     /// Collects the abandoned requests that have finished, and frees their
     /// staging.
+    #[inline]
     fn reap(&self, proc: &ProcInner) {
+        if self.has_abandoned.load(Ordering::Acquire) {
+            self.reap_now(proc);
+        }
+    }
+
+    #[cold]
+    fn reap_now(&self, proc: &ProcInner) {
         let mut t = self.lock();
         if t.abandoned.is_empty() {
+            self.has_abandoned.store(false, Ordering::Release);
             return;
         }
         let Ok(peek) = proc.lib.veo_call_peek_result() else {
@@ -122,6 +176,7 @@ impl CtxShared {
             // Destroyed: libveo writes nothing any more.
             t.entries.clear();
             t.abandoned.clear();
+            self.has_abandoned.store(false, Ordering::Release);
             return;
         };
         let Table { entries, abandoned } = &mut *t;
@@ -137,6 +192,9 @@ impl CtxShared {
                 false
             }
         });
+        if abandoned.is_empty() {
+            self.has_abandoned.store(false, Ordering::Release);
+        }
     }
 
     /// After `veo_context_sync`: collects every outstanding request (their
@@ -153,6 +211,7 @@ impl CtxShared {
         }
         t.entries.clear();
         t.abandoned.clear();
+        self.has_abandoned.store(false, Ordering::Release);
     }
 
     fn is_idle(&self) -> bool {
@@ -205,7 +264,8 @@ impl AveoContext {
             raw,
             index,
             main,
-            table: Mutex::new(Table::default()),
+            table: parking_lot::Mutex::new(Table::default()),
+            has_abandoned: AtomicBool::new(false),
         });
         if main {
             c.main = Some((shared.clone(), true));
@@ -234,6 +294,12 @@ impl AveoContext {
         self.shared.raw()
     }
 
+    /// Whether it was closed (by this program).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Whether it takes requests (`veo_get_context_state`).
     pub fn state(&self) -> ContextState {
         if self.closed.load(Ordering::Acquire) {
@@ -260,6 +326,20 @@ impl AveoContext {
         Ok(())
     }
 
+    /// The error of a request libveo refused: that of a context whose VE
+    /// process has exited when libveo says so (asked only now: a submit
+    /// does not ask libveo for the state first), else `e`.
+    #[cold]
+    fn refused(&self, e: Error) -> Error {
+        match self.state() {
+            ContextState::Dead => {
+                self.proc.dead.store(true, Ordering::Release);
+                exited()
+            }
+            _ => e,
+        }
+    }
+
     /// How many requests are outstanding (not collected yet), including
     /// those dropped unfinished or forgotten.
     pub fn outstanding(&self) -> usize {
@@ -276,7 +356,10 @@ impl AveoContext {
         kind: Kind,
     ) -> Result<AveoRequest<'a, T>> {
         // A refused request was given nothing libveo will write.
-        let id = result::request_id(function, id)?;
+        let id = match result::request_id(function, id) {
+            Ok(id) => id,
+            Err(e) => return Err(self.refused(e)),
+        };
         self.shared.lock().entries.insert(id, staging);
         Ok(AveoRequest::new(RequestState::new(self, id, kind, outs)))
     }
@@ -291,7 +374,7 @@ impl AveoContext {
     ) -> Result<AveoRequest<'a, R>> {
         self.check()?;
         let lib = &*self.proc.lib;
-        let (veo, stack) = marshal(lib, &args, self.proc.stack_limit())?;
+        let (veo, stack) = self.proc.args.marshal(&args, self.proc.stack_limit())?;
         let ctx = self.shared.raw();
         let entered = self.proc.enter()?;
         let id = match (lib.emulated(), ret_code(R::CLASS)) {
@@ -303,12 +386,19 @@ impl AveoContext {
             _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
         };
         drop((veo, entered));
-        let outs = std::mem::take(&mut args.outs);
+        let outs = if args.outs.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut args.outs)
+                .into_iter()
+                .map(|(_, b)| b)
+                .collect()
+        };
         self.submitted(
             "veo_call_async",
             id,
             Staging::Stack(stack),
-            outs.into_iter().map(|(_, b)| b).collect(),
+            outs,
             Kind::Call(R::CLASS),
         )
     }
@@ -570,4 +660,13 @@ unsafe extern "C" fn run_vh(arg: *mut c_void) -> u64 {
     };
     *outcome.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
     0
+}
+
+/// The error of a request on a context whose VE process has exited.
+#[cold]
+pub(crate) fn exited() -> Error {
+    Error::Aveo {
+        what: "the context".into(),
+        reason: "its VE process has exited (a kernel raised an exception)".into(),
+    }
 }

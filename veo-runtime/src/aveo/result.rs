@@ -115,14 +115,20 @@ pub unsafe fn alloc_mem(lib: &LibVeo, proc: NonNull<veo_proc_handle>, size: usiz
 
 /// The id an asynchronous submitter returned: `VEO_REQUEST_ID_INVALID` means
 /// libveo refused the request.
+#[inline]
 pub fn request_id(function: &'static str, id: u64) -> Result<u64> {
     if id == VEO_REQUEST_ID_INVALID {
-        Err(Error::Aveo {
-            what: function.into(),
-            reason: "libveo refused the request (VEO_REQUEST_ID_INVALID): the context is closed, its VE process has exited, or the function address is 0".into(),
-        })
+        Err(refused(function))
     } else {
         Ok(id)
+    }
+}
+
+#[cold]
+fn refused(function: &'static str) -> Error {
+    Error::Aveo {
+        what: function.into(),
+        reason: "libveo refused the request (VEO_REQUEST_ID_INVALID): the context is closed, its VE process has exited, or the function address is 0".into(),
     }
 }
 

@@ -9,7 +9,6 @@ use super::proc::{AveoProc, ProcInner};
 use super::request::AveoRequest;
 use crate::args::{Args, KernelRet};
 use crate::backend::RequestBackend;
-use crate::context::ContextState;
 use crate::error::{Closable, Result};
 use crate::library::{Function, KernelLibrary};
 use crate::memory::{self, AsVePtr};
@@ -118,17 +117,22 @@ impl ProcInner {
 }
 
 impl AveoContext {
-    /// An error unless the context (and its proc) takes requests.
+    /// An error unless the context (and its proc) takes requests, as far
+    /// as this program knows: closed, or its VE process known to have
+    /// exited. libveo is not asked (`veo_get_context_state` on every
+    /// submit was a tenth of a call's cost); a request it refuses because
+    /// the process has exited since gets the same error
+    /// (`AveoContext::refused`, `context.rs`).
+    #[inline]
     pub(crate) fn check_open(&self) -> Result<()> {
         self.proc.check()?;
-        match self.state() {
-            ContextState::Running => Ok(()),
-            ContextState::Closed => Err(crate::Error::Closed(Closable::Context)),
-            ContextState::Dead => Err(crate::Error::Aveo {
-                what: "the context".into(),
-                reason: "its VE process has exited (a kernel raised an exception)".into(),
-            }),
+        if self.is_closed() {
+            return Err(crate::Error::Closed(Closable::Context));
         }
+        if self.proc.dead.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(super::context::exited());
+        }
+        Ok(())
     }
 
     /// Queues a call of `f`.
