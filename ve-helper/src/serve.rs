@@ -234,6 +234,8 @@ enum Flow {
 struct Worker {
     h: &'static Helper,
     idx: usize,
+    /// This channel's entry of `h.progress`.
+    progress: &'static Progress,
     res: Producer<'static>,
     frame: Vec<u128>,
     pending: Pending,
@@ -258,6 +260,7 @@ impl Worker {
         Worker {
             h,
             idx,
+            progress: &h.progress[idx],
             res,
             frame: Vec::new(),
             pending: Pending::None,
@@ -276,9 +279,7 @@ impl Worker {
     /// returned), and closes the unloaded libraries that waited for it.
     #[inline]
     fn finished(&self) {
-        self.h.progress[self.idx]
-            .done
-            .store(self.msg_end, Ordering::Release);
+        self.progress.done.store(self.msg_end, Ordering::Release);
         if self.h.libs.retiring() {
             self.h.libs.close_retired(&self.h.progress);
         }
@@ -307,7 +308,7 @@ impl Worker {
                     if self.h.libs.retiring() {
                         self.h.libs.close_retired(&self.h.progress);
                     }
-                    let ring = *cmd.ring();
+                    let ring = cmd.ring();
                     let next = cmd.head();
                     // The word where the next command starts: polling it
                     // pulls the command's own cache line.
@@ -390,7 +391,7 @@ impl Worker {
             proto::KIND_RESULT,
             reqid,
             proto::RESULT_FIXED + text.len(),
-            |b| proto::encode_result(b, status, value, text),
+            move |b| proto::encode_result(b, status, value, text),
             &WaitPolicy::HELPER,
             stop,
         );
@@ -454,6 +455,8 @@ impl Worker {
         Ok(())
     }
 
+    /// Every command but the register calls of `run`: kept out of its loop.
+    #[inline(never)]
     fn handle(&mut self, kind: u16, reqid: u64, body: &[u8]) -> Flow {
         use proto::*;
         macro_rules! words {

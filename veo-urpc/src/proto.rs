@@ -288,12 +288,34 @@ pub struct RegisterCall {
     pub args: [u64; 6],
 }
 
+/// How [`decode_register_call`] takes an argument of each class byte: the
+/// bits to widen it from (its width's complement to 64, see
+/// [`ArgClass::widen`]), plus [`SIGNED`] for the signed classes; [`NOT_REGISTER`]
+/// for a class that is no integer (`Void`, the floats, `Stack`) or no class.
+const REGISTER_ARG: [u8; 256] = {
+    let mut t = [NOT_REGISTER; 256];
+    t[ArgClass::I8 as usize] = 56 | SIGNED;
+    t[ArgClass::U8 as usize] = 56;
+    t[ArgClass::I16 as usize] = 48 | SIGNED;
+    t[ArgClass::U16 as usize] = 48;
+    t[ArgClass::I32 as usize] = 32 | SIGNED;
+    t[ArgClass::U32 as usize] = 32;
+    t[ArgClass::I64 as usize] = 0;
+    t[ArgClass::U64 as usize] = 0;
+    t[ArgClass::Ptr as usize] = 0;
+    t
+};
+const SIGNED: u8 = 0x80;
+const NOT_REGISTER: u8 = 0xff;
+
 /// The call in `body` if it is a [`RegisterCall`]; `None` for any other
 /// call and for a malformed one (which [`decode_call`] then describes).
 /// Lets the helper make the common call without building a [`Call`].
 ///
-/// Cut into words up front, without iterator adapters: this decodes every
-/// call the helper makes, inlined into its loop.
+/// Cut into words up front, and its arguments widened through a table
+/// ([`REGISTER_ARG`], which agrees with [`ArgClass::widen`]) with one test
+/// for all of them after: this decodes every call the helper makes, inlined
+/// into its loop.
 #[inline]
 pub fn decode_register_call(body: &[u8]) -> Option<RegisterCall> {
     // The fixed words and the class bytes: six at most, one word.
@@ -311,14 +333,20 @@ pub fn decode_register_call(body: &[u8]) -> Option<RegisterCall> {
     // `call_body_len(nargs, 0)`, the class bytes being in `head`.
     let values = body.get(CALL_FIXED + 8..CALL_FIXED + 8 + 8 * nargs)?;
     let mut args = [0u64; 6];
-    for i in 0..nargs {
+    let mut not_register = false;
+    for (i, arg) in args.iter_mut().enumerate().take(nargs) {
         let v = u64::from_le_bytes(values[8 * i..8 * i + 8].try_into().expect("8 bytes"));
-        args[i] = match ArgClass::from_u8((class_bytes >> (8 * i)) as u8) {
-            Ok(ArgClass::Void | ArgClass::F32 | ArgClass::F64 | ArgClass::Stack) | Err(_) => {
-                return None
-            }
-            Ok(class) => class.widen(v),
+        let how = REGISTER_ARG[(class_bytes >> (8 * i)) as u8 as usize];
+        not_register |= how == NOT_REGISTER;
+        let bits = (how & 63) as u32;
+        *arg = if how & SIGNED != 0 {
+            ((v << bits) as i64 >> bits) as u64
+        } else {
+            (v << bits) >> bits
         };
+    }
+    if not_register {
+        return None;
     }
     Some(RegisterCall {
         func,
@@ -579,6 +607,41 @@ mod tests {
         bad[CALL_FIXED] = 99;
         assert!(decode_register_call(&bad).is_none());
         assert!(decode_register_call(&[]).is_none());
+    }
+
+    #[test]
+    fn the_register_table_widens_as_widen_does() {
+        for b in 0..=255u8 {
+            let how = REGISTER_ARG[b as usize];
+            match ArgClass::from_u8(b) {
+                Ok(ArgClass::Void | ArgClass::F32 | ArgClass::F64 | ArgClass::Stack) | Err(_) => {
+                    assert_eq!(how, NOT_REGISTER, "class byte {b}")
+                }
+                Ok(c) => {
+                    let body = {
+                        let mut buf = vec![0u8; call_body_len(1, 0)];
+                        encode_call(&mut buf, 1, ArgClass::Void, &[c], &[0], &[], 0);
+                        buf
+                    };
+                    for v in [
+                        0,
+                        1,
+                        0x7f,
+                        0x80,
+                        0xff,
+                        0x8000,
+                        0xffff_ffff,
+                        0x8000_0000,
+                        u64::MAX,
+                    ] {
+                        let mut body = body.clone();
+                        body[CALL_FIXED + 8..CALL_FIXED + 16].copy_from_slice(&v.to_le_bytes());
+                        let rc = decode_register_call(&body).unwrap();
+                        assert_eq!(rc.args[0], c.widen(v), "{c:?} {v:#x}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
