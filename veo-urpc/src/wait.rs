@@ -99,7 +99,9 @@ fn now_ns() -> u64 {
 /// A duration in ns, saturated (a policy's durations are far below).
 #[inline]
 fn nanos(d: Duration) -> u64 {
-    d.as_nanos().min(u64::MAX as u128) as u64
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(d.subsec_nanos() as u64)
 }
 
 /// Spins of a wait before its first look at the clock: 0.8 µs at 2.8 GHz
@@ -149,26 +151,36 @@ impl SpinBudget {
         true
     }
 
+    /// The spin time in ns, between [`MIN_SPIN`] and the policy's.
+    #[inline]
+    fn get_ns(&self, policy: &WaitPolicy) -> u64 {
+        let max = nanos(policy.spin).max(nanos(MIN_SPIN));
+        (self.nanos.load(Ordering::Relaxed) as u64).clamp(nanos(MIN_SPIN), max)
+    }
+
+    #[cfg(test)]
     fn get(&self, policy: &WaitPolicy) -> Duration {
-        let max = policy.spin.max(MIN_SPIN);
-        Duration::from_nanos(self.nanos.load(Ordering::Relaxed) as u64).clamp(MIN_SPIN, max)
+        Duration::from_nanos(self.get_ns(policy))
     }
 
-    fn set(&self, d: Duration) {
+    #[inline]
+    fn set_ns(&self, ns: u64) {
         self.nanos
-            .store(d.as_nanos().min(u32::MAX as u128) as u32, Ordering::Relaxed);
+            .store(ns.min(u32::MAX as u64) as u32, Ordering::Relaxed);
     }
 
+    #[inline]
     fn spun_in_time(&self, policy: &WaitPolicy) {
-        let max = policy.spin.max(MIN_SPIN);
-        let now = self.get(policy);
+        let max = nanos(policy.spin).max(nanos(MIN_SPIN));
+        let now = self.get_ns(policy);
         if now < max {
-            self.set((now * 2).min(max));
+            self.set_ns((now * 2).min(max));
         }
     }
 
+    #[inline]
     fn spun_in_vain(&self, policy: &WaitPolicy) {
-        self.set(self.get(policy) / 2);
+        self.set_ns(self.get_ns(policy) / 2);
     }
 }
 
@@ -294,15 +306,15 @@ impl WakeWord {
         let start = now_ns();
         let probe = budget.probe(start);
         let spin = if probe {
-            policy.spin
+            nanos(policy.spin)
         } else if peer_here {
-            Duration::ZERO
+            0
         } else {
-            budget.get(policy)
+            budget.get_ns(policy)
         };
         // Yields only while spinning pays, and not in a probe (which is to
         // keep a core busy, not to hand it to someone else).
-        let full = !probe && spin >= policy.spin;
+        let full = !probe && spin >= nanos(policy.spin);
         let (wake, in_spin) =
             self.wait_spinning_from(start, policy, spin, full, deadline, ready, aborted);
         if peer_here && !probe {
@@ -328,17 +340,18 @@ impl WakeWord {
         if ready() {
             return (Wake::Ready, true);
         }
+        let spin = nanos(spin);
         self.wait_spinning_from(now_ns(), policy, spin, may_yield, deadline, ready, aborted)
     }
 
     /// [`wait_spinning`](Self::wait_spinning) from `start` (ns of
-    /// [`now_ns`]), `ready` having been false just before.
+    /// [`now_ns`]) for `spin` ns, `ready` having been false just before.
     #[allow(clippy::too_many_arguments)]
     fn wait_spinning_from(
         &self,
         start: u64,
         policy: &WaitPolicy,
-        spin: Duration,
+        spin: u64,
         may_yield: bool,
         deadline: Option<Instant>,
         mut ready: impl FnMut() -> bool,
@@ -349,7 +362,6 @@ impl WakeWord {
         let deadline_ns = deadline
             .map(|d| start.saturating_add(nanos(d.saturating_duration_since(Instant::now()))));
         let past = |now: u64| deadline_ns.is_some_and(|d| now >= d);
-        let spin = nanos(spin);
         let mut spins = 0u32;
         if spin > 0 {
             loop {
