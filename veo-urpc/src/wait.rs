@@ -185,6 +185,7 @@ impl SpinBudget {
 }
 
 /// The CPU this thread runs on, plus one (0: unknown).
+#[inline]
 pub fn current_cpu() -> u32 {
     // libc's, not rustix's: the C library answers from the vDSO or rseq
     // (no system call), where rustix makes the `getcpu` system call; this
@@ -200,6 +201,7 @@ pub fn current_cpu() -> u32 {
 
 /// Records in `word` the CPU this thread runs on (writing only when it
 /// changed, so that the cache line stays shared) and returns it.
+#[inline]
 pub fn note_cpu(word: &AtomicU32) -> u32 {
     let cpu = current_cpu();
     if word.load(Ordering::Relaxed) != cpu {
@@ -284,6 +286,7 @@ impl WakeWord {
     /// full, that is while spinning pays: on an oversubscribed machine a
     /// yield hands the CPU to whoever else runs there, while a sleeper that
     /// is woken gets it back at once.
+    #[inline(always)]
     pub fn wait_adaptive(
         &self,
         policy: &WaitPolicy,
