@@ -142,6 +142,7 @@ impl SpinBudget {
 
     /// Whether this wait, begun at `now` (ns of [`now_ns`]), should spin
     /// in full (see the type's documentation).
+    #[inline]
     fn probe(&self, now: u64) -> bool {
         let last = self.last_probe.load(Ordering::Relaxed);
         if now.saturating_sub(last) < nanos(PROBE_EVERY) {
@@ -350,6 +351,7 @@ impl WakeWord {
     /// [`wait_spinning`](Self::wait_spinning) from `start` (ns of
     /// [`now_ns`]) for `spin` ns, `ready` having been false just before.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn wait_spinning_from(
         &self,
         start: u64,
