@@ -308,7 +308,8 @@ impl Worker {
                     if self.h.libs.retiring() {
                         self.h.libs.close_retired(&self.h.progress);
                     }
-                    let ring = cmd.ring();
+                    // A copy: polled in registers while spinning.
+                    let ring = *cmd.ring();
                     let next = cmd.head();
                     // The word where the next command starts: polling it
                     // pulls the command's own cache line.
