@@ -181,6 +181,7 @@ fn direct(call: &Call, a: &[u64]) -> Option<u64> {
 /// # Safety
 /// As for [`Caller::invoke`]: `call.func` has the described signature.
 #[cfg(target_arch = "x86_64")]
+#[inline(always)]
 pub(crate) unsafe fn invoke_registers(call: &veo_urpc::proto::RegisterCall) -> u64 {
     // SAFETY: the caller's contract; a RegisterCall has at most six
     // integer-class arguments and no float result.
@@ -193,6 +194,7 @@ pub(crate) unsafe fn invoke_registers(call: &veo_urpc::proto::RegisterCall) -> u
 /// # Safety
 /// `func` has that signature.
 #[cfg(target_arch = "x86_64")]
+#[inline(always)]
 unsafe fn direct_call(func: u64, ret: ArgClass, a: &[u64]) -> Option<u64> {
     use ArgClass::*;
     type F0 = unsafe extern "C-unwind" fn() -> u64;

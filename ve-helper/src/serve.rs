@@ -234,6 +234,8 @@ enum Flow {
 struct Worker {
     h: &'static Helper,
     idx: usize,
+    /// This channel's entry of `h.progress`.
+    progress: &'static Progress,
     res: Producer<'static>,
     frame: Vec<u128>,
     pending: Pending,
@@ -258,6 +260,7 @@ impl Worker {
         Worker {
             h,
             idx,
+            progress: &h.progress[idx],
             res,
             frame: Vec::new(),
             pending: Pending::None,
@@ -276,9 +279,7 @@ impl Worker {
     /// returned), and closes the unloaded libraries that waited for it.
     #[inline]
     fn finished(&self) {
-        self.h.progress[self.idx]
-            .done
-            .store(self.msg_end, Ordering::Release);
+        self.progress.done.store(self.msg_end, Ordering::Release);
         if self.h.libs.retiring() {
             self.h.libs.close_retired(&self.h.progress);
         }
@@ -307,6 +308,7 @@ impl Worker {
                     if self.h.libs.retiring() {
                         self.h.libs.close_retired(&self.h.progress);
                     }
+                    // A copy: polled in registers while spinning.
                     let ring = *cmd.ring();
                     let next = cmd.head();
                     // The word where the next command starts: polling it
@@ -338,6 +340,15 @@ impl Worker {
             if self.trace && self.started.0 != reqid {
                 self.started = (reqid, now_ns());
             }
+            // The common call, straight from its message: no `Call` built.
+            #[cfg(target_arch = "x86_64")]
+            if kind == proto::KIND_CALL {
+                if let Some(call) = proto::decode_register_call(msg.body) {
+                    self.call_registers(reqid, &call);
+                    cmd.advance_lazily();
+                    continue;
+                }
+            }
             let flow = self.handle(kind, reqid, msg.body);
             cmd.advance_lazily();
             self.finished();
@@ -348,8 +359,31 @@ impl Worker {
         }
     }
 
+    /// Makes a call whose arguments travel in registers and answers it:
+    /// what most calls are, kept inline in the loop.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn call_registers(&mut self, reqid: u64, call: &proto::RegisterCall) {
+        fault::set_current(self.idx as u64, reqid);
+        let unwinding = fault::Unwinding::arm();
+        // SAFETY: the VH vouches for the signature (typed stubs or Args), as
+        // for every call.
+        let value = unsafe { crate::call::invoke_registers(call) };
+        unwinding.disarm();
+        fault::clear_current();
+        fault::leave_if_forked();
+        self.finished();
+        self.answer(reqid, Status::Ok, value, b"");
+    }
+
     fn reply(&mut self, reqid: u64, status: Status, value: u64, text: &str) {
         let text = &text.as_bytes()[..text.len().min(4096)];
+        self.answer(reqid, status, value, text);
+    }
+
+    /// Sends the result of `reqid` (`text` at most 4 KiB) and publishes it.
+    #[inline(always)]
+    fn answer(&mut self, reqid: u64, status: Status, value: u64, text: &[u8]) {
         if self.trace {
             self.send_times(reqid);
         }
@@ -358,7 +392,7 @@ impl Worker {
             proto::KIND_RESULT,
             reqid,
             proto::RESULT_FIXED + text.len(),
-            |b| proto::encode_result(b, status, value, text),
+            move |b| proto::encode_result(b, status, value, text),
             &WaitPolicy::HELPER,
             stop,
         );
@@ -422,6 +456,8 @@ impl Worker {
         Ok(())
     }
 
+    /// Every command but the register calls of `run`: kept out of its loop.
+    #[inline(never)]
     fn handle(&mut self, kind: u16, reqid: u64, body: &[u8]) -> Flow {
         use proto::*;
         macro_rules! words {
@@ -434,23 +470,6 @@ impl Worker {
                     }
                 }
             };
-        }
-        // The common call, straight from its message: no `Call` built.
-        #[cfg(target_arch = "x86_64")]
-        if kind == KIND_CALL {
-            if let Some(call) = proto::decode_register_call(body) {
-                fault::set_current(self.idx as u64, reqid);
-                let unwinding = fault::Unwinding::arm();
-                // SAFETY: the VH vouches for the signature (typed stubs or
-                // Args), as for every call.
-                let value = unsafe { crate::call::invoke_registers(&call) };
-                unwinding.disarm();
-                fault::clear_current();
-                fault::leave_if_forked();
-                self.finished();
-                self.reply(reqid, Status::Ok, value, "");
-                return Flow::Continue;
-            }
         }
         match kind {
             KIND_CALL => match self.decode(body) {

@@ -134,6 +134,7 @@ impl ArgClass {
     /// A value of this class, sign- or zero-extended from its width to 64
     /// bits (as libffi widens integer results, and as a register argument
     /// is passed safely to any C compiler's code); other classes unchanged.
+    #[inline]
     pub fn widen(self, v: u64) -> u64 {
         match self {
             ArgClass::I8 => v as i8 as i64 as u64,
@@ -147,6 +148,7 @@ impl ArgClass {
     }
 
     /// Decodes a class byte.
+    #[inline]
     pub fn from_u8(v: u8) -> Result<ArgClass, ProtoError> {
         use ArgClass::*;
         Ok(match v {
@@ -337,33 +339,65 @@ pub struct RegisterCall {
     pub args: [u64; 6],
 }
 
+/// How [`decode_register_call`] takes an argument of each class byte: the
+/// bits to widen it from (its width's complement to 64, see
+/// [`ArgClass::widen`]), plus [`SIGNED`] for the signed classes; [`NOT_REGISTER`]
+/// for a class that is no integer (`Void`, the floats, `Stack`) or no class.
+const REGISTER_ARG: [u8; 256] = {
+    let mut t = [NOT_REGISTER; 256];
+    t[ArgClass::I8 as usize] = 56 | SIGNED;
+    t[ArgClass::U8 as usize] = 56;
+    t[ArgClass::I16 as usize] = 48 | SIGNED;
+    t[ArgClass::U16 as usize] = 48;
+    t[ArgClass::I32 as usize] = 32 | SIGNED;
+    t[ArgClass::U32 as usize] = 32;
+    t[ArgClass::I64 as usize] = 0;
+    t[ArgClass::U64 as usize] = 0;
+    t[ArgClass::Ptr as usize] = 0;
+    t
+};
+const SIGNED: u8 = 0x80;
+const NOT_REGISTER: u8 = 0xff;
+
 /// The call in `body` if it is a [`RegisterCall`]; `None` for any other
 /// call and for a malformed one (which [`decode_call`] then describes).
 /// Lets the helper make the common call without building a [`Call`].
+///
+/// Cut into words up front, and its arguments widened through a table
+/// ([`REGISTER_ARG`], which agrees with [`ArgClass::widen`]) with one test
+/// for all of them after: this decodes every call the helper makes, inlined
+/// into its loop.
+#[inline]
 pub fn decode_register_call(body: &[u8]) -> Option<RegisterCall> {
-    let word = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"));
-    if body.len() < CALL_FIXED + 8 {
-        return None;
-    }
-    let (func, image_len, packed) = (word(0), word(8), word(16));
+    // The fixed words and the class bytes: six at most, one word.
+    let head: &[u8; CALL_FIXED + 8] = body.first_chunk()?;
+    let word = |i: usize| u64::from_le_bytes(head[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+    let (func, image_len, packed, class_bytes) = (word(0), word(1), word(2), word(3));
     let nargs = ((packed >> 8) & 0xff_ffff) as usize;
     if func == 0 || image_len != 0 || packed >> 32 != 0 || nargs > 6 {
         return None;
     }
-    let ret = match ArgClass::from_u8(packed as u8).ok()? {
-        ArgClass::F32 | ArgClass::F64 | ArgClass::Stack => return None,
-        ret => ret,
+    let ret = match ArgClass::from_u8(packed as u8) {
+        Ok(ArgClass::F32 | ArgClass::F64 | ArgClass::Stack) | Err(_) => return None,
+        Ok(ret) => ret,
     };
-    if body.len() < call_body_len(nargs, 0) {
-        return None;
-    }
+    // `call_body_len(nargs, 0)`, the class bytes being in `head`.
+    let values = body.get(CALL_FIXED + 8..CALL_FIXED + 8 + 8 * nargs)?;
     let mut args = [0u64; 6];
+    let mut not_register = false;
     for (i, arg) in args.iter_mut().enumerate().take(nargs) {
-        let v = word(CALL_FIXED + 8 + 8 * i);
-        *arg = match ArgClass::from_u8(body[CALL_FIXED + i]).ok()? {
-            ArgClass::Void | ArgClass::F32 | ArgClass::F64 | ArgClass::Stack => return None,
-            class => class.widen(v),
+        let v = u64::from_le_bytes(values[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+        let how = REGISTER_ARG[(class_bytes >> (8 * i)) as u8 as usize];
+        not_register |= how == NOT_REGISTER;
+        let bits = (how & 63) as u32;
+        *arg = if how & SIGNED != 0 {
+            ((v << bits) as i64 >> bits) as u64
+        } else {
+            (v << bits) >> bits
         };
+    }
+    if not_register {
+        return None;
     }
     Some(RegisterCall {
         func,
@@ -471,11 +505,15 @@ pub fn decode_call_into(body: &[u8], stack_max: u64, call: &mut Call) -> Result<
 pub const RESULT_FIXED: usize = 16;
 
 /// Encodes a result header; `text` follows for failures.
+///
+/// # Panics
+/// If `out` is shorter than `RESULT_FIXED + text.len()`.
+#[inline]
 pub fn encode_result(out: &mut [u8], status: Status, value: u64, text: &[u8]) {
-    let mut w = Writer::new(out);
-    w.u64(status as u64 | (text.len() as u64) << 32);
-    w.u64(value);
-    w.bytes(text);
+    let (fixed, rest) = out.split_at_mut(RESULT_FIXED);
+    fixed[..8].copy_from_slice(&(status as u64 | (text.len() as u64) << 32).to_le_bytes());
+    fixed[8..].copy_from_slice(&value.to_le_bytes());
+    rest[..text.len()].copy_from_slice(text);
 }
 
 /// A decoded result.
@@ -711,6 +749,41 @@ mod tests {
         bad[CALL_FIXED] = 99;
         assert!(decode_register_call(&bad).is_none());
         assert!(decode_register_call(&[]).is_none());
+    }
+
+    #[test]
+    fn the_register_table_widens_as_widen_does() {
+        for b in 0..=255u8 {
+            let how = REGISTER_ARG[b as usize];
+            match ArgClass::from_u8(b) {
+                Ok(ArgClass::Void | ArgClass::F32 | ArgClass::F64 | ArgClass::Stack) | Err(_) => {
+                    assert_eq!(how, NOT_REGISTER, "class byte {b}")
+                }
+                Ok(c) => {
+                    let body = {
+                        let mut buf = vec![0u8; call_body_len(1, 0)];
+                        encode_call(&mut buf, 1, ArgClass::Void, &[c], &[0], &[], 0);
+                        buf
+                    };
+                    for v in [
+                        0,
+                        1,
+                        0x7f,
+                        0x80,
+                        0xff,
+                        0x8000,
+                        0xffff_ffff,
+                        0x8000_0000,
+                        u64::MAX,
+                    ] {
+                        let mut body = body.clone();
+                        body[CALL_FIXED + 8..CALL_FIXED + 16].copy_from_slice(&v.to_le_bytes());
+                        let rc = decode_register_call(&body).unwrap();
+                        assert_eq!(rc.args[0], c.widen(v), "{c:?} {v:#x}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

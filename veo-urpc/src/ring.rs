@@ -423,16 +423,36 @@ impl<'seg> Producer<'seg> {
         body_len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> bool {
-        assert!(body_len <= self.ring.max_body(), "message body too large");
+        if !self.has_room(body_len) {
+            return false;
+        }
+        self.put(kind, reqid, body_len, fill);
+        true
+    }
+
+    /// The bytes a message of `body_len` bytes takes at the tail: its own,
+    /// and a pad to the end of the data area first when it does not fit
+    /// before it.
+    #[inline(always)]
+    fn need(&self, body_len: usize) -> u64 {
         let total = message_bytes(body_len);
-        let cap = self.ring.cap;
-        let pos = self.ring.offset(self.tail);
-        let to_end = cap - pos;
-        let need = if total > to_end {
+        let to_end = self.ring.cap - self.ring.offset(self.tail);
+        if total > to_end {
             to_end + total
         } else {
             total
-        };
+        }
+    }
+
+    /// Whether a message with a body of `body_len` bytes fits now.
+    ///
+    /// # Panics
+    /// If `body_len` is over [`Ring::max_body`].
+    #[inline(always)]
+    fn has_room(&mut self, body_len: usize) -> bool {
+        assert!(body_len <= self.ring.max_body(), "message body too large");
+        let need = self.need(body_len);
+        let cap = self.ring.cap;
         // 8 more: the word after the message is zeroed (it must not be one
         // the consumer has yet to read).
         if self.tail - self.head_cache + need + 8 > cap {
@@ -442,6 +462,15 @@ impl<'seg> Producer<'seg> {
                 return false;
             }
         }
+        true
+    }
+
+    /// Writes the message that [`has_room`](Self::has_room) found room for.
+    #[inline(always)]
+    fn put(&mut self, kind: u16, reqid: u64, body_len: usize, fill: impl FnOnce(&mut [u8])) {
+        let total = message_bytes(body_len);
+        let to_end = self.ring.cap - self.ring.offset(self.tail);
+        let need = self.need(body_len);
         // Where the next message will start reads as empty before this one
         // is published (the publishing store orders it). Usually `publish`
         // zeroed it already, after the previous message: a store here would
@@ -459,9 +488,9 @@ impl<'seg> Producer<'seg> {
             self.tail += to_end;
         }
         let pos = self.ring.offset(self.tail);
-        // SAFETY: [pos, pos + total) is free (checked above) and inside the
-        // data area (pos + total <= cap after the pad); the header word is
-        // written apart, atomically.
+        // SAFETY: [pos, pos + total) is free (`has_room` checked it) and
+        // inside the data area (pos + total <= cap after the pad); the
+        // header word is written apart, atomically.
         unsafe {
             let p = self.ring.data.as_ptr().add(pos as usize);
             p.add(8).cast::<u64>().write(reqid);
@@ -473,7 +502,6 @@ impl<'seg> Producer<'seg> {
         }
         self.put_header(self.tail, total as u32, kind);
         self.tail += total;
-        true
     }
 
     /// Writes the header word of the record at position `pos` (owned by the
@@ -530,6 +558,11 @@ impl<'seg> Producer<'seg> {
 
     /// Writes one message, publishing and waiting for space when the ring is
     /// full. Gives up with the wait's outcome when `aborted` says so.
+    ///
+    /// Inlined, as [`try_write`](Self::try_write) is, with the wait for
+    /// space apart: the helper answers every call through here, and a body
+    /// of two words is then two stores.
+    #[inline(always)]
     pub fn write(
         &mut self,
         kind: u16,
@@ -537,13 +570,29 @@ impl<'seg> Producer<'seg> {
         body_len: usize,
         fill: impl FnOnce(&mut [u8]),
         policy: &WaitPolicy,
+        aborted: impl FnMut() -> bool,
+    ) -> Wake {
+        if !self.has_room(body_len) {
+            let wake = self.wait_room(body_len, policy, aborted);
+            if wake != Wake::Ready {
+                return wake;
+            }
+        }
+        self.put(kind, reqid, body_len, fill);
+        Wake::Ready
+    }
+
+    /// Publishes what was written and waits until a message of `body_len`
+    /// bytes fits, or `aborted` says to give up.
+    #[cold]
+    #[inline(never)]
+    fn wait_room(
+        &mut self,
+        body_len: usize,
+        policy: &WaitPolicy,
         mut aborted: impl FnMut() -> bool,
     ) -> Wake {
-        let mut fill = Some(fill);
         loop {
-            if self.try_write(kind, reqid, body_len, |b| (fill.take().unwrap())(b)) {
-                return Wake::Ready;
-            }
             // The consumer cannot make room for what it has not seen.
             self.publish();
             let total = message_bytes(body_len) * 2;
@@ -557,6 +606,9 @@ impl<'seg> Producer<'seg> {
             );
             if wake != Wake::Ready {
                 return wake;
+            }
+            if self.has_room(body_len) {
+                return Wake::Ready;
             }
         }
     }
@@ -613,6 +665,7 @@ impl<'seg> Consumer<'seg> {
 
     /// The next message, if any, validated against the ring's bounds.
     /// Body lengths are the padded lengths; protocols carry exact lengths.
+    #[inline]
     pub fn peek(&mut self) -> Result<Option<Msg<'_>>, ProtoError> {
         let cap = self.ring.cap;
         loop {
@@ -686,6 +739,7 @@ impl<'seg> Consumer<'seg> {
     /// producer yet, unless an eighth of the ring has been consumed since it
     /// was last told. Each publication costs a full fence and moves a cache
     /// line; call [`release`](Self::release) before waiting or returning.
+    #[inline]
     pub fn advance_lazily(&mut self) {
         self.head += self.current;
         self.current = 0;

@@ -66,16 +66,42 @@ impl WaitPolicy {
 #[derive(Debug)]
 pub struct SpinBudget {
     nanos: AtomicU32,
-    /// When the last full-length spin began, in ns since [`epoch`].
+    /// When the last full-length spin began, in ns of [`now_ns`].
     last_probe: AtomicU64,
 }
 
 /// How often a wait spins in full regardless of the budget.
 pub const PROBE_EVERY: Duration = Duration::from_millis(5);
 
-fn epoch() -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+/// `CLOCK_MONOTONIC` (the clock of [`Instant`]) in ns, as one integer.
+///
+/// The waits' own clock: a wait that gets past its first look reads it
+/// once for both the budget's probe and the start of its spin, and the
+/// spinning phases compare it with a subtraction, where `Instant`'s
+/// arithmetic checks for overflow and normalises at every step (about a
+/// hundred instructions a wait, callgrind).
+///
+/// The C library's `clock_gettime`, as `Instant::now` calls it (from the
+/// vDSO, no system call): rustix's own vDSO lookup crashes under valgrind,
+/// which every instruction count of docs/PERFORMANCE.md runs in.
+#[inline]
+fn now_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; CLOCK_MONOTONIC is always
+    // there, so the call cannot fail (and `t` stays zero if it did).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// A duration in ns, saturated (a policy's durations are far below).
+#[inline]
+fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(d.subsec_nanos() as u64)
 }
 
 /// Spins of a wait before its first look at the clock: 0.8 µs at 2.8 GHz
@@ -114,41 +140,53 @@ impl SpinBudget {
         }
     }
 
-    /// Whether this wait should spin in full (see the type's documentation).
-    fn probe(&self) -> bool {
-        let now = epoch().elapsed().as_nanos() as u64;
+    /// Whether this wait, begun at `now` (ns of [`now_ns`]), should spin
+    /// in full (see the type's documentation).
+    #[inline]
+    fn probe(&self, now: u64) -> bool {
         let last = self.last_probe.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < PROBE_EVERY.as_nanos() as u64 {
+        if now.saturating_sub(last) < nanos(PROBE_EVERY) {
             return false;
         }
         self.last_probe.store(now, Ordering::Relaxed);
         true
     }
 
+    /// The spin time in ns, between [`MIN_SPIN`] and the policy's.
+    #[inline]
+    fn get_ns(&self, policy: &WaitPolicy) -> u64 {
+        let max = nanos(policy.spin).max(nanos(MIN_SPIN));
+        (self.nanos.load(Ordering::Relaxed) as u64).clamp(nanos(MIN_SPIN), max)
+    }
+
+    #[cfg(test)]
     fn get(&self, policy: &WaitPolicy) -> Duration {
-        let max = policy.spin.max(MIN_SPIN);
-        Duration::from_nanos(self.nanos.load(Ordering::Relaxed) as u64).clamp(MIN_SPIN, max)
+        Duration::from_nanos(self.get_ns(policy))
     }
 
-    fn set(&self, d: Duration) {
+    #[inline]
+    fn set_ns(&self, ns: u64) {
         self.nanos
-            .store(d.as_nanos().min(u32::MAX as u128) as u32, Ordering::Relaxed);
+            .store(ns.min(u32::MAX as u64) as u32, Ordering::Relaxed);
     }
 
+    #[inline]
     fn spun_in_time(&self, policy: &WaitPolicy) {
-        let max = policy.spin.max(MIN_SPIN);
-        let now = self.get(policy);
+        let max = nanos(policy.spin).max(nanos(MIN_SPIN));
+        let now = self.get_ns(policy);
         if now < max {
-            self.set((now * 2).min(max));
+            self.set_ns((now * 2).min(max));
         }
     }
 
+    #[inline]
     fn spun_in_vain(&self, policy: &WaitPolicy) {
-        self.set(self.get(policy) / 2);
+        self.set_ns(self.get_ns(policy) / 2);
     }
 }
 
 /// The CPU this thread runs on, plus one (0: unknown).
+#[inline]
 pub fn current_cpu() -> u32 {
     // libc's, not rustix's: the C library answers from the vDSO or rseq
     // (no system call), where rustix makes the `getcpu` system call; this
@@ -164,6 +202,7 @@ pub fn current_cpu() -> u32 {
 
 /// Records in `word` the CPU this thread runs on (writing only when it
 /// changed, so that the cache line stays shared) and returns it.
+#[inline]
 pub fn note_cpu(word: &AtomicU32) -> u32 {
     let cpu = current_cpu();
     if word.load(Ordering::Relaxed) != cpu {
@@ -248,6 +287,7 @@ impl WakeWord {
     /// full, that is while spinning pays: on an oversubscribed machine a
     /// yield hands the CPU to whoever else runs there, while a sleeper that
     /// is woken gets it back at once.
+    #[inline(always)]
     pub fn wait_adaptive(
         &self,
         policy: &WaitPolicy,
@@ -267,18 +307,20 @@ impl WakeWord {
             budget.spun_in_time(policy);
             return Wake::Ready;
         }
-        let probe = budget.probe();
+        let start = now_ns();
+        let probe = budget.probe(start);
         let spin = if probe {
-            policy.spin
+            nanos(policy.spin)
         } else if peer_here {
-            Duration::ZERO
+            0
         } else {
-            budget.get(policy)
+            budget.get_ns(policy)
         };
         // Yields only while spinning pays, and not in a probe (which is to
         // keep a core busy, not to hand it to someone else).
-        let full = !probe && spin >= policy.spin;
-        let (wake, in_spin) = self.wait_spinning(policy, spin, full, deadline, ready, aborted);
+        let full = !probe && spin >= nanos(policy.spin);
+        let (wake, in_spin) =
+            self.wait_spinning_from(start, policy, spin, full, deadline, ready, aborted);
         if peer_here && !probe {
             // Says nothing about spinning.
         } else if in_spin {
@@ -297,14 +339,36 @@ impl WakeWord {
         may_yield: bool,
         deadline: Option<Instant>,
         mut ready: impl FnMut() -> bool,
-        mut aborted: impl FnMut() -> bool,
+        aborted: impl FnMut() -> bool,
     ) -> (Wake, bool) {
         if ready() {
             return (Wake::Ready, true);
         }
-        let start = Instant::now();
+        let spin = nanos(spin);
+        self.wait_spinning_from(now_ns(), policy, spin, may_yield, deadline, ready, aborted)
+    }
+
+    /// [`wait_spinning`](Self::wait_spinning) from `start` (ns of
+    /// [`now_ns`]) for `spin` ns, `ready` having been false just before.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn wait_spinning_from(
+        &self,
+        start: u64,
+        policy: &WaitPolicy,
+        spin: u64,
+        may_yield: bool,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> bool,
+        mut aborted: impl FnMut() -> bool,
+    ) -> (Wake, bool) {
+        // The deadline on the same clock (a wait with one reads `Instant`'s
+        // once more).
+        let deadline_ns = deadline
+            .map(|d| start.saturating_add(nanos(d.saturating_duration_since(Instant::now()))));
+        let past = |now: u64| deadline_ns.is_some_and(|d| now >= d);
         let mut spins = 0u32;
-        if spin > Duration::ZERO {
+        if spin > 0 {
             loop {
                 for _ in 0..64 {
                     std::hint::spin_loop();
@@ -313,37 +377,37 @@ impl WakeWord {
                     }
                 }
                 spins += 1;
-                let now = Instant::now();
-                if deadline.is_some_and(|d| now >= d) {
+                let now = now_ns();
+                if past(now) {
                     return (Wake::TimedOut, true);
                 }
                 if spins.is_multiple_of(16) && aborted() {
                     return (Wake::Aborted, true);
                 }
-                if now - start >= spin {
+                if now.saturating_sub(start) >= spin {
                     break;
                 }
             }
         }
         let yield_for = if may_yield {
-            policy.yield_for
+            nanos(policy.yield_for)
         } else {
-            Duration::ZERO
+            0
         };
-        if yield_for > Duration::ZERO {
+        if yield_for > 0 {
             loop {
                 std::thread::yield_now();
                 if ready() {
                     return (Wake::Ready, false);
                 }
-                let now = Instant::now();
-                if deadline.is_some_and(|d| now >= d) {
+                let now = now_ns();
+                if past(now) {
                     return (Wake::TimedOut, false);
                 }
                 if aborted() {
                     return (Wake::Aborted, false);
                 }
-                if now - start >= spin + yield_for {
+                if now.saturating_sub(start) >= spin.saturating_add(yield_for) {
                     break;
                 }
             }
@@ -552,9 +616,7 @@ mod tests {
         assert_eq!(budget.get(&policy), policy.spin);
         // With the peer on this CPU there is no spinning and no lesson
         // (unless it is time for a full probe; it is not, just after one).
-        budget
-            .last_probe
-            .store(epoch().elapsed().as_nanos() as u64, Ordering::Relaxed);
+        budget.last_probe.store(now_ns(), Ordering::Relaxed);
         let until = Instant::now() + Duration::from_millis(2);
         word.wait_adaptive(
             &policy,
