@@ -364,7 +364,7 @@ const NOT_REGISTER: u8 = 0xff;
 /// Lets the helper make the common call without building a [`Call`].
 ///
 /// Cut into words up front, and its arguments widened through a table
-/// ([`REGISTER_ARG`], which agrees with [`ArgClass::widen`]) with one test
+/// (`REGISTER_ARG`, which agrees with [`ArgClass::widen`]) with one test
 /// for all of them after: this decodes every call the helper makes, inlined
 /// into its loop.
 #[inline]
