@@ -267,6 +267,19 @@ impl<'a> Args<'a> {
         self.push_raw(ArgClass::Stack, index)
     }
 
+    /// The OUT and INOUT buffers, in stack order, for the request that
+    /// carries them (none made for a call without any: the usual case).
+    #[inline]
+    pub(crate) fn take_outs(&mut self) -> Vec<&'a mut [u8]> {
+        if self.outs.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.outs)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect()
+    }
+
     /// Checks the limits a call must respect.
     pub(crate) fn check(&self, stack_max: usize) -> Result<()> {
         if self.overflow > 0 {

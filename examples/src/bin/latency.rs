@@ -814,49 +814,37 @@ mod tests {
         )));
     }
 
+    /// The C program's and the AVEO backend's figures, each under its own
+    /// keys and only when measured.
     #[test]
-    fn json_has_the_c_figures_and_their_ratios_when_measured() {
-        let mut r = sample(None);
-        r.capi = Some([
-            vec![0.5, 0.55],
-            vec![0.44, 0.5],
-            vec![0.2, 0.33],
-            vec![0.41, 0.5],
-        ]);
-        let j = json(&r).to_string();
-        assert!(
-            j.contains(concat!(
-                r#""proc_start_ms":2.5,"capi_test1_us":{"1":0.5,"1000":0.55},"#,
-                r#""capi_test2_us":{"1":0.44,"1000":0.5},"capi_test3_us":{"1":0.2,"1000":0.33},"#,
-                r#""capi_test4_us":{"1":0.41,"1000":0.5},"#,
-                r#""capi_over_rust_worst_from_1000":{"test1":1.1,"test2":1.111111,"#,
-                r#""test3":1.1,"test4":null},"machine""#
-            )),
-            "{j}"
-        );
-    }
-
-    #[test]
-    fn json_has_the_aveo_backend_figures_and_their_ratios_when_measured() {
-        let mut r = sample(None);
-        r.aveo = Some([
-            vec![0.5, 0.55],
-            vec![0.44, 0.5],
-            vec![0.2, 0.33],
-            vec![0.41, 0.5],
-        ]);
-        let j = json(&r).to_string();
-        assert!(
-            j.contains(concat!(
-                r#""proc_start_ms":2.5,"aveo_test1_us":{"1":0.5,"1000":0.55},"#,
-                r#""aveo_test2_us":{"1":0.44,"1000":0.5},"aveo_test3_us":{"1":0.2,"1000":0.33},"#,
-                r#""aveo_test4_us":{"1":0.41,"1000":0.5},"#,
-                r#""aveo_over_rust_worst_from_1000":{"test1":1.1,"test2":1.111111,"#,
-                r#""test3":1.1,"test4":null},"machine""#
-            )),
-            "{j}"
-        );
-        assert!(!j.contains("capi_"), "{j}");
+    fn json_has_the_c_and_aveo_figures_and_their_ratios_when_measured() {
+        let figures = || {
+            Some([
+                vec![0.5, 0.55],
+                vec![0.44, 0.5],
+                vec![0.2, 0.33],
+                vec![0.41, 0.5],
+            ])
+        };
+        for (key, other) in [("capi", "aveo"), ("aveo", "capi")] {
+            let mut r = sample(None);
+            if key == "capi" {
+                r.capi = figures();
+            } else {
+                r.aveo = figures();
+            }
+            let j = json(&r).to_string();
+            let want = [
+                format!(r#""proc_start_ms":2.5,"{key}_test1_us":{{"1":0.5,"1000":0.55}},"#),
+                format!(r#""{key}_test2_us":{{"1":0.44,"1000":0.5}},"{key}_test3_us":{{"1":0.2,"1000":0.33}},"#),
+                format!(r#""{key}_test4_us":{{"1":0.41,"1000":0.5}},"#),
+                format!(r#""{key}_over_rust_worst_from_1000":{{"test1":1.1,"test2":1.111111,"#),
+                r#""test3":1.1,"test4":null},"machine""#.to_string(),
+            ]
+            .concat();
+            assert!(j.contains(&want), "{j}");
+            assert!(!j.contains(&format!("{other}_")), "{j}");
+        }
     }
 
     #[test]

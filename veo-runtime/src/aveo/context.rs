@@ -386,14 +386,7 @@ impl AveoContext {
             _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
         };
         drop((veo, entered));
-        let outs = if args.outs.is_empty() {
-            Vec::new()
-        } else {
-            std::mem::take(&mut args.outs)
-                .into_iter()
-                .map(|(_, b)| b)
-                .collect()
-        };
+        let outs = args.take_outs();
         self.submitted(
             "veo_call_async",
             id,

@@ -30,14 +30,7 @@ pub(crate) fn submit_call<'a>(
     let reqid = s.next_reqid();
     write_call(&mut s, reqid, addr, ret, args)?;
     drop(s);
-    let outs = if args.outs.is_empty() {
-        Vec::new()
-    } else {
-        std::mem::take(&mut args.outs)
-            .into_iter()
-            .map(|(_, b)| b)
-            .collect()
-    };
+    let outs = args.take_outs();
     Ok((reqid, outs))
 }
 
