@@ -159,8 +159,12 @@ pub enum Collected<T> {
 ///
 /// A request that is never collected (AVEO's Test 3 leaves all but the
 /// last) holds the window's start back; once the window is longer than
-/// [`WINDOW_MAX`], its front entry moves to `spilled`, a map, so that one
-/// forgotten request cannot make the window grow with every later one.
+/// [`WINDOW_MAX`] and less than half of it is still to collect, its front
+/// entry moves to `spilled`, a map, so that one forgotten request cannot
+/// make the window grow with every later one. A window full of requests
+/// still to collect (a program that submits 100000 calls, then collects
+/// them) stays a window: moving its entries into a map would keep as many
+/// and hash each one twice.
 struct Store<T> {
     /// The id of the entry at `head`.
     base: u64,
@@ -168,6 +172,8 @@ struct Store<T> {
     len: usize,
     /// A power of two long (or empty); `len` entries from `head`, wrapping.
     ring: Vec<Option<(Entry, T)>>,
+    /// Entries of the window not collected yet (`Some`).
+    live: usize,
     spilled: FxHashMap<u64, (Entry, T)>,
 }
 
@@ -181,6 +187,7 @@ impl<T> Store<T> {
             head: 0,
             len: 0,
             ring: Vec::new(),
+            live: 0,
             spilled: FxHashMap::default(),
         }
     }
@@ -208,7 +215,8 @@ impl<T> Store<T> {
         let at = (self.head + self.len) & self.mask();
         self.ring[at] = Some(v);
         self.len += 1;
-        while self.len > WINDOW_MAX {
+        self.live += 1;
+        while self.len > WINDOW_MAX && self.live < self.len / 2 {
             self.pop_front_spilling();
         }
     }
@@ -234,6 +242,7 @@ impl<T> Store<T> {
     fn pop_front_spilling(&mut self) {
         if self.len > 0 {
             if let Some(v) = self.ring[self.head].take() {
+                self.live -= 1;
                 self.spilled.insert(self.base, v);
             }
             self.advance();
@@ -276,6 +285,9 @@ impl<T> Store<T> {
         match self.index(id) {
             Some((at, front)) => {
                 let v = self.ring[at].take();
+                if v.is_some() {
+                    self.live -= 1;
+                }
                 if front {
                     self.trim();
                 }
@@ -304,6 +316,7 @@ impl<T> Store<T> {
             *e = None;
         }
         self.len = 0;
+        self.live = 0;
         self.spilled.clear();
     }
 }
@@ -963,6 +976,25 @@ mod tests {
         assert_eq!(value(s.remove(7)), Some(7));
     }
 
+    /// Requests all still to collect stay in the window however many:
+    /// nothing is hashed, and they come out in any order.
+    #[test]
+    fn a_window_of_requests_to_collect_does_not_spill() {
+        let mut s = Store::new();
+        let n = 2 * WINDOW_MAX as u64;
+        for id in 0..n {
+            s.insert(id, entry(id));
+        }
+        assert_eq!((s.len, s.live), (n as usize, n as usize));
+        assert!(s.spilled.is_empty());
+        assert_eq!(value(s.remove(n - 1)), Some(n - 1));
+        for id in 0..n - 1 {
+            assert_eq!(value(s.remove(id)), Some(id));
+        }
+        assert_eq!((s.len, s.live), (0, 0));
+        assert!(s.ids().is_empty());
+    }
+
     #[test]
     fn a_forgotten_request_spills_and_stays_collectable() {
         let mut s = Store::new();
@@ -975,6 +1007,7 @@ mod tests {
         }
         assert!(s.len <= WINDOW_MAX);
         assert_eq!(s.ids(), [0]);
+        assert_eq!(s.live, 0, "the forgotten request is in the map");
         assert_eq!(value(s.remove(0)), Some(0));
         assert!(s.ids().is_empty());
         // Ids that jump (the wrap) start a new window.
