@@ -3,16 +3,15 @@
 //! The public type; what a context is on each backend is in
 //! `crate::backend` ([`ContextBackend`]).
 
-use crate::args::{Args, KernelRet, Regs};
+use crate::args::{Args, KernelRet};
 use crate::backend::ContextBackend;
 use crate::emulated::channel::ChannelVh;
 use crate::emulated::EmulatedProc;
 use crate::error::Result;
-use crate::library::{Function, KernelLibrary};
+use crate::library::Function;
 use crate::memory;
 use crate::ptr::VePtr;
 use crate::request::Request;
-use crate::slot::KernelSlot;
 use std::sync::Arc;
 
 /// Whether a context takes requests (VEO's `veo_get_context_state`).
@@ -49,7 +48,7 @@ pub enum ContextState {
 /// # Ok(()) }
 /// ```
 pub struct Context {
-    backend: ContextBackend,
+    pub(crate) backend: ContextBackend,
 }
 
 impl std::fmt::Debug for Context {
@@ -147,32 +146,6 @@ impl Context {
         calls: impl IntoIterator<Item = (&'a Function, Args<'a>)>,
     ) -> Result<Vec<Request<'a, R>>> {
         self.backend.call_batch(calls)
-    }
-
-    /// Queues a call of the kernel `symbol` of `lib`: what `#[ve_kernel]`'s
-    /// stubs call (through `__private::call_kernel`).
-    #[inline]
-    pub(crate) fn call_kernel<'a, R: KernelRet>(
-        &'a self,
-        slot: &KernelSlot,
-        lib: &KernelLibrary,
-        symbol: &str,
-        args: &mut Args<'a>,
-    ) -> Result<Request<'a, R>> {
-        self.backend.call_kernel(slot, lib, symbol, args)
-    }
-
-    /// [`call_kernel`](Self::call_kernel) for a stub whose arguments all
-    /// travel in registers (through `__private::call_kernel_regs`).
-    #[inline]
-    pub(crate) fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
-        &'a self,
-        slot: &KernelSlot,
-        lib: &KernelLibrary,
-        symbol: &str,
-        regs: &Regs<N>,
-    ) -> Result<Request<'a, R>> {
-        self.backend.call_kernel_regs(slot, lib, symbol, regs)
     }
 
     /// Runs `f` on the VH when the queue reaches it: everything queued before

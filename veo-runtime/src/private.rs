@@ -36,7 +36,7 @@ pub fn call_kernel<'a, R: KernelRet>(
     symbol: &str,
     args: &mut Args<'a>,
 ) -> Result<Request<'a, R>> {
-    ctx.call_kernel(slot, lib, symbol, args)
+    ctx.backend.call_kernel(slot, lib, symbol, args)
 }
 
 /// Calls the kernel `symbol` of `lib` on `proc` and waits for its result:
@@ -49,7 +49,7 @@ pub fn call_kernel_sync<R: KernelRet>(
     symbol: &str,
     args: &mut Args<'_>,
 ) -> Result<R> {
-    proc.call_kernel_sync(slot, lib, symbol, args)
+    proc.backend.call_kernel_sync(slot, lib, symbol, args)
 }
 
 /// [`call_kernel`] for a stub whose arguments all travel in registers:
@@ -62,7 +62,7 @@ pub fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
     symbol: &str,
     regs: &Regs<N>,
 ) -> Result<Request<'a, R>> {
-    ctx.call_kernel_regs(slot, lib, symbol, regs)
+    ctx.backend.call_kernel_regs(slot, lib, symbol, regs)
 }
 
 /// [`call_kernel_sync`] for a stub whose arguments all travel in registers.
@@ -74,7 +74,7 @@ pub fn call_kernel_sync_regs<R: KernelRet, const N: usize>(
     symbol: &str,
     regs: &Regs<N>,
 ) -> Result<R> {
-    proc.call_kernel_sync_regs(slot, lib, symbol, regs)
+    proc.backend.call_kernel_sync_regs(slot, lib, symbol, regs)
 }
 
 /// The kernel `symbol` of `lib` in `proc`, loading the library on first

@@ -3,7 +3,7 @@
 //! The public type and its builder; what a proc is on each backend is in
 //! `crate::backend` ([`ProcBackend`]).
 
-use crate::args::{Args, KernelRet, Regs};
+use crate::args::{Args, KernelRet};
 use crate::backend::{ProcBackend, WeakProcBackend};
 use crate::context::Context;
 use crate::emulated::EmulatedProc;
@@ -11,7 +11,6 @@ use crate::error::{shown, Error, Result};
 use crate::library::{Function, KernelLibrary, Library};
 use crate::memory::{self, AsVePtr, VeBuffer};
 use crate::ptr::VePtr;
-use crate::slot::KernelSlot;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -363,33 +362,6 @@ impl Proc {
     /// cached per proc, library and symbol (`__private::kernel`).
     pub(crate) fn kernel(&self, lib: &KernelLibrary, symbol: &str) -> Result<Function> {
         self.backend.kernel(lib, symbol)
-    }
-
-    /// Calls the kernel `symbol` of `lib` and waits for its result: what
-    /// `#[ve_kernel]`'s `_sync` stubs call (through `__private::call_kernel_sync`).
-    #[inline]
-    pub(crate) fn call_kernel_sync<R: KernelRet>(
-        &self,
-        slot: &KernelSlot,
-        lib: &KernelLibrary,
-        symbol: &str,
-        args: &mut Args<'_>,
-    ) -> Result<R> {
-        self.backend.call_kernel_sync(slot, lib, symbol, args)
-    }
-
-    /// [`call_kernel_sync`](Self::call_kernel_sync) for a stub whose
-    /// arguments all travel in registers (through
-    /// `__private::call_kernel_sync_regs`).
-    #[inline]
-    pub(crate) fn call_kernel_sync_regs<R: KernelRet, const N: usize>(
-        &self,
-        slot: &KernelSlot,
-        lib: &KernelLibrary,
-        symbol: &str,
-        regs: &Regs<N>,
-    ) -> Result<R> {
-        self.backend.call_kernel_sync_regs(slot, lib, symbol, regs)
     }
 
     /// Calls `f` and waits for its result, on the proc's own queue, without a

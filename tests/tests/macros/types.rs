@@ -255,6 +255,53 @@ fn forgetting_a_request_never_writes_into_its_buffers() {
     assert_eq!(inout, [1.0; 4]);
 }
 
+/// Both kinds of stub, arguments in registers only (no `Args` built) and
+/// with a buffer, answer a proc that is closed under a context, or whose
+/// helper was killed, with an error: no panic, no hang.
+#[test]
+fn stubs_on_a_closed_or_dead_proc_are_errors() {
+    use veo_runtime::{Closable, Error};
+    let (proc, ctx) = start();
+    assert_eq!(macro_echo_i32(&ctx, 5).unwrap().wait().unwrap(), 5);
+    proc.close();
+    for e in [
+        macro_echo_i32(&ctx, 6).err(),
+        macro_sum_in(&ctx, &[1.0], 1).err(),
+    ] {
+        assert!(matches!(e, Some(Error::Closed(Closable::Proc))), "{e:?}");
+    }
+
+    let (proc, ctx) = start();
+    assert_eq!(macro_echo_i32_sync(&proc, 7).unwrap(), 7);
+    // The helper's death, where this test knows the helper: the emulated
+    // VE's (the contract program runs the suite on the AVEO backend).
+    if proc.backend() != veo_runtime::Backend::Emulated || proc.pid() == 0 {
+        return;
+    }
+    // SAFETY: kill(2) on the helper this test started, which nothing
+    // else uses.
+    unsafe { libc::kill(proc.pid() as i32, libc::SIGKILL) };
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        // Submitted before the death is seen, a call fails in its wait.
+        let async_reg = macro_echo_i32(&ctx, 8).and_then(|r| r.wait());
+        let async_buf = macro_sum_in(&ctx, &[1.0], 1).and_then(|r| r.wait());
+        let sync_reg = macro_echo_i32_sync(&proc, 9);
+        for r in [&async_reg, &sync_reg] {
+            assert!(r.is_err(), "a call after the helper was killed: {r:?}");
+        }
+        assert!(async_buf.is_err(), "{async_buf:?}");
+        if matches!(sync_reg, Err(Error::HelperDied { .. })) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "death not seen: {sync_reg:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The stubs load their library once per proc, on first use, and look each
 /// symbol up once: the proc lists one library for any number of calls, on
 /// any number of contexts, with each called kernel cached once.

@@ -97,9 +97,9 @@ enum Slot {
     /// Submitted, not answered.
     Pending,
     /// Answered OK with this value, no text and no bytes (nearly every
-    /// answer), not taken: a slot of two words, where a boxed `Done` in
-    /// every slot made each answer kept for later cost a move of 80 bytes
-    /// in and out of the window.
+    /// answer), not taken: a slot of two words, where a `Done` in every
+    /// slot made each answer kept for later cost a move of 80 bytes in and
+    /// out of the window.
     Value(u64),
     /// Answered otherwise, not taken.
     Ready(Box<Done>),
@@ -221,17 +221,14 @@ impl Table {
         } else {
             self.slots.get_mut((reqid - self.base) as usize)?
         };
-        let done = match slot {
-            Slot::Value(value) => Done::ok(*value),
-            Slot::Ready(_) => {
-                let Slot::Ready(done) = std::mem::replace(slot, Slot::Gone) else {
-                    unreachable!("matched above")
-                };
-                *done
+        let done = match std::mem::replace(slot, Slot::Gone) {
+            Slot::Value(value) => Done::ok(value),
+            Slot::Ready(done) => *done,
+            other => {
+                *slot = other;
+                return None;
             }
-            _ => return None,
         };
-        *slot = Slot::Gone;
         self.forget_if_gone(reqid);
         Some(done)
     }
