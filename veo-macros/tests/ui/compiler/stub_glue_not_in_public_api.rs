@@ -6,8 +6,8 @@ use veo_runtime::{Context, Proc};
 fn main() {
     let _ = veo_runtime::KernelSlot::new(); //~ E0433
     let _ = veo_runtime::KernelLibrary::Static; //~ E0433
-    let _ = Context::call_kernel::<u64>; //~ E0624
+    let _ = Context::call_kernel::<u64>; //~ E0599
     let _ = Context::kernel; //~ E0599
-    let _ = Proc::call_kernel_sync::<u64>; //~ E0624
+    let _ = Proc::call_kernel_sync::<u64>; //~ E0599
     let _ = Proc::kernel; //~ E0624
 }
