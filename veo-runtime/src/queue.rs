@@ -321,10 +321,15 @@ impl<T> Store<T> {
     }
 }
 
-struct Submitting {
+/// What a queue's lock guards: who submits, the next id, and the requests
+/// not collected yet. One lock for both, as a submit numbers and keeps its
+/// request at once: each lock and unlock is an atomic read-modify-write,
+/// which costs tens of cycles on the VH (docs/PERFORMANCE.md).
+struct Submitting<T> {
     /// The thread inside a request block, and how deep.
     owner: Option<(ThreadId, usize)>,
     next_id: u64,
+    store: Store<T>,
 }
 
 /// A context whose requests are numbered from 0 and kept until collected,
@@ -337,17 +342,17 @@ struct Submitting {
 pub struct RequestQueue<T> {
     ctx: Context,
     proc: WeakProc,
-    /// Taken at every submit. parking_lot's: its uncontended lock and
-    /// unlock are one inlined atomic each, where std's cost about 40
-    /// instructions per use (callgrind, docs/PERFORMANCE.md).
-    submitting: parking_lot::Mutex<Submitting>,
+    /// Taken at every submit and every collect. parking_lot's: its
+    /// uncontended lock and unlock are one inlined atomic each, where
+    /// std's cost about 40 instructions per use (callgrind,
+    /// docs/PERFORMANCE.md). A collect holds it only to take its entry
+    /// out, never while it waits.
+    submitting: parking_lot::Mutex<Submitting<T>>,
     /// Signalled when a request block ends.
     block_ended: parking_lot::Condvar,
-    /// Taken at every submit and every collect (parking_lot's, as above).
-    pending: parking_lot::Mutex<Store<T>>,
-    /// How many entries of `pending` are [`Entry::Pending`], changed with
-    /// its lock held: finished results a program never collects (AVEO's
-    /// Test 3) must not make [`has_pending`](RequestQueue::has_pending)
+    /// How many entries of the store are not [`Entry::Finished`], changed
+    /// with the lock held: finished results a program never collects
+    /// (AVEO's Test 3) must not make [`has_pending`](RequestQueue::has_pending)
     /// true, which would cost every later synchronous call a round trip.
     unfinished: AtomicUsize,
     closed: AtomicBool,
@@ -357,13 +362,55 @@ pub struct RequestQueue<T> {
 /// Called once per request that finished well, with its tag and bytes.
 type OnDone<T> = Box<dyn Fn(&T, &[Vec<u8>]) + Send + Sync>;
 
-/// A request not collected yet.
+/// A request not collected yet: two words, as every entry is moved into
+/// the queue's ring at submit and out of it at collect, and a program that
+/// never collects (AVEO's Test 3) keeps one per call.
 enum Entry {
-    /// Not known to have finished.
-    Pending(Pending),
+    /// A call without OUT bytes (most calls), not known to have finished:
+    /// its request id on the channel is all its answer needs.
+    Call(u64),
+    /// Any other request not known to have finished. Boxed: it has bytes
+    /// to receive or a transfer to report, which cost more than the box.
+    Pending(Box<Pending>),
     /// Finished (seen by [`RequestQueue::sync`]), its result kept.
-    /// Boxed: rare, and an entry stays small to move.
+    /// Boxed: rare.
     Finished(Box<(Result<u64>, Vec<Vec<u8>>)>),
+}
+
+impl Entry {
+    #[inline(always)]
+    fn new(p: Pending) -> Entry {
+        if p.outs.is_empty() && matches!(p.what, Kind::Call) {
+            Entry::Call(p.reqid)
+        } else {
+            Entry::Pending(Box::new(p))
+        }
+    }
+
+    /// Polls an unfinished entry: its result, and its bytes if it finished
+    /// well, once it has finished; `None` for one finished before.
+    fn poll(&mut self, ch: &ChannelVh) -> Option<(Result<u64>, Vec<Vec<u8>>)> {
+        let mut call;
+        let p = match self {
+            Entry::Call(reqid) => {
+                call = Pending::new(*reqid, Vec::new(), Kind::Call);
+                &mut call
+            }
+            Entry::Pending(p) => &mut **p,
+            Entry::Finished(_) => return None,
+        };
+        let result = match p.poll(ch) {
+            Ok(None) => return None,
+            Ok(Some(v)) => Ok(v),
+            Err(e) => Err(e),
+        };
+        let outs = if result.is_ok() {
+            std::mem::take(&mut p.outs)
+        } else {
+            Vec::new()
+        };
+        Some((result, outs))
+    }
 }
 
 impl<T> std::fmt::Debug for RequestQueue<T> {
@@ -385,9 +432,9 @@ impl<T: Send + 'static> RequestQueue<T> {
             submitting: parking_lot::Mutex::new(Submitting {
                 owner: None,
                 next_id: 0,
+                store: Store::new(),
             }),
             block_ended: parking_lot::Condvar::new(),
-            pending: parking_lot::Mutex::new(Store::new()),
             unfinished: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             on_done: OnceLock::new(),
@@ -409,7 +456,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     }
 
     #[inline]
-    fn lock_submitting(&self) -> parking_lot::MutexGuard<'_, Submitting> {
+    fn lock_submitting(&self) -> parking_lot::MutexGuard<'_, Submitting<T>> {
         let s = self.submitting.lock();
         if s.owner.is_none() {
             // No block: no need to know which thread this is.
@@ -422,8 +469,8 @@ impl<T: Send + 'static> RequestQueue<T> {
     #[cold]
     fn after_block<'a>(
         &'a self,
-        mut s: parking_lot::MutexGuard<'a, Submitting>,
-    ) -> parking_lot::MutexGuard<'a, Submitting> {
+        mut s: parking_lot::MutexGuard<'a, Submitting<T>>,
+    ) -> parking_lot::MutexGuard<'a, Submitting<T>> {
         let me = std::thread::current().id();
         while s.owner.is_some_and(|(t, _)| t != me) {
             self.block_ended.wait(&mut s);
@@ -476,13 +523,12 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Gives the request just submitted its id and keeps it; `s` is held
     /// since the submit, so ids follow queue order.
     #[inline(always)]
-    fn number(&self, s: &mut Submitting, pending: Pending, tag: T) -> u64 {
+    fn number(&self, s: &mut Submitting<T>, pending: Pending, tag: T) -> u64 {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
         s.next_id = if id == u64::MAX - 1 { 0 } else { id + 1 };
-        let mut map = self.pending.lock();
-        map.insert(id, (Entry::Pending(pending), tag));
-        // Changed only with `pending` locked: no read-modify-write needed.
+        s.store.insert(id, (Entry::new(pending), tag));
+        // Changed only with the lock held: no read-modify-write needed.
         let n = self.unfinished.load(Ordering::Relaxed);
         self.unfinished.store(n + 1, Ordering::Relaxed);
         id
@@ -654,7 +700,8 @@ impl<T: Send + 'static> RequestQueue<T> {
     }
 
     /// Has `f` called with the tag and the bytes (OUT/INOUT buffers, a
-    /// read's data) of every request that finishes well, as soon as the
+    /// read's data) of every request with bytes that finishes well (a
+    /// request without bytes has nothing to deliver), as soon as the
     /// queue learns of it: when it is collected, or earlier in
     /// [`sync`](Self::sync). Used by callers that deliver the bytes to
     /// memory of their own, as AVEO does before results are collected.
@@ -663,10 +710,23 @@ impl<T: Send + 'static> RequestQueue<T> {
         let _ = self.on_done.set(Box::new(f));
     }
 
+    #[inline]
     fn finished(&self, result: &Result<u64>, outs: &[Vec<u8>], tag: &T) {
+        if outs.is_empty() {
+            return;
+        }
         if let (Ok(_), Some(f)) = (result, self.on_done.get()) {
             f(tag, outs);
         }
+    }
+
+    /// One fewer entry of the store is unfinished; the lock is held, so
+    /// no read-modify-write is needed.
+    #[inline(always)]
+    fn one_finished(&self) {
+        let n = self.unfinished.load(Ordering::Relaxed);
+        self.unfinished
+            .store(n.saturating_sub(1), Ordering::Relaxed);
     }
 
     /// Waits for request `id` and hands its result over; a second collect
@@ -674,22 +734,38 @@ impl<T: Send + 'static> RequestQueue<T> {
     #[inline(always)]
     pub fn wait(&self, id: u64) -> Collected<T> {
         let entry = {
-            let mut map = self.pending.lock();
-            let entry = map.remove(id);
-            if let Some((Entry::Pending(_), _)) = entry {
-                self.unfinished.fetch_sub(1, Ordering::Relaxed);
+            let mut q = self.submitting.lock();
+            let entry = q.store.remove(id);
+            if let Some((Entry::Call(_) | Entry::Pending(_), _)) = entry {
+                self.one_finished();
             }
             entry
         };
         match entry {
             None => Collected::Unknown,
+            Some((Entry::Call(reqid), tag)) => {
+                // No bytes to hand over: nothing for `on_done`.
+                let result = self
+                    .ctx
+                    .parts()
+                    .and_then(|(ch, _)| Pending::new(reqid, Vec::new(), Kind::Call).wait(ch));
+                Collected::Done {
+                    result,
+                    outs: Vec::new(),
+                    tag,
+                }
+            }
             Some((Entry::Finished(done), tag)) => {
                 let (result, outs) = *done;
                 Collected::Done { result, outs, tag }
             }
             Some((Entry::Pending(mut p), tag)) => {
                 let result = self.ctx.parts().and_then(|(ch, _)| p.wait(ch));
-                let outs = if result.is_ok() { p.outs } else { Vec::new() };
+                let outs = if result.is_ok() {
+                    std::mem::take(&mut p.outs)
+                } else {
+                    Vec::new()
+                };
                 self.finished(&result, &outs, &tag);
                 Collected::Done { result, outs, tag }
             }
@@ -698,27 +774,25 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// The result of request `id` if it has finished, without waiting.
     pub fn peek(&self, id: u64) -> Collected<T> {
-        let mut pending = self.pending.lock();
+        let mut q = self.submitting.lock();
+        let pending = &mut q.store;
         let Some((entry, tag)) = pending.get_mut(id) else {
             return Collected::Unknown;
         };
-        if let Entry::Pending(p) = entry {
-            let result = match self.ctx.parts().and_then(|(ch, _)| p.poll(ch)) {
-                Ok(None) => return Collected::Unfinished,
-                Ok(Some(v)) => Ok(v),
-                Err(e) => Err(e),
+        if !matches!(entry, Entry::Finished(_)) {
+            let polled = match self.ctx.parts() {
+                Ok((ch, _)) => entry.poll(ch),
+                Err(e) => Some((Err(e), Vec::new())),
             };
-            let outs = if result.is_ok() {
-                std::mem::take(&mut p.outs)
-            } else {
-                Vec::new()
+            let Some((result, outs)) = polled else {
+                return Collected::Unfinished;
             };
             self.finished(&result, &outs, tag);
             // Handed over at once: not boxed as `Finished` to be taken out
             // again (an allocation and a second lookup per collected
             // request, which AVEO's backend pays for every request a
             // program drops unfinished).
-            self.unfinished.fetch_sub(1, Ordering::Relaxed);
+            self.one_finished();
             return match pending.remove(id) {
                 Some((_, tag)) => Collected::Done { result, outs, tag },
                 // Not reached: the entry was found just above.
@@ -730,7 +804,7 @@ impl<T: Send + 'static> RequestQueue<T> {
                 let (result, outs) = *done;
                 Collected::Done { result, outs, tag }
             }
-            // Not reached: the entry was made Finished just above.
+            // Not reached: the entry is Finished (checked above).
             _ => Collected::Unknown,
         }
     }
@@ -752,27 +826,19 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
         self.ctx.sync()?;
         let (ch, _) = self.ctx.parts()?;
-        let mut pending = self.pending.lock();
+        let mut q = self.submitting.lock();
+        let pending = &mut q.store;
         // In id order: the bytes land in the order the requests were queued.
         for id in pending.ids() {
-            let Some((Entry::Pending(p), tag)) = pending.get_mut(id) else {
+            let Some((entry, tag)) = pending.get_mut(id) else {
                 continue;
             };
-            let result = match p.poll(ch) {
-                Ok(None) => continue,
-                Ok(Some(v)) => Ok(v),
-                Err(e) => Err(e),
-            };
-            let outs = if result.is_ok() {
-                std::mem::take(&mut p.outs)
-            } else {
-                Vec::new()
+            let Some((result, outs)) = entry.poll(ch) else {
+                continue;
             };
             self.finished(&result, &outs, tag);
-            if let Some((entry, _)) = pending.get_mut(id) {
-                *entry = Entry::Finished(Box::new((result, outs)));
-                self.unfinished.fetch_sub(1, Ordering::Relaxed);
-            }
+            *entry = Entry::Finished(Box::new((result, outs)));
+            self.one_finished();
         }
         Ok(())
     }
@@ -797,8 +863,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// proc is about to end): uncollected results are discarded.
     pub fn discard(&self) {
         self.closed.store(true, Ordering::Release);
-        let mut map = self.pending.lock();
-        map.clear();
+        self.submitting.lock().store.clear();
         self.unfinished.store(0, Ordering::Relaxed);
     }
 }
