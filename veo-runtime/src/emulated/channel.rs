@@ -131,18 +131,25 @@ impl Slot {
 /// channel in queue order; only VH closures complete out of band), so a
 /// window indexed by `reqid - base` replaces a hash map: no hashing and no
 /// allocation per answer. The window starts at the oldest request not yet
-/// taken; when a request is held unanswered for very long, the oldest
-/// entries move to a map so that the window stays bounded.
+/// taken. A request held unanswered for very long (a forgotten one) holds
+/// the window's start back; once the window is longer than [`WINDOW`] and
+/// less than half of it is still to take, its oldest entries move to a
+/// map, so that the window stays bounded. A window full of answers still
+/// to take (a program that submits a million calls, then waits for each)
+/// stays a window: moving them into a map would keep as many and hash
+/// each one twice.
 #[derive(Debug)]
 struct Table {
     /// Request id of `slots[0]`.
     base: u64,
     slots: VecDeque<Slot>,
+    /// Entries of `slots` that are not [`Slot::Gone`].
+    live: usize,
     /// Entries below `base` that are neither taken nor discarded.
     spill: HashMap<u64, Slot>,
 }
 
-/// Most entries of the window before the oldest ones are spilled.
+/// Most entries of the window before the oldest ones may be spilled.
 const WINDOW: usize = 1 << 18;
 
 impl Table {
@@ -151,6 +158,7 @@ impl Table {
             // Request ids start at 1.
             base: 1,
             slots: VecDeque::new(),
+            live: 0,
             spill: HashMap::new(),
         }
     }
@@ -164,21 +172,35 @@ impl Table {
         if i == self.slots.len() {
             // The usual case: the next request in order.
             self.slots.push_back(Slot::Pending);
+            self.live += 1;
         } else if i > self.slots.len() {
+            self.live += i + 1 - self.slots.len();
             self.slots.resize_with(i + 1, || Slot::Pending);
         }
         Some(&mut self.slots[i])
     }
 
-    /// Drops gone entries from the front; spills old ones past the limit.
+    /// Sets the entry of `reqid` (one the table has) to [`Slot::Gone`].
+    fn set_gone(&mut self, reqid: u64) {
+        let Some(slot) = self.entry(reqid) else {
+            return;
+        };
+        if !matches!(std::mem::replace(slot, Slot::Gone), Slot::Gone) && reqid >= self.base {
+            self.live -= 1;
+        }
+    }
+
+    /// Drops gone entries from the front; past the limit, spills the
+    /// oldest ones of a window that is mostly gone.
     fn trim(&mut self) {
         while let Some(front) = self.slots.front() {
-            let spill = self.slots.len() > WINDOW;
-            if !matches!(front, Slot::Gone) && !spill {
+            let gone = matches!(front, Slot::Gone);
+            if !gone && !(self.slots.len() > WINDOW && self.live < self.slots.len() / 2) {
                 break;
             }
             let slot = self.slots.pop_front().expect("front exists");
-            if !matches!(slot, Slot::Gone) {
+            if !gone {
+                self.live -= 1;
                 self.spill.insert(self.base, slot);
             }
             self.base += 1;
@@ -194,7 +216,7 @@ impl Table {
                     // Kept: nothing to forget.
                     return;
                 }
-                Slot::Abandoned => *slot = Slot::Gone,
+                Slot::Abandoned => self.set_gone(reqid),
                 // A second answer (never sent by a sane helper): keep the first.
                 Slot::Value(_) | Slot::Ready(_) | Slot::Gone => {}
             }
@@ -229,6 +251,9 @@ impl Table {
                 return None;
             }
         };
+        if reqid >= self.base {
+            self.live -= 1;
+        }
         self.forget_if_gone(reqid);
         Some(done)
     }
@@ -248,19 +273,16 @@ impl Table {
     /// [`taken`](Self::taken) for a request the window holds others beside.
     #[inline(never)]
     fn taken_kept(&mut self, reqid: u64) {
-        if let Some(slot) = self.entry(reqid) {
-            *slot = Slot::Gone;
-        }
+        self.set_gone(reqid);
         self.forget_if_gone(reqid);
     }
 
     /// Discards `reqid`'s answer, now or when it arrives.
     fn abandon(&mut self, reqid: u64) {
-        if let Some(slot) = self.entry(reqid) {
-            *slot = match slot {
-                Slot::Pending => Slot::Abandoned,
-                _ => Slot::Gone,
-            };
+        match self.entry(reqid) {
+            Some(slot @ Slot::Pending) => *slot = Slot::Abandoned,
+            Some(_) => self.set_gone(reqid),
+            None => {}
         }
         self.forget_if_gone(reqid);
     }
@@ -977,5 +999,60 @@ impl Rx {
             }
             self.consumer.advance_lazily();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_of_answers_still_to_take_never_spills() {
+        // A program that submits more than WINDOW calls, then waits for
+        // each in order: every answer arrives before it is taken.
+        let mut t = Table::new();
+        let n = WINDOW as u64 + 1000;
+        for id in 1..=n {
+            t.put(id, Done::ok(id));
+        }
+        assert!(t.spill.is_empty());
+        for id in 1..=n {
+            assert_eq!(t.take(id).map(|d| d.value), Some(id));
+        }
+        assert!(t.spill.is_empty());
+        assert_eq!((t.slots.len(), t.live, t.base), (0, 0, n + 1));
+    }
+
+    #[test]
+    fn a_forgotten_request_spills_once_the_window_is_mostly_gone() {
+        // Request 1 is never answered; the later ones are taken as they
+        // arrive: the window moves on, request 1 waits in the map.
+        let mut t = Table::new();
+        t.entry(1);
+        let n = 2 * WINDOW as u64 + 10;
+        for id in 2..=n {
+            t.put(id, Done::ok(id));
+            assert_eq!(t.take(id).map(|d| d.value), Some(id));
+        }
+        assert!(t.slots.len() <= WINDOW + 1, "{}", t.slots.len());
+        assert!(t.spill.contains_key(&1));
+        t.put(1, Done::ok(7));
+        assert_eq!(t.take(1).map(|d| d.value), Some(7));
+        assert!(t.spill.is_empty());
+        // Live entries counted as they are: only the ones still in the window.
+        let live = t.slots.iter().filter(|s| !matches!(s, Slot::Gone)).count();
+        assert_eq!(t.live, live);
+    }
+
+    #[test]
+    fn abandoned_and_taken_entries_keep_the_live_count() {
+        let mut t = Table::new();
+        t.abandon(3); // ids 1..=3 now in the window, 3 abandoned
+        t.put(1, Done::ok(1));
+        t.taken(2);
+        t.put(3, Done::ok(3)); // discarded on arrival
+        assert_eq!(t.live, 1);
+        assert_eq!(t.take(1).map(|d| d.value), Some(1));
+        assert_eq!((t.slots.len(), t.live, t.base), (0, 0, 4));
     }
 }
