@@ -1,7 +1,13 @@
 //! Adaptive waiting: spin, then yield, then sleep on a shared futex.
 //!
 //! The hot path makes no system call: a writer calls `futex_wake` only when a
-//! reader has announced, through the sleepers count of a [`WakeWord`], that it may sleep.
+//! reader has announced, through the sleepers count of a [`WakeWord`], that it may sleep,
+//! and only once per sleep: the sleeper arms the futex word, the first writer
+//! after it disarms it and makes the call, and the writers after that, until
+//! a sleeper arms it again, know the wake is on its way. (Without that, a
+//! sleeper that the scheduler is slow to run again cost its peer a system
+//! call for every message meanwhile: one per call in AVEO's Test 3 on a
+//! loaded two-core machine, docs/PERFORMANCE.md.)
 //! Idle waiters sleep, so an idle helper costs no CPU (AVEO spins forever).
 
 use rustix::thread::futex;
@@ -14,9 +20,15 @@ use std::time::{Duration, Instant};
 #[repr(C)]
 #[derive(Debug, Default)]
 pub struct WakeWord {
+    /// Changed by every wake; its lowest bit ([`ARMED`]) set by a sleeper
+    /// about to sleep, cleared by the wake that is owed to it.
     seq: AtomicU32,
     sleepers: AtomicU32,
 }
+
+/// The bit of [`WakeWord::seq`] that says a sleeper waits for a wake that
+/// no writer has sent yet.
+const ARMED: u32 = 1;
 
 /// How long each phase of a wait lasts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,22 +243,54 @@ impl WakeWord {
         // sleeper sees the published change, or we see the sleeper.
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::Relaxed) != 0 {
-            self.notify_always();
+            self.wake_armed();
         }
     }
 
-    /// Wakes every sleeper unconditionally (used when a peer dies).
-    pub fn notify_always(&self) {
-        self.seq.fetch_add(1, Ordering::Release);
+    /// Wakes the sleepers if one armed the word since the last wake: the
+    /// first writer to disarm it makes the system call, the others have
+    /// nothing to do (the sleepers wake, look, and arm it again if they
+    /// must sleep on). A sleeper counted but not armed yet looks at what
+    /// it waits for after arming (both read-modify-writes are SeqCst, as
+    /// is the writer's fence): it sees the change or the writer sees it.
+    #[inline(never)]
+    fn wake_armed(&self) {
+        let s = self.seq.load(Ordering::Relaxed);
+        if s & ARMED != 0
+            && self
+                .seq
+                .compare_exchange(s, s.wrapping_add(1), Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+        {
+            Self::wake(&self.seq);
+        }
+    }
+
+    fn wake(seq: &AtomicU32) {
         // An error here (never expected) only means no one is woken early;
         // sleepers time out after one sleep slice anyway.
-        let _ = futex::wake(&self.seq, futex::Flags::empty(), u32::MAX);
+        let _ = futex::wake(seq, futex::Flags::empty(), u32::MAX);
+    }
+
+    /// Wakes every sleeper unconditionally (used when a peer dies), also
+    /// the ones that watch the word without announcing themselves
+    /// ([`sleep_any`]). Adds 2: a word armed stays armed.
+    pub fn notify_always(&self) {
+        self.seq.fetch_add(2, Ordering::Release);
+        Self::wake(&self.seq);
+    }
+
+    /// Counts this thread as a sleeper and arms the word: the value to
+    /// sleep on.
+    #[inline]
+    fn arm(&self) -> u32 {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        self.seq.fetch_or(ARMED, Ordering::SeqCst) | ARMED
     }
 
     /// Sleeps until notified, `ready` holds, or `slice` passes.
     fn sleep(&self, ready: &mut impl FnMut() -> bool, slice: Duration) -> bool {
-        let seq = self.seq.load(Ordering::Acquire);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let seq = self.arm();
         if ready() {
             self.sleepers.fetch_sub(1, Ordering::Relaxed);
             return true;
@@ -261,8 +305,8 @@ impl WakeWord {
         ready()
     }
 
-    /// The value of the futex word, which every notification changes: a
-    /// waiter on several words ([`sleep_any`]) compares it with what it saw.
+    /// The value of the futex word, which every wake changes (a
+    /// [`notify`](Self::notify) only when a sleeper armed it).
     pub fn seq(&self) -> u32 {
         self.seq.load(Ordering::Acquire)
     }
@@ -451,12 +495,13 @@ pub fn sleep_any(
     let words = &words[..words.len().min(MAX)];
     let mut waits = [futex::Wait::new(); MAX];
     for ((word, announce), w) in words.iter().zip(waits.iter_mut()) {
-        w.val = word.seq.load(Ordering::Acquire) as u64;
+        w.val = if *announce {
+            word.arm()
+        } else {
+            word.seq.load(Ordering::Acquire)
+        } as u64;
         w.uaddr = futex::WaitPtr::new(word.seq.as_ptr().cast());
         w.flags = futex::WaitFlags::SIZE_U32;
-        if *announce {
-            word.sleepers.fetch_add(1, Ordering::SeqCst);
-        }
     }
     let done = ready() || {
         // futex_waitv takes an absolute time on the given clock.
@@ -490,6 +535,31 @@ pub fn sleep_any(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_first_notify_after_a_sleeper_armed_changes_the_word() {
+        let w = WakeWord::default();
+        w.notify();
+        assert_eq!(w.seq(), 0, "nobody sleeps: nothing to do");
+        let armed = w.arm();
+        assert_eq!((armed & ARMED, w.seq()), (ARMED, armed));
+        w.notify();
+        let woken = w.seq();
+        assert_ne!(woken, armed, "the first notify wakes");
+        assert_eq!(woken & ARMED, 0);
+        w.notify();
+        w.notify();
+        assert_eq!(w.seq(), woken, "the wake is on its way: no more calls");
+        // The sleeper looks again and sleeps on: the next notify wakes it.
+        w.sleepers.fetch_sub(1, Ordering::Relaxed);
+        let again = w.arm();
+        w.notify();
+        assert_ne!(w.seq(), again);
+        // notify_always changes the word whatever its state.
+        let before = w.seq();
+        w.notify_always();
+        assert_ne!(w.seq(), before);
+    }
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
