@@ -10,7 +10,7 @@
 
 use crate::arglist::{ArgList, ResultKind};
 use crate::context::{Context, ContextState};
-use crate::emulated::call::submit_call;
+use crate::emulated::call::{submit_call, submit_register_list};
 use crate::emulated::channel::{scatter, ChannelVh, Done, Sink};
 use crate::emulated::request::{status_error, What};
 use crate::emulated::EmulatedProc;
@@ -130,6 +130,25 @@ impl Pending {
         }
         Ok(done.value)
     }
+}
+
+/// Waits for the answer of a call without OUT bytes ([`Entry::Call`]): as
+/// [`Pending::wait`], without a `Pending` to make and drop.
+#[inline(always)]
+fn wait_call(ch: &ChannelVh, reqid: u64) -> Result<u64> {
+    let mut placed = 0;
+    let done = ch.wait_into(
+        reqid,
+        None,
+        &mut Sink {
+            outs: &mut [],
+            placed: &mut placed,
+        },
+    )?;
+    if done.status == Some(Status::Ok) && done.data.is_empty() {
+        return Ok(done.value);
+    }
+    Pending::new(reqid, Vec::new(), Kind::Call).finish(done)
 }
 
 /// What collecting a request by id gives.
@@ -524,10 +543,16 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// since the submit, so ids follow queue order.
     #[inline(always)]
     fn number(&self, s: &mut Submitting<T>, pending: Pending, tag: T) -> u64 {
+        self.keep(s, Entry::new(pending), tag)
+    }
+
+    /// As [`number`](Self::number), for an entry already made.
+    #[inline(always)]
+    fn keep(&self, s: &mut Submitting<T>, entry: Entry, tag: T) -> u64 {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
         s.next_id = if id == u64::MAX - 1 { 0 } else { id + 1 };
-        s.store.insert(id, (Entry::new(pending), tag));
+        s.store.insert(id, (entry, tag));
         // Changed only with the lock held: no read-modify-write needed.
         let n = self.unfinished.load(Ordering::Relaxed);
         self.unfinished.store(n + 1, Ordering::Relaxed);
@@ -580,6 +605,14 @@ impl<T: Send + 'static> RequestQueue<T> {
         let (mut list, tag) = lock()?;
         let b = list.as_mut().built()?;
         let (ch, proc) = self.ctx.parts()?;
+        if b.outs.is_empty() {
+            // Most calls: register arguments, no bytes to come back.
+            if let Some(reqid) = submit_register_list(ch, addr, result.class(), &b.args) {
+                let reqid = reqid?;
+                drop(list);
+                return Ok(self.keep(&mut s, Entry::Call(reqid), tag));
+            }
+        }
         let (reqid, _) = submit_call(ch, addr, None, result.class(), &mut b.args, proc.stack_size)?;
         let outs = if b.outs.is_empty() {
             Vec::new()
@@ -745,10 +778,7 @@ impl<T: Send + 'static> RequestQueue<T> {
             None => Collected::Unknown,
             Some((Entry::Call(reqid), tag)) => {
                 // No bytes to hand over: nothing for `on_done`.
-                let result = self
-                    .ctx
-                    .parts()
-                    .and_then(|(ch, _)| Pending::new(reqid, Vec::new(), Kind::Call).wait(ch));
+                let result = self.ctx.parts().and_then(|(ch, _)| wait_call(ch, reqid));
                 Collected::Done {
                     result,
                     outs: Vec::new(),

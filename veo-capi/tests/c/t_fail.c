@@ -121,12 +121,20 @@ int main(int argc, char **argv)
   veo_args_clear(args);
   veo_args_set_i32(args, 0, 100000);
   uint64_t slow = veo_call_async_by_name(ctx2, lib, "sleep_ms", args);
+  /* The context sleeps while the crash and the call after it are queued:
+   * a crash that ended the proc before the second submit would make that
+   * submit fail instead. */
+  veo_args_clear(args);
+  veo_args_set_i32(args, 0, 300);
+  uint64_t hold = veo_call_async_by_name(ctx, lib, "sleep_ms", args);
   veo_args_clear(args);
   uint64_t bang = veo_call_async_by_name(ctx, lib, "crash", args);
   veo_args_set_i64(args, 0, 1);
   veo_args_set_i64(args, 1, 2);
   uint64_t after = veo_call_async(ctx, add, args);
+  CHECK(hold != VEO_REQUEST_ID_INVALID);
   CHECK(bang != VEO_REQUEST_ID_INVALID && after != VEO_REQUEST_ID_INVALID);
+  CHECK_EQ(veo_call_wait_result(ctx, hold, &res), VEO_COMMAND_OK);
   CHECK_EQ(veo_call_wait_result(ctx, bang, &res), VEO_COMMAND_EXCEPTION);
   CHECK_EQ(res, SIGSEGV);
   CHECK_EQ(veo_call_wait_result(ctx, after, &res), VEO_COMMAND_ERROR);

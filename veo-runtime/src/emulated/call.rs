@@ -52,6 +52,37 @@ pub(crate) fn submit_regs<const N: usize>(
     Ok(reqid)
 }
 
+/// Queues a call of a list whose arguments all travel in registers, their
+/// count known only at run time (an [`ArgList`](crate::ArgList)'s, as
+/// AVEO's C API makes them): one CALL message, as [`submit_regs`], without
+/// the checks and the OUT buffers of [`submit_call`] that such a list
+/// cannot need. `None` when `args` has more than that: the caller takes
+/// [`submit_call`].
+#[inline(always)]
+pub(crate) fn submit_register_list(
+    ch: &ChannelVh,
+    addr: u64,
+    ret: ArgClass,
+    args: &Args<'_>,
+) -> Option<Result<u64>> {
+    if !(args.stack.is_empty() && args.image.is_empty() && args.overflow == 0) {
+        return None;
+    }
+    let (classes, values) = (&args.classes[..], &args.values[..]);
+    Some((|| {
+        let mut s = ch.submit()?;
+        let reqid = s.next_reqid();
+        s.trace_call(reqid, addr);
+        s.message(
+            proto::KIND_CALL,
+            reqid,
+            proto::call_body_len(classes.len(), 0),
+            |b| proto::encode_call(b, addr, ret, classes, values, &[], 0),
+        )?;
+        Ok(reqid)
+    })())
+}
+
 /// [`Error::LibraryUnloaded`](crate::Error::LibraryUnloaded) if the
 /// library of a call was unloaded.
 #[inline]
