@@ -195,7 +195,8 @@ impl Table {
     fn trim(&mut self) {
         while let Some(front) = self.slots.front() {
             let gone = matches!(front, Slot::Gone);
-            if !gone && !(self.slots.len() > WINDOW && self.live < self.slots.len() / 2) {
+            let mostly_gone = self.slots.len() > WINDOW && self.live < self.slots.len() / 2;
+            if !(gone || mostly_gone) {
                 break;
             }
             let slot = self.slots.pop_front().expect("front exists");
