@@ -340,15 +340,10 @@ impl<T> Store<T> {
     }
 }
 
-/// What a queue's lock guards: who submits, the next id, and the requests
-/// not collected yet. One lock for both, as a submit numbers and keeps its
-/// request at once: each lock and unlock is an atomic read-modify-write,
-/// which costs tens of cycles on the VH (docs/PERFORMANCE.md).
-struct Submitting<T> {
+struct Submitting {
     /// The thread inside a request block, and how deep.
     owner: Option<(ThreadId, usize)>,
     next_id: u64,
-    store: Store<T>,
 }
 
 /// A context whose requests are numbered from 0 and kept until collected,
@@ -361,16 +356,21 @@ struct Submitting<T> {
 pub struct RequestQueue<T> {
     ctx: Context,
     proc: WeakProc,
-    /// Taken at every submit and every collect. parking_lot's: its
-    /// uncontended lock and unlock are one inlined atomic each, where
-    /// std's cost about 40 instructions per use (callgrind,
-    /// docs/PERFORMANCE.md). A collect holds it only to take its entry
-    /// out, never while it waits.
-    submitting: parking_lot::Mutex<Submitting<T>>,
+    /// Taken at every submit, and held while the submit waits for room in
+    /// the ring. parking_lot's: its uncontended lock and unlock are one
+    /// inlined atomic each, where std's cost about 40 instructions per use
+    /// (callgrind, docs/PERFORMANCE.md).
+    submitting: parking_lot::Mutex<Submitting>,
     /// Signalled when a request block ends.
     block_ended: parking_lot::Condvar,
-    /// How many entries of the store are not [`Entry::Finished`], changed
-    /// with the lock held: finished results a program never collects
+    /// Taken at every submit and every collect, briefly (parking_lot's, as
+    /// above). Not the submit's lock: a submit waiting for room in the
+    /// ring must not hold up a collect, such as one made by a VH function
+    /// that the helper waits for before it takes more commands
+    /// (`veo_call_async_vh`), which would never end.
+    pending: parking_lot::Mutex<Store<T>>,
+    /// How many entries of `pending` are not [`Entry::Finished`], changed
+    /// with its lock held: finished results a program never collects
     /// (AVEO's Test 3) must not make [`has_pending`](RequestQueue::has_pending)
     /// true, which would cost every later synchronous call a round trip.
     unfinished: AtomicUsize,
@@ -451,9 +451,9 @@ impl<T: Send + 'static> RequestQueue<T> {
             submitting: parking_lot::Mutex::new(Submitting {
                 owner: None,
                 next_id: 0,
-                store: Store::new(),
             }),
             block_ended: parking_lot::Condvar::new(),
+            pending: parking_lot::Mutex::new(Store::new()),
             unfinished: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             on_done: OnceLock::new(),
@@ -475,7 +475,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     }
 
     #[inline]
-    fn lock_submitting(&self) -> parking_lot::MutexGuard<'_, Submitting<T>> {
+    fn lock_submitting(&self) -> parking_lot::MutexGuard<'_, Submitting> {
         let s = self.submitting.lock();
         if s.owner.is_none() {
             // No block: no need to know which thread this is.
@@ -488,8 +488,8 @@ impl<T: Send + 'static> RequestQueue<T> {
     #[cold]
     fn after_block<'a>(
         &'a self,
-        mut s: parking_lot::MutexGuard<'a, Submitting<T>>,
-    ) -> parking_lot::MutexGuard<'a, Submitting<T>> {
+        mut s: parking_lot::MutexGuard<'a, Submitting>,
+    ) -> parking_lot::MutexGuard<'a, Submitting> {
         let me = std::thread::current().id();
         while s.owner.is_some_and(|(t, _)| t != me) {
             self.block_ended.wait(&mut s);
@@ -542,18 +542,19 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// Gives the request just submitted its id and keeps it; `s` is held
     /// since the submit, so ids follow queue order.
     #[inline(always)]
-    fn number(&self, s: &mut Submitting<T>, pending: Pending, tag: T) -> u64 {
+    fn number(&self, s: &mut Submitting, pending: Pending, tag: T) -> u64 {
         self.keep(s, Entry::new(pending), tag)
     }
 
     /// As [`number`](Self::number), for an entry already made.
     #[inline(always)]
-    fn keep(&self, s: &mut Submitting<T>, entry: Entry, tag: T) -> u64 {
+    fn keep(&self, s: &mut Submitting, entry: Entry, tag: T) -> u64 {
         let id = s.next_id;
         // AVEO never hands out its invalid id, all ones.
         s.next_id = if id == u64::MAX - 1 { 0 } else { id + 1 };
-        s.store.insert(id, (entry, tag));
-        // Changed only with the lock held: no read-modify-write needed.
+        let mut map = self.pending.lock();
+        map.insert(id, (entry, tag));
+        // Changed only with `pending` locked: no read-modify-write needed.
         let n = self.unfinished.load(Ordering::Relaxed);
         self.unfinished.store(n + 1, Ordering::Relaxed);
         id
@@ -753,7 +754,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
     }
 
-    /// One fewer entry of the store is unfinished; the lock is held, so
+    /// One fewer entry of `pending` is unfinished; `pending` is locked, so
     /// no read-modify-write is needed.
     #[inline(always)]
     fn one_finished(&self) {
@@ -767,8 +768,8 @@ impl<T: Send + 'static> RequestQueue<T> {
     #[inline(always)]
     pub fn wait(&self, id: u64) -> Collected<T> {
         let entry = {
-            let mut q = self.submitting.lock();
-            let entry = q.store.remove(id);
+            let mut map = self.pending.lock();
+            let entry = map.remove(id);
             if let Some((Entry::Call(_) | Entry::Pending(_), _)) = entry {
                 self.one_finished();
             }
@@ -804,8 +805,7 @@ impl<T: Send + 'static> RequestQueue<T> {
 
     /// The result of request `id` if it has finished, without waiting.
     pub fn peek(&self, id: u64) -> Collected<T> {
-        let mut q = self.submitting.lock();
-        let pending = &mut q.store;
+        let mut pending = self.pending.lock();
         let Some((entry, tag)) = pending.get_mut(id) else {
             return Collected::Unknown;
         };
@@ -856,8 +856,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         }
         self.ctx.sync()?;
         let (ch, _) = self.ctx.parts()?;
-        let mut q = self.submitting.lock();
-        let pending = &mut q.store;
+        let mut pending = self.pending.lock();
         // In id order: the bytes land in the order the requests were queued.
         for id in pending.ids() {
             let Some((entry, tag)) = pending.get_mut(id) else {
@@ -893,7 +892,7 @@ impl<T: Send + 'static> RequestQueue<T> {
     /// proc is about to end): uncollected results are discarded.
     pub fn discard(&self) {
         self.closed.store(true, Ordering::Release);
-        self.submitting.lock().store.clear();
+        self.pending.lock().clear();
         self.unfinished.store(0, Ordering::Relaxed);
     }
 }

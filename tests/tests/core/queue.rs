@@ -273,3 +273,53 @@ fn memory_hooks_run_after_alloc_and_free() {
     proc.free_mem(p).unwrap();
     proc.free_mem(q).unwrap();
 }
+
+#[test]
+fn a_vh_function_collects_while_another_thread_waits_for_ring_room() {
+    // The helper stops at a VH function until it returns; the function
+    // collects a request of its own queue while the main thread has filled
+    // the command ring (64 KiB) behind it and waits for room. The collect
+    // must not wait for the submit: the room comes only once the function
+    // returns.
+    let proc = Proc::builder().ring_bytes(64 << 10).build().unwrap();
+    let lib = proc.load_library(KERNELS).unwrap();
+    let add = addr(&lib, "add_i64");
+    let q = Arc::new(RequestQueue::<u64>::open(&proc).unwrap());
+    let mut args = ArgList::new();
+    args.set_i64(0, 1).unwrap();
+    args.set_i64(1, 2).unwrap();
+    let first = q.call(add, &args, 0).unwrap();
+    let q2 = q.clone();
+    let gate = q
+        .call_vh(
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                match q2.wait(first) {
+                    Collected::Done { result: Ok(v), .. } => v,
+                    _ => u64::MAX,
+                }
+            },
+            1,
+        )
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let q3 = q.clone();
+    std::thread::spawn(move || {
+        // Well past what a 64 KiB ring holds.
+        let ids: Vec<u64> = (0..4000u64)
+            .map(|i| {
+                let mut a = ArgList::new();
+                a.set_i64(0, i as i64).unwrap();
+                a.set_i64(1, 1).unwrap();
+                q3.call(add, &a, i).unwrap()
+            })
+            .collect();
+        let sum: u64 = ids.into_iter().map(|id| done(q3.wait(id)).0).sum();
+        let _ = tx.send(sum);
+    });
+    let sum = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the submits and the VH function's collect waited for each other");
+    assert_eq!(sum, (1..=4000u64).sum::<u64>());
+    assert_eq!(done(q.wait(gate)).0, 3);
+}
