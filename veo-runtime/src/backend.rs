@@ -631,7 +631,7 @@ impl<'a> RequestBackend<'a> {
     }
 
     /// Dropped before its answer was taken: the answer is discarded.
-    pub(crate) fn abandon(&self) {
+    pub(crate) fn abandon(&mut self) {
         match self {
             RequestBackend::Emulated(r) => r.abandon(),
             RequestBackend::Aveo(r) => r.abandon(),

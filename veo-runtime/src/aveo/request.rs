@@ -1,16 +1,18 @@
-//! One request queued on an [`AveoContext`]: its id, and the borrowed
-//! buffers its result goes into, filled only inside its own wait or peek
-//! from the staging the context keeps (`context.rs`).
+//! One request queued on an [`AveoContext`]: its id, the memory libveo was
+//! given for it (its staging, `context.rs`), and the borrowed buffers its
+//! result goes into, filled only inside its own wait or peek from the
+//! staging.
 //!
 //! `RequestState` is what the request must remember (its context, id,
-//! kind and the borrowed buffers), and writes into those buffers only
-//! inside its wait, peek or poll; a [`Request`](crate::Request) holds it.
+//! kind, staging and the borrowed buffers), and writes into those buffers
+//! only inside its wait, peek or poll; a [`Request`](crate::Request) holds
+//! it.
 //! [`AveoRequest`] is the same with its result type, for direct use.
 
 use super::context::{AveoContext, Staging};
 use super::proc::ret_word;
 use super::result;
-use super::sys::{VEO_COMMAND_ERROR, VEO_COMMAND_UNFINISHED};
+use super::sys::{VEO_COMMAND_ERROR, VEO_COMMAND_OK, VEO_COMMAND_UNFINISHED};
 use crate::args::KernelRet;
 use crate::context::ContextState;
 use crate::deadline::Deadline;
@@ -41,15 +43,25 @@ pub(crate) struct RequestState<'a> {
     /// The OUT/INOUT stack buffers of a call in argument order, or a read's
     /// destination: written only inside `wait`/`peek`/`poll`.
     outs: Vec<&'a mut [u8]>,
+    /// What libveo was given: freed once collected, handed to the context
+    /// when dropped unfinished, leaked when forgotten.
+    staging: Staging,
 }
 
 impl<'a> RequestState<'a> {
-    pub(crate) fn new(ctx: &'a AveoContext, id: u64, kind: Kind, outs: Vec<&'a mut [u8]>) -> Self {
+    pub(crate) fn new(
+        ctx: &'a AveoContext,
+        id: u64,
+        kind: Kind,
+        outs: Vec<&'a mut [u8]>,
+        staging: Staging,
+    ) -> Self {
         RequestState {
             ctx,
             id,
             kind,
             outs,
+            staging,
         }
     }
 
@@ -107,9 +119,11 @@ impl<'a> RequestState<'a> {
     /// whatever registered, once).
     pub(crate) fn forget_waker(&self) {}
 
-    /// Dropped before its result was taken: the context collects it.
-    pub(crate) fn abandon(&self) {
-        self.ctx.shared.abandon(self.id);
+    /// Dropped before its result was taken: the context collects it, and
+    /// frees its staging once libveo is done with it.
+    pub(crate) fn abandon(&mut self) {
+        let staging = std::mem::take(&mut self.staging);
+        self.ctx.shared.abandon(self.id, staging);
     }
 
     fn wait_raw(&mut self, deadline: Option<Deadline>, taken: &mut bool) -> Result<u64> {
@@ -162,6 +176,7 @@ impl<'a> RequestState<'a> {
 
     /// libveo has delivered the result (or an error): the staging is ours
     /// again, and its bytes go into the borrowed buffers.
+    #[inline]
     fn complete(
         &mut self,
         function: &'static str,
@@ -170,70 +185,92 @@ impl<'a> RequestState<'a> {
         taken: &mut bool,
     ) -> Result<u64> {
         *taken = true;
-        let staging = self.ctx.shared.take(self.id);
-        let answer = match (result::command(function, state, v), self.kind) {
-            // A transfer libveo could not make: the address, as on the
-            // emulated VE.
-            (Err(Error::Aveo { reason, .. }), Kind::Transfer { addr, len })
-                if state == VEO_COMMAND_ERROR =>
-            {
-                return Err(Error::InvalidAddress { addr, len, reason });
-            }
-            // An allocation libveo could not make.
-            (Err(Error::Aveo { .. }), Kind::Alloc { size }) if state == VEO_COMMAND_ERROR => {
-                return Err(Error::OutOfMemory { size });
-            }
-            // The VE process is gone (killed, or ended by another request's
-            // exception): what the emulated VE calls its helper's death.
-            (Err(Error::Aveo { .. }), _)
-                if state == VEO_COMMAND_ERROR && self.ctx.state() == ContextState::Dead =>
-            {
-                let proc = &self.ctx.proc;
-                proc.dead.store(true, std::sync::atomic::Ordering::Release);
-                return Err(Error::HelperDied {
-                    pid: proc.pid(),
-                    status: "the VE process exited (libveo's context state is VEO_STATE_EXIT)"
-                        .into(),
-                });
-            }
-            (Err(e @ Error::KernelException { .. }), _) => {
-                self.ctx
-                    .proc
-                    .dead
-                    .store(true, std::sync::atomic::Ordering::Release);
-                return Err(e);
-            }
-            (answer, _) => answer?,
-        };
-        let value = match answer {
-            Some(v) => v,
-            None => {
-                return Err(Error::Aveo {
-                    what: function.into(),
-                    reason: "returned VEO_COMMAND_UNFINISHED for a finished wait".into(),
-                })
-            }
-        };
-        match staging {
-            Some(Staging::Stack(stack)) => stack.copy_out_to(&mut self.outs),
-            Some(Staging::Bytes(bytes)) => {
+        self.ctx.shared.collected();
+        if state != VEO_COMMAND_OK {
+            return Err(self.failed(function, state, v));
+        }
+        if !matches!(self.staging, Staging::None) {
+            self.deliver()?;
+        }
+        match self.kind {
+            Kind::Call(class) => Ok(ret_word(class, v)),
+            Kind::Alloc { size } if v == 0 => Err(Error::OutOfMemory { size }),
+            _ => Ok(v),
+        }
+    }
+
+    /// The staging's bytes into the borrowed buffers; a VH function's error.
+    fn deliver(&mut self) -> Result<()> {
+        match std::mem::take(&mut self.staging) {
+            Staging::Stack(stack) => stack.copy_out_to(&mut self.outs),
+            Staging::Bytes(bytes) => {
                 if let [dst] = &mut self.outs[..] {
                     if dst.len() == bytes.len() {
                         dst.copy_from_slice(&bytes);
                     }
                 }
             }
-            Some(Staging::Vh(outcome)) => {
+            Staging::Vh(outcome) => {
                 if let Some(e) = outcome.take_error() {
                     return Err(e);
                 }
             }
-            _ => {}
+            Staging::None => {}
         }
-        match self.kind {
-            Kind::Call(class) => Ok(ret_word(class, value)),
-            Kind::Alloc { size } if value == 0 => Err(Error::OutOfMemory { size }),
-            _ => Ok(value),
+        Ok(())
+    }
+
+    /// The error of a request libveo did not finish with `VEO_COMMAND_OK`.
+    #[cold]
+    fn failed(&mut self, function: &'static str, state: i32, v: u64) -> Error {
+        let staging = std::mem::take(&mut self.staging);
+        let e = match result::command(function, state, v) {
+            Ok(Some(_)) => unreachable!("VEO_COMMAND_OK is not a failure"),
+            Ok(None) => {
+                // libveo says it has not finished: it may still write into
+                // the staging, which is leaked rather than freed.
+                std::mem::forget(staging);
+                return Error::Aveo {
+                    what: function.into(),
+                    reason: "returned VEO_COMMAND_UNFINISHED for a finished wait".into(),
+                };
+            }
+            Err(e) => e,
+        };
+        drop(staging);
+        match (e, self.kind) {
+            // A transfer libveo could not make: the address, as on the
+            // emulated VE.
+            (Error::Aveo { reason, .. }, Kind::Transfer { addr, len })
+                if state == VEO_COMMAND_ERROR =>
+            {
+                Error::InvalidAddress { addr, len, reason }
+            }
+            // An allocation libveo could not make.
+            (Error::Aveo { .. }, Kind::Alloc { size }) if state == VEO_COMMAND_ERROR => {
+                Error::OutOfMemory { size }
+            }
+            // The VE process is gone (killed, or ended by another request's
+            // exception): what the emulated VE calls its helper's death.
+            (Error::Aveo { .. }, _)
+                if state == VEO_COMMAND_ERROR && self.ctx.state() == ContextState::Dead =>
+            {
+                let proc = &self.ctx.proc;
+                proc.dead.store(true, std::sync::atomic::Ordering::Release);
+                Error::HelperDied {
+                    pid: proc.pid(),
+                    status: "the VE process exited (libveo's context state is VEO_STATE_EXIT)"
+                        .into(),
+                }
+            }
+            (e @ Error::KernelException { .. }, _) => {
+                self.ctx
+                    .proc
+                    .dead
+                    .store(true, std::sync::atomic::Ordering::Release);
+                e
+            }
+            (e, _) => e,
         }
     }
 }
@@ -245,9 +282,9 @@ impl<'a> RequestState<'a> {
 ///
 /// OUT/INOUT stack buffers and a read's destination stay borrowed until the
 /// request completes, and their bytes land there only inside its own wait
-/// or peek: libveo writes into memory the context owns. Dropping an
-/// unfinished request leaves its collection to the context; forgetting it
-/// writes nothing, ever.
+/// or peek: libveo writes into memory the request owns (its staging).
+/// Dropping an unfinished request leaves its collection to the context;
+/// forgetting it leaks the staging and writes nothing, ever.
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct AveoRequest<'a, T: KernelRet = u64> {
     state: RequestState<'a>,
@@ -278,7 +315,14 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     pub(crate) fn into_state(mut self) -> RequestState<'a> {
         self.taken = true; // the new owner abandons it, or not
         let outs = std::mem::take(&mut self.state.outs);
-        RequestState::new(self.state.ctx, self.state.id, self.state.kind, outs)
+        let staging = std::mem::take(&mut self.state.staging);
+        RequestState::new(
+            self.state.ctx,
+            self.state.id,
+            self.state.kind,
+            outs,
+            staging,
+        )
     }
 
     pub(crate) fn set_kind(&mut self, kind: Kind) {
