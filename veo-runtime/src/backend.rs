@@ -336,7 +336,7 @@ impl ProcBackend {
                 let addr = p.kernel_addr(slot, lib, symbol)?;
                 p.call_sync_regs(addr, regs)
             }
-            ProcBackend::Aveo(p) => p.call_kernel_sync(slot, lib, symbol, &mut regs.to_args()),
+            ProcBackend::Aveo(p) => p.call_kernel_sync_regs(slot, lib, symbol, regs),
         }
     }
 
@@ -481,7 +481,7 @@ impl ContextBackend {
     ) -> Result<Request<'a, R>> {
         match self {
             ContextBackend::Emulated(c) => c.call_kernel_regs(slot, lib, symbol, regs),
-            ContextBackend::Aveo(c) => c.call_kernel(slot, lib, symbol, &mut regs.to_args()),
+            ContextBackend::Aveo(c) => c.call_kernel_regs(slot, lib, symbol, regs),
         }
     }
 

@@ -22,7 +22,7 @@
 //! counter says how many are outstanding, and only the abandoned ones are
 //! listed.
 
-use super::args::StackBuffers;
+use super::args::{KeptArgs, LentArgs, StackBuffers};
 use super::proc::{ret_code, AveoProc, ProcInner};
 use super::request::{AveoRequest, Kind, RequestState};
 use super::result;
@@ -34,6 +34,7 @@ use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use veo_urpc::proto::ArgClass;
 
 /// A context of an [`AveoProc`]: calls, asynchronous transfers and
 /// allocations, run in the order they were queued.
@@ -81,6 +82,9 @@ pub(crate) enum Staging {
     None,
     /// The stack buffers of a call.
     Stack(StackBuffers),
+    /// The stack buffers of a call and its `veo_args`, which NEC's libveo
+    /// reads until the call is collected (`args.rs`).
+    Lent(StackBuffers, LentArgs),
     /// The destination of a read, or the source of a write.
     Bytes(Box<[u8]>),
     /// What a VH function left besides its value: a panic, an error.
@@ -282,6 +286,15 @@ impl AveoContext {
         }
     }
 
+    /// [`check_open`](Self::check_open), then the collection of what was
+    /// abandoned: what a stub's submit checks.
+    #[inline]
+    pub(crate) fn check_submit(&self) -> Result<()> {
+        self.check_open()?;
+        self.shared.reap(&self.proc);
+        Ok(())
+    }
+
     fn check(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed(Closable::Context));
@@ -319,46 +332,88 @@ impl AveoContext {
         outs: Vec<&'a mut [u8]>,
         kind: Kind,
     ) -> Result<AveoRequest<'a, T>> {
+        self.submitted_state(function, id, staging, outs, kind)
+            .map(AveoRequest::new)
+    }
+
+    /// [`submitted`](Self::submitted), as the state a public request holds.
+    #[inline]
+    fn submitted_state<'a>(
+        &'a self,
+        function: &'static str,
+        id: u64,
+        staging: Staging,
+        outs: Vec<&'a mut [u8]>,
+        kind: Kind,
+    ) -> Result<RequestState<'a>> {
         // A refused request was given nothing libveo will write.
         let id = match result::request_id(function, id) {
             Ok(id) => id,
             Err(e) => return Err(self.refused(e)),
         };
         self.shared.outstanding.fetch_add(1, Ordering::Relaxed);
-        Ok(AveoRequest::new(RequestState::new(
-            self, id, kind, outs, staging,
-        )))
+        Ok(RequestState::new(self, id, kind, outs, staging))
     }
 
     /// Queues a call of the function at VE address `addr` (`veo_call_async`;
     /// floats through `veo_args_set_float`, stack buffers through
-    /// `veo_args_set_stack` in memory the context owns).
+    /// `veo_args_set_stack` in memory the request owns).
     pub fn call<'a, R: KernelRet>(
         &'a self,
         addr: u64,
         mut args: Args<'a>,
     ) -> Result<AveoRequest<'a, R>> {
         self.check()?;
-        let lib = &*self.proc.lib;
         let (veo, stack) = self.proc.args.marshal(&args, self.proc.stack_limit())?;
+        let outs = args.take_outs();
+        self.submit_call::<R>(addr, veo, stack, outs)
+            .map(AveoRequest::new)
+    }
+
+    /// A call of the function at `addr` with register arguments only, of
+    /// the classes `classes` (a `#[ve_kernel]` stub's `Regs`): the proc's
+    /// kept list has only the values set anew that changed.
+    #[inline]
+    pub(crate) fn call_registers<R: KernelRet, const N: usize>(
+        &self,
+        addr: u64,
+        classes: &[ArgClass; N],
+        bits: &[u64; N],
+    ) -> Result<RequestState<'_>> {
+        let veo = self.proc.args.registers(classes, bits)?;
+        self.submit_call::<R>(addr, veo, StackBuffers::default(), Vec::new())
+    }
+
+    /// Submits a call whose list is `veo` (its stack buffers in `stack`);
+    /// the list goes back to the proc's cache, or to the request when the
+    /// library reads it until the call is collected.
+    #[inline]
+    fn submit_call<'a, R: KernelRet>(
+        &'a self,
+        addr: u64,
+        veo: KeptArgs<'_>,
+        stack: StackBuffers,
+        outs: Vec<&'a mut [u8]>,
+    ) -> Result<RequestState<'a>> {
+        let lib = &*self.proc.lib;
         let ctx = self.shared.raw();
         let entered = self.proc.enter()?;
         let id = match (lib.emulated(), ret_code(R::CLASS)) {
-            // SAFETY: the context and the list are live; libveo copies the
-            // list at submit; the stack buffers it points into are kept in
-            // the request's staging until it is collected.
+            // SAFETY: the context and the list are live; the list stays
+            // unchanged until libveo is done with it (`after_submit`); the
+            // stack buffers it points into are kept in the request's
+            // staging until it is collected.
             (Some(e), Some(code)) => unsafe { (e.call_async_ret)(ctx, addr, veo.as_ptr(), code) },
             // SAFETY: as above.
             _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
         };
-        drop((veo, entered));
-        let outs = args.take_outs();
-        let staging = if stack.is_empty() {
-            Staging::None
-        } else {
-            Staging::Stack(stack)
+        drop(entered);
+        let staging = match veo.after_submit() {
+            Some(list) => Staging::Lent(stack, list),
+            None if stack.is_empty() => Staging::None,
+            None => Staging::Stack(stack),
         };
-        self.submitted("veo_call_async", id, staging, outs, Kind::Call(R::CLASS))
+        self.submitted_state("veo_call_async", id, staging, outs, Kind::Call(R::CLASS))
     }
 
     /// Queues a write of `src` to VE memory at `dst`

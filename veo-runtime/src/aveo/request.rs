@@ -203,6 +203,10 @@ impl<'a> RequestState<'a> {
     fn deliver(&mut self) -> Result<()> {
         match std::mem::take(&mut self.staging) {
             Staging::Stack(stack) => stack.copy_out_to(&mut self.outs),
+            Staging::Lent(stack, list) => {
+                stack.copy_out_to(&mut self.outs);
+                self.ctx.proc.args.give_back(list);
+            }
             Staging::Bytes(bytes) => {
                 if let [dst] = &mut self.outs[..] {
                     if dst.len() == bytes.len() {
