@@ -304,8 +304,14 @@ impl ArgsCache {
             list: Some(self.take()?),
         };
         let list = k.list_mut();
-        // The same register positions as the last call: set anew in place.
-        if !(values_only && list.values == Some(args.len())) {
+        // Nothing set yet, or register values at no more positions than
+        // this call sets: set anew in place.
+        let fits = match list.values {
+            Some(0) => true,
+            Some(m) => values_only && m <= args.len(),
+            None => false,
+        };
+        if !fits {
             self.clear(list)?;
         }
         list.values = None;
