@@ -24,7 +24,7 @@
 
 use super::args::{KeptArgs, LentArgs, StackBuffers};
 use super::proc::{ret_code, AveoProc, ProcInner};
-use super::request::{AveoRequest, Kind, RequestState};
+use super::request::{AveoRequest, Held, Kind, RequestState};
 use super::result;
 use super::sys::{veo_thr_ctxt, VEO_COMMAND_UNFINISHED, VEO_STATE_RUNNING};
 use crate::args::{Args, KernelRet};
@@ -332,7 +332,7 @@ impl AveoContext {
         outs: Vec<&'a mut [u8]>,
         kind: Kind,
     ) -> Result<AveoRequest<'a, T>> {
-        self.submitted_state(function, id, staging, outs, kind)
+        self.submitted_state(function, id, Held::boxed(outs, staging), kind)
             .map(AveoRequest::new)
     }
 
@@ -342,8 +342,7 @@ impl AveoContext {
         &'a self,
         function: &'static str,
         id: u64,
-        staging: Staging,
-        outs: Vec<&'a mut [u8]>,
+        held: Option<Box<Held<'a>>>,
         kind: Kind,
     ) -> Result<RequestState<'a>> {
         // A refused request was given nothing libveo will write.
@@ -352,7 +351,7 @@ impl AveoContext {
             Err(e) => return Err(self.refused(e)),
         };
         self.shared.outstanding.fetch_add(1, Ordering::Relaxed);
-        Ok(RequestState::new(self, id, kind, outs, staging))
+        Ok(RequestState::new(self, id, kind, held))
     }
 
     /// Queues a call of the function at VE address `addr` (`veo_call_async`;
@@ -366,7 +365,7 @@ impl AveoContext {
         self.check()?;
         let (veo, stack) = self.proc.args.marshal(&args, self.proc.stack_limit())?;
         let outs = args.take_outs();
-        self.submit_call::<R>(addr, veo, stack, outs)
+        self.submit_call::<R>(addr, veo, Some((stack, outs)))
             .map(AveoRequest::new)
     }
 
@@ -381,19 +380,19 @@ impl AveoContext {
         bits: &[u64; N],
     ) -> Result<RequestState<'_>> {
         let veo = self.proc.args.registers(classes, bits)?;
-        self.submit_call::<R>(addr, veo, StackBuffers::default(), Vec::new())
+        self.submit_call::<R>(addr, veo, None)
     }
 
-    /// Submits a call whose list is `veo` (its stack buffers in `stack`);
-    /// the list goes back to the proc's cache, or to the request when the
-    /// library reads it until the call is collected.
+    /// Submits a call whose list is `veo` (its stack buffers and the
+    /// borrowed buffers they go back into in `bufs`); the list goes back to
+    /// the proc's cache, or to the request when the library reads it until
+    /// the call is collected.
     #[inline]
     fn submit_call<'a, R: KernelRet>(
         &'a self,
         addr: u64,
         veo: KeptArgs<'_>,
-        stack: StackBuffers,
-        outs: Vec<&'a mut [u8]>,
+        bufs: Option<(StackBuffers, Vec<&'a mut [u8]>)>,
     ) -> Result<RequestState<'a>> {
         let lib = &*self.proc.lib;
         let ctx = self.shared.raw();
@@ -408,12 +407,11 @@ impl AveoContext {
             _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
         };
         drop(entered);
-        let staging = match veo.after_submit() {
-            Some(list) => Staging::Lent(stack, list),
-            None if stack.is_empty() => Staging::None,
-            None => Staging::Stack(stack),
+        let held = match (veo.after_submit(), bufs) {
+            (None, None) => None,
+            (lent, bufs) => call_held(lent, bufs),
         };
-        self.submitted_state("veo_call_async", id, staging, outs, Kind::Call(R::CLASS))
+        self.submitted_state("veo_call_async", id, held, Kind::Call(R::CLASS))
     }
 
     /// Queues a write of `src` to VE memory at `dst`
@@ -641,6 +639,22 @@ impl Drop for AveoContext {
     fn drop(&mut self) {
         let _ = self.close_inner(false);
     }
+}
+
+/// What a call's request holds: its stack buffers (with its list, when
+/// lent) and the borrowed buffers they go back into.
+#[inline(never)]
+fn call_held<'a>(
+    lent: Option<LentArgs>,
+    bufs: Option<(StackBuffers, Vec<&'a mut [u8]>)>,
+) -> Option<Box<Held<'a>>> {
+    let (stack, outs) = bufs.unwrap_or_default();
+    let staging = match lent {
+        Some(list) => Staging::Lent(stack, list),
+        None if stack.is_empty() => Staging::None,
+        None => Staging::Stack(stack),
+    };
+    Held::boxed(outs, staging)
 }
 
 /// A VH function queued with `veo_call_async_vh`.

@@ -40,6 +40,15 @@ pub(crate) struct RequestState<'a> {
     ctx: &'a AveoContext,
     id: u64,
     kind: Kind,
+    /// The borrowed buffers and the staging, when the request has either
+    /// (a call with register arguments only, an allocation or a free has
+    /// neither: then nothing is boxed, and dropping the request has nothing
+    /// to free).
+    held: Option<Box<Held<'a>>>,
+}
+
+/// What a request holds besides its id.
+pub(crate) struct Held<'a> {
     /// The OUT/INOUT stack buffers of a call in argument order, or a read's
     /// destination: written only inside `wait`/`peek`/`poll`.
     outs: Vec<&'a mut [u8]>,
@@ -48,20 +57,30 @@ pub(crate) struct RequestState<'a> {
     staging: Staging,
 }
 
+impl<'a> Held<'a> {
+    /// `outs` and `staging`, boxed when there is anything.
+    pub(crate) fn boxed(outs: Vec<&'a mut [u8]>, staging: Staging) -> Option<Box<Held<'a>>> {
+        if outs.is_empty() && matches!(staging, Staging::None) {
+            None
+        } else {
+            Some(Box::new(Held { outs, staging }))
+        }
+    }
+}
+
 impl<'a> RequestState<'a> {
+    #[inline]
     pub(crate) fn new(
         ctx: &'a AveoContext,
         id: u64,
         kind: Kind,
-        outs: Vec<&'a mut [u8]>,
-        staging: Staging,
+        held: Option<Box<Held<'a>>>,
     ) -> Self {
         RequestState {
             ctx,
             id,
             kind,
-            outs,
-            staging,
+            held,
         }
     }
 
@@ -122,7 +141,7 @@ impl<'a> RequestState<'a> {
     /// Dropped before its result was taken: the context collects it, and
     /// frees its staging once libveo is done with it.
     pub(crate) fn abandon(&mut self) {
-        let staging = std::mem::take(&mut self.staging);
+        let staging = self.held.take().map_or(Staging::None, |h| h.staging);
         self.ctx.shared.abandon(self.id, staging);
     }
 
@@ -189,8 +208,8 @@ impl<'a> RequestState<'a> {
         if state != VEO_COMMAND_OK {
             return Err(self.failed(function, state, v));
         }
-        if !matches!(self.staging, Staging::None) {
-            self.deliver()?;
+        if let Some(held) = self.held.take() {
+            self.deliver(*held)?;
         }
         match self.kind {
             Kind::Call(class) => Ok(ret_word(class, v)),
@@ -200,15 +219,16 @@ impl<'a> RequestState<'a> {
     }
 
     /// The staging's bytes into the borrowed buffers; a VH function's error.
-    fn deliver(&mut self) -> Result<()> {
-        match std::mem::take(&mut self.staging) {
-            Staging::Stack(stack) => stack.copy_out_to(&mut self.outs),
+    fn deliver(&self, held: Held<'a>) -> Result<()> {
+        let Held { mut outs, staging } = held;
+        match staging {
+            Staging::Stack(stack) => stack.copy_out_to(&mut outs),
             Staging::Lent(stack, list) => {
-                stack.copy_out_to(&mut self.outs);
+                stack.copy_out_to(&mut outs);
                 self.ctx.proc.args.give_back(list);
             }
             Staging::Bytes(bytes) => {
-                if let [dst] = &mut self.outs[..] {
+                if let [dst] = &mut outs[..] {
                     if dst.len() == bytes.len() {
                         dst.copy_from_slice(&bytes);
                     }
@@ -227,7 +247,7 @@ impl<'a> RequestState<'a> {
     /// The error of a request libveo did not finish with `VEO_COMMAND_OK`.
     #[cold]
     fn failed(&mut self, function: &'static str, state: i32, v: u64) -> Error {
-        let staging = std::mem::take(&mut self.staging);
+        let staging = self.held.take().map_or(Staging::None, |h| h.staging);
         let e = match result::command(function, state, v) {
             Ok(Some(_)) => unreachable!("VEO_COMMAND_OK is not a failure"),
             Ok(None) => {
@@ -318,15 +338,12 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     /// The request's state, for a [`Request`](crate::Request) to hold.
     pub(crate) fn into_state(mut self) -> RequestState<'a> {
         self.taken = true; // the new owner abandons it, or not
-        let outs = std::mem::take(&mut self.state.outs);
-        let staging = std::mem::take(&mut self.state.staging);
-        RequestState::new(
-            self.state.ctx,
-            self.state.id,
-            self.state.kind,
-            outs,
-            staging,
-        )
+        RequestState {
+            ctx: self.state.ctx,
+            id: self.state.id,
+            kind: self.state.kind,
+            held: self.state.held.take(),
+        }
     }
 
     pub(crate) fn set_kind(&mut self, kind: Kind) {
