@@ -332,7 +332,7 @@ impl ArgsCache {
     /// The `veo_args` of a call with the register arguments `classes` and
     /// `bits`: a kept list that held register values at the same
     /// positions has only those set anew that changed since.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn registers<const N: usize>(
         &self,
         classes: &[ArgClass; N],
@@ -461,8 +461,9 @@ impl Drop for KeptArgs<'_> {
     }
 }
 
-/// Sets register argument `n` of the list `a`: the setter of `class`.
-#[inline]
+/// Sets register argument `n` of the list `a`: the setter of `class`
+/// (inlined: in a stub, `class` is a constant, and the match goes).
+#[inline(always)]
 fn set_register(
     lib: &LibVeo,
     a: *mut veo_args,

@@ -145,6 +145,7 @@ impl<'a> RequestState<'a> {
         self.ctx.shared.abandon(self.id, staging);
     }
 
+    #[inline]
     fn wait_raw(&mut self, deadline: Option<Deadline>, taken: &mut bool) -> Result<u64> {
         let Some(deadline) = deadline else {
             let f = self.ctx.proc.lib.veo_call_wait_result()?;
@@ -156,6 +157,12 @@ impl<'a> RequestState<'a> {
             drop(entered);
             return self.complete("veo_call_wait_result", state, v, taken);
         };
+        self.wait_until(deadline, taken)
+    }
+
+    /// `wait_raw` with a deadline: polls, backing off.
+    #[inline(never)]
+    fn wait_until(&mut self, deadline: Deadline, taken: &mut bool) -> Result<u64> {
         let mut round = 0u32;
         loop {
             if let Some(v) = self.peek_raw(taken)? {
