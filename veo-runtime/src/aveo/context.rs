@@ -56,7 +56,7 @@ pub(crate) struct CtxShared {
     main: bool,
     /// The requests dropped before they were collected, with their
     /// staging: collected by later submits, the context's sync and close.
-    abandoned: parking_lot::Mutex<Vec<(u64, Staging)>>,
+    abandoned: parking_lot::Mutex<Abandoned>,
     /// Whether `abandoned` may have entries: set under its lock with each
     /// one, cleared under it when none is left, read without it by every
     /// submit (a stale `false` only leaves the collection to a later
@@ -65,6 +65,34 @@ pub(crate) struct CtxShared {
     /// Requests libveo accepted and nobody collected yet: those waited
     /// for, dropped unfinished or forgotten.
     outstanding: AtomicUsize,
+}
+
+/// The requests of a context dropped before they were collected.
+#[derive(Default)]
+struct Abandoned {
+    /// Those with staging, by id.
+    staged: Vec<(u64, Staging)>,
+    /// Those with nothing staged (register-only calls, allocations,
+    /// frees): runs of consecutive ids, `(first, count)`, so that requests
+    /// dropped in order (a batch discarded) cost an increment each.
+    runs: Vec<(u64, u64)>,
+}
+
+impl Abandoned {
+    fn is_empty(&self) -> bool {
+        self.staged.is_empty() && self.runs.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.staged.clear();
+        self.runs.clear();
+    }
+
+    /// How many requests there are.
+    fn len(&self) -> usize {
+        let ids: u64 = self.runs.iter().map(|&(_, n)| n).sum();
+        self.staged.len() + ids as usize
+    }
 }
 
 // SAFETY: the handle is an opaque pointer to libveo's context, whose
@@ -116,7 +144,19 @@ impl CtxShared {
     /// and frees its staging then.
     pub(crate) fn abandon(&self, id: u64, staging: Staging) {
         let mut a = self.abandoned.lock();
-        a.push((id, staging));
+        a.staged.push((id, staging));
+        self.has_abandoned.store(true, Ordering::Release);
+    }
+
+    /// [`abandon`](Self::abandon) for a request with nothing staged.
+    #[inline]
+    pub(crate) fn abandon_bare(&self, id: u64) {
+        let mut a = self.abandoned.lock();
+        match a.runs.last_mut() {
+            Some((first, n)) if *first + *n == id => *n += 1,
+            _ => a.runs.push((id, 1)),
+        }
+        drop(a);
         self.has_abandoned.store(true, Ordering::Release);
     }
 
@@ -146,18 +186,32 @@ impl CtxShared {
             self.has_abandoned.store(false, Ordering::Release);
             return;
         };
-        a.retain(|(id, _)| {
+        // Whether libveo has delivered `id`'s result (which it then forgets).
+        let done = |id: u64| {
             let mut v = 0u64;
             // SAFETY: the context is live (this `CtxShared` is only dropped
             // after it is closed); `v` is a valid `uint64_t *`.
-            let state = unsafe { peek(self.raw(), *id, &mut v) };
-            if state == VEO_COMMAND_UNFINISHED {
-                true
-            } else {
-                self.collected();
-                false
-            }
+            let state = unsafe { peek(self.raw(), id, &mut v) };
+            state != VEO_COMMAND_UNFINISHED
+        };
+        let mut collected = 0usize;
+        let Abandoned { staged, runs } = &mut *a;
+        staged.retain(|(id, _)| {
+            let d = done(*id);
+            collected += usize::from(d);
+            !d
         });
+        // A context runs its requests in order: a run is collected up to
+        // its first unfinished request.
+        runs.retain_mut(|(first, n)| {
+            while *n > 0 && done(*first) {
+                *first += 1;
+                *n -= 1;
+                collected += 1;
+            }
+            *n > 0
+        });
+        self.outstanding.fetch_sub(collected, Ordering::Relaxed);
         if a.is_empty() {
             self.has_abandoned.store(false, Ordering::Release);
         }
@@ -170,10 +224,12 @@ impl CtxShared {
         let mut a = self.abandoned.lock();
         let entered = proc.enter();
         if let (Ok(peek), Ok(_)) = (proc.lib.veo_call_peek_result(), &entered) {
-            for (id, _) in a.iter() {
+            let ids = a.staged.iter().map(|&(id, _)| id);
+            let runs = a.runs.iter().flat_map(|&(first, n)| first..first + n);
+            for id in ids.chain(runs) {
                 let mut v = 0u64;
                 // SAFETY: as in `reap`.
-                unsafe { peek(self.raw(), *id, &mut v) };
+                unsafe { peek(self.raw(), id, &mut v) };
             }
         }
         a.clear();
@@ -231,7 +287,7 @@ impl AveoContext {
             raw,
             index,
             main,
-            abandoned: parking_lot::Mutex::new(Vec::new()),
+            abandoned: parking_lot::Mutex::new(Abandoned::default()),
             has_abandoned: AtomicBool::new(false),
             outstanding: AtomicUsize::new(0),
         });

@@ -141,8 +141,10 @@ impl<'a> RequestState<'a> {
     /// Dropped before its result was taken: the context collects it, and
     /// frees its staging once libveo is done with it.
     pub(crate) fn abandon(&mut self) {
-        let staging = self.held.take().map_or(Staging::None, |h| h.staging);
-        self.ctx.shared.abandon(self.id, staging);
+        match self.held.take() {
+            None => self.ctx.shared.abandon_bare(self.id),
+            Some(held) => self.ctx.shared.abandon(self.id, held.staging),
+        }
     }
 
     #[inline]
