@@ -23,7 +23,7 @@ use veo_urpc::proto::{ArgClass, Intent};
 
 /// A `struct veo_args`, freed on drop: after a synchronous call returned,
 /// or after an asynchronous call was collected (NEC's libveo reads the
-/// list until then; veo-rs's own copies it at submit, see [`ArgsCache`]).
+/// list until then; veo-rs's own copies it at submit: `docs/C-API.md`).
 pub struct VeoArgs<'l> {
     lib: &'l LibVeo,
     raw: NonNull<veo_args>,
@@ -156,7 +156,9 @@ pub(crate) struct ArgsCache {
     /// operation each: the one a thread making call after call uses.
     slot: AtomicPtr<List>,
     /// More free lists (those lent to requests come back here while the
-    /// slot is full), at most [`POOL_MAX`].
+    /// slot is full), at most [`POOL_MAX`]. Boxed as the slot's are: a
+    /// list moves between the two, and into requests, as one pointer.
+    #[allow(clippy::vec_box)]
     pool: parking_lot::Mutex<Vec<Box<List>>>,
 }
 
