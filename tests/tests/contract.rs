@@ -111,6 +111,49 @@ fn a_static_helper_runs_the_kernels_linked_into_it() {
     assert!(e.contains("helper program built for a real VE"), "{e}");
 }
 
+/// Requests dropped unfinished are their context's to collect: counted as
+/// outstanding until a later submit or the context's sync collects them
+/// (in order or not), and a call after them answers for itself. On the
+/// AVEO backend's own types over this libveo.so, whose contexts count
+/// their outstanding requests.
+#[test]
+fn requests_dropped_unfinished_are_collected_by_their_context() {
+    use std::sync::Arc;
+    use veo_runtime::aveo::{proc::AveoProc, sys::LibVeo};
+    let lib = Arc::new(LibVeo::open(libveo().as_deref()).unwrap());
+    let exe = std::env::current_exe().unwrap();
+    let p = AveoProc::open(lib, 0, Some(&exe)).unwrap();
+    let square = p.get_sym(0, "contract_static_square").unwrap();
+    let ctx = p.open_context().unwrap();
+    let call = |x: i64| {
+        let mut a = veo_runtime::Args::new();
+        a.i64(x);
+        ctx.call::<i64>(square, a).unwrap()
+    };
+    for i in 0..10 {
+        drop(call(i));
+    }
+    // Each submit collects those dropped before it that have finished.
+    let left = ctx.outstanding();
+    assert!((1..=10).contains(&left), "{left}");
+    ctx.sync().unwrap();
+    assert_eq!(ctx.outstanding(), 0, "collected once finished");
+    let r = call(12);
+    assert_eq!(ctx.outstanding(), 1);
+    assert_eq!(r.wait().unwrap(), 144);
+    assert_eq!(ctx.outstanding(), 0);
+    // Dropped out of order.
+    let (a, b, c) = (call(1), call(2), call(3));
+    drop(c);
+    drop(a);
+    drop(b);
+    assert_eq!(ctx.outstanding(), 3);
+    ctx.sync().unwrap();
+    assert_eq!(ctx.outstanding(), 0);
+    assert_eq!(call(-5).wait().unwrap(), 25);
+    ctx.close().unwrap();
+}
+
 #[path = "core/args.rs"]
 mod args;
 #[path = "core/awaiting.rs"]

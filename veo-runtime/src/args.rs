@@ -451,8 +451,8 @@ impl<const N: usize> Regs<N> {
         Regs { classes, values }
     }
 
-    /// The same arguments as an [`Args`] (for backends without a path of
-    /// their own for them).
+    /// The same arguments as an [`Args`] (what the tests compare).
+    #[cfg(test)]
     pub(crate) fn to_args<'a>(&self) -> Args<'a> {
         let mut args = Args::new();
         for (c, v) in self.classes.iter().zip(&self.values) {

@@ -336,7 +336,7 @@ impl ProcBackend {
                 let addr = p.kernel_addr(slot, lib, symbol)?;
                 p.call_sync_regs(addr, regs)
             }
-            ProcBackend::Aveo(p) => p.call_kernel_sync(slot, lib, symbol, &mut regs.to_args()),
+            ProcBackend::Aveo(p) => p.call_kernel_sync_regs(slot, lib, symbol, regs),
         }
     }
 
@@ -481,7 +481,7 @@ impl ContextBackend {
     ) -> Result<Request<'a, R>> {
         match self {
             ContextBackend::Emulated(c) => c.call_kernel_regs(slot, lib, symbol, regs),
-            ContextBackend::Aveo(c) => c.call_kernel(slot, lib, symbol, &mut regs.to_args()),
+            ContextBackend::Aveo(c) => c.call_kernel_regs(slot, lib, symbol, regs),
         }
     }
 
@@ -631,7 +631,7 @@ impl<'a> RequestBackend<'a> {
     }
 
     /// Dropped before its answer was taken: the answer is discarded.
-    pub(crate) fn abandon(&self) {
+    pub(crate) fn abandon(&mut self) {
         match self {
             RequestBackend::Emulated(r) => r.abandon(),
             RequestBackend::Aveo(r) => r.abandon(),

@@ -507,3 +507,50 @@ fn a_proc_on_aveo_reports_the_vendor_library_s_quirks() {
     );
     drop(ctx);
 }
+
+/// NEC's libveo keeps a reference to a call's `veo_args` until the call is
+/// collected (the stand-in reads argument 0 from it only then): each
+/// request keeps its own list, so calls queued together answer for their
+/// own arguments, and no list is freed while a request holds it.
+#[test]
+fn a_call_s_list_stays_with_its_request_on_nec_s_library() {
+    use std::sync::Arc;
+    use veo_runtime::aveo::proc::AveoProc;
+    use veo_runtime::Args;
+
+    let path = stand_in("veo_lend", &[]);
+    let lib = Arc::new(LibVeo::open(Some(&path)).unwrap());
+    assert!(
+        lib.emulated().is_none(),
+        "a library without veo-rs's marker"
+    );
+    // SAFETY: the stand-in was just built from the fixture; the hook has
+    // the C type written here.
+    let hooks = unsafe { libloading::Library::new(&path) }.unwrap();
+    // SAFETY: as above.
+    let freed = unsafe {
+        *hooks
+            .get::<unsafe extern "C" fn() -> i32>(b"stand_in_freed")
+            .unwrap()
+    };
+    let proc = AveoProc::open(lib, 0, None).unwrap();
+    let ctx = proc.open_context().unwrap();
+    let call = |v: u64| {
+        let mut args = Args::new();
+        args.u64(v).i32(-1);
+        ctx.call::<u64>(0x1000, args).unwrap()
+    };
+    for round in 0..3u64 {
+        let pending: Vec<_> = (0..40).map(|i| call(round * 100 + i)).collect();
+        // SAFETY: a hook of the stand-in, no arguments.
+        assert_eq!(unsafe { freed() }, 0, "no list freed while lent");
+        for (i, r) in (0..).zip(pending) {
+            assert_eq!(r.wait().unwrap(), round * 100 + i);
+        }
+    }
+    // Dropped unfinished: the list stays with the context until collected.
+    drop(call(7));
+    assert_eq!(ctx.outstanding(), 1);
+    assert_eq!(call(8).wait().unwrap(), 8);
+    ctx.close().unwrap();
+}

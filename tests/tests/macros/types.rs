@@ -144,6 +144,82 @@ fn ve_pointers() {
     assert_eq!(macro_sum_ptr_sync(&proc, third, 8).unwrap(), 55.0 - 3.0);
 }
 
+/// Register-only stubs one after another, their values, classes and counts
+/// changing: each call answers for its own arguments (on AVEO the proc
+/// keeps one `veo_args` and sets anew only the positions that changed),
+/// with many requests pending at once, sync and async mixed, a stack
+/// argument in between, and after requests dropped unfinished.
+#[test]
+fn register_arguments_change_between_calls() {
+    let (proc, ctx) = start();
+    let host: Vec<f64> = (1..=10).map(f64::from).collect();
+    let buf = proc.alloc::<f64>(host.len()).unwrap();
+    proc.write(&buf, &host).unwrap();
+    let base = buf.as_ptr();
+
+    // One position, a new value each call, fifty pending at once.
+    let pending: Vec<_> = (0..50i64)
+        .map(|i| macro_echo_i64(&ctx, i * 3 - 7).unwrap())
+        .collect();
+    for (i, r) in (0i64..).zip(pending) {
+        assert_eq!(r.wait().unwrap(), i * 3 - 7);
+    }
+    // The same value again, sync and async.
+    assert_eq!(macro_echo_i64_sync(&proc, 5).unwrap(), 5);
+    assert_eq!(macro_echo_i64(&ctx, 5).unwrap().wait().unwrap(), 5);
+    // The same bits in another class: 1.0f32 is 0x3f80_0000.
+    assert_eq!(
+        macro_echo_i32(&ctx, 0x3f80_0000).unwrap().wait().unwrap(),
+        0x3f80_0000
+    );
+    assert_eq!(macro_echo_f32(&ctx, 1.0).unwrap().wait().unwrap(), 1.0);
+    assert_eq!(
+        macro_echo_u32_sync(&proc, 0x3f80_0000).unwrap(),
+        0x3f80_0000
+    );
+
+    // Two positions, one changing at a time, then the other's class.
+    assert_eq!(macro_sum_ptr(&ctx, base, 10).unwrap().wait().unwrap(), 55.0);
+    assert_eq!(macro_sum_ptr(&ctx, base, 4).unwrap().wait().unwrap(), 10.0);
+    assert_eq!(macro_sum_ptr_sync(&proc, base.add(2), 4).unwrap(), 18.0);
+    assert_eq!(macro_offset_sync(&proc, base, 4).unwrap(), base.add(4));
+    assert_eq!(macro_sum_ptr_sync(&proc, base.add(4), 4).unwrap(), 26.0);
+
+    // More positions than fit a register list's memory, then one.
+    let mixed = |l: usize| {
+        macro_mixed(&ctx, 1, 0.0, 0, 0.0, 0, 0, 0, 0, 0, 0, 0, l)
+            .unwrap()
+            .wait()
+            .unwrap()
+    };
+    assert_eq!(mixed(1), 1.0 + 12.0);
+    assert_eq!(mixed(2), 1.0 + 24.0);
+    assert_eq!(macro_echo_i64(&ctx, -3).unwrap().wait().unwrap(), -3);
+
+    // A stack argument in between, then registers again.
+    assert_eq!(macro_sum_in_sync(&proc, &host, 10).unwrap(), 55.0);
+    assert_eq!(
+        macro_sum_in(&ctx, &host[..2], 2).unwrap().wait().unwrap(),
+        3.0
+    );
+    assert_eq!(macro_sum_ptr(&ctx, base, 3).unwrap().wait().unwrap(), 6.0);
+    assert_eq!(macro_echo_i64_sync(&proc, 9).unwrap(), 9);
+
+    // Requests dropped unfinished, then new calls: each answers its own.
+    for i in 0..20i64 {
+        drop(macro_echo_i64(&ctx, i).unwrap());
+    }
+    for i in 0..20i64 {
+        assert_eq!(
+            macro_echo_i64(&ctx, 100 + i).unwrap().wait().unwrap(),
+            100 + i
+        );
+    }
+    assert_eq!(macro_echo_i64_sync(&proc, -100).unwrap(), -100);
+    ctx.sync().unwrap();
+    assert_eq!(macro_echo_u64(&ctx, 7).unwrap().wait().unwrap(), 7);
+}
+
 /// `&[T]` and `&T` (a Pod struct): IN, copied at submission, so the caller
 /// may change its data while the request is pending.
 #[test]

@@ -3,7 +3,7 @@
 //! which puts it in the upper half of the VE's 64-bit slot), each OnStack
 //! buffer through `veo_args_set_stack` with its intent.
 //!
-//! Soundness: libveo copies IN data when the call is submitted, but writes
+//! Soundness: libveo reads IN data when the call is sent, but writes
 //! OUT and INOUT data back into the buffer it was given whenever the result
 //! arrives, even if nobody waits for it. So it is never given the borrowed
 //! Rust buffers: [`StackBuffers`] owns a copy of every stack buffer, the
@@ -17,10 +17,13 @@ use crate::args::Args;
 use crate::error::{Error, Result};
 use std::ffi::c_int;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
 use veo_urpc::proto::{ArgClass, Intent};
 
-/// A `struct veo_args`, freed on drop. libveo copies it when a call is
-/// submitted, so it may be dropped right after the submit.
+/// A `struct veo_args`, freed on drop: after a synchronous call returned,
+/// or after an asynchronous call was collected (NEC's libveo reads the
+/// list until then; veo-rs's own copies it at submit: `docs/C-API.md`).
 pub struct VeoArgs<'l> {
     lib: &'l LibVeo,
     raw: NonNull<veo_args>,
@@ -128,43 +131,168 @@ fn alloc(lib: &LibVeo) -> Result<NonNull<veo_args>> {
     })
 }
 
-/// A `veo_args` a proc keeps between calls, so that a call neither
+/// The `veo_args` lists a proc keeps between calls, so that a call neither
 /// allocates nor frees one (`veo_args_alloc` and `veo_args_free` are a
 /// good part of a call's cost), and a call with the same register
-/// arguments as the last one sets them anew in place.
+/// positions as the list's last one sets anew only the values that
+/// changed.
 ///
-/// libveo copies a list when a call is submitted (the premise of
-/// [`marshal`], whose list is freed right after the submit), so a kept
-/// list may be changed for the next call as soon as the submit returned.
+/// When a list may be changed again depends on the library.
+/// veo-rs's own `libveo.so` (the one with the `veo_rs_emulated_ve`
+/// marker) copies a list at submit: lists "may be cleared, reused or freed
+/// right after a submit" (`docs/C-API.md`), so a list goes back to the
+/// cache as soon as the submit returned. NEC's AVEO keeps a reference to
+/// the list in the queued command, reads it when the command is sent (which
+/// may be later, when the queue is full) and again when the result arrives
+/// (to copy OUT stack arguments back): there an asynchronous call's list is
+/// lent to its request ([`LentArgs`], in the request's staging) and comes
+/// back to the cache only when the request is collected; a synchronous
+/// call's list comes back when the call returned.
 pub(crate) struct ArgsCache {
-    lib: std::sync::Arc<LibVeo>,
-    kept: parking_lot::Mutex<Option<Kept>>,
+    lib: Arc<LibVeo>,
+    /// Whether the library copies a list at submit.
+    copies: bool,
+    /// A free list (null: none), taken and given back with one atomic
+    /// operation each: the one a thread making call after call uses.
+    slot: AtomicPtr<List>,
+    /// More free lists (those lent to requests come back here while the
+    /// slot is full), at most [`POOL_MAX`]. Boxed as the slot's are: a
+    /// list moves between the two, and into requests, as one pointer.
+    #[allow(clippy::vec_box)]
+    pool: parking_lot::Mutex<Vec<Box<List>>>,
 }
 
-/// The kept list, and what it holds.
-struct Kept {
+/// How many free lists a cache's pool keeps (more are freed).
+const POOL_MAX: usize = 64;
+
+/// How many leading positions of a kept list remember what they hold.
+const MEMO: usize = 8;
+
+/// A `veo_args` of a cache, what it holds, and the library that frees it on
+/// drop.
+pub(crate) struct List {
     raw: NonNull<veo_args>,
+    lib: Arc<LibVeo>,
     /// The list holds register values at positions `0..values` and nothing
     /// else; `None`: anything else (stack buffers, a failed setter), so it
     /// is cleared before its next use.
     values: Option<usize>,
+    /// Positions `0..known` (`known <= values`) hold these classes and bits.
+    known: usize,
+    classes: [ArgClass; MEMO],
+    bits: [u64; MEMO],
 }
 
 // SAFETY: a `veo_args` is a heap object of libveo with no tie to a thread;
-// the kept one is used by one thread at a time (the mutex hands it out).
-unsafe impl Send for Kept {}
+// a `List` is owned by one call or request at a time (or kept by its
+// cache), and only its owner sets or frees it.
+unsafe impl Send for List {}
+// SAFETY: a shared `List` gives no access to the list.
+unsafe impl Sync for List {}
+
+impl Drop for List {
+    fn drop(&mut self) {
+        free_list(&self.lib, self.raw);
+    }
+}
+
+/// A list that NEC's libveo may still read (that of a queued call not
+/// collected yet): freed when dropped, given back to its cache when the
+/// call was collected ([`ArgsCache::give_back`]).
+pub(crate) struct LentArgs(Box<List>);
 
 impl ArgsCache {
-    pub(crate) fn new(lib: std::sync::Arc<LibVeo>) -> ArgsCache {
+    pub(crate) fn new(lib: Arc<LibVeo>) -> ArgsCache {
         ArgsCache {
+            copies: lib.emulated().is_some(),
             lib,
-            kept: parking_lot::Mutex::new(None),
+            slot: AtomicPtr::new(std::ptr::null_mut()),
+            pool: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
-    /// The `veo_args` of a call with `args` ([`marshal`] with the kept
-    /// list when no other thread has it, else with a new one), and the
-    /// owned buffers its stack arguments point into.
+    /// A free list: the slot's, else one of the pool, else a new one.
+    #[inline]
+    fn take(&self) -> Result<Box<List>> {
+        let p = self.slot.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if p.is_null() {
+            return self.take_slow();
+        }
+        // SAFETY: a non-null slot holds a box `put` leaked into it; the swap
+        // took it out, so this thread alone owns it.
+        Ok(unsafe { Box::from_raw(p) })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_slow(&self) -> Result<Box<List>> {
+        if let Some(k) = self.pool.try_lock().and_then(|mut p| p.pop()) {
+            return Ok(k);
+        }
+        let raw = alloc(&self.lib)?;
+        Ok(Box::new(List {
+            raw,
+            lib: self.lib.clone(),
+            values: Some(0),
+            known: 0,
+            classes: [ArgClass::U64; MEMO],
+            bits: [0; MEMO],
+        }))
+    }
+
+    /// Gives `k` back: into the slot when empty, else into the pool, else
+    /// (the pool full or busy) frees it.
+    #[inline]
+    fn put(&self, k: Box<List>) {
+        let p = Box::into_raw(k);
+        match self.slot.compare_exchange(
+            std::ptr::null_mut(),
+            p,
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => {}
+            // SAFETY: the slot did not take `p`: the box is still ours.
+            Err(_) => self.put_slow(unsafe { Box::from_raw(p) }),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn put_slow(&self, k: Box<List>) {
+        if let Some(mut pool) = self.pool.try_lock() {
+            if pool.len() < POOL_MAX {
+                pool.push(k);
+            }
+        }
+    }
+
+    /// The list of a collected call: libveo reads it no more.
+    #[inline]
+    pub(crate) fn give_back(&self, lent: LentArgs) {
+        self.put(lent.0);
+    }
+
+    /// Empties `k` for a call that does not set positions `0..n` of
+    /// register values over what it holds (`veo_args_clear`, or a new list
+    /// from a library without it).
+    fn clear(&self, k: &mut List) -> Result<()> {
+        match self.lib.veo_args_clear() {
+            // SAFETY: `k.raw` is a live list of this library, used by this
+            // thread alone.
+            Ok(clear) => unsafe { clear(k.raw.as_ptr()) },
+            Err(_) => {
+                let raw = alloc(&self.lib)?;
+                free_list(&self.lib, std::mem::replace(&mut k.raw, raw));
+            }
+        }
+        k.values = Some(0);
+        k.known = 0;
+        Ok(())
+    }
+
+    /// The `veo_args` of a call with `args` ([`marshal`] with a kept list),
+    /// and the owned buffers its stack arguments point into.
     #[inline]
     pub(crate) fn marshal(
         &self,
@@ -172,95 +300,227 @@ impl ArgsCache {
         stack_max: usize,
     ) -> Result<(KeptArgs<'_>, StackBuffers)> {
         args.check(stack_max)?;
-        let lib = &*self.lib;
         let values_only = args.stack.is_empty();
-        let taken = self.kept.try_lock().and_then(|mut k| k.take());
-        let raw = match taken {
-            // The same register positions as the last call: set anew in place.
-            Some(k) if values_only && k.values == Some(args.len()) => k.raw,
-            Some(k) => match lib.veo_args_clear() {
-                Ok(clear) => {
-                    // SAFETY: `k.raw` is a live list of this library, used
-                    // by this thread alone.
-                    unsafe { clear(k.raw.as_ptr()) };
-                    k.raw
-                }
-                // A library without it: a new list, as before the cache.
-                Err(_) => {
-                    self.free(k.raw);
-                    alloc(lib)?
-                }
-            },
-            None => alloc(lib)?,
-        };
-        let mut veo = KeptArgs {
+        let mut k = KeptArgs {
             cache: self,
-            raw,
-            values: None,
+            list: Some(self.take()?),
         };
-        let stack = set_all(lib, raw.as_ptr(), args)?;
+        let list = k.list_mut();
+        // Nothing set yet, or register values at no more positions than
+        // this call sets: set anew in place.
+        let fits = match list.values {
+            Some(0) => true,
+            Some(m) => values_only && m <= args.len(),
+            None => false,
+        };
+        if !fits {
+            self.clear(list)?;
+        }
+        list.values = None;
+        list.known = 0;
+        let stack = set_all(&self.lib, list.raw.as_ptr(), args)?;
         if values_only {
-            veo.values = Some(args.len());
-        }
-        Ok((veo, stack))
-    }
-
-    /// Frees a list.
-    fn free(&self, raw: NonNull<veo_args>) {
-        if let Ok(free) = self.lib.veo_args_free() {
-            // SAFETY: `raw` came from this library's `veo_args_alloc`, is
-            // no longer kept anywhere, and is freed once, here.
-            unsafe { free(raw.as_ptr()) };
-        }
-    }
-
-    /// Keeps `k` for the next call, or frees it when a list is kept already.
-    fn put(&self, k: Kept) {
-        if let Some(mut kept) = self.kept.try_lock() {
-            if kept.is_none() {
-                *kept = Some(k);
-                return;
+            let n = args.len();
+            list.values = Some(n);
+            if n <= MEMO {
+                list.classes[..n].copy_from_slice(&args.classes[..n]);
+                list.bits[..n].copy_from_slice(&args.values[..n]);
+                list.known = n;
             }
         }
-        self.free(k.raw);
+        Ok((k, stack))
+    }
+
+    /// The `veo_args` of a call with the register arguments `classes` and
+    /// `bits`: a kept list that held register values at the same
+    /// positions has only those set anew that changed since.
+    #[inline(always)]
+    pub(crate) fn registers<const N: usize>(
+        &self,
+        classes: &[ArgClass; N],
+        bits: &[u64; N],
+    ) -> Result<KeptArgs<'_>> {
+        let mut k = KeptArgs {
+            cache: self,
+            list: Some(self.take()?),
+        };
+        let list = k.list_mut();
+        if N <= MEMO && list.values == Some(N) && list.known == N {
+            for n in 0..N {
+                if list.classes[n] != classes[n] || list.bits[n] != bits[n] {
+                    if let Err(e) =
+                        set_register(&self.lib, list.raw.as_ptr(), n, classes[n], bits[n])
+                    {
+                        list.values = None;
+                        list.known = 0;
+                        return Err(e);
+                    }
+                    list.classes[n] = classes[n];
+                    list.bits[n] = bits[n];
+                }
+            }
+            return Ok(k);
+        }
+        self.set_registers(list, classes, bits)?;
+        Ok(k)
+    }
+
+    /// [`registers`](Self::registers) into a list that held other
+    /// positions: cleared (when it held more or other things), every
+    /// position set.
+    #[cold]
+    #[inline(never)]
+    fn set_registers(&self, list: &mut List, classes: &[ArgClass], bits: &[u64]) -> Result<()> {
+        let n = classes.len();
+        if list.values.is_none_or(|v| v > n) {
+            self.clear(list)?;
+        }
+        list.values = None;
+        list.known = 0;
+        for (i, (&class, &value)) in classes.iter().zip(bits).enumerate() {
+            set_register(&self.lib, list.raw.as_ptr(), i, class, value)?;
+        }
+        list.values = Some(n);
+        if n <= MEMO {
+            list.classes[..n].copy_from_slice(classes);
+            list.bits[..n].copy_from_slice(bits);
+            list.known = n;
+        }
+        Ok(())
+    }
+}
+
+/// Frees a list of `lib`.
+fn free_list(lib: &LibVeo, raw: NonNull<veo_args>) {
+    if let Ok(free) = lib.veo_args_free() {
+        // SAFETY: `raw` came from this library's `veo_args_alloc`, is no
+        // longer kept anywhere, and is freed once, here.
+        unsafe { free(raw.as_ptr()) };
     }
 }
 
 impl Drop for ArgsCache {
     fn drop(&mut self) {
-        if let Some(k) = self.kept.get_mut().take() {
-            self.free(k.raw);
+        let p = std::mem::replace(self.slot.get_mut(), std::ptr::null_mut());
+        if !p.is_null() {
+            // SAFETY: the slot's box, taken out of it: ours alone.
+            drop(unsafe { Box::from_raw(p) });
         }
     }
 }
 
 impl std::fmt::Debug for ArgsCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArgsCache").finish_non_exhaustive()
+        f.debug_struct("ArgsCache")
+            .field("copies", &self.copies)
+            .finish_non_exhaustive()
     }
 }
 
-/// A list of an [`ArgsCache`], given back to it on drop.
+/// A list of an [`ArgsCache`] for one call, given back to it on drop.
 pub(crate) struct KeptArgs<'c> {
     cache: &'c ArgsCache,
-    raw: NonNull<veo_args>,
-    values: Option<usize>,
+    /// `None` only once lent (`after_submit`).
+    list: Option<Box<List>>,
 }
 
 impl KeptArgs<'_> {
+    #[inline]
+    fn list_mut(&mut self) -> &mut List {
+        match &mut self.list {
+            Some(k) => k,
+            None => unreachable!("a list is lent only by `after_submit`, which takes it"),
+        }
+    }
+
     /// The pointer to hand to `veo_call_async` or `veo_call_sync`.
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *mut veo_args {
-        self.raw.as_ptr()
+        match &self.list {
+            Some(k) => k.raw.as_ptr(),
+            None => std::ptr::null_mut(),
+        }
+    }
+
+    /// After an asynchronous submit libveo accepted: nothing when the
+    /// library copied the list (it goes back to the cache), else the list,
+    /// lent to the request until it is collected.
+    #[inline]
+    pub(crate) fn after_submit(mut self) -> Option<LentArgs> {
+        if self.cache.copies {
+            return None;
+        }
+        self.list.take().map(LentArgs)
     }
 }
 
 impl Drop for KeptArgs<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.cache.put(Kept {
-            raw: self.raw,
-            values: self.values,
-        });
+        if let Some(k) = self.list.take() {
+            self.cache.put(k);
+        }
     }
+}
+
+/// Sets register argument `n` of the list `a`: the setter of `class`
+/// (inlined: in a stub, `class` is a constant, and the match goes).
+#[inline(always)]
+fn set_register(
+    lib: &LibVeo,
+    a: *mut veo_args,
+    n: usize,
+    class: ArgClass,
+    value: u64,
+) -> Result<()> {
+    // `n < MAX_ARGS` (256): `Regs` and `Args` hold no more.
+    let n = n as c_int;
+    // SAFETY: for every call below, `a` is a live list of this library
+    // that only this thread uses; each setter has the C type its table
+    // entry declares.
+    let (name, rc) = unsafe {
+        match class {
+            ArgClass::I8 => ("veo_args_set_i8", lib.veo_args_set_i8()?(a, n, value as i8)),
+            ArgClass::U8 => ("veo_args_set_u8", lib.veo_args_set_u8()?(a, n, value as u8)),
+            ArgClass::I16 => (
+                "veo_args_set_i16",
+                lib.veo_args_set_i16()?(a, n, value as i16),
+            ),
+            ArgClass::U16 => (
+                "veo_args_set_u16",
+                lib.veo_args_set_u16()?(a, n, value as u16),
+            ),
+            ArgClass::I32 => (
+                "veo_args_set_i32",
+                lib.veo_args_set_i32()?(a, n, value as i32),
+            ),
+            ArgClass::U32 => (
+                "veo_args_set_u32",
+                lib.veo_args_set_u32()?(a, n, value as u32),
+            ),
+            ArgClass::I64 => (
+                "veo_args_set_i64",
+                lib.veo_args_set_i64()?(a, n, value as i64),
+            ),
+            ArgClass::U64 | ArgClass::Ptr | ArgClass::Void => {
+                ("veo_args_set_u64", lib.veo_args_set_u64()?(a, n, value))
+            }
+            ArgClass::F32 => (
+                "veo_args_set_float",
+                lib.veo_args_set_float()?(a, n, f32::from_bits(value as u32)),
+            ),
+            ArgClass::F64 => (
+                "veo_args_set_double",
+                lib.veo_args_set_double()?(a, n, f64::from_bits(value)),
+            ),
+            ArgClass::Stack => {
+                return Err(Error::InvalidArgument(format!(
+                    "argument {n}: a stack buffer among register arguments"
+                )))
+            }
+        }
+    };
+    check(name, rc)
 }
 
 /// Sets every argument of `args` in the list `a` (positions from 0), and
@@ -268,71 +528,28 @@ impl Drop for KeptArgs<'_> {
 fn set_all(lib: &LibVeo, a: *mut veo_args, args: &Args<'_>) -> Result<StackBuffers> {
     let mut stack = StackBuffers::default();
     for (n, (&class, &value)) in args.classes.iter().zip(args.values.iter()).enumerate() {
-        let n = c_int::try_from(n).map_err(|_| Error::TooManyArguments {
-            count: args.len(),
-            max: c_int::MAX as usize,
-        })?;
-        // SAFETY: for every call below, `a` is a live list of this library
-        // that only this thread uses; each setter has the C type its table
-        // entry declares; the stack buffer outlives the list's use in the
-        // call (owned by `stack`, whose boxes never move).
-        let (name, rc) = unsafe {
-            match class {
-                ArgClass::I8 => ("veo_args_set_i8", lib.veo_args_set_i8()?(a, n, value as i8)),
-                ArgClass::U8 => ("veo_args_set_u8", lib.veo_args_set_u8()?(a, n, value as u8)),
-                ArgClass::I16 => (
-                    "veo_args_set_i16",
-                    lib.veo_args_set_i16()?(a, n, value as i16),
-                ),
-                ArgClass::U16 => (
-                    "veo_args_set_u16",
-                    lib.veo_args_set_u16()?(a, n, value as u16),
-                ),
-                ArgClass::I32 => (
-                    "veo_args_set_i32",
-                    lib.veo_args_set_i32()?(a, n, value as i32),
-                ),
-                ArgClass::U32 => (
-                    "veo_args_set_u32",
-                    lib.veo_args_set_u32()?(a, n, value as u32),
-                ),
-                ArgClass::I64 => (
-                    "veo_args_set_i64",
-                    lib.veo_args_set_i64()?(a, n, value as i64),
-                ),
-                ArgClass::U64 | ArgClass::Ptr | ArgClass::Void => {
-                    ("veo_args_set_u64", lib.veo_args_set_u64()?(a, n, value))
-                }
-                ArgClass::F32 => (
-                    "veo_args_set_float",
-                    lib.veo_args_set_float()?(a, n, f32::from_bits(value as u32)),
-                ),
-                ArgClass::F64 => (
-                    "veo_args_set_double",
-                    lib.veo_args_set_double()?(a, n, f64::from_bits(value)),
-                ),
-                ArgClass::Stack => {
-                    let Some(s) = usize::try_from(value).ok().and_then(|i| args.stack.get(i))
-                    else {
-                        return Err(Error::InvalidArgument(format!(
-                            "argument {n}: stack index {value} out of range"
-                        )));
-                    };
-                    let (off, len) = (s.offset as usize, s.len as usize);
-                    let mut buf: Box<[u8]> = match args.image.get(off..off + len) {
-                        Some(bytes) => bytes.into(),
-                        None => vec![0u8; len].into(),
-                    };
-                    let ptr = buf.as_mut_ptr().cast();
-                    stack.bufs.push((s.intent, buf));
-                    (
-                        "veo_args_set_stack",
-                        lib.veo_args_set_stack()?(a, intent_code(s.intent), n, ptr, len),
-                    )
-                }
-            }
+        if class != ArgClass::Stack {
+            set_register(lib, a, n, class, value)?;
+            continue;
+        }
+        let Some(s) = usize::try_from(value).ok().and_then(|i| args.stack.get(i)) else {
+            return Err(Error::InvalidArgument(format!(
+                "argument {n}: stack index {value} out of range"
+            )));
         };
-        check(name, rc)?;
+        let (off, len) = (s.offset as usize, s.len as usize);
+        let mut buf: Box<[u8]> = match args.image.get(off..off + len) {
+            Some(bytes) => bytes.into(),
+            None => vec![0u8; len].into(),
+        };
+        let ptr = buf.as_mut_ptr().cast();
+        stack.bufs.push((s.intent, buf));
+        let f = lib.veo_args_set_stack()?;
+        // SAFETY: `a` is a live list of this library that only this thread
+        // uses; the buffer outlives the list's use in the call (owned by
+        // `stack`, whose boxes never move).
+        let rc = unsafe { f(a, intent_code(s.intent), n as c_int, ptr, len) };
+        check("veo_args_set_stack", rc)?;
     }
     Ok(stack)
 }

@@ -6,28 +6,35 @@
 //! or not anybody waits; and it reads the source of an asynchronous write
 //! whenever it sends it. So it is never given a borrowed Rust buffer: each
 //! request's *staging* (its stack buffers, the bytes of a read or of a
-//! write) belongs to the context, keyed by request id, and goes only when
-//! libveo is done with it: when the request is collected (its result taken
-//! from libveo, by its own wait or peek, or, for a request dropped
-//! unfinished, by the context later), after `veo_context_sync` when the
-//! context is closed, or after `veo_proc_destroy`. The request copies the
-//! bytes into its borrowed buffers inside its own wait or peek
-//! (`request.rs`). A forgotten request (`mem::forget`) leaves its staging
-//! to the context: nothing is ever written into memory the program got back.
+//! write, on NEC's library the call's `veo_args`) is heap memory that the
+//! request owns and frees only once libveo is done with it: when the
+//! request is collected (its result taken from libveo by its own wait or
+//! peek). A request dropped unfinished hands its staging to the context,
+//! which collects it later (on a later submit, after `veo_context_sync`
+//! when the context is closed, or after `veo_proc_destroy`). The request
+//! copies the bytes into its borrowed buffers inside its own wait or peek
+//! (`request.rs`). A forgotten request (`mem::forget`) leaks its staging:
+//! libveo may still write there, into memory nothing else ever gets, and
+//! nothing is ever written into memory the program got back.
+//!
+//! No table of outstanding requests is kept (a hash map of them, an insert
+//! and a removal on every call, was a tenth of a call's instructions): a
+//! counter says how many are outstanding, and only the abandoned ones are
+//! listed.
 
-use super::args::StackBuffers;
+use super::args::{KeptArgs, LentArgs, StackBuffers};
 use super::proc::{ret_code, AveoProc, ProcInner};
-use super::request::{AveoRequest, Kind, RequestState};
+use super::request::{AveoRequest, Held, Kind, RequestState};
 use super::result;
 use super::sys::{veo_thr_ctxt, VEO_COMMAND_UNFINISHED, VEO_STATE_RUNNING};
 use crate::args::{Args, KernelRet};
 use crate::context::ContextState;
 use crate::error::{Closable, Error, Result};
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use veo_urpc::proto::ArgClass;
 
 /// A context of an [`AveoProc`]: calls, asynchronous transfers and
 /// allocations, run in the order they were queued.
@@ -41,19 +48,51 @@ pub struct AveoContext {
     closed: AtomicBool,
 }
 
-/// The libveo context and the staging of its outstanding requests.
+/// The libveo context, what its requests dropped unfinished left, and how
+/// many of its requests are outstanding.
 pub(crate) struct CtxShared {
     raw: NonNull<veo_thr_ctxt>,
     index: usize,
     main: bool,
-    /// parking_lot's: locked twice by every request (submit, collect), its
-    /// uncontended lock and unlock are an inlined atomic each.
-    table: parking_lot::Mutex<Table>,
-    /// Whether `Table::abandoned` may have ids: set under the table's lock
-    /// with each one, cleared under it when none is left, read without it
-    /// by every submit (a stale `false` only leaves the collection to a
-    /// later submit).
+    /// The requests dropped before they were collected, with their
+    /// staging: collected by later submits, the context's sync and close.
+    abandoned: parking_lot::Mutex<Abandoned>,
+    /// Whether `abandoned` may have entries: set under its lock with each
+    /// one, cleared under it when none is left, read without it by every
+    /// submit (a stale `false` only leaves the collection to a later
+    /// submit).
     has_abandoned: AtomicBool,
+    /// Requests libveo accepted and nobody collected yet: those waited
+    /// for, dropped unfinished or forgotten.
+    outstanding: AtomicUsize,
+}
+
+/// The requests of a context dropped before they were collected.
+#[derive(Default)]
+struct Abandoned {
+    /// Those with staging, by id.
+    staged: Vec<(u64, Staging)>,
+    /// Those with nothing staged (register-only calls, allocations,
+    /// frees): runs of consecutive ids, `(first, count)`, so that requests
+    /// dropped in order (a batch discarded) cost an increment each.
+    runs: Vec<(u64, u64)>,
+}
+
+impl Abandoned {
+    fn is_empty(&self) -> bool {
+        self.staged.is_empty() && self.runs.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.staged.clear();
+        self.runs.clear();
+    }
+
+    /// How many requests there are.
+    fn len(&self) -> usize {
+        let ids: u64 = self.runs.iter().map(|&(_, n)| n).sum();
+        self.staged.len() + ids as usize
+    }
 }
 
 // SAFETY: the handle is an opaque pointer to libveo's context, whose
@@ -63,56 +102,17 @@ unsafe impl Send for CtxShared {}
 // SAFETY: as above.
 unsafe impl Sync for CtxShared {}
 
-/// Outstanding requests: their staging by id, and which of them nobody
-/// waits for any more.
-#[derive(Default)]
-pub(crate) struct Table {
-    entries: HashMap<u64, Staging, IdHash>,
-    abandoned: Vec<u64>,
-}
-
-/// Request ids hashed by one multiplication: libveo numbers a context's
-/// requests itself (AVEO from 0 up), so SipHash's defence against keys
-/// chosen to collide buys nothing here, and costs tens of instructions for
-/// each insert and removal, on every call.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct IdHash;
-
-impl std::hash::BuildHasher for IdHash {
-    type Hasher = IdHasher;
-
-    fn build_hasher(&self) -> IdHasher {
-        IdHasher(0)
-    }
-}
-
-/// The hasher of [`IdHash`]: the high bits of `id * 2^64 / φ` pick the
-/// table's control bytes, its low bits (an odd multiplier: all distinct
-/// for consecutive ids) the bucket.
-pub(crate) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, id: u64) {
-        self.0 = (self.0 ^ id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 /// The memory libveo was given for one request.
+#[derive(Default)]
 pub(crate) enum Staging {
-    /// Nothing (an allocation, a free).
+    /// Nothing (an allocation, a free, a call without stack buffers).
+    #[default]
     None,
     /// The stack buffers of a call.
     Stack(StackBuffers),
+    /// The stack buffers of a call and its `veo_args`, which NEC's libveo
+    /// reads until the call is collected (`args.rs`).
+    Lent(StackBuffers, LentArgs),
     /// The destination of a read, or the source of a write.
     Bytes(Box<[u8]>),
     /// What a VH function left besides its value: a panic, an error.
@@ -134,23 +134,30 @@ impl CtxShared {
         self.raw.as_ptr()
     }
 
+    /// One request was collected (or its staging dropped with libveo done).
     #[inline]
-    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, Table> {
-        self.table.lock()
+    pub(crate) fn collected(&self) {
+        self.outstanding.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Takes a collected request's staging out of the table.
-    pub(crate) fn take(&self, id: u64) -> Option<Staging> {
-        self.lock().entries.remove(&id)
+    /// A request dropped before it was collected: the context collects it,
+    /// and frees its staging then.
+    pub(crate) fn abandon(&self, id: u64, staging: Staging) {
+        let mut a = self.abandoned.lock();
+        a.staged.push((id, staging));
+        self.has_abandoned.store(true, Ordering::Release);
     }
 
-    /// A request dropped before it was collected: the context collects it.
-    pub(crate) fn abandon(&self, id: u64) {
-        let mut t = self.lock();
-        if t.entries.contains_key(&id) {
-            t.abandoned.push(id);
-            self.has_abandoned.store(true, Ordering::Release);
+    /// [`abandon`](Self::abandon) for a request with nothing staged.
+    #[inline]
+    pub(crate) fn abandon_bare(&self, id: u64) {
+        let mut a = self.abandoned.lock();
+        match a.runs.last_mut() {
+            Some((first, n)) if *first + *n == id => *n += 1,
+            _ => a.runs.push((id, 1)),
         }
+        drop(a);
+        self.has_abandoned.store(true, Ordering::Release);
     }
 
     /// Collects the abandoned requests that have finished, and frees their
@@ -164,8 +171,8 @@ impl CtxShared {
 
     #[cold]
     fn reap_now(&self, proc: &ProcInner) {
-        let mut t = self.lock();
-        if t.abandoned.is_empty() {
+        let mut a = self.abandoned.lock();
+        if a.is_empty() {
             self.has_abandoned.store(false, Ordering::Release);
             return;
         }
@@ -174,48 +181,64 @@ impl CtxShared {
         };
         let Ok(_in) = proc.enter() else {
             // Destroyed: libveo writes nothing any more.
-            t.entries.clear();
-            t.abandoned.clear();
+            self.outstanding.fetch_sub(a.len(), Ordering::Relaxed);
+            a.clear();
             self.has_abandoned.store(false, Ordering::Release);
             return;
         };
-        let Table { entries, abandoned } = &mut *t;
-        abandoned.retain(|&id| {
+        // Whether libveo has delivered `id`'s result (which it then forgets).
+        let done = |id: u64| {
             let mut v = 0u64;
             // SAFETY: the context is live (this `CtxShared` is only dropped
             // after it is closed); `v` is a valid `uint64_t *`.
             let state = unsafe { peek(self.raw(), id, &mut v) };
-            if state == VEO_COMMAND_UNFINISHED {
-                true
-            } else {
-                entries.remove(&id);
-                false
-            }
+            state != VEO_COMMAND_UNFINISHED
+        };
+        let mut collected = 0usize;
+        let Abandoned { staged, runs } = &mut *a;
+        staged.retain(|(id, _)| {
+            let d = done(*id);
+            collected += usize::from(d);
+            !d
         });
-        if abandoned.is_empty() {
+        // A context runs its requests in order: a run is collected up to
+        // its first unfinished request.
+        runs.retain_mut(|(first, n)| {
+            while *n > 0 && done(*first) {
+                *first += 1;
+                *n -= 1;
+                collected += 1;
+            }
+            *n > 0
+        });
+        self.outstanding.fetch_sub(collected, Ordering::Relaxed);
+        if a.is_empty() {
             self.has_abandoned.store(false, Ordering::Release);
         }
     }
 
-    /// After `veo_context_sync`: collects every outstanding request (their
-    /// results are delivered) and frees all staging.
+    /// After `veo_context_sync`: collects the abandoned requests (their
+    /// results are delivered) and frees their staging. Forgotten requests
+    /// have finished too: none is outstanding any more.
     fn collect_all(&self, proc: &ProcInner) {
-        let mut t = self.lock();
+        let mut a = self.abandoned.lock();
         let entered = proc.enter();
         if let (Ok(peek), Ok(_)) = (proc.lib.veo_call_peek_result(), &entered) {
-            for &id in t.entries.keys() {
+            let ids = a.staged.iter().map(|&(id, _)| id);
+            let runs = a.runs.iter().flat_map(|&(first, n)| first..first + n);
+            for id in ids.chain(runs) {
                 let mut v = 0u64;
                 // SAFETY: as in `reap`.
                 unsafe { peek(self.raw(), id, &mut v) };
             }
         }
-        t.entries.clear();
-        t.abandoned.clear();
+        a.clear();
+        self.outstanding.store(0, Ordering::Relaxed);
         self.has_abandoned.store(false, Ordering::Release);
     }
 
     fn is_idle(&self) -> bool {
-        self.lock().entries.is_empty()
+        self.outstanding.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -264,8 +287,9 @@ impl AveoContext {
             raw,
             index,
             main,
-            table: parking_lot::Mutex::new(Table::default()),
+            abandoned: parking_lot::Mutex::new(Abandoned::default()),
             has_abandoned: AtomicBool::new(false),
+            outstanding: AtomicUsize::new(0),
         });
         if main {
             c.main = Some((shared.clone(), true));
@@ -318,6 +342,15 @@ impl AveoContext {
         }
     }
 
+    /// [`check_open`](Self::check_open), then the collection of what was
+    /// abandoned: what a stub's submit checks.
+    #[inline]
+    pub(crate) fn check_submit(&self) -> Result<()> {
+        self.check_open()?;
+        self.shared.reap(&self.proc);
+        Ok(())
+    }
+
     fn check(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed(Closable::Context));
@@ -343,7 +376,7 @@ impl AveoContext {
     /// How many requests are outstanding (not collected yet), including
     /// those dropped unfinished or forgotten.
     pub fn outstanding(&self) -> usize {
-        self.shared.lock().entries.len()
+        self.shared.outstanding.load(Ordering::Relaxed)
     }
 
     /// Records a request libveo accepted, with what it was given.
@@ -355,45 +388,86 @@ impl AveoContext {
         outs: Vec<&'a mut [u8]>,
         kind: Kind,
     ) -> Result<AveoRequest<'a, T>> {
+        self.submitted_state(function, id, Held::boxed(outs, staging), kind)
+            .map(AveoRequest::new)
+    }
+
+    /// [`submitted`](Self::submitted), as the state a public request holds.
+    #[inline]
+    fn submitted_state<'a>(
+        &'a self,
+        function: &'static str,
+        id: u64,
+        held: Option<Box<Held<'a>>>,
+        kind: Kind,
+    ) -> Result<RequestState<'a>> {
         // A refused request was given nothing libveo will write.
         let id = match result::request_id(function, id) {
             Ok(id) => id,
             Err(e) => return Err(self.refused(e)),
         };
-        self.shared.lock().entries.insert(id, staging);
-        Ok(AveoRequest::new(RequestState::new(self, id, kind, outs)))
+        self.shared.outstanding.fetch_add(1, Ordering::Relaxed);
+        Ok(RequestState::new(self, id, kind, held))
     }
 
     /// Queues a call of the function at VE address `addr` (`veo_call_async`;
     /// floats through `veo_args_set_float`, stack buffers through
-    /// `veo_args_set_stack` in memory the context owns).
+    /// `veo_args_set_stack` in memory the request owns).
     pub fn call<'a, R: KernelRet>(
         &'a self,
         addr: u64,
         mut args: Args<'a>,
     ) -> Result<AveoRequest<'a, R>> {
         self.check()?;
-        let lib = &*self.proc.lib;
         let (veo, stack) = self.proc.args.marshal(&args, self.proc.stack_limit())?;
+        let outs = args.take_outs();
+        self.submit_call::<R>(addr, veo, Some((stack, outs)))
+            .map(AveoRequest::new)
+    }
+
+    /// A call of the function at `addr` with register arguments only, of
+    /// the classes `classes` (a `#[ve_kernel]` stub's `Regs`): the proc's
+    /// kept list has only the values set anew that changed.
+    #[inline]
+    pub(crate) fn call_registers<R: KernelRet, const N: usize>(
+        &self,
+        addr: u64,
+        classes: &[ArgClass; N],
+        bits: &[u64; N],
+    ) -> Result<RequestState<'_>> {
+        let veo = self.proc.args.registers(classes, bits)?;
+        self.submit_call::<R>(addr, veo, None)
+    }
+
+    /// Submits a call whose list is `veo` (its stack buffers and the
+    /// borrowed buffers they go back into in `bufs`); the list goes back to
+    /// the proc's cache, or to the request when the library reads it until
+    /// the call is collected.
+    #[inline]
+    fn submit_call<'a, R: KernelRet>(
+        &'a self,
+        addr: u64,
+        veo: KeptArgs<'_>,
+        bufs: Option<(StackBuffers, Vec<&'a mut [u8]>)>,
+    ) -> Result<RequestState<'a>> {
+        let lib = &*self.proc.lib;
         let ctx = self.shared.raw();
         let entered = self.proc.enter()?;
         let id = match (lib.emulated(), ret_code(R::CLASS)) {
-            // SAFETY: the context and the list are live; libveo copies the
-            // list at submit; the stack buffers it points into are kept in
-            // the table below until the request is collected.
+            // SAFETY: the context and the list are live; the list stays
+            // unchanged until libveo is done with it (`after_submit`); the
+            // stack buffers it points into are kept in the request's
+            // staging until it is collected.
             (Some(e), Some(code)) => unsafe { (e.call_async_ret)(ctx, addr, veo.as_ptr(), code) },
             // SAFETY: as above.
             _ => unsafe { lib.veo_call_async()?(ctx, addr, veo.as_ptr()) },
         };
-        drop((veo, entered));
-        let outs = args.take_outs();
-        self.submitted(
-            "veo_call_async",
-            id,
-            Staging::Stack(stack),
-            outs,
-            Kind::Call(R::CLASS),
-        )
+        drop(entered);
+        let held = match (veo.after_submit(), bufs) {
+            (None, None) => None,
+            (lent, bufs) => call_held(lent, bufs),
+        };
+        self.submitted_state("veo_call_async", id, held, Kind::Call(R::CLASS))
     }
 
     /// Queues a write of `src` to VE memory at `dst`
@@ -404,7 +478,8 @@ impl AveoContext {
         let bytes: Box<[u8]> = src.into();
         let _in = self.proc.enter()?;
         // SAFETY: the context is live; libveo reads the bytes, which the
-        // table keeps until the request is collected (a box never moves).
+        // request keeps in its staging until it is collected (a box never
+        // moves).
         let id = unsafe { f(self.shared.raw(), dst, bytes.as_ptr().cast(), bytes.len()) };
         self.submitted(
             "veo_async_write_mem",
@@ -427,7 +502,7 @@ impl AveoContext {
         let mut bytes: Box<[u8]> = vec![0u8; dst.len()].into();
         let _in = self.proc.enter()?;
         // SAFETY: the context is live; libveo writes the bytes, which the
-        // table keeps until the request is collected.
+        // request keeps in its staging until it is collected.
         let id = unsafe {
             f(
                 self.shared.raw(),
@@ -620,6 +695,22 @@ impl Drop for AveoContext {
     fn drop(&mut self) {
         let _ = self.close_inner(false);
     }
+}
+
+/// What a call's request holds: its stack buffers (with its list, when
+/// lent) and the borrowed buffers they go back into.
+#[inline(never)]
+fn call_held<'a>(
+    lent: Option<LentArgs>,
+    bufs: Option<(StackBuffers, Vec<&'a mut [u8]>)>,
+) -> Option<Box<Held<'a>>> {
+    let (stack, outs) = bufs.unwrap_or_default();
+    let staging = match lent {
+        Some(list) => Staging::Lent(stack, list),
+        None if stack.is_empty() => Staging::None,
+        None => Staging::Stack(stack),
+    };
+    Held::boxed(outs, staging)
 }
 
 /// A VH function queued with `veo_call_async_vh`.

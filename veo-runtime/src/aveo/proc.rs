@@ -8,7 +8,7 @@
 //! context a user opens is the main one, and it is handed out again once
 //! its [`AveoContext`] is gone (closing it does nothing in AVEO).
 
-use super::args::ArgsCache;
+use super::args::{ArgsCache, KeptArgs};
 use super::context::{AveoContext, CtxShared};
 use super::result;
 use super::sys::{veo_proc_handle, LibVeo, VEO_RS_RET_DOUBLE, VEO_RS_RET_FLOAT};
@@ -366,33 +366,8 @@ impl AveoProc {
     /// on the main context's queue). OUT and INOUT stack bytes land in the
     /// buffers `args` borrows before this returns.
     pub fn call_sync<R: KernelRet>(&self, addr: u64, mut args: Args<'_>) -> Result<R> {
-        let lib = &*self.inner.lib;
         let (veo, stack) = self.inner.args.marshal(&args, self.inner.stack_limit())?;
-        let _in = self.inner.enter()?;
-        let mut raw = 0u64;
-        let rc = match (lib.emulated(), ret_code(R::CLASS)) {
-            (Some(e), Some(code)) => {
-                // SAFETY: the handle and the list are live; `raw` is a valid
-                // `uint64_t *`; the stack buffers outlive the call.
-                unsafe {
-                    (e.call_sync_ret)(self.inner.raw.as_ptr(), addr, veo.as_ptr(), code, &mut raw)
-                }
-            }
-            _ => {
-                let f = lib.veo_call_sync()?;
-                // SAFETY: as above.
-                unsafe { f(self.inner.raw.as_ptr(), addr, veo.as_ptr(), &mut raw) }
-            }
-        };
-        drop(veo);
-        if rc != 0 {
-            return Err(Error::Aveo {
-                what: format!("veo_call_sync of the function at {addr:#x}"),
-                reason: format!(
-                    "failed with {rc}: the kernel raised an exception or the VE process exited (libveo's message, if any, is on standard output)"
-                ),
-            });
-        }
+        let raw = self.inner.call_sync_with::<R>(addr, veo)?;
         // The call is over: libveo wrote its OUT bytes into `stack`.
         stack.copy_out(&mut args);
         Ok(R::decode(ret_word(R::CLASS, raw)))
@@ -451,6 +426,48 @@ impl ProcInner {
         }
         let mut c = self.lock_contexts();
         c.graveyard.clear();
+    }
+
+    /// A synchronous call of the function at `addr` with the list `veo`
+    /// (`veo_call_sync`, on the main context's queue): the raw result word.
+    /// The list goes back to the cache when the call returned.
+    #[inline]
+    pub(crate) fn call_sync_with<R: KernelRet>(&self, addr: u64, veo: KeptArgs<'_>) -> Result<u64> {
+        let lib = &*self.lib;
+        let entered = self.enter()?;
+        let mut raw = 0u64;
+        let rc = match (lib.emulated(), ret_code(R::CLASS)) {
+            (Some(e), Some(code)) => {
+                // SAFETY: the handle and the list are live; `raw` is a valid
+                // `uint64_t *`; the stack buffers outlive the call.
+                unsafe { (e.call_sync_ret)(self.raw.as_ptr(), addr, veo.as_ptr(), code, &mut raw) }
+            }
+            _ => {
+                let f = lib.veo_call_sync()?;
+                // SAFETY: as above.
+                unsafe { f(self.raw.as_ptr(), addr, veo.as_ptr(), &mut raw) }
+            }
+        };
+        drop((veo, entered));
+        if rc != 0 {
+            return Err(sync_failed(addr, rc));
+        }
+        Ok(raw)
+    }
+
+    /// A synchronous call with register arguments only (a `#[ve_kernel]`
+    /// `_sync` stub's `Regs`): the kept list has only the values set anew
+    /// that changed.
+    #[inline]
+    pub(crate) fn call_sync_registers<R: KernelRet, const N: usize>(
+        &self,
+        addr: u64,
+        classes: &[ArgClass; N],
+        bits: &[u64; N],
+    ) -> Result<R> {
+        let veo = self.args.registers(classes, bits)?;
+        let raw = self.call_sync_with::<R>(addr, veo)?;
+        Ok(R::decode(ret_word(R::CLASS, raw)))
     }
 
     /// Enters libveo with this proc's handles: an error once destroyed.
@@ -693,5 +710,16 @@ impl PollerShared {
                 w.wake();
             }
         }
+    }
+}
+
+/// The error of a `veo_call_sync` that returned `rc`.
+#[cold]
+fn sync_failed(addr: u64, rc: std::ffi::c_int) -> Error {
+    Error::Aveo {
+        what: format!("veo_call_sync of the function at {addr:#x}"),
+        reason: format!(
+            "failed with {rc}: the kernel raised an exception or the VE process exited (libveo's message, if any, is on standard output)"
+        ),
     }
 }

@@ -73,6 +73,20 @@ impl ProcInner {
         if let Some(addr) = slot.get(self.id, generation) {
             return Ok(addr);
         }
+        self.kernel_addr_slow(slot, lib, symbol, generation)
+    }
+
+    /// [`kernel_addr`](Self::kernel_addr) when the slot does not answer:
+    /// the kernel found (its library loaded on first use), and kept.
+    #[cold]
+    #[inline(never)]
+    fn kernel_addr_slow(
+        self: &Arc<Self>,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        generation: u64,
+    ) -> Result<u64> {
         let f = self.kernel(lib, symbol)?;
         f.check(self.id)?;
         slot.put(self.id, generation, f.addr);

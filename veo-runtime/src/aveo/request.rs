@@ -1,16 +1,18 @@
-//! One request queued on an [`AveoContext`]: its id, and the borrowed
-//! buffers its result goes into, filled only inside its own wait or peek
-//! from the staging the context keeps (`context.rs`).
+//! One request queued on an [`AveoContext`]: its id, the memory libveo was
+//! given for it (its staging, `context.rs`), and the borrowed buffers its
+//! result goes into, filled only inside its own wait or peek from the
+//! staging.
 //!
 //! `RequestState` is what the request must remember (its context, id,
-//! kind and the borrowed buffers), and writes into those buffers only
-//! inside its wait, peek or poll; a [`Request`](crate::Request) holds it.
+//! kind, staging and the borrowed buffers), and writes into those buffers
+//! only inside its wait, peek or poll; a [`Request`](crate::Request) holds
+//! it.
 //! [`AveoRequest`] is the same with its result type, for direct use.
 
 use super::context::{AveoContext, Staging};
 use super::proc::ret_word;
 use super::result;
-use super::sys::{VEO_COMMAND_ERROR, VEO_COMMAND_UNFINISHED};
+use super::sys::{VEO_COMMAND_ERROR, VEO_COMMAND_OK, VEO_COMMAND_UNFINISHED};
 use crate::args::KernelRet;
 use crate::context::ContextState;
 use crate::deadline::Deadline;
@@ -38,18 +40,47 @@ pub(crate) struct RequestState<'a> {
     ctx: &'a AveoContext,
     id: u64,
     kind: Kind,
+    /// The borrowed buffers and the staging, when the request has either
+    /// (a call with register arguments only, an allocation or a free has
+    /// neither: then nothing is boxed, and dropping the request has nothing
+    /// to free).
+    held: Option<Box<Held<'a>>>,
+}
+
+/// What a request holds besides its id.
+pub(crate) struct Held<'a> {
     /// The OUT/INOUT stack buffers of a call in argument order, or a read's
     /// destination: written only inside `wait`/`peek`/`poll`.
     outs: Vec<&'a mut [u8]>,
+    /// What libveo was given: freed once collected, handed to the context
+    /// when dropped unfinished, leaked when forgotten.
+    staging: Staging,
+}
+
+impl<'a> Held<'a> {
+    /// `outs` and `staging`, boxed when there is anything.
+    pub(crate) fn boxed(outs: Vec<&'a mut [u8]>, staging: Staging) -> Option<Box<Held<'a>>> {
+        if outs.is_empty() && matches!(staging, Staging::None) {
+            None
+        } else {
+            Some(Box::new(Held { outs, staging }))
+        }
+    }
 }
 
 impl<'a> RequestState<'a> {
-    pub(crate) fn new(ctx: &'a AveoContext, id: u64, kind: Kind, outs: Vec<&'a mut [u8]>) -> Self {
+    #[inline]
+    pub(crate) fn new(
+        ctx: &'a AveoContext,
+        id: u64,
+        kind: Kind,
+        held: Option<Box<Held<'a>>>,
+    ) -> Self {
         RequestState {
             ctx,
             id,
             kind,
-            outs,
+            held,
         }
     }
 
@@ -107,11 +138,16 @@ impl<'a> RequestState<'a> {
     /// whatever registered, once).
     pub(crate) fn forget_waker(&self) {}
 
-    /// Dropped before its result was taken: the context collects it.
-    pub(crate) fn abandon(&self) {
-        self.ctx.shared.abandon(self.id);
+    /// Dropped before its result was taken: the context collects it, and
+    /// frees its staging once libveo is done with it.
+    pub(crate) fn abandon(&mut self) {
+        match self.held.take() {
+            None => self.ctx.shared.abandon_bare(self.id),
+            Some(held) => self.ctx.shared.abandon(self.id, held.staging),
+        }
     }
 
+    #[inline]
     fn wait_raw(&mut self, deadline: Option<Deadline>, taken: &mut bool) -> Result<u64> {
         let Some(deadline) = deadline else {
             let f = self.ctx.proc.lib.veo_call_wait_result()?;
@@ -123,6 +159,12 @@ impl<'a> RequestState<'a> {
             drop(entered);
             return self.complete("veo_call_wait_result", state, v, taken);
         };
+        self.wait_until(deadline, taken)
+    }
+
+    /// `wait_raw` with a deadline: polls, backing off.
+    #[inline(never)]
+    fn wait_until(&mut self, deadline: Deadline, taken: &mut bool) -> Result<u64> {
         let mut round = 0u32;
         loop {
             if let Some(v) = self.peek_raw(taken)? {
@@ -162,6 +204,7 @@ impl<'a> RequestState<'a> {
 
     /// libveo has delivered the result (or an error): the staging is ours
     /// again, and its bytes go into the borrowed buffers.
+    #[inline]
     fn complete(
         &mut self,
         function: &'static str,
@@ -170,70 +213,97 @@ impl<'a> RequestState<'a> {
         taken: &mut bool,
     ) -> Result<u64> {
         *taken = true;
-        let staging = self.ctx.shared.take(self.id);
-        let answer = match (result::command(function, state, v), self.kind) {
-            // A transfer libveo could not make: the address, as on the
-            // emulated VE.
-            (Err(Error::Aveo { reason, .. }), Kind::Transfer { addr, len })
-                if state == VEO_COMMAND_ERROR =>
-            {
-                return Err(Error::InvalidAddress { addr, len, reason });
-            }
-            // An allocation libveo could not make.
-            (Err(Error::Aveo { .. }), Kind::Alloc { size }) if state == VEO_COMMAND_ERROR => {
-                return Err(Error::OutOfMemory { size });
-            }
-            // The VE process is gone (killed, or ended by another request's
-            // exception): what the emulated VE calls its helper's death.
-            (Err(Error::Aveo { .. }), _)
-                if state == VEO_COMMAND_ERROR && self.ctx.state() == ContextState::Dead =>
-            {
-                let proc = &self.ctx.proc;
-                proc.dead.store(true, std::sync::atomic::Ordering::Release);
-                return Err(Error::HelperDied {
-                    pid: proc.pid(),
-                    status: "the VE process exited (libveo's context state is VEO_STATE_EXIT)"
-                        .into(),
-                });
-            }
-            (Err(e @ Error::KernelException { .. }), _) => {
-                self.ctx
-                    .proc
-                    .dead
-                    .store(true, std::sync::atomic::Ordering::Release);
-                return Err(e);
-            }
-            (answer, _) => answer?,
-        };
-        let value = match answer {
-            Some(v) => v,
-            None => {
-                return Err(Error::Aveo {
-                    what: function.into(),
-                    reason: "returned VEO_COMMAND_UNFINISHED for a finished wait".into(),
-                })
-            }
-        };
+        self.ctx.shared.collected();
+        if state != VEO_COMMAND_OK {
+            return Err(self.failed(function, state, v));
+        }
+        if let Some(held) = self.held.take() {
+            self.deliver(*held)?;
+        }
+        match self.kind {
+            Kind::Call(class) => Ok(ret_word(class, v)),
+            Kind::Alloc { size } if v == 0 => Err(Error::OutOfMemory { size }),
+            _ => Ok(v),
+        }
+    }
+
+    /// The staging's bytes into the borrowed buffers; a VH function's error.
+    fn deliver(&self, held: Held<'a>) -> Result<()> {
+        let Held { mut outs, staging } = held;
         match staging {
-            Some(Staging::Stack(stack)) => stack.copy_out_to(&mut self.outs),
-            Some(Staging::Bytes(bytes)) => {
-                if let [dst] = &mut self.outs[..] {
+            Staging::Stack(stack) => stack.copy_out_to(&mut outs),
+            Staging::Lent(stack, list) => {
+                stack.copy_out_to(&mut outs);
+                self.ctx.proc.args.give_back(list);
+            }
+            Staging::Bytes(bytes) => {
+                if let [dst] = &mut outs[..] {
                     if dst.len() == bytes.len() {
                         dst.copy_from_slice(&bytes);
                     }
                 }
             }
-            Some(Staging::Vh(outcome)) => {
+            Staging::Vh(outcome) => {
                 if let Some(e) = outcome.take_error() {
                     return Err(e);
                 }
             }
-            _ => {}
+            Staging::None => {}
         }
-        match self.kind {
-            Kind::Call(class) => Ok(ret_word(class, value)),
-            Kind::Alloc { size } if value == 0 => Err(Error::OutOfMemory { size }),
-            _ => Ok(value),
+        Ok(())
+    }
+
+    /// The error of a request libveo did not finish with `VEO_COMMAND_OK`.
+    #[cold]
+    fn failed(&mut self, function: &'static str, state: i32, v: u64) -> Error {
+        let staging = self.held.take().map_or(Staging::None, |h| h.staging);
+        let e = match result::command(function, state, v) {
+            Ok(Some(_)) => unreachable!("VEO_COMMAND_OK is not a failure"),
+            Ok(None) => {
+                // libveo says it has not finished: it may still write into
+                // the staging, which is leaked rather than freed.
+                std::mem::forget(staging);
+                return Error::Aveo {
+                    what: function.into(),
+                    reason: "returned VEO_COMMAND_UNFINISHED for a finished wait".into(),
+                };
+            }
+            Err(e) => e,
+        };
+        drop(staging);
+        match (e, self.kind) {
+            // A transfer libveo could not make: the address, as on the
+            // emulated VE.
+            (Error::Aveo { reason, .. }, Kind::Transfer { addr, len })
+                if state == VEO_COMMAND_ERROR =>
+            {
+                Error::InvalidAddress { addr, len, reason }
+            }
+            // An allocation libveo could not make.
+            (Error::Aveo { .. }, Kind::Alloc { size }) if state == VEO_COMMAND_ERROR => {
+                Error::OutOfMemory { size }
+            }
+            // The VE process is gone (killed, or ended by another request's
+            // exception): what the emulated VE calls its helper's death.
+            (Error::Aveo { .. }, _)
+                if state == VEO_COMMAND_ERROR && self.ctx.state() == ContextState::Dead =>
+            {
+                let proc = &self.ctx.proc;
+                proc.dead.store(true, std::sync::atomic::Ordering::Release);
+                Error::HelperDied {
+                    pid: proc.pid(),
+                    status: "the VE process exited (libveo's context state is VEO_STATE_EXIT)"
+                        .into(),
+                }
+            }
+            (e @ Error::KernelException { .. }, _) => {
+                self.ctx
+                    .proc
+                    .dead
+                    .store(true, std::sync::atomic::Ordering::Release);
+                e
+            }
+            (e, _) => e,
         }
     }
 }
@@ -245,9 +315,9 @@ impl<'a> RequestState<'a> {
 ///
 /// OUT/INOUT stack buffers and a read's destination stay borrowed until the
 /// request completes, and their bytes land there only inside its own wait
-/// or peek: libveo writes into memory the context owns. Dropping an
-/// unfinished request leaves its collection to the context; forgetting it
-/// writes nothing, ever.
+/// or peek: libveo writes into memory the request owns (its staging).
+/// Dropping an unfinished request leaves its collection to the context;
+/// forgetting it leaks the staging and writes nothing, ever.
 #[must_use = "a request does nothing unless waited for or peeked at"]
 pub struct AveoRequest<'a, T: KernelRet = u64> {
     state: RequestState<'a>,
@@ -277,8 +347,12 @@ impl<'a, T: KernelRet> AveoRequest<'a, T> {
     /// The request's state, for a [`Request`](crate::Request) to hold.
     pub(crate) fn into_state(mut self) -> RequestState<'a> {
         self.taken = true; // the new owner abandons it, or not
-        let outs = std::mem::take(&mut self.state.outs);
-        RequestState::new(self.state.ctx, self.state.id, self.state.kind, outs)
+        RequestState {
+            ctx: self.state.ctx,
+            id: self.state.id,
+            kind: self.state.kind,
+            held: self.state.held.take(),
+        }
     }
 
     pub(crate) fn set_kind(&mut self, kind: Kind) {

@@ -71,14 +71,21 @@ pub fn proc_create_static(
 }
 
 /// A return code where 0 is success.
+#[inline]
 pub fn check(function: &'static str, rc: c_int) -> Result<()> {
     if rc == 0 {
         Ok(())
     } else {
-        Err(Error::Aveo {
-            what: function.into(),
-            reason: format!("failed with {rc} (libveo's message, if any, is on standard output)"),
-        })
+        Err(failed(function, rc))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn failed(function: &'static str, rc: c_int) -> Error {
+    Error::Aveo {
+        what: function.into(),
+        reason: format!("failed with {rc} (libveo's message, if any, is on standard output)"),
     }
 }
 

@@ -186,8 +186,12 @@ macro_rules! libveo_api {
             $(
                 $(#[$doc])*
                 #[doc = concat!("\n\nAVEO API ", stringify!($since), " and later. The pointer is valid as long as the library, which is never unloaded.")]
+                #[inline]
                 pub fn $name(&self) -> Result<unsafe extern "C" fn($($arg),*) $(-> $ret)?> {
-                    self.$name.ok_or_else(|| self.unsupported(stringify!($name), $since))
+                    match self.$name {
+                        Some(f) => Ok(f),
+                        None => Err(self.unsupported(stringify!($name), $since)),
+                    }
                 }
             )*
 
@@ -472,6 +476,8 @@ impl LibVeo {
         self.emulated.as_ref()
     }
 
+    #[cold]
+    #[inline(never)]
     fn unsupported(&self, function: &'static str, since: u32) -> Error {
         Error::Unsupported {
             function,

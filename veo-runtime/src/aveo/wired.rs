@@ -7,7 +7,7 @@
 use super::context::AveoContext;
 use super::proc::{AveoProc, ProcInner};
 use super::request::AveoRequest;
-use crate::args::{Args, KernelRet};
+use crate::args::{Args, KernelRet, Regs};
 use crate::backend::RequestBackend;
 use crate::error::{Closable, Result};
 use crate::library::{Function, KernelLibrary};
@@ -71,6 +71,21 @@ impl ProcInner {
         self.check()?;
         let addr = self.kernel_addr(slot, lib, symbol)?;
         self.proc().call_sync(addr, std::mem::take(args))
+    }
+
+    /// A `_sync` stub whose arguments all travel in registers: the kernel
+    /// `symbol` of `lib`, called with `regs` and waited for.
+    #[inline]
+    pub(crate) fn call_kernel_sync_regs<R: KernelRet, const N: usize>(
+        self: &Arc<Self>,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        regs: &Regs<N>,
+    ) -> Result<R> {
+        self.check()?;
+        let addr = self.kernel_addr(slot, lib, symbol)?;
+        self.call_sync_registers(addr, &regs.classes, &regs.values)
     }
 
     pub(crate) fn alloc_mem(self: &Arc<Self>, bytes: u64) -> Result<VePtr<u8>> {
@@ -183,6 +198,23 @@ impl AveoContext {
         self.check_open()?;
         let addr = self.proc.kernel_addr(slot, lib, symbol)?;
         self.call::<R>(addr, std::mem::take(args)).map(public)
+    }
+
+    /// An async stub whose arguments all travel in registers: `regs`
+    /// are set in the proc's kept list by position, only those that
+    /// changed since its last call (no `Args` is built).
+    #[inline]
+    pub(crate) fn call_kernel_regs<'a, R: KernelRet, const N: usize>(
+        &'a self,
+        slot: &KernelSlot,
+        lib: &KernelLibrary,
+        symbol: &str,
+        regs: &Regs<N>,
+    ) -> Result<Request<'a, R>> {
+        self.check_submit()?;
+        let addr = self.proc.kernel_addr(slot, lib, symbol)?;
+        let state = self.call_registers::<R, N>(addr, &regs.classes, &regs.values)?;
+        Ok(Request::new(RequestBackend::Aveo(state)))
     }
 
     pub(crate) fn call_vh_request(
