@@ -7,6 +7,7 @@
 //! Written by hand: a seqlock of three words, which no crate offers in a
 //! `const`-constructible, allocation-free form.
 
+use crate::error::Result;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 /// The kernel address a stub resolved last, for one proc and one state of
@@ -60,6 +61,32 @@ impl KernelSlot {
         fence(Ordering::Acquire);
         let s2 = self.seq.load(Ordering::Relaxed);
         (s1 == s2 && s1.is_multiple_of(2) && p == proc && g == generation).then_some(a)
+    }
+
+    /// The address stored for `proc` at library `generation`, else the one
+    /// `find` gives, then stored: a stub's kernel is looked up once per proc
+    /// and generation of its libraries. `generation` is read before the
+    /// lookup, so that an unload meanwhile leaves the slot stale.
+    #[inline(always)]
+    pub(crate) fn address(
+        &self,
+        proc: u64,
+        generation: u64,
+        find: impl FnOnce() -> Result<u64>,
+    ) -> Result<u64> {
+        if let Some(addr) = self.get(proc, generation) {
+            return Ok(addr);
+        }
+        self.find(proc, generation, find)
+    }
+
+    /// [`address`](Self::address) when the slot does not answer.
+    #[cold]
+    #[inline(never)]
+    fn find(&self, proc: u64, generation: u64, find: impl FnOnce() -> Result<u64>) -> Result<u64> {
+        let addr = find()?;
+        self.put(proc, generation, addr);
+        Ok(addr)
     }
 
     /// Stores `addr` for `proc` at `generation`, unless another thread is

@@ -70,27 +70,11 @@ impl ProcInner {
         symbol: &str,
     ) -> Result<u64> {
         let generation = self.registry.generation();
-        if let Some(addr) = slot.get(self.id, generation) {
-            return Ok(addr);
-        }
-        self.kernel_addr_slow(slot, lib, symbol, generation)
-    }
-
-    /// [`kernel_addr`](Self::kernel_addr) when the slot does not answer:
-    /// the kernel found (its library loaded on first use), and kept.
-    #[cold]
-    #[inline(never)]
-    fn kernel_addr_slow(
-        self: &Arc<Self>,
-        slot: &KernelSlot,
-        lib: &KernelLibrary,
-        symbol: &str,
-        generation: u64,
-    ) -> Result<u64> {
-        let f = self.kernel(lib, symbol)?;
-        f.check(self.id)?;
-        slot.put(self.id, generation, f.addr);
-        Ok(f.addr)
+        slot.address(self.id, generation, || {
+            let f = self.kernel(lib, symbol)?;
+            f.check(self.id)?;
+            Ok(f.addr)
+        })
     }
 
     /// The kernel `symbol` of `lib`, loading the library on first use.

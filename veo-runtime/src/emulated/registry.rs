@@ -110,30 +110,15 @@ impl EmulatedProc {
         lib: &KernelLibrary,
         symbol: &str,
     ) -> Result<u64> {
-        // Read before the lookup: an unload meanwhile leaves the slot stale.
         let generation = self.registry.generation();
-        if let Some(addr) = slot.get(self.id, generation) {
-            return Ok(addr);
-        }
-        self.kernel_addr_slow(slot, lib, symbol, generation)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn kernel_addr_slow(
-        self: &Arc<Self>,
-        slot: &KernelSlot,
-        lib: &KernelLibrary,
-        symbol: &str,
-        generation: u64,
-    ) -> Result<u64> {
-        let f = self.kernel(lib, symbol)?;
-        f.check(self.id)?;
-        if let Some(t) = self.life.trace.get() {
-            t.name(f.addr, slot.name().unwrap_or(symbol));
-        }
-        slot.put(self.id, generation, f.addr);
-        Ok(f.addr)
+        slot.address(self.id, generation, || {
+            let f = self.kernel(lib, symbol)?;
+            f.check(self.id)?;
+            if let Some(t) = self.life.trace.get() {
+                t.name(f.addr, slot.name().unwrap_or(symbol));
+            }
+            Ok(f.addr)
+        })
     }
 
     /// The kernel `symbol` of `lib`, loading the library on first use;
