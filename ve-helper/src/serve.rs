@@ -8,7 +8,7 @@ use crate::ve_side::{self, RecentResults};
 use crate::{exit_code, fault, HelperConfig};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use veo_urpc::proto::{self, Call, Status};
@@ -105,6 +105,7 @@ pub(crate) fn run(cfg: HelperConfig, fd: OwnedFd) -> ! {
         Err(e) => die(exit_code::BAD_SEGMENT, format_args!("{e}")),
     };
     drop(spare);
+    count_idle_spinners();
     let h = seg.header();
     if h.token != cfg.token || h.parent_pid != cfg.ppid {
         die(
@@ -247,6 +248,9 @@ struct Worker {
     spare: Call,
     /// How long to spin for the next command.
     spin: SpinBudget,
+    /// [`ACTIVATIONS`] when this worker last took a command after another
+    /// worker had.
+    activation: u64,
     /// The ring position past the command being handled.
     msg_end: u64,
     /// Whether to time requests (the segment's `trace` flag), and when the
@@ -255,7 +259,54 @@ struct Worker {
     started: (u64, u64),
 }
 
+/// Counts the times a worker took a command after another worker had:
+/// the workers that did so last are the ones whose VH threads are calling.
+static ACTIVATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many workers may spin for their next command while idle: one fewer
+/// than the CPUs this process may run on, at least one (set at start).
+static IDLE_SPINNERS: AtomicU64 = AtomicU64::new(1);
+
+/// Sets [`IDLE_SPINNERS`] from the CPUs this process may run on.
+fn count_idle_spinners() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    IDLE_SPINNERS.store(cpus.saturating_sub(1).max(1), Ordering::Relaxed);
+}
+
+/// Whether a worker idle since `activation` may keep spinning: only while
+/// fewer than [`IDLE_SPINNERS`] other workers took commands since. On two
+/// CPUs with one VH thread calling, the VH thread and its worker are all
+/// the CPUs can run: another worker spinning for work that is not coming
+/// takes one of them, and the scheduler then puts the VH thread and the
+/// worker it calls on the other, where they wake each other with a system
+/// call per call (docs/PERFORMANCE.md, "What remains").
+#[inline]
+fn may_spin_idle(activation: u64) -> bool {
+    spins_idle(
+        ACTIVATIONS.load(Ordering::Relaxed),
+        activation,
+        IDLE_SPINNERS.load(Ordering::Relaxed),
+    )
+}
+
+/// [`may_spin_idle`] with [`ACTIVATIONS`] at `now` and `spinners` allowed.
+#[inline(always)]
+fn spins_idle(now: u64, activation: u64, spinners: u64) -> bool {
+    now.wrapping_sub(activation) < spinners
+}
+
 impl Worker {
+    /// Notes that this worker has a command: if another worker took one
+    /// since this one last did, this worker is the latest (one shared
+    /// write per change of worker, none per command).
+    #[inline(always)]
+    fn activate(&mut self) {
+        let now = ACTIVATIONS.load(Ordering::Relaxed);
+        if now != self.activation {
+            self.activation = ACTIVATIONS.fetch_add(1, Ordering::Relaxed) + 1;
+        }
+    }
+
     fn new(h: &'static Helper, idx: usize, res: Producer<'static>) -> Worker {
         Worker {
             h,
@@ -269,6 +320,8 @@ impl Worker {
             stack_max: h.seg.header().stack_size,
             spare: Call::empty(),
             spin: SpinBudget::new(),
+            // Not the latest until its first command.
+            activation: u64::MAX,
             trace: h.seg.header().trace.load(Ordering::Relaxed) != 0,
             started: (0, 0),
             msg_end: 0,
@@ -317,13 +370,15 @@ impl Worker {
                     let ch = chan.header();
                     let here = wait::note_cpu(&ch.helper_cpu);
                     let peer_here = here != 0 && ch.vh_cpu.load(Ordering::Relaxed) == here;
-                    let wake = ring.data_word().wait_adaptive(
+                    let activation = self.activation;
+                    let wake = ring.data_word().wait_adaptive_while(
                         &WaitPolicy::HELPER,
                         &self.spin,
                         peer_here,
                         None,
                         ready,
                         || self.stopping(),
+                        || may_spin_idle(activation),
                     );
                     match wake {
                         Wake::Ready => continue,
@@ -335,6 +390,7 @@ impl Worker {
                     format_args!("channel {}: {e}", self.idx),
                 ),
             };
+            self.activate();
             let (kind, reqid) = (msg.kind, msg.reqid);
             self.msg_end = msg.end;
             if self.trace && self.started.0 != reqid {
@@ -777,5 +833,27 @@ impl Worker {
             out += s.len;
         }
         self.reply(reqid, Status::Ok, value, "");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spins_idle;
+
+    #[test]
+    fn an_idle_worker_spins_only_while_few_workers_took_commands_since() {
+        // Two CPUs: one idle spinner. Worker A took a command at activation
+        // 5; while it is the latest, it may spin.
+        assert!(spins_idle(5, 5, 1));
+        // Worker B took one since: A sleeps instead of spinning.
+        assert!(!spins_idle(6, 5, 1));
+        // Eight CPUs: seven may spin, so A spins on until seven others
+        // took commands after it.
+        assert!(spins_idle(11, 5, 7));
+        assert!(!spins_idle(12, 5, 7));
+        // A worker before its first command (activation all ones) does not
+        // spin: its first command may wake it.
+        assert!(!spins_idle(0, u64::MAX, 1));
+        assert!(!spins_idle(3, u64::MAX, 1));
     }
 }

@@ -49,10 +49,16 @@ impl WaitPolicy {
         sleep_slice: Duration::from_millis(50),
     };
     /// For a helper worker waiting on commands: it spins long enough to catch
-    /// the next command of a ping-pong, then gets out of the way.
+    /// the next command of a ping-pong, then gets out of the way: it yields
+    /// for a while (a command within 200 µs is seen a yield later, and a
+    /// thread that needs this core gets it) and then sleeps. A 200 µs spin
+    /// followed by 2 ms of yields, as before, kept an idle worker on one of
+    /// two vCPUs while a VH thread called another worker, which then shared
+    /// the other vCPU with it and was woken by a system call per call
+    /// (docs/PERFORMANCE.md, fifth round).
     pub const HELPER: WaitPolicy = WaitPolicy {
-        spin: Duration::from_micros(200),
-        yield_for: Duration::from_millis(2),
+        spin: Duration::from_micros(10),
+        yield_for: Duration::from_micros(200),
         sleep_slice: Duration::from_millis(500),
     };
 }
@@ -338,8 +344,28 @@ impl WakeWord {
         budget: &SpinBudget,
         peer_here: bool,
         deadline: Option<Instant>,
+        ready: impl FnMut() -> bool,
+        aborted: impl FnMut() -> bool,
+    ) -> Wake {
+        self.wait_adaptive_while(policy, budget, peer_here, deadline, ready, aborted, || true)
+    }
+
+    /// [`wait_adaptive`](Self::wait_adaptive) that spins and yields only
+    /// while `spin_on` holds (asked at every look at the clock): for a
+    /// waiter that should leave its core to others from some point on,
+    /// such as an idle helper worker once other workers have work
+    /// (`ve-helper/src/serve.rs`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn wait_adaptive_while(
+        &self,
+        policy: &WaitPolicy,
+        budget: &SpinBudget,
+        peer_here: bool,
+        deadline: Option<Instant>,
         mut ready: impl FnMut() -> bool,
         aborted: impl FnMut() -> bool,
+        spin_on: impl FnMut() -> bool,
     ) -> Wake {
         if ready() {
             return Wake::Ready;
@@ -364,7 +390,7 @@ impl WakeWord {
         // keep a core busy, not to hand it to someone else).
         let full = !probe && spin >= nanos(policy.spin);
         let (wake, in_spin) =
-            self.wait_spinning_from(start, policy, spin, full, deadline, ready, aborted);
+            self.wait_spinning_from(start, policy, spin, full, deadline, ready, aborted, spin_on);
         if peer_here && !probe {
             // Says nothing about spinning.
         } else if in_spin {
@@ -389,7 +415,16 @@ impl WakeWord {
             return (Wake::Ready, true);
         }
         let spin = nanos(spin);
-        self.wait_spinning_from(now_ns(), policy, spin, may_yield, deadline, ready, aborted)
+        self.wait_spinning_from(
+            now_ns(),
+            policy,
+            spin,
+            may_yield,
+            deadline,
+            ready,
+            aborted,
+            || true,
+        )
     }
 
     /// [`wait_spinning`](Self::wait_spinning) from `start` (ns of
@@ -401,10 +436,11 @@ impl WakeWord {
         start: u64,
         policy: &WaitPolicy,
         spin: u64,
-        may_yield: bool,
+        mut may_yield: bool,
         deadline: Option<Instant>,
         mut ready: impl FnMut() -> bool,
         mut aborted: impl FnMut() -> bool,
+        mut spin_on: impl FnMut() -> bool,
     ) -> (Wake, bool) {
         // The deadline on the same clock (a wait with one reads `Instant`'s
         // once more).
@@ -431,9 +467,13 @@ impl WakeWord {
                 if now.saturating_sub(start) >= spin {
                     break;
                 }
+                if !spin_on() {
+                    may_yield = false;
+                    break;
+                }
             }
         }
-        let yield_for = if may_yield {
+        let yield_for = if may_yield && spin_on() {
             nanos(policy.yield_for)
         } else {
             0
