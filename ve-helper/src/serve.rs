@@ -371,6 +371,7 @@ impl Worker {
                     let here = wait::note_cpu(&ch.helper_cpu);
                     let peer_here = here != 0 && ch.vh_cpu.load(Ordering::Relaxed) == here;
                     let activation = self.activation;
+                    let mut looks = 0u32;
                     let wake = ring.data_word().wait_adaptive_while(
                         &WaitPolicy::HELPER,
                         &self.spin,
@@ -378,7 +379,17 @@ impl Worker {
                         None,
                         ready,
                         || self.stopping(),
-                        || may_spin_idle(activation),
+                        || {
+                            // Every 16th look (some 20 µs of spinning), a
+                            // yield: a worker just woken for another
+                            // channel on this CPU runs, takes its command,
+                            // and so ends this spin.
+                            looks = looks.wrapping_add(1);
+                            if looks.is_multiple_of(16) {
+                                std::thread::yield_now();
+                            }
+                            may_spin_idle(activation)
+                        },
                     );
                     match wake {
                         Wake::Ready => continue,

@@ -49,16 +49,10 @@ impl WaitPolicy {
         sleep_slice: Duration::from_millis(50),
     };
     /// For a helper worker waiting on commands: it spins long enough to catch
-    /// the next command of a ping-pong, then gets out of the way: it yields
-    /// for a while (a command within 200 µs is seen a yield later, and a
-    /// thread that needs this core gets it) and then sleeps. A 200 µs spin
-    /// followed by 2 ms of yields, as before, kept an idle worker on one of
-    /// two vCPUs while a VH thread called another worker, which then shared
-    /// the other vCPU with it and was woken by a system call per call
-    /// (docs/PERFORMANCE.md, fifth round).
+    /// the next command of a ping-pong, then gets out of the way.
     pub const HELPER: WaitPolicy = WaitPolicy {
-        spin: Duration::from_micros(10),
-        yield_for: Duration::from_micros(200),
+        spin: Duration::from_micros(200),
+        yield_for: Duration::from_millis(2),
         sleep_slice: Duration::from_millis(500),
     };
 }
