@@ -91,5 +91,24 @@ pub(crate) fn leave_out(
         units.retain(|u| u.lang != lang);
         left_out.push(lang);
     }
+    if !left_out.is_empty() {
+        watch_path(ctx);
+    }
     Ok(left_out)
+}
+
+/// Has Cargo run the build script again when `PATH` changes or a file
+/// changes in one of its directories: a compiler installed after a build
+/// that left its language out (`apt install gfortran`) is then found by
+/// the next build, as the warning of a build script that left it out
+/// promises, rather than only after `cargo clean`.
+fn watch_path(ctx: &mut Context) {
+    let Some(path) = ctx.var("PATH") else {
+        return;
+    };
+    for dir in std::env::split_paths(&path) {
+        if dir.is_absolute() && dir.is_dir() {
+            ctx.rerun_if_changed(&dir);
+        }
+    }
 }

@@ -74,6 +74,20 @@ fn an_optional_language_without_compiler_is_left_out_with_its_declarations() {
     assert!(a
         .cargo_directives()
         .contains(&"rerun-if-env-changed=VEO_REQUIRE_FORTRAN".to_string()));
+    // Installing the compiler later reruns the build script: PATH and the
+    // directories in it are watched.
+    let d = a.cargo_directives();
+    assert!(
+        d.contains(&"rerun-if-env-changed=PATH".to_string()),
+        "{d:?}"
+    );
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let watched: Vec<_> = std::env::split_paths(&path)
+        .filter(|p| p.is_absolute() && p.is_dir())
+        .map(|p| format!("rerun-if-changed={}", p.display()))
+        .collect();
+    assert!(!watched.is_empty());
+    assert!(watched.iter().all(|w| d.contains(w)), "{d:?}");
 }
 
 #[test]

@@ -8,8 +8,11 @@
 
 use std::fmt;
 
-/// The protocol version; bump it whenever a layout or message changes.
-pub const PROTOCOL_VERSION: u64 = 3;
+/// The protocol version; bump it whenever a layout or message changes,
+/// or the meaning of a shared word. 4: a sleeper arms its futex word and
+/// a writer wakes only an armed one (`wait.rs`); a peer of version 3 would
+/// sleep unwoken for a whole sleep slice.
+pub const PROTOCOL_VERSION: u64 = 4;
 
 /// The most arguments a kernel call takes.
 pub const MAX_ARGS: usize = 256;
