@@ -371,7 +371,6 @@ impl Worker {
                     let here = wait::note_cpu(&ch.helper_cpu);
                     let peer_here = here != 0 && ch.vh_cpu.load(Ordering::Relaxed) == here;
                     let activation = self.activation;
-                    let mut looks = 0u32;
                     let wake = ring.data_word().wait_adaptive_while(
                         &WaitPolicy::HELPER,
                         &self.spin,
@@ -379,18 +378,7 @@ impl Worker {
                         None,
                         ready,
                         || self.stopping(),
-                        || {
-                            // Every 4th look (some 5 µs of spinning), a
-                            // yield: a worker just woken for another
-                            // channel on this CPU runs, takes its command,
-                            // and so ends this spin. (Every 16th left the
-                            // alternating load's p99 at 30-60 µs.)
-                            looks = looks.wrapping_add(1);
-                            if looks.is_multiple_of(4) {
-                                std::thread::yield_now();
-                            }
-                            may_spin_idle(activation)
-                        },
+                        || may_spin_idle(activation),
                     );
                     match wake {
                         Wake::Ready => continue,

@@ -91,6 +91,30 @@ fn an_optional_language_without_compiler_is_left_out_with_its_declarations() {
 }
 
 #[test]
+fn only_the_existing_absolute_directories_of_path_are_watched() {
+    let dir = scratch("optional-path");
+    let _env = no_fortran(&dir);
+    let orig = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = std::env::split_paths(&orig).collect();
+    let missing = dir.join("no-such-dir");
+    dirs.extend([std::path::PathBuf::from("relative/bin"), missing.clone()]);
+    std::env::set_var("PATH", std::env::join_paths(&dirs).unwrap());
+    let built = mixed(&dir).optional(Language::Fortran).try_compile("mixed");
+    std::env::set_var("PATH", &orig);
+    let a = built.unwrap();
+    let d = a.cargo_directives();
+    assert!(
+        d.contains(&"rerun-if-env-changed=PATH".to_string()),
+        "{d:?}"
+    );
+    assert!(!d.iter().any(|l| l.contains("relative/bin")), "{d:?}");
+    assert!(
+        !d.contains(&format!("rerun-if-changed={}", missing.display())),
+        "{d:?}"
+    );
+}
+
+#[test]
 fn without_optional_a_missing_compiler_fails_the_build() {
     let dir = scratch("optional-not-asked");
     let _env = no_fortran(&dir);

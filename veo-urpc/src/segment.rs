@@ -744,6 +744,20 @@ mod tests {
             Err(AttachError::BadHeap { check, .. }) => assert!(!check.is_empty()),
             other => panic!("{other:?}"),
         }
+        // A VH of the protocol before (futex words not armed) is refused,
+        // naming both versions.
+        let version = std::mem::offset_of!(SegmentHeader, version);
+        match attach_with(version, PROTOCOL_VERSION - 1) {
+            Err(e @ AttachError::Mismatch { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("protocol mismatch"), "{text}");
+                assert!(
+                    text.contains(&format!("{:#x}", PROTOCOL_VERSION - 1)),
+                    "{text}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         // The header restored, the segment attaches.
         assert!(Segment::attach(rustix::io::dup(a.fd()).unwrap()).is_ok());
     }

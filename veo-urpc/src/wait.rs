@@ -39,6 +39,10 @@ pub struct WaitPolicy {
     pub yield_for: Duration,
     /// Longest single futex sleep, after which `aborted` is checked again.
     pub sleep_slice: Duration,
+    /// While spinning, a yield once every this many looks at the clock (each
+    /// after 64 spins; 0: never): for a waiter whose long spin may keep a
+    /// thread that was just woken on its core from running.
+    pub spin_yield_every: u32,
 }
 
 impl WaitPolicy {
@@ -47,13 +51,20 @@ impl WaitPolicy {
         spin: Duration::from_micros(50),
         yield_for: Duration::from_micros(500),
         sleep_slice: Duration::from_millis(50),
+        spin_yield_every: 0,
     };
     /// For a helper worker waiting on commands: it spins long enough to catch
-    /// the next command of a ping-pong, then gets out of the way.
+    /// the next command of a ping-pong, then gets out of the way. While it
+    /// spins it yields every 4 looks (some 5 µs), so that a worker just
+    /// woken for another channel on its core runs, takes its command, and
+    /// so ends an idle spin (`ve-helper/src/serve.rs`, `may_spin_idle`):
+    /// every 16 looks left a thread alternating context and synchronous
+    /// calls at a 30-60 µs p99 (docs/PERFORMANCE.md, fifth round).
     pub const HELPER: WaitPolicy = WaitPolicy {
         spin: Duration::from_micros(200),
         yield_for: Duration::from_millis(2),
         sleep_slice: Duration::from_millis(500),
+        spin_yield_every: 4,
     };
 }
 
@@ -465,6 +476,9 @@ impl WakeWord {
                     may_yield = false;
                     break;
                 }
+                if policy.spin_yield_every != 0 && spins.is_multiple_of(policy.spin_yield_every) {
+                    std::thread::yield_now();
+                }
             }
         }
         let yield_for = if may_yield && spin_on() {
@@ -571,6 +585,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_waiter_that_yields_while_spinning_still_sees_its_change() {
+        // Yields at every look, while another thread makes the change.
+        let policy = WaitPolicy {
+            spin: Duration::from_secs(5),
+            yield_for: Duration::ZERO,
+            sleep_slice: Duration::from_millis(10),
+            spin_yield_every: 1,
+        };
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            f.store(true, Ordering::Release);
+        });
+        let word = WakeWord::default();
+        let w = word.wait_adaptive(
+            &policy,
+            &SpinBudget::new(),
+            false,
+            Some(Instant::now() + Duration::from_secs(30)),
+            || flag.load(Ordering::Acquire),
+            || false,
+        );
+        t.join().unwrap();
+        assert_eq!(w, Wake::Ready);
+    }
+
+    #[test]
     fn only_the_first_notify_after_a_sleeper_armed_changes_the_word() {
         let w = WakeWord::default();
         w.notify();
@@ -607,6 +649,7 @@ mod tests {
                 spin: Duration::ZERO,
                 yield_for: Duration::ZERO,
                 sleep_slice: Duration::from_secs(30),
+                spin_yield_every: 0,
             };
             let start = Instant::now();
             let r = w.wait(&policy, None, || f.load(Ordering::Acquire), || false);
@@ -674,6 +717,7 @@ mod tests {
             spin: Duration::from_micros(400),
             yield_for: Duration::ZERO,
             sleep_slice: Duration::from_millis(1),
+            spin_yield_every: 0,
         };
         let word = WakeWord::default();
         let budget = SpinBudget::new();

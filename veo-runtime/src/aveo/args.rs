@@ -190,6 +190,29 @@ unsafe impl Send for List {}
 // SAFETY: a shared `List` gives no access to the list.
 unsafe impl Sync for List {}
 
+impl List {
+    /// The list's contents are unknown (being set, or a setter failed):
+    /// it is cleared before its next use.
+    #[inline]
+    fn forget(&mut self) {
+        self.values = None;
+        self.known = 0;
+    }
+
+    /// The list holds the register values `classes` and `bits` at
+    /// positions `0..n` and nothing else.
+    #[inline]
+    fn holds(&mut self, classes: &[ArgClass], bits: &[u64]) {
+        let n = classes.len();
+        self.values = Some(n);
+        if n <= MEMO {
+            self.classes[..n].copy_from_slice(classes);
+            self.bits[..n].copy_from_slice(&bits[..n]);
+            self.known = n;
+        }
+    }
+}
+
 impl Drop for List {
     fn drop(&mut self) {
         free_list(&self.lib, self.raw);
@@ -316,17 +339,10 @@ impl ArgsCache {
         if !fits {
             self.clear(list)?;
         }
-        list.values = None;
-        list.known = 0;
+        list.forget();
         let stack = set_all(&self.lib, list.raw.as_ptr(), args)?;
         if values_only {
-            let n = args.len();
-            list.values = Some(n);
-            if n <= MEMO {
-                list.classes[..n].copy_from_slice(&args.classes[..n]);
-                list.bits[..n].copy_from_slice(&args.values[..n]);
-                list.known = n;
-            }
+            list.holds(&args.classes, &args.values);
         }
         Ok((k, stack))
     }
@@ -351,8 +367,7 @@ impl ArgsCache {
                     if let Err(e) =
                         set_register(&self.lib, list.raw.as_ptr(), n, classes[n], bits[n])
                     {
-                        list.values = None;
-                        list.known = 0;
+                        list.forget();
                         return Err(e);
                     }
                     list.classes[n] = classes[n];
@@ -375,17 +390,11 @@ impl ArgsCache {
         if list.values.is_none_or(|v| v > n) {
             self.clear(list)?;
         }
-        list.values = None;
-        list.known = 0;
+        list.forget();
         for (i, (&class, &value)) in classes.iter().zip(bits).enumerate() {
             set_register(&self.lib, list.raw.as_ptr(), i, class, value)?;
         }
-        list.values = Some(n);
-        if n <= MEMO {
-            list.classes[..n].copy_from_slice(classes);
-            list.bits[..n].copy_from_slice(bits);
-            list.known = n;
-        }
+        list.holds(classes, bits);
         Ok(())
     }
 }

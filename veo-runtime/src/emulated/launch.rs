@@ -164,6 +164,7 @@ impl EmulatedProc {
             spin: Duration::from_micros(20),
             yield_for: Duration::from_micros(200),
             sleep_slice: Duration::from_millis(5),
+            spin_yield_every: 0,
         };
         ring.wait_until(
             &policy,
