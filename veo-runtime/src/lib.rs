@@ -275,6 +275,7 @@ mod queue;
 mod registry;
 mod request;
 mod slot;
+mod spilled;
 #[cfg(not(feature = "emulator"))]
 mod statics;
 mod trace;

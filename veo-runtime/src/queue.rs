@@ -18,7 +18,7 @@ use crate::error::{Closable, Error, Result};
 use crate::mem_hooks::{self, MemoryEvent, MemoryOp};
 use crate::memory;
 use crate::proc::{Proc, WeakProc};
-use rustc_hash::FxHashMap;
+use crate::spilled::Spilled;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
@@ -171,6 +171,17 @@ pub enum Collected<T> {
     },
 }
 
+impl<T> Collected<T> {
+    /// A request that returned `v` without bytes.
+    fn returned(v: u64, tag: T) -> Self {
+        Collected::Done {
+            result: Ok(v),
+            outs: Vec::new(),
+            tag,
+        }
+    }
+}
+
 /// The requests of a queue not collected yet, by id: a ring indexed by
 /// `id - base` (ids are handed out consecutively), so that numbering,
 /// looking up and collecting a request is an index, not a hash, and
@@ -179,11 +190,12 @@ pub enum Collected<T> {
 /// A request that is never collected (AVEO's Test 3 leaves all but the
 /// last) holds the window's start back; once the window is longer than
 /// [`WINDOW_MAX`] and less than half of it is still to collect, its front
-/// entry moves to `spilled`, a map, so that one forgotten request cannot
-/// make the window grow with every later one. A window full of requests
+/// entry moves to `spilled` ([`Spilled`]: a push, as fronts leave in id
+/// order), so that one forgotten request cannot make the window grow with
+/// every later one. A window full of requests
 /// still to collect (a program that submits 100000 calls, then collects
-/// them) stays a window: moving its entries into a map would keep as many
-/// and hash each one twice.
+/// them) stays a window: moving its entries out would keep as many and
+/// look each one up twice.
 struct Store<T> {
     /// The id of the entry at `head`.
     base: u64,
@@ -193,10 +205,14 @@ struct Store<T> {
     ring: Vec<Option<(Entry, T)>>,
     /// Entries of the window not collected yet (`Some`).
     live: usize,
-    spilled: FxHashMap<u64, (Entry, T)>,
+    spilled: Spilled<(Entry, T)>,
+    /// Every entry below this id is finished: [`RequestQueue::sync`]
+    /// polls only from here, not every result a program left uncollected
+    /// before (AVEO's Test 3 leaves one per call).
+    synced: u64,
 }
 
-/// Entries the window holds before its front spills into the map.
+/// Entries the window holds before its front spills.
 const WINDOW_MAX: usize = 1 << 16;
 
 impl<T> Store<T> {
@@ -207,7 +223,8 @@ impl<T> Store<T> {
             len: 0,
             ring: Vec::new(),
             live: 0,
-            spilled: FxHashMap::default(),
+            spilled: Spilled::default(),
+            synced: 0,
         }
     }
 
@@ -221,12 +238,14 @@ impl<T> Store<T> {
     fn insert(&mut self, id: u64, v: (Entry, T)) {
         if self.len == 0 {
             self.base = id;
+            self.synced = self.synced.min(id);
         }
         // Ids are consecutive; a wrap past u64::MAX - 1 (never reached in
         // practice) starts a new window after spilling the old one.
         if id != self.base.wrapping_add(self.len as u64) {
             self.spill_all();
             self.base = id;
+            self.synced = self.synced.min(id);
         }
         if self.len == self.ring.len() {
             self.grow();
@@ -295,7 +314,7 @@ impl<T> Store<T> {
         match self.index(id) {
             Some((at, _)) => self.ring[at].as_mut(),
             None if self.spilled.is_empty() => None,
-            None => self.spilled.get_mut(&id),
+            None => self.spilled.get_mut(id),
         }
     }
 
@@ -313,21 +332,32 @@ impl<T> Store<T> {
                 v
             }
             None if self.spilled.is_empty() => None,
-            None => self.spilled.remove(&id),
+            None => self.spilled.remove(id),
         }
     }
 
     /// Every id kept, in ascending order.
+    #[cfg(test)]
     fn ids(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.spilled.keys().copied().collect();
-        ids.sort_unstable();
+        self.ids_from(0)
+    }
+
+    /// Every id kept from `from` on, in ascending order.
+    fn ids_from(&self, from: u64) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.spilled.ids().filter(|&id| id >= from).collect();
         let mask = self.mask();
+        let skip = from.saturating_sub(self.base).min(self.len as u64) as usize;
         ids.extend(
-            (0..self.len)
+            (skip..self.len)
                 .filter(|i| self.ring[(self.head + i) & mask].is_some())
                 .map(|i| self.base.wrapping_add(i as u64)),
         );
         ids
+    }
+
+    /// The id the next entry gets.
+    fn end(&self) -> u64 {
+        self.base.wrapping_add(self.len as u64)
     }
 
     fn clear(&mut self) {
@@ -369,7 +399,7 @@ pub struct RequestQueue<T> {
     /// that the helper waits for before it takes more commands
     /// (`veo_call_async_vh`), which would never end.
     pending: parking_lot::Mutex<Store<T>>,
-    /// How many entries of `pending` are not [`Entry::Finished`], changed
+    /// How many entries of `pending` are not finished, changed
     /// with its lock held: finished results a program never collects
     /// (AVEO's Test 3) must not make [`has_pending`](RequestQueue::has_pending)
     /// true, which would cost every later synchronous call a round trip.
@@ -391,8 +421,12 @@ enum Entry {
     /// Any other request not known to have finished. Boxed: it has bytes
     /// to receive or a transfer to report, which cost more than the box.
     Pending(Box<Pending>),
-    /// Finished (seen by [`RequestQueue::sync`]), its result kept.
-    /// Boxed: rare.
+    /// Finished well without bytes (seen by [`RequestQueue::sync`]): the
+    /// value. Not boxed: a program that never collects its calls has one
+    /// per call after a sync.
+    Returned(u64),
+    /// Finished otherwise (seen by [`RequestQueue::sync`]), its result
+    /// kept. Boxed: rare.
     Finished(Box<(Result<u64>, Vec<Vec<u8>>)>),
 }
 
@@ -406,6 +440,13 @@ impl Entry {
         }
     }
 
+    /// Whether the entry was seen finished ([`Entry::Returned`],
+    /// [`Entry::Finished`]).
+    #[inline]
+    fn is_finished(&self) -> bool {
+        matches!(self, Entry::Returned(_) | Entry::Finished(_))
+    }
+
     /// Polls an unfinished entry: its result, and its bytes if it finished
     /// well, once it has finished; `None` for one finished before.
     fn poll(&mut self, ch: &ChannelVh) -> Option<(Result<u64>, Vec<Vec<u8>>)> {
@@ -416,7 +457,7 @@ impl Entry {
                 &mut call
             }
             Entry::Pending(p) => &mut **p,
-            Entry::Finished(_) => return None,
+            Entry::Returned(_) | Entry::Finished(_) => return None,
         };
         let result = match p.poll(ch) {
             Ok(None) => return None,
@@ -770,7 +811,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         let entry = {
             let mut map = self.pending.lock();
             let entry = map.remove(id);
-            if let Some((Entry::Call(_) | Entry::Pending(_), _)) = entry {
+            if entry.as_ref().is_some_and(|(e, _)| !e.is_finished()) {
                 self.one_finished();
             }
             entry
@@ -786,6 +827,7 @@ impl<T: Send + 'static> RequestQueue<T> {
                     tag,
                 }
             }
+            Some((Entry::Returned(v), tag)) => Collected::returned(v, tag),
             Some((Entry::Finished(done), tag)) => {
                 let (result, outs) = *done;
                 Collected::Done { result, outs, tag }
@@ -809,7 +851,7 @@ impl<T: Send + 'static> RequestQueue<T> {
         let Some((entry, tag)) = pending.get_mut(id) else {
             return Collected::Unknown;
         };
-        if !matches!(entry, Entry::Finished(_)) {
+        if !entry.is_finished() {
             let polled = match self.ctx.parts() {
                 Ok((ch, _)) => entry.poll(ch),
                 Err(e) => Some((Err(e), Vec::new())),
@@ -830,11 +872,12 @@ impl<T: Send + 'static> RequestQueue<T> {
             };
         }
         match pending.remove(id) {
+            Some((Entry::Returned(v), tag)) => Collected::returned(v, tag),
             Some((Entry::Finished(done), tag)) => {
                 let (result, outs) = *done;
                 Collected::Done { result, outs, tag }
             }
-            // Not reached: the entry is Finished (checked above).
+            // Not reached: the entry is finished (checked above).
             _ => Collected::Unknown,
         }
     }
@@ -857,18 +900,30 @@ impl<T: Send + 'static> RequestQueue<T> {
         self.ctx.sync()?;
         let (ch, _) = self.ctx.parts()?;
         let mut pending = self.pending.lock();
+        // Below `synced` everything has finished: a sync walks only what
+        // was queued since the last one, not every result left uncollected.
+        let mut unfinished = None;
         // In id order: the bytes land in the order the requests were queued.
-        for id in pending.ids() {
+        for id in pending.ids_from(pending.synced) {
             let Some((entry, tag)) = pending.get_mut(id) else {
                 continue;
             };
+            if entry.is_finished() {
+                continue;
+            }
             let Some((result, outs)) = entry.poll(ch) else {
+                // Queued by another thread after the context's sync.
+                unfinished.get_or_insert(id);
                 continue;
             };
             self.finished(&result, &outs, tag);
-            *entry = Entry::Finished(Box::new((result, outs)));
+            *entry = match (result, outs) {
+                (Ok(v), outs) if outs.is_empty() => Entry::Returned(v),
+                done => Entry::Finished(Box::new(done)),
+            };
             self.one_finished();
         }
+        pending.synced = unfinished.unwrap_or_else(|| pending.end());
         Ok(())
     }
 
@@ -1007,6 +1062,13 @@ impl Proc {
         }
         let s = self.emulated()?;
         let b = args.built()?;
+        if b.outs.is_empty() {
+            // Most calls: register arguments, nothing to come back but the
+            // result: one message, waited for without a `Pending`.
+            if let Some(reqid) = submit_register_list(&s.control, addr, result.class(), &b.args) {
+                return Ok((wait_call(&s.control, reqid?)?, Vec::new()));
+            }
+        }
         let (reqid, _) = submit_call(
             &s.control,
             addr,
@@ -1101,7 +1163,7 @@ mod tests {
         }
         assert!(s.len <= WINDOW_MAX);
         assert_eq!(s.ids(), [0]);
-        assert_eq!(s.live, 0, "the forgotten request is in the map");
+        assert_eq!(s.live, 0, "the forgotten request is spilled");
         assert_eq!(value(s.remove(0)), Some(0));
         assert!(s.ids().is_empty());
         // Ids that jump (the wrap) start a new window.

@@ -85,6 +85,41 @@ fn finished_results_never_collected_are_not_pending() {
 }
 
 #[test]
+fn results_left_uncollected_through_syncs_and_spills_keep_their_values() {
+    // A program collecting three calls of four and syncing now and then:
+    // the forgotten ones leave the queue's window (more than it holds go
+    // by) and are seen finished by syncs that walk only what is new; each
+    // is still collected once, with its own result, in any order.
+    let (proc, lib) = setup();
+    let q = RequestQueue::<u64>::open(&proc).unwrap();
+    let add = addr(&lib, "add_i64");
+    let mut args = ArgList::new();
+    args.set_i64(1, 1000).unwrap();
+    let mut forgotten = Vec::new();
+    for i in 0..100_000u64 {
+        args.set_i64(0, i as i64).unwrap();
+        let id = q.call(add, &args, i).unwrap();
+        if i % 4 == 0 {
+            forgotten.push(id);
+        } else {
+            assert_eq!(done(q.wait(id)), (i + 1000, vec![], i));
+        }
+        if i % 25_000 == 24_999 {
+            q.sync().unwrap();
+            assert!(!q.has_pending());
+        }
+    }
+    // Peeked, waited for, in reverse order; each once.
+    for (k, &id) in forgotten.iter().enumerate().rev() {
+        let i = 4 * k as u64;
+        let got = if k % 2 == 0 { q.peek(id) } else { q.wait(id) };
+        assert_eq!(done(got), (i + 1000, vec![], i));
+        assert!(matches!(q.peek(id), Collected::Unknown));
+    }
+    assert!(!q.has_pending());
+}
+
+#[test]
 fn out_and_inout_bytes_come_back_in_argument_order_and_the_list_is_reusable() {
     let (proc, lib) = setup();
     let q = RequestQueue::<()>::open(&proc).unwrap();

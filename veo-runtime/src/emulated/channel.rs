@@ -10,6 +10,7 @@
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::life::Life;
+use crate::spilled::Spilled;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use std::collections::{HashMap, VecDeque};
@@ -133,11 +134,11 @@ impl Slot {
 /// allocation per answer. The window starts at the oldest request not yet
 /// taken. A request held unanswered for very long (a forgotten one) holds
 /// the window's start back; once the window is longer than [`WINDOW`] and
-/// less than half of it is still to take, its oldest entries move to a
-/// map, so that the window stays bounded. A window full of answers still
-/// to take (a program that submits a million calls, then waits for each)
-/// stays a window: moving them into a map would keep as many and hash
-/// each one twice.
+/// less than half of it is still to take, its oldest entries move to
+/// [`Spilled`], so that the window stays bounded. A window full of answers
+/// still to take (a program that submits a million calls, then waits for
+/// each) stays a window: moving them out would keep as many and look each
+/// one up twice.
 #[derive(Debug)]
 struct Table {
     /// Request id of `slots[0]`.
@@ -146,7 +147,7 @@ struct Table {
     /// Entries of `slots` that are not [`Slot::Gone`].
     live: usize,
     /// Entries below `base` that are neither taken nor discarded.
-    spill: HashMap<u64, Slot>,
+    spill: Spilled<Slot>,
 }
 
 /// Most entries of the window before the oldest ones may be spilled.
@@ -159,14 +160,14 @@ impl Table {
             base: 1,
             slots: VecDeque::new(),
             live: 0,
-            spill: HashMap::new(),
+            spill: Spilled::default(),
         }
     }
 
     /// The entry of `reqid`; `None` once it is gone.
     fn entry(&mut self, reqid: u64) -> Option<&mut Slot> {
         if reqid < self.base {
-            return self.spill.get_mut(&reqid);
+            return self.spill.get_mut(reqid);
         }
         let i = (reqid - self.base) as usize;
         if i == self.slots.len() {
@@ -240,7 +241,7 @@ impl Table {
     fn take_kept(&mut self, reqid: u64) -> Option<Done> {
         // A look, not an entry: a request not answered yet needs none.
         let slot = if reqid < self.base {
-            self.spill.get_mut(&reqid)?
+            self.spill.get_mut(reqid)?
         } else {
             self.slots.get_mut((reqid - self.base) as usize)?
         };
@@ -291,7 +292,7 @@ impl Table {
     /// Whether the answer of `reqid` will be discarded.
     fn discards(&self, reqid: u64) -> bool {
         let slot = if reqid < self.base {
-            self.spill.get(&reqid)
+            self.spill.get(reqid)
         } else {
             self.slots.get((reqid - self.base) as usize)
         };
@@ -305,8 +306,8 @@ impl Table {
 
     fn forget_if_gone(&mut self, reqid: u64) {
         if reqid < self.base {
-            if matches!(self.spill.get(&reqid), Some(Slot::Gone)) {
-                self.spill.remove(&reqid);
+            if matches!(self.spill.get(reqid), Some(Slot::Gone)) {
+                self.spill.remove(reqid);
             }
         } else {
             self.trim();
@@ -1027,7 +1028,7 @@ mod tests {
     #[test]
     fn a_forgotten_request_spills_once_the_window_is_mostly_gone() {
         // Request 1 is never answered; the later ones are taken as they
-        // arrive: the window moves on, request 1 waits in the map.
+        // arrive: the window moves on, request 1 waits spilled.
         let mut t = Table::new();
         t.entry(1);
         let n = 2 * WINDOW as u64 + 10;
@@ -1036,7 +1037,7 @@ mod tests {
             assert_eq!(t.take(id).map(|d| d.value), Some(id));
         }
         assert!(t.slots.len() <= WINDOW + 1, "{}", t.slots.len());
-        assert!(t.spill.contains_key(&1));
+        assert!(t.spill.contains(1));
         t.put(1, Done::ok(7));
         assert_eq!(t.take(1).map(|d| d.value), Some(7));
         assert!(t.spill.is_empty());
