@@ -112,9 +112,10 @@ fn a_static_helper_runs_the_kernels_linked_into_it() {
 }
 
 /// Requests dropped unfinished are their context's to collect: counted as
-/// outstanding until a later submit or the context's sync collects them
-/// (in order or not), and a call after them answers for itself. On the
-/// AVEO backend's own types over this libveo.so, whose contexts count
+/// outstanding until the context's sync, or a later submit once a batch of
+/// them is there (`REAP_BATCH`, veo-runtime/src/aveo/context.rs), collects
+/// them (in order or not), and a call after them answers for itself. On
+/// the AVEO backend's own types over this libveo.so, whose contexts count
 /// their outstanding requests.
 #[test]
 fn requests_dropped_unfinished_are_collected_by_their_context() {
@@ -133,11 +134,20 @@ fn requests_dropped_unfinished_are_collected_by_their_context() {
     for i in 0..10 {
         drop(call(i));
     }
-    // Each submit collects those dropped before it that have finished.
-    let left = ctx.outstanding();
-    assert!((1..=10).contains(&left), "{left}");
+    // Fewer than a batch: the submits leave them to the sync.
+    assert_eq!(ctx.outstanding(), 10);
     ctx.sync().unwrap();
     assert_eq!(ctx.outstanding(), 0, "collected once finished");
+    // Many: the submits collect them a batch at a time, as they finish.
+    for i in 0..1000 {
+        drop(call(i));
+    }
+    assert_eq!(call(11).wait().unwrap(), 121, "all before it have run");
+    drop(call(0));
+    let left = ctx.outstanding();
+    assert!((1..=64).contains(&left), "{left} outstanding");
+    ctx.sync().unwrap();
+    assert_eq!(ctx.outstanding(), 0);
     let r = call(12);
     assert_eq!(ctx.outstanding(), 1);
     assert_eq!(r.wait().unwrap(), 144);

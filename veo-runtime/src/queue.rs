@@ -145,6 +145,26 @@ fn wait_call(ch: &ChannelVh, reqid: u64) -> Result<u64> {
             placed: &mut placed,
         },
     )?;
+    call_done(reqid, done)
+}
+
+/// [`wait_call`] without waiting: the result if it has arrived.
+#[inline]
+fn poll_call(ch: &ChannelVh, reqid: u64) -> Result<Option<u64>> {
+    let mut placed = 0;
+    let done = ch.poll(
+        reqid,
+        &mut Sink {
+            outs: &mut [],
+            placed: &mut placed,
+        },
+    )?;
+    done.map(|d| call_done(reqid, d)).transpose()
+}
+
+/// The result of a call without OUT bytes from its answer.
+#[inline(always)]
+fn call_done(reqid: u64, done: Done) -> Result<u64> {
     if done.status == Some(Status::Ok) && done.data.is_empty() {
         return Ok(done.value);
     }
@@ -450,11 +470,11 @@ impl Entry {
     /// Polls an unfinished entry: its result, and its bytes if it finished
     /// well, once it has finished; `None` for one finished before.
     fn poll(&mut self, ch: &ChannelVh) -> Option<(Result<u64>, Vec<Vec<u8>>)> {
-        let mut call;
         let p = match self {
             Entry::Call(reqid) => {
-                call = Pending::new(*reqid, Vec::new(), Kind::Call);
-                &mut call
+                return poll_call(ch, *reqid)
+                    .transpose()
+                    .map(|result| (result, Vec::new()));
             }
             Entry::Pending(p) => &mut **p,
             Entry::Returned(_) | Entry::Finished(_) => return None,

@@ -57,8 +57,9 @@ pub(crate) struct CtxShared {
     /// The requests dropped before they were collected, with their
     /// staging: collected by later submits, the context's sync and close.
     abandoned: parking_lot::Mutex<Abandoned>,
-    /// Whether `abandoned` may have entries: set under its lock with each
-    /// one, cleared under it when none is left, read without it by every
+    /// Whether submits should collect `abandoned`: set under its lock with
+    /// each staged request and once [`REAP_BATCH`] bare ones are there,
+    /// cleared under it when fewer are left, read without it by every
     /// submit (a stale `false` only leaves the collection to a later
     /// submit).
     has_abandoned: AtomicBool,
@@ -76,7 +77,15 @@ struct Abandoned {
     /// frees): runs of consecutive ids, `(first, count)`, so that requests
     /// dropped in order (a batch discarded) cost an increment each.
     runs: Vec<(u64, u64)>,
+    /// How many ids `runs` holds.
+    bare: usize,
 }
+
+/// Bare abandoned requests (nothing staged: only libveo's record of the
+/// result to free) that make submits collect them: collected one by one,
+/// each collection also asks once for a request still running (the one
+/// just submitted, mostly), which a batch pays once for all.
+const REAP_BATCH: usize = 64;
 
 impl Abandoned {
     fn is_empty(&self) -> bool {
@@ -86,12 +95,17 @@ impl Abandoned {
     fn clear(&mut self) {
         self.staged.clear();
         self.runs.clear();
+        self.bare = 0;
     }
 
     /// How many requests there are.
     fn len(&self) -> usize {
-        let ids: u64 = self.runs.iter().map(|&(_, n)| n).sum();
-        self.staged.len() + ids as usize
+        self.staged.len() + self.bare
+    }
+
+    /// Whether submits should collect them ([`CtxShared::has_abandoned`]).
+    fn due(&self) -> bool {
+        !self.staged.is_empty() || self.bare >= REAP_BATCH
     }
 }
 
@@ -156,12 +170,15 @@ impl CtxShared {
             Some((first, n)) if *first + *n == id => *n += 1,
             _ => a.runs.push((id, 1)),
         }
-        drop(a);
-        self.has_abandoned.store(true, Ordering::Release);
+        a.bare += 1;
+        if a.bare >= REAP_BATCH {
+            drop(a);
+            self.has_abandoned.store(true, Ordering::Release);
+        }
     }
 
     /// Collects the abandoned requests that have finished, and frees their
-    /// staging.
+    /// staging, when there are staged ones or a batch of bare ones.
     #[inline]
     fn reap(&self, proc: &ProcInner) {
         if self.has_abandoned.load(Ordering::Acquire) {
@@ -169,6 +186,8 @@ impl CtxShared {
         }
     }
 
+    /// Collects the abandoned requests that have finished, and frees their
+    /// staging.
     #[cold]
     fn reap_now(&self, proc: &ProcInner) {
         let mut a = self.abandoned.lock();
@@ -195,7 +214,7 @@ impl CtxShared {
             state != VEO_COMMAND_UNFINISHED
         };
         let mut collected = 0usize;
-        let Abandoned { staged, runs } = &mut *a;
+        let Abandoned { staged, runs, bare } = &mut *a;
         staged.retain(|(id, _)| {
             let d = done(*id);
             collected += usize::from(d);
@@ -203,16 +222,19 @@ impl CtxShared {
         });
         // A context runs its requests in order: a run is collected up to
         // its first unfinished request.
+        let mut collected_bare = 0usize;
         runs.retain_mut(|(first, n)| {
             while *n > 0 && done(*first) {
                 *first += 1;
                 *n -= 1;
-                collected += 1;
+                collected_bare += 1;
             }
             *n > 0
         });
-        self.outstanding.fetch_sub(collected, Ordering::Relaxed);
-        if a.is_empty() {
+        *bare -= collected_bare;
+        self.outstanding
+            .fetch_sub(collected + collected_bare, Ordering::Relaxed);
+        if !a.due() {
             self.has_abandoned.store(false, Ordering::Release);
         }
     }
@@ -629,7 +651,8 @@ impl AveoContext {
         // SAFETY: the context is live.
         unsafe { f(self.shared.raw()) };
         drop(entered);
-        self.shared.reap(&self.proc);
+        // All of them, not only once a batch is there.
+        self.shared.reap_now(&self.proc);
         match self.state() {
             ContextState::Dead => Err(Error::Aveo {
                 what: "veo_context_sync".into(),
@@ -659,7 +682,7 @@ impl AveoContext {
                 self.shared.collect_all(&self.proc);
             }
         } else {
-            self.shared.reap(&self.proc);
+            self.shared.reap_now(&self.proc);
         }
         let mut c = self.proc.lock_contexts();
         c.open -= 1;
