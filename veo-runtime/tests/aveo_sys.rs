@@ -554,3 +554,70 @@ fn a_call_s_list_stays_with_its_request_on_nec_s_library() {
     assert_eq!(call(8).wait().unwrap(), 8);
     ctx.close().unwrap();
 }
+
+/// NEC's libveo runs queued VH functions inside `veo_call_peek_result`,
+/// in the thread that asks (its progress); the context asks it when it
+/// collects the requests dropped unfinished. A VH function that submits
+/// on that context and drops the request (the stand-in runs one inside
+/// the next peek) finds the context's list of dropped requests free, not
+/// locked by the collection it runs in.
+#[test]
+fn a_vh_function_run_inside_a_collection_submits_and_drops_on_its_context() {
+    use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    use veo_runtime::aveo::context::AveoContext;
+    use veo_runtime::aveo::proc::AveoProc;
+    use veo_runtime::Args;
+
+    static CTX: AtomicPtr<AveoContext> = AtomicPtr::new(std::ptr::null_mut());
+    static RAN: AtomicBool = AtomicBool::new(false);
+    extern "C" fn vh_function() {
+        // SAFETY: set to the test's context, which outlives every peek.
+        let ctx = unsafe { &*CTX.load(Ordering::Acquire) };
+        let mut args = Args::new();
+        args.u64(5);
+        drop(ctx.call::<u64>(0x1000, args).unwrap());
+        RAN.store(true, Ordering::Release);
+    }
+
+    let path = stand_in("veo_progress", &[]);
+    let lib = Arc::new(LibVeo::open(Some(&path)).unwrap());
+    // SAFETY: the stand-in was just built from the fixture; the hook has
+    // the C type written here.
+    let hooks = unsafe { libloading::Library::new(&path) }.unwrap();
+    // SAFETY: as above.
+    let on_next_peek = unsafe {
+        *hooks
+            .get::<unsafe extern "C" fn(extern "C" fn())>(b"stand_in_on_next_peek")
+            .unwrap()
+    };
+    let (done, finished) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let proc = AveoProc::open(lib, 0, None).unwrap();
+        let ctx = Box::new(proc.open_context().unwrap());
+        CTX.store(&*ctx as *const AveoContext as *mut _, Ordering::Release);
+        let call = |v: u64| {
+            let mut args = Args::new();
+            args.u64(v);
+            ctx.call::<u64>(0x1000, args).unwrap()
+        };
+        drop(call(1));
+        // SAFETY: a hook of the stand-in, given a function of the C type.
+        unsafe { on_next_peek(vh_function) };
+        // This submit collects the dropped call: the VH function runs
+        // inside its peek.
+        assert_eq!(call(2).wait().unwrap(), 2);
+        assert!(RAN.load(Ordering::Acquire), "the VH function ran");
+        assert_eq!(ctx.outstanding(), 1, "its dropped call is the context's");
+        ctx.sync().unwrap();
+        assert_eq!(ctx.outstanding(), 0);
+        CTX.store(std::ptr::null_mut(), Ordering::Release);
+        drop(ctx);
+        done.send(()).unwrap();
+    });
+    if finished.recv_timeout(Duration::from_secs(60)).is_err() {
+        panic!("deadlock: the VH function waits for the collection it runs in");
+    }
+    t.join().unwrap();
+}

@@ -107,6 +107,41 @@ impl Abandoned {
     fn due(&self) -> bool {
         !self.staged.is_empty() || self.bare >= REAP_BATCH
     }
+
+    /// Collects those `done` says libveo has delivered (asking it in
+    /// order, up to the first unfinished one of each run: a context runs
+    /// its requests in order), and frees their staging; how many.
+    fn collect_finished(&mut self, mut done: impl FnMut(u64) -> bool) -> usize {
+        let mut collected = 0usize;
+        self.staged.retain(|(id, _)| {
+            let d = done(*id);
+            collected += usize::from(d);
+            !d
+        });
+        let mut bare = 0usize;
+        self.runs.retain_mut(|(first, n)| {
+            while *n > 0 && done(*first) {
+                *first += 1;
+                *n -= 1;
+                bare += 1;
+            }
+            *n > 0
+        });
+        self.bare -= bare;
+        collected + bare
+    }
+
+    /// Puts `older`, taken out before the ones here were added, back in
+    /// front of them.
+    fn put_back(&mut self, mut older: Abandoned) {
+        if older.is_empty() {
+            return;
+        }
+        older.staged.append(&mut self.staged);
+        older.runs.append(&mut self.runs);
+        older.bare += self.bare;
+        *self = older;
+    }
 }
 
 // SAFETY: the handle is an opaque pointer to libveo's context, whose
@@ -190,73 +225,56 @@ impl CtxShared {
     /// staging.
     #[cold]
     fn reap_now(&self, proc: &ProcInner) {
-        let mut a = self.abandoned.lock();
-        if a.is_empty() {
-            self.has_abandoned.store(false, Ordering::Release);
-            return;
-        }
-        let Ok(peek) = proc.lib.veo_call_peek_result() else {
+        let Some(mut taken) = self.take_abandoned() else {
             return;
         };
-        let Ok(_in) = proc.enter() else {
+        let collected = match (proc.lib.veo_call_peek_result(), proc.enter()) {
+            (Ok(peek), Ok(_in)) => taken.collect_finished(|id| {
+                let mut v = 0u64;
+                // SAFETY: the context is live (this `CtxShared` is only
+                // dropped after it is closed); `v` is a valid `uint64_t *`.
+                let state = unsafe { peek(self.raw(), id, &mut v) };
+                state != VEO_COMMAND_UNFINISHED
+            }),
             // Destroyed: libveo writes nothing any more.
-            self.outstanding.fetch_sub(a.len(), Ordering::Relaxed);
-            a.clear();
-            self.has_abandoned.store(false, Ordering::Release);
-            return;
+            (_, Err(_)) => std::mem::take(&mut taken).len(),
+            (Err(_), Ok(_)) => 0,
         };
-        // Whether libveo has delivered `id`'s result (which it then forgets).
-        let done = |id: u64| {
-            let mut v = 0u64;
-            // SAFETY: the context is live (this `CtxShared` is only dropped
-            // after it is closed); `v` is a valid `uint64_t *`.
-            let state = unsafe { peek(self.raw(), id, &mut v) };
-            state != VEO_COMMAND_UNFINISHED
-        };
-        let mut collected = 0usize;
-        let Abandoned { staged, runs, bare } = &mut *a;
-        staged.retain(|(id, _)| {
-            let d = done(*id);
-            collected += usize::from(d);
-            !d
-        });
-        // A context runs its requests in order: a run is collected up to
-        // its first unfinished request.
-        let mut collected_bare = 0usize;
-        runs.retain_mut(|(first, n)| {
-            while *n > 0 && done(*first) {
-                *first += 1;
-                *n -= 1;
-                collected_bare += 1;
-            }
-            *n > 0
-        });
-        *bare -= collected_bare;
-        self.outstanding
-            .fetch_sub(collected + collected_bare, Ordering::Relaxed);
-        if !a.due() {
-            self.has_abandoned.store(false, Ordering::Release);
-        }
+        self.outstanding.fetch_sub(collected, Ordering::Relaxed);
+        let mut a = self.abandoned.lock();
+        a.put_back(taken);
+        self.has_abandoned.store(a.due(), Ordering::Release);
+    }
+
+    /// Takes the abandoned requests out of the lock, to ask libveo about
+    /// them without it: NEC's libveo runs queued VH functions inside
+    /// `veo_call_peek_result` (its progress), in the asking thread, and one
+    /// that submits on this context or drops one of its requests takes the
+    /// lock again. A collection meanwhile, in that function or another
+    /// thread, finds nothing to collect. `None` when there is nothing.
+    fn take_abandoned(&self) -> Option<Abandoned> {
+        let mut a = self.abandoned.lock();
+        self.has_abandoned.store(false, Ordering::Release);
+        (!a.is_empty()).then(|| std::mem::take(&mut *a))
     }
 
     /// After `veo_context_sync`: collects the abandoned requests (their
     /// results are delivered) and frees their staging. Forgotten requests
     /// have finished too: none is outstanding any more.
     fn collect_all(&self, proc: &ProcInner) {
-        let mut a = self.abandoned.lock();
-        let entered = proc.enter();
-        if let (Ok(peek), Ok(_)) = (proc.lib.veo_call_peek_result(), &entered) {
-            let ids = a.staged.iter().map(|&(id, _)| id);
-            let runs = a.runs.iter().flat_map(|&(first, n)| first..first + n);
-            for id in ids.chain(runs) {
-                let mut v = 0u64;
-                // SAFETY: as in `reap`.
-                unsafe { peek(self.raw(), id, &mut v) };
+        if let Some(mut taken) = self.take_abandoned() {
+            let entered = proc.enter();
+            if let (Ok(peek), Ok(_)) = (proc.lib.veo_call_peek_result(), &entered) {
+                taken.collect_finished(|id| {
+                    let mut v = 0u64;
+                    // SAFETY: as in `reap_now`.
+                    unsafe { peek(self.raw(), id, &mut v) };
+                    true
+                });
             }
+            taken.clear();
         }
-        a.clear();
         self.outstanding.store(0, Ordering::Relaxed);
-        self.has_abandoned.store(false, Ordering::Release);
     }
 
     fn is_idle(&self) -> bool {
