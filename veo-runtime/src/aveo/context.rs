@@ -240,7 +240,13 @@ impl CtxShared {
             (_, Err(_)) => std::mem::take(&mut taken).len(),
             (Err(_), Ok(_)) => 0,
         };
-        self.outstanding.fetch_sub(collected, Ordering::Relaxed);
+        // Saturating: a request dropped while `collect_all` ran (a close)
+        // was counted out already.
+        let _ = self
+            .outstanding
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(collected))
+            });
         let mut a = self.abandoned.lock();
         a.put_back(taken);
         self.has_abandoned.store(a.due(), Ordering::Release);
