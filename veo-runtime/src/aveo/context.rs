@@ -92,12 +92,6 @@ impl Abandoned {
         self.staged.is_empty() && self.runs.is_empty()
     }
 
-    fn clear(&mut self) {
-        self.staged.clear();
-        self.runs.clear();
-        self.bare = 0;
-    }
-
     /// How many requests there are.
     fn len(&self) -> usize {
         self.staged.len() + self.bare
@@ -268,18 +262,10 @@ impl CtxShared {
     /// results are delivered) and frees their staging. Forgotten requests
     /// have finished too: none is outstanding any more.
     fn collect_all(&self, proc: &ProcInner) {
-        if let Some(mut taken) = self.take_abandoned() {
-            let entered = proc.enter();
-            if let (Ok(peek), Ok(_)) = (proc.lib.veo_call_peek_result(), &entered) {
-                taken.collect_finished(|id| {
-                    let mut v = 0u64;
-                    // SAFETY: as in `reap_now`.
-                    unsafe { peek(self.raw(), id, &mut v) };
-                    true
-                });
-            }
-            taken.clear();
-        }
+        self.reap_now(proc);
+        // Any libveo still calls unfinished after the sync are forgotten
+        // with their staging, as the context ends.
+        drop(self.take_abandoned());
         self.outstanding.store(0, Ordering::Relaxed);
     }
 
