@@ -28,13 +28,22 @@ pub struct Sample {
 }
 
 /// The libveo.so built beside the running program: `target/<profile>/` or
-/// its `deps/`.
+/// its `deps/`, the newer when both are there. Cargo writes the first only
+/// when veo-capi itself is built (`-p veo-capi`, the workspace) and the
+/// second whenever this package is, so either may be left from an earlier
+/// build.
 pub fn find_libveo() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
+    newest_libveo(exe.parent()?)
+}
+
+/// The newer of `dir/libveo.so` and `dir/deps/libveo.so`.
+fn newest_libveo(dir: &Path) -> Option<PathBuf> {
     [dir.join("libveo.so"), dir.join("deps/libveo.so")]
         .into_iter()
-        .find(|p| p.exists())
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p)
 }
 
 impl CDriver {
@@ -150,6 +159,28 @@ pub fn parse_line(line: &str) -> Result<Sample, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn the_newer_of_the_two_libraries_cargo_may_leave_is_taken() {
+        let dir = std::env::temp_dir().join(format!("veo-find-libveo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("deps")).unwrap();
+        assert_eq!(newest_libveo(&dir), None);
+        let (top, deps) = (dir.join("libveo.so"), dir.join("deps/libveo.so"));
+        let at = |p: &Path, secs: u64| {
+            let f = std::fs::File::create(p).unwrap();
+            f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+                .unwrap();
+        };
+        at(&deps, 2_000_000_000);
+        assert_eq!(newest_libveo(&dir), Some(deps.clone()));
+        at(&top, 1_000_000_000);
+        assert_eq!(newest_libveo(&dir), Some(deps.clone()));
+        at(&top, 2_000_000_100);
+        assert_eq!(newest_libveo(&dir), Some(top));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn driver_lines_parse_and_bad_ones_are_refused() {
