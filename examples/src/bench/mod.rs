@@ -5,6 +5,7 @@
 pub mod baseline;
 pub mod calls;
 pub mod capi;
+pub mod count;
 pub mod svg;
 
 use serde_json::{json, Value};
