@@ -164,6 +164,28 @@ pub fn run(what: &Counted, n: u64, dir: &Path) -> Result<Totals, BoxError> {
     Ok(totals(&profiles)?)
 }
 
+/// The command line of `callcount`: whether to check, and the tests (1 to
+/// 4, all four when none is named).
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<(bool, Vec<usize>), String> {
+    let mut check = false;
+    let mut tests = Vec::new();
+    for a in args {
+        match a.as_str() {
+            "--check" => check = true,
+            "1" | "2" | "3" | "4" => tests.push(a.parse().unwrap_or(1)),
+            _ => {
+                return Err(format!(
+                    "unknown argument {a:?}; usage: callcount [--check] [TEST...] (TEST 1 to 4)"
+                ))
+            }
+        }
+    }
+    if tests.is_empty() {
+        tests = vec![1, 2, 3, 4];
+    }
+    Ok((check, tests))
+}
+
 /// One budget: its name, the figure measured and its limit (at most).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Budget {
@@ -261,6 +283,32 @@ mod tests {
         );
         assert!(totals(&[(false, 7)]).is_err());
         assert!(totals(&[(true, 1), (true, 2)]).is_err());
+    }
+
+    #[test]
+    fn the_command_line_names_tests_1_to_4_and_refuses_anything_else() {
+        let args = |v: &[&str]| parse_args(v.iter().map(|s| s.to_string()));
+        assert_eq!(args(&[]), Ok((false, vec![1, 2, 3, 4])));
+        assert_eq!(args(&["--check", "2", "1"]), Ok((true, vec![2, 1])));
+        for bad in [&["5"][..], &["0"], &["--quick"], &["1", "x"]] {
+            let e = args(bad).unwrap_err();
+            assert!(e.contains("usage: callcount"), "{e}");
+        }
+    }
+
+    #[test]
+    fn without_valgrind_the_run_says_so() {
+        let empty = std::env::temp_dir().join(format!("veo-no-valgrind-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let what = Counted {
+            exe: "true".into(),
+            args: Vec::new(),
+            // The child's PATH is where the program is looked up.
+            env: vec![("PATH", empty.clone().into())],
+        };
+        let e = run(&what, 1, &empty).unwrap_err().to_string();
+        assert!(e.contains("cannot run valgrind"), "{e}");
+        std::fs::remove_dir_all(&empty).unwrap();
     }
 
     #[test]

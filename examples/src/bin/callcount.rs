@@ -31,18 +31,7 @@ fn main() -> ExitCode {
 }
 
 fn real_main() -> Result<bool, BoxError> {
-    let mut check = false;
-    let mut tests = Vec::new();
-    for a in std::env::args().skip(1) {
-        match a.as_str() {
-            "--check" => check = true,
-            "1" | "2" | "3" | "4" => tests.push(a.parse::<usize>()?),
-            _ => return Err("usage: callcount [--check] [TEST...] (TEST 1 to 4)".into()),
-        }
-    }
-    if tests.is_empty() {
-        tests = vec![1, 2, 3, 4];
-    }
+    let (check, tests) = count::parse_args(std::env::args().skip(1))?;
     let exe = std::env::current_exe()?;
     let dir = exe.parent().ok_or("this program's directory is unknown")?;
     let latency_ab = dir.join("latency_ab");
